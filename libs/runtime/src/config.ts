@@ -1,0 +1,128 @@
+import { readFileSync } from 'node:fs';
+import { extname, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import type { Static, TObject, TSchema } from '@sinclair/typebox';
+import { validator } from '@wattbus/contracts';
+
+/** A configuration problem, with the file and key named, so start-up fails with a useful line. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+export interface LoadConfigOptions<S extends TObject> {
+  schema: S;
+  /** YAML or JSON file; optional, every key can come from defaults and the environment. */
+  file?: string;
+  env?: NodeJS.ProcessEnv;
+  /** `WATTBUS_GATEWAY_` maps `WATTBUS_GATEWAY_HTTP_PORT` to `http_port` and `..._INFLUX__URL` to `influx.url`. */
+  envPrefix?: string;
+}
+
+/** Reads a config file, overlays environment variables, fills defaults and validates against the schema. */
+export function loadConfig<S extends TObject>(options: LoadConfigOptions<S>): Static<S> {
+  const fileValues = options.file ? readConfigFile(options.file) : {};
+  const envSources = new Map<string, string>();
+  const merged = options.envPrefix
+    ? overlayEnv(fileValues, options.schema, options.env ?? process.env, options.envPrefix, envSources)
+    : fileValues;
+  const check = validator(options.schema);
+  if (!check(merged)) {
+    const where = options.file ? ` in ${resolve(options.file)}` : '';
+    const problems = check.errors().map((error) => {
+      const path = error.instancePath || '/';
+      const source = envSources.get(path);
+      const from = source ? ` (from ${source})` : '';
+      if (error.keyword === 'additionalProperties') {
+        const key = (error.params as { additionalProperty: string }).additionalProperty;
+        return `${path === '/' ? '' : path}/${key}${from}: unknown key`;
+      }
+      if (error.keyword === 'required') {
+        const key = (error.params as { missingProperty: string }).missingProperty;
+        return `${path === '/' ? '' : path}/${key}: is required`;
+      }
+      return `${path}${from}: ${error.message ?? 'is invalid'}`;
+    });
+    throw new ConfigError(`invalid configuration${where}:\n  ${problems.join('\n  ')}`);
+  }
+  return merged as Static<S>;
+}
+
+export function readConfigFile(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new ConfigError(`cannot read config file ${resolve(file)}: ${(error as Error).message}`);
+  }
+  let value: unknown;
+  try {
+    value = extname(file) === '.json' ? JSON.parse(text) : parseYaml(text);
+  } catch (error) {
+    throw new ConfigError(`cannot parse config file ${resolve(file)}: ${(error as Error).message}`);
+  }
+  if (value === null || value === undefined) return {};
+  if (typeof value !== 'object' || Array.isArray(value)) {
+    throw new ConfigError(`config file ${resolve(file)} must hold an object (key: value pairs)`);
+  }
+  return value as Record<string, unknown>;
+}
+
+function overlayEnv(
+  base: Record<string, unknown>,
+  schema: TSchema,
+  env: NodeJS.ProcessEnv,
+  prefix: string,
+  sources: Map<string, string>,
+): Record<string, unknown> {
+  const result = structuredClone(base);
+  for (const [name, raw] of Object.entries(env)) {
+    if (!name.startsWith(prefix) || raw === undefined) continue;
+    const path = name.slice(prefix.length).toLowerCase().split('__');
+    const property = schemaAt(schema, path);
+    if (!property) continue; // not one of ours: other variables may share the prefix
+    setPath(result, path, coerce(raw, property));
+    sources.set(`/${path.join('/')}`, name);
+  }
+  return result;
+}
+
+function schemaAt(schema: TSchema, path: string[]): TSchema | undefined {
+  let current: TSchema | undefined = schema;
+  for (const key of path) {
+    const properties: Record<string, TSchema> | undefined = (
+      current as { properties?: Record<string, TSchema> }
+    ).properties;
+    current = properties?.[key];
+    if (!current) return undefined;
+  }
+  return current;
+}
+
+/** Environment values are text; turn them into what the schema expects so ajv can judge them. */
+function coerce(raw: string, schema: TSchema): unknown {
+  const type = (schema as { type?: string }).type;
+  if (type === 'integer' || type === 'number') return raw.trim() === '' ? raw : Number(raw);
+  if (type === 'boolean')
+    return raw === 'true' || raw === '1' ? true : raw === 'false' || raw === '0' ? false : raw;
+  if (type === 'array' || type === 'object') {
+    try {
+      return JSON.parse(raw);
+    } catch {
+      return type === 'array' ? raw.split(',').map((item) => item.trim()) : raw;
+    }
+  }
+  return raw;
+}
+
+function setPath(target: Record<string, unknown>, path: string[], value: unknown): void {
+  let node = target;
+  for (const key of path.slice(0, -1)) {
+    const next = node[key];
+    if (typeof next !== 'object' || next === null) node[key] = {};
+    node = node[key] as Record<string, unknown>;
+  }
+  node[path[path.length - 1]!] = value;
+}

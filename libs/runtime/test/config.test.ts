@@ -1,0 +1,86 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Type } from '@sinclair/typebox';
+import { ConfigError, loadConfig } from '../src/index.js';
+
+const Schema = Type.Object(
+  {
+    port: Type.Integer({ minimum: 0, maximum: 65535, default: 8080 }),
+    name: Type.String({ default: 'svc' }),
+    verbose: Type.Boolean({ default: false }),
+    influx: Type.Object(
+      {
+        url: Type.String({ default: 'http://127.0.0.1:8086' }),
+        database: Type.String({ default: 'wattbus' }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+  },
+  { additionalProperties: false },
+);
+
+function file(name: string, text: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'wattbus-config-'));
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+}
+
+describe('loadConfig', () => {
+  it('fills defaults when nothing is given', () => {
+    const config = loadConfig({ schema: Schema, env: {} });
+    assert.deepEqual(config, {
+      port: 8080,
+      name: 'svc',
+      verbose: false,
+      influx: { url: 'http://127.0.0.1:8086', database: 'wattbus' },
+    });
+  });
+
+  it('reads YAML, then lets environment variables override, nested keys with __', () => {
+    const path = file('c.yaml', 'port: 9000\ninflux:\n  database: lab\n');
+    const config = loadConfig({
+      schema: Schema,
+      file: path,
+      envPrefix: 'T_',
+      env: { T_VERBOSE: 'true', T_INFLUX__URL: 'http://db:8086', T_UNRELATED: 'x' },
+    });
+    assert.equal(config.port, 9000);
+    assert.equal(config.verbose, true);
+    assert.deepEqual(config.influx, { url: 'http://db:8086', database: 'lab' });
+  });
+
+  it('names the environment variable that holds a bad value', () => {
+    assert.throws(
+      () => loadConfig({ schema: Schema, envPrefix: 'T_', env: { T_PORT: 'eighty' } }),
+      (error: Error) =>
+        error instanceof ConfigError && /\/port \(from T_PORT\): must be integer/.test(error.message),
+    );
+  });
+
+  it('names the file and the key for unknown keys and wrong types', () => {
+    const path = file('bad.json', JSON.stringify({ prot: 1, influx: { url: 5 } }));
+    assert.throws(
+      () => loadConfig({ schema: Schema, file: path }),
+      (error: Error) =>
+        error.message.includes(path) &&
+        /\/prot: unknown key/.test(error.message) &&
+        /\/influx\/url: must be string/.test(error.message),
+    );
+  });
+
+  it('reports unreadable and unparsable files clearly', () => {
+    assert.throws(
+      () => loadConfig({ schema: Schema, file: '/nonexistent/wattbus.yaml' }),
+      /cannot read config file/,
+    );
+    const path = file('broken.yaml', 'port: [1, 2\n');
+    assert.throws(
+      () => loadConfig({ schema: Schema, file: path }),
+      /cannot parse config file .*broken\.yaml/,
+    );
+  });
+});
