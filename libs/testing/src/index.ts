@@ -1,0 +1,5 @@
+export * from './ports.js';
+export * from './process.js';
+export * from './influxd.js';
+export * from './mosquitto.js';
+export * from './aedes.js';

@@ -1,0 +1,113 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect } from 'node:net';
+import { freePort } from './ports.js';
+import { requireBinary, startWatched, waitUntil, type WatchedProcess } from './process.js';
+
+export interface MosquittoOptions {
+  /** Extra lines for mosquitto.conf (e.g. a password file or ACL). */
+  extraConfig?: string;
+  /** Keep sessions and queued messages on disk across stop()/start(). Default true. */
+  persistence?: boolean;
+  /**
+   * Include the project's shipped broker tuning (mosquitto/wattbus-queues.conf), so tests
+   * run with the same queue bounds as production. Default true.
+   */
+  useProjectTuning?: boolean;
+}
+
+/** Path of the shipped tuning snippet, relative to this file, so the harness uses what we ship. */
+const PROJECT_TUNING = new URL('../../../mosquitto/wattbus-queues.conf', import.meta.url).pathname;
+
+/** A real mosquitto 2 (Debian package) on a free loopback port with a throw-away config and store. */
+export class MosquittoServer {
+  readonly dir: string;
+  #binary: string;
+  #port = 0;
+  #options: MosquittoOptions;
+  #process: WatchedProcess | undefined;
+
+  constructor(options: MosquittoOptions = {}) {
+    this.#binary = requireBinary('mosquitto', 'mosquitto');
+    this.#options = options;
+    this.dir = mkdtempSync(join(tmpdir(), 'wattbus-mosquitto-'));
+  }
+
+  get port(): number {
+    return this.#port;
+  }
+
+  get url(): string {
+    return `mqtt://127.0.0.1:${this.#port}`;
+  }
+
+  async start(): Promise<this> {
+    if (this.#port === 0) {
+      this.#port = await freePort();
+      writeFileSync(join(this.dir, 'mosquitto.conf'), this.#config());
+    }
+    this.#process = startWatched(
+      this.#binary,
+      ['-c', join(this.dir, 'mosquitto.conf')],
+      join(this.dir, 'mosquitto.log'),
+    );
+    const process = this.#process;
+    await waitUntil(`mosquitto on ${this.url}`, () => canConnect(this.#port), {
+      diagnostics: () => process.log(),
+    });
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    await this.#process?.stop();
+    this.#process = undefined;
+  }
+
+  async destroy(): Promise<void> {
+    await this.stop();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  log(): string {
+    return this.#process?.log() ?? '';
+  }
+
+  #config(): string {
+    const persistence = this.#options.persistence ?? true;
+    const tuning =
+      (this.#options.useProjectTuning ?? true) && existsSync(PROJECT_TUNING)
+        ? readFileSync(PROJECT_TUNING, 'utf8')
+        : '';
+    return [
+      // Running as root, mosquitto would otherwise drop to a user that cannot write our temp dir.
+      'user root',
+      'per_listener_settings false',
+      `listener ${this.#port} 127.0.0.1`,
+      'allow_anonymous true',
+      `persistence ${persistence}`,
+      `persistence_location ${this.dir}/`,
+      'autosave_interval 1',
+      'log_dest stderr',
+      'log_type error',
+      'log_type warning',
+      tuning,
+      this.#options.extraConfig ?? '',
+    ].join('\n');
+  }
+}
+
+export async function startMosquitto(options: MosquittoOptions = {}): Promise<MosquittoServer> {
+  return new MosquittoServer(options).start();
+}
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}

@@ -1,0 +1,87 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { connect } from 'node:net';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import {
+  startAedes,
+  startInflux,
+  startMosquitto,
+  MissingBinaryError,
+  requireBinary,
+  waitUntil,
+} from '../src/index.js';
+
+function portOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+describe('test harness', () => {
+  it('starts a real influxd, answers InfluxQL, and leaves nothing behind on stop', async () => {
+    const influx = await startInflux();
+    await influx.createDatabase('harness');
+    const answer = await influx.query('harness', 'SHOW DATABASES');
+    assert.deepEqual(answer.results?.[0]?.series?.[0]?.values.flat().includes('harness'), true);
+    await influx.destroy();
+    assert.equal(await portOpen(influx.port), false);
+  });
+
+  it('restarts influxd on the same port with its data', async () => {
+    const influx = await startInflux();
+    await influx.createDatabase('kept');
+    await influx.stop();
+    assert.equal(await portOpen(influx.port), false);
+    await influx.start();
+    const answer = await influx.query('kept', 'SHOW DATABASES');
+    assert.ok(answer.results?.[0]?.series?.[0]?.values.flat().includes('kept'));
+    await influx.destroy();
+  });
+
+  it('starts mosquitto with the project queue tuning and stops it', async () => {
+    const mosquitto = await startMosquitto();
+    assert.equal(await portOpen(mosquitto.port), true);
+    await mosquitto.destroy();
+    assert.equal(await portOpen(mosquitto.port), false);
+  });
+
+  it('starts and stops an in-process aedes', async () => {
+    const aedes = await startAedes();
+    assert.equal(await portOpen(aedes.port), true);
+    await aedes.stop();
+    assert.equal(await portOpen(aedes.port), false);
+  });
+
+  it('kills the servers of a test process that dies by SIGKILL', async () => {
+    const script = `
+      import { startInflux } from './src/index.ts';
+      const influx = await startInflux();
+      process.stdout.write(String(influx.port) + '\\n');
+      setInterval(() => {}, 1000);
+    `;
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      cwd: new URL('..', import.meta.url).pathname,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const [chunk] = (await once(child.stdout!, 'data')) as [Buffer];
+    const port = Number(chunk.toString().trim());
+    assert.equal(await portOpen(port), true);
+    child.kill('SIGKILL');
+    await once(child, 'exit');
+    await waitUntil('orphaned influxd to exit', async () => !(await portOpen(port)), { timeoutMs: 10_000 });
+  });
+
+  it('names the Debian package when a binary is missing', () => {
+    assert.throws(
+      () => requireBinary('no-such-influxd', 'influxdb'),
+      (error: Error) =>
+        error instanceof MissingBinaryError && /apt-get install -y influxdb/.test(error.message),
+    );
+  });
+});
