@@ -1,0 +1,264 @@
+import type { EventEmitter } from 'node:events';
+import type { Socket } from 'node:net';
+import { Aedes, type AuthenticateError, type AuthErrorCode, type Client } from 'aedes';
+import type { Logger } from 'pino';
+import { Authenticator, type Principal } from './authenticator.js';
+import type { BrokerConfig } from './config.js';
+import { listenTcp, listenWebSocket, type Listener } from './listeners.js';
+import { BrokerCounters, StatsReporter, type BrokerMetrics } from './metrics.js';
+
+export interface BrokerDependencies {
+  /** Already validated, with defaults filled in: see `parseBrokerConfig`. */
+  config: BrokerConfig;
+  logger: Logger;
+}
+
+export interface BrokerPorts {
+  mqttPort: number;
+  /** Present when WebSocket is enabled (`ws_port` set). */
+  wsPort?: number;
+}
+
+/** Where the broker publishes its metrics, next to aedes' own `$SYS/<id>/…` topics. */
+export const STATS_TOPIC = '$SYS/wattbus/broker/stats';
+
+/**
+ * CONNACK code 5, "not authorised", for every refusal: it is what mosquitto answers too, and one
+ * code for all reasons tells a prober nothing. (A const enum in aedes' types, so spelled out.)
+ */
+const NOT_AUTHORIZED = 5 as AuthErrorCode;
+
+interface Running {
+  aedes: Aedes;
+  listeners: Listener[];
+  stats: StatsReporter;
+  ports: BrokerPorts;
+}
+
+/**
+ * The MQTT broker: aedes behind TCP and, optionally, WebSocket listeners, with users, per-user
+ * topic ACLs and metrics. MQTT 3.1.1 only (aedes has no MQTT 5).
+ */
+export class Broker {
+  readonly #config: BrokerConfig;
+  readonly #logger: Logger;
+  readonly #counters = new BrokerCounters();
+  readonly #principals = new WeakMap<Client, Principal>();
+  #running: Running | undefined;
+  #starting: Promise<Running> | undefined;
+
+  constructor(dependencies: BrokerDependencies) {
+    this.#config = dependencies.config;
+    this.#logger = dependencies.logger;
+  }
+
+  /** Listens on `port` (and `ws_port`); resolves with the ports actually bound. */
+  async start(): Promise<BrokerPorts> {
+    if (this.#running !== undefined || this.#starting !== undefined) {
+      throw new Error('broker is already started');
+    }
+    this.#starting = this.#open();
+    try {
+      return (await this.#starting).ports;
+    } finally {
+      this.#starting = undefined;
+    }
+  }
+
+  /**
+   * Stops listening, closes every client (publishing their wills) and aedes. Connections still open
+   * after `stop_timeout_ms` are cut. Safe to call twice or before start().
+   */
+  async stop(): Promise<void> {
+    await this.#starting?.catch(() => undefined);
+    const running = this.#running;
+    if (running === undefined) {
+      return;
+    }
+    this.#running = undefined;
+    running.stats.stop();
+    const timeoutMs = this.#config.stop_timeout_ms;
+    const listenersClosed = Promise.all(running.listeners.map((listener) => listener.close()));
+    const aedesClosed = await settlesWithin(closeAedes(running.aedes), timeoutMs);
+    // What is left never finished its CONNECT, or did not go when asked to.
+    for (const listener of running.listeners) {
+      listener.destroyConnections();
+    }
+    const listenersDone = await settlesWithin(listenersClosed, timeoutMs);
+    if (!aedesClosed || !listenersDone) {
+      this.#logger.warn(
+        { timeout_ms: timeoutMs },
+        'broker did not stop cleanly in time; connections were cut',
+      );
+    }
+  }
+
+  metrics(): BrokerMetrics {
+    return {
+      clients_connected: this.#running?.aedes.connectedClients ?? 0,
+      messages_published: this.#counters.messages_published,
+      auth_failures: this.#counters.auth_failures,
+      acl_denials: this.#counters.acl_denials,
+    };
+  }
+
+  async #open(): Promise<Running> {
+    const aedes = await this.#createAedes();
+    const listeners: Listener[] = [];
+    const { host, port, ws_port } = this.#config;
+    const onError = (error: Error) => this.#logger.error({ err: error }, 'listener error');
+    try {
+      listeners.push(await listenTcp({ host, port, onError }, (socket) => aedes.handle(socket)));
+      if (ws_port !== undefined && ws_port !== null) {
+        const listener = await listenWebSocket({ host, port: ws_port, onError }, (stream, request) =>
+          aedes.handle(stream, request),
+        );
+        listeners.push(listener);
+      }
+    } catch (error) {
+      await Promise.all(listeners.map((listener) => listener.close()));
+      await closeAedes(aedes);
+      throw error;
+    }
+    const [tcp, webSocket] = listeners as [Listener, Listener | undefined];
+    const stats = new StatsReporter({
+      intervalMs: this.#config.stats_interval_ms,
+      read: () => this.metrics(),
+      logger: this.#logger,
+      publish: (metrics) => publishStats(aedes, metrics),
+    });
+    stats.start();
+    const ports: BrokerPorts = webSocket
+      ? { mqttPort: tcp.port, wsPort: webSocket.port }
+      : { mqttPort: tcp.port };
+    this.#running = { aedes, listeners, stats, ports };
+    return this.#running;
+  }
+
+  #createAedes(): Promise<Aedes> {
+    const authenticator = new Authenticator(this.#config.users, this.#config.anonymous);
+    return Aedes.createBroker({
+      authenticate: (client, username, password, done) => {
+        authenticator.authenticate(username, password).then(
+          (result) => {
+            if (result.ok) {
+              this.#principals.set(client, result.principal);
+              return done(null, true);
+            }
+            this.#counters.auth_failures += 1;
+            this.#logger.warn(
+              {
+                client_id: client.id,
+                username,
+                reason: result.reason,
+                remote_address: remoteAddressOf(client),
+              },
+              'connection refused',
+            );
+            done(notAuthorized(), false);
+          },
+          (error: unknown) => {
+            this.#logger.error({ err: error, client_id: client.id }, 'authentication failed');
+            done(notAuthorized(), false);
+          },
+        );
+      },
+      // aedes closes the connection of a client whose PUBLISH is refused: MQTT 3.1.1 has no way
+      // to tell the publisher [MQTT-3.3.5-2]. Wills are checked here too.
+      authorizePublish: (client, packet, done) => {
+        const principal = client === null ? undefined : this.#principals.get(client);
+        if (principal?.permissions.canPublish(packet.topic)) {
+          this.#counters.messages_published += 1;
+          return done(null);
+        }
+        this.#deny('publish', client, principal, packet.topic);
+        done(new Error(`not authorised to publish to ${packet.topic}`));
+      },
+      // A refused filter gets return code 128 in the SUBACK; the connection stays up.
+      authorizeSubscribe: (client, subscription, done) => {
+        const principal = this.#principals.get(client);
+        if (principal?.permissions.canSubscribe(subscription.topic)) {
+          return done(null, subscription);
+        }
+        this.#deny('subscribe', client, principal, subscription.topic);
+        done(null, null);
+      },
+    }).then((aedes) => this.#observe(aedes));
+  }
+
+  #deny(
+    action: 'publish' | 'subscribe',
+    client: Client | null,
+    principal: Principal | undefined,
+    topic: string,
+  ) {
+    this.#counters.acl_denials += 1;
+    this.#logger.warn(
+      { client_id: client?.id, username: principal?.username, action, topic },
+      'access denied',
+    );
+  }
+
+  #observe(aedes: Aedes): Aedes {
+    // aedes emits 'error' for persistence failures; unheard, it would end the process.
+    const emitter: EventEmitter = aedes; // its typings list every event but 'error'
+    emitter.on('error', (error: unknown) => this.#logger.error({ err: error }, 'broker error'));
+    aedes.on('client', (client) => this.#logger.debug({ client_id: client.id }, 'client connected'));
+    aedes.on('clientDisconnect', (client) =>
+      this.#logger.debug({ client_id: client.id }, 'client disconnected'),
+    );
+    // Routine: refused publishes, dropped sockets, malformed packets; the refusals are logged above.
+    aedes.on('clientError', (client, error) =>
+      this.#logger.debug({ client_id: client.id, err: error.message }, 'client error'),
+    );
+    aedes.on('connectionError', (client, error) =>
+      this.#logger.debug({ client_id: client.id, err: error.message }, 'connection error'),
+    );
+    return aedes;
+  }
+}
+
+function notAuthorized(): AuthenticateError {
+  return Object.assign(new Error('not authorised'), { returnCode: NOT_AUTHORIZED });
+}
+
+function remoteAddressOf(client: Client): string | undefined {
+  // Over WebSocket the connection is a stream; the address is on the upgrade request.
+  return client.req?.socket.remoteAddress ?? (client.conn as Partial<Socket>).remoteAddress;
+}
+
+function publishStats(aedes: Aedes, metrics: BrokerMetrics): void {
+  const packet = {
+    cmd: 'publish' as const,
+    topic: STATS_TOPIC,
+    payload: Buffer.from(JSON.stringify(metrics)),
+    qos: 0 as const,
+    retain: false,
+    dup: false,
+  };
+  aedes.publish(packet, () => {});
+}
+
+function closeAedes(aedes: Aedes): Promise<void> {
+  return new Promise((resolve) => aedes.close(() => resolve()));
+}
+
+/** True if `promise` settled within `timeoutMs`; the timer never holds the process open. */
+async function settlesWithin(promise: Promise<unknown>, timeoutMs: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), timeoutMs);
+    timer.unref();
+  });
+  try {
+    return await Promise.race([
+      promise.then(
+        () => true,
+        () => true,
+      ),
+      timedOut,
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

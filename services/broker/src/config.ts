@@ -1,0 +1,166 @@
+import { Type, type Static } from '@sinclair/typebox';
+import { Ajv, type ErrorObject } from 'ajv';
+import { isValidTopicFilter, USERNAME_PLACEHOLDER } from './acl.js';
+import { PASSWORD_HASH_PATTERN, parsePasswordHash, PasswordHashFormatError } from './passwords.js';
+
+/**
+ * Usernames are substituted into topic rules, so they must never carry `/`, `+` or `#`:
+ * a user called `#` would otherwise be granted every topic.
+ */
+export const USERNAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_.-]*$';
+
+const TopicRulesSchema = Type.Array(Type.String({ minLength: 1 }), {
+  default: [],
+  description: `MQTT topic filters; ${USERNAME_PLACEHOLDER} stands for the client's username.`,
+});
+
+export const BrokerUserSchema = Type.Object(
+  {
+    username: Type.String({ pattern: USERNAME_PATTERN, maxLength: 128 }),
+    password_hash: Type.String({
+      pattern: PASSWORD_HASH_PATTERN,
+      errorMessage: 'must be a scrypt hash scrypt$N$r$p$salt$hash (make one with the hash-password command)',
+    }),
+    publish: TopicRulesSchema,
+    subscribe: TopicRulesSchema,
+  },
+  { additionalProperties: false },
+);
+
+export const AnonymousAccessSchema = Type.Object(
+  {
+    enabled: Type.Boolean({ default: false }),
+    publish: TopicRulesSchema,
+    subscribe: TopicRulesSchema,
+  },
+  { additionalProperties: false, default: { enabled: false, publish: [], subscribe: [] } },
+);
+
+export const BrokerConfigSchema = Type.Object(
+  {
+    host: Type.String({ minLength: 1, default: '127.0.0.1', description: 'Address both listeners bind to.' }),
+    port: Type.Integer({
+      minimum: 0,
+      maximum: 65535,
+      default: 1883,
+      description: 'MQTT over TCP; 0 lets the OS choose.',
+    }),
+    // An integer type that also admits null, without anyOf's three-line error messages.
+    ws_port: Type.Optional(
+      Type.Unsafe<number | null>({
+        type: ['integer', 'null'],
+        minimum: 0,
+        maximum: 65535,
+        errorMessage: 'must be a port number from 0 to 65535, or null to disable WebSocket',
+        description: 'MQTT over WebSocket; 0 lets the OS choose; omitted or null disables it.',
+      }),
+    ),
+    users: Type.Array(BrokerUserSchema, { default: [] }),
+    anonymous: AnonymousAccessSchema,
+    stats_interval_ms: Type.Integer({
+      minimum: 0,
+      default: 60000,
+      description: 'How often metrics are logged and published; 0 disables it.',
+    }),
+    stop_timeout_ms: Type.Integer({
+      minimum: 0,
+      default: 5000,
+      description: 'How long stop() lets clients close before cutting their connections.',
+    }),
+  },
+  { additionalProperties: false },
+);
+
+export type BrokerConfig = Static<typeof BrokerConfigSchema>;
+export type BrokerUser = Static<typeof BrokerUserSchema>;
+export type AnonymousAccess = Static<typeof AnonymousAccessSchema>;
+
+/** A config that does not validate; `issues` are `path: message` lines, e.g. `users/2/password_hash: …`. */
+export class BrokerConfigError extends Error {
+  override name = 'BrokerConfigError';
+  readonly issues: readonly string[];
+
+  constructor(issues: readonly string[], source?: string) {
+    super(`invalid broker config${source === undefined ? '' : ` in ${source}`}: ${issues.join('; ')}`);
+    this.issues = issues;
+  }
+}
+
+const ajv = new Ajv({ allErrors: true, useDefaults: true, allowUnionTypes: true, verbose: true });
+// An annotation only: it carries a friendlier message than "must match pattern ^scrypt…".
+ajv.addKeyword({ keyword: 'errorMessage', schemaType: 'string' });
+const validateShape = ajv.compile<BrokerConfig>(BrokerConfigSchema);
+
+/**
+ * Checks `value` (parsed YAML or JSON) and returns it with defaults filled in; the input is not
+ * modified. `source` names the file in the error message.
+ */
+export function parseBrokerConfig(value: unknown, source?: string): BrokerConfig {
+  const config = structuredClone(value ?? {});
+  if (!validateShape(config)) {
+    throw new BrokerConfigError((validateShape.errors ?? []).map(describeSchemaError), source);
+  }
+  const issues = findMeaningIssues(config);
+  if (issues.length > 0) {
+    throw new BrokerConfigError(issues, source);
+  }
+  return config;
+}
+
+function describeSchemaError(error: ErrorObject): string {
+  const path = displayPath(error.instancePath);
+  if (error.keyword === 'additionalProperties') {
+    const key = (error.params as { additionalProperty: string }).additionalProperty;
+    return `${path}: unknown key '${key}'`;
+  }
+  const custom = (error.parentSchema as { errorMessage?: unknown } | undefined)?.errorMessage;
+  return `${path}: ${typeof custom === 'string' ? custom : (error.message ?? 'is invalid')}`;
+}
+
+/** What a schema cannot say: hash parameters, topic filter syntax, duplicate names. */
+function findMeaningIssues(config: BrokerConfig): string[] {
+  const issues: string[] = [];
+  const firstIndexByName = new Map<string, number>();
+  config.users.forEach((user, index) => {
+    const firstIndex = firstIndexByName.get(user.username);
+    if (firstIndex === undefined) {
+      firstIndexByName.set(user.username, index);
+    } else {
+      issues.push(`users/${index}/username: '${user.username}' is already defined by users/${firstIndex}`);
+    }
+    try {
+      parsePasswordHash(user.password_hash);
+    } catch (error) {
+      if (!(error instanceof PasswordHashFormatError)) {
+        throw error;
+      }
+      issues.push(`users/${index}/password_hash: ${error.message}`);
+    }
+    issues.push(...findRuleIssues(`users/${index}`, user, true));
+  });
+  issues.push(...findRuleIssues('anonymous', config.anonymous, false));
+  return issues;
+}
+
+function findRuleIssues(
+  path: string,
+  rules: { publish: string[]; subscribe: string[] },
+  hasUsername: boolean,
+): string[] {
+  const issues: string[] = [];
+  for (const list of ['publish', 'subscribe'] as const) {
+    rules[list].forEach((rule, index) => {
+      const rulePath = `${path}/${list}/${index}`;
+      if (!hasUsername && rule.includes(USERNAME_PLACEHOLDER)) {
+        issues.push(`${rulePath}: ${USERNAME_PLACEHOLDER} cannot be used for anonymous clients`);
+      } else if (!isValidTopicFilter(rule.replaceAll(USERNAME_PLACEHOLDER, 'user'))) {
+        issues.push(`${rulePath}: '${rule}' is not a valid MQTT topic filter`);
+      }
+    });
+  }
+  return issues;
+}
+
+function displayPath(instancePath: string): string {
+  return instancePath === '' ? '(root)' : instancePath.slice(1);
+}

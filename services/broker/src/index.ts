@@ -1,0 +1,33 @@
+export { Broker, STATS_TOPIC, type BrokerDependencies, type BrokerPorts } from './broker.js';
+export {
+  AnonymousAccessSchema,
+  BrokerConfigError,
+  BrokerConfigSchema,
+  BrokerUserSchema,
+  parseBrokerConfig,
+  USERNAME_PATTERN,
+  type AnonymousAccess,
+  type BrokerConfig,
+  type BrokerUser,
+} from './config.js';
+export { loadBrokerConfigFile } from './config-file.js';
+export {
+  covers,
+  expandRules,
+  isValidTopicFilter,
+  isValidTopicName,
+  subscribedFilter,
+  TopicPermissions,
+  USERNAME_PLACEHOLDER,
+  type TopicRules,
+} from './acl.js';
+export {
+  DEFAULT_SCRYPT_COST,
+  hashPassword,
+  PASSWORD_HASH_PATTERN,
+  PasswordHashFormatError,
+  parsePasswordHash,
+  verifyPassword,
+  type ScryptCost,
+} from './passwords.js';
+export type { BrokerMetrics } from './metrics.js';
