@@ -3,3 +3,4 @@ export * from './errors.js';
 export * from './topics.js';
 export * from './schemas.js';
 export * from './validation.js';
+export * from './commands.js';

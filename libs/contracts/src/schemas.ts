@@ -1,6 +1,7 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { DEVICE_ID_MAX_LENGTH, DEVICE_ID_PATTERN } from './ids.js';
 import { ErrorCodeSchema } from './errors.js';
+import { GetStateParamsSchema, SetPowerParamsSchema } from './commands.js';
 
 /**
  * The JSON Schemas of every message on the bus. They are the single source: validators,
@@ -186,4 +187,6 @@ export const MESSAGE_SCHEMAS: Record<string, TSchema> = {
   ResponseEnvelope: ResponseEnvelopeSchema,
   ErrorCode: ErrorCodeSchema,
   DeadLetter: DeadLetterSchema,
+  SetPowerParams: SetPowerParamsSchema,
+  GetStateParams: GetStateParamsSchema,
 };
