@@ -3,8 +3,19 @@
 // since each project's test runner only reports its own counts.
 import { spawn } from 'node:child_process';
 
-const args = ['nx', 'run-many', '-t', 'test', '--parallel=1', '--outputStyle=stream', ...process.argv.slice(2)];
-const child = spawn('npx', args, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, NX_DAEMON: 'false' } });
+const args = [
+  'nx',
+  'run-many',
+  '-t',
+  'test',
+  '--parallel=1',
+  '--outputStyle=stream',
+  ...process.argv.slice(2),
+];
+const child = spawn('npx', args, {
+  stdio: ['ignore', 'pipe', 'inherit'],
+  env: { ...process.env, NX_DAEMON: 'false' },
+});
 let passed = 0;
 let failed = 0;
 let buffered = '';
