@@ -78,6 +78,50 @@ export const DeviceStateSchema = Type.Object(
 );
 export type DeviceState = Static<typeof DeviceStateSchema>;
 
+export const DeviceMetaSchema = Type.Object(
+  {
+    id: DeviceIdSchema,
+    name: Type.String({ minLength: 1, maxLength: 200, description: 'Human name from the registry.' }),
+    type: Type.String({
+      minLength: 1,
+      maxLength: 64,
+      description: 'Driver type, e.g. tplink, shelly, modbus.',
+    }),
+    kind: Type.String({
+      minLength: 1,
+      maxLength: 64,
+      description: 'What the device powers: workplace, meeting-room, printer, appliance, meter, …',
+    }),
+    location: Type.String({
+      minLength: 1,
+      maxLength: 256,
+      description: 'Location path, e.g. hq/floor-2/room-214.',
+    }),
+    poll_interval_ms: Type.Integer({ minimum: 1, description: 'How often the collector reads it.' }),
+    model: Type.Optional(Type.String({ maxLength: 128 })),
+    ts: TimestampSchema,
+  },
+  {
+    $id: 'DeviceMeta',
+    additionalProperties: false,
+    description:
+      'Retained description of a device, published by the agent that owns it, so hooks and components know the fleet without reading the registry file.',
+    examples: [
+      {
+        id: 'desk-3',
+        name: 'Desk 3, room 214',
+        type: 'tplink',
+        kind: 'workplace',
+        location: 'hq/floor-2/room-214/desk-3',
+        poll_interval_ms: 1000,
+        model: 'HS110(EU)',
+        ts: '2026-11-23T18:45:00.000Z',
+      },
+    ],
+  },
+);
+export type DeviceMeta = Static<typeof DeviceMetaSchema>;
+
 /** Availability is plain text (`online`/`offline`), not JSON, so it also works as an MQTT last will. */
 export const AvailabilitySchema = Type.Union([Type.Literal('online'), Type.Literal('offline')], {
   $id: 'Availability',
@@ -182,6 +226,7 @@ export const MESSAGE_SCHEMAS: Record<string, TSchema> = {
   DeviceId: DeviceIdSchema,
   Reading: ReadingSchema,
   DeviceState: DeviceStateSchema,
+  DeviceMeta: DeviceMetaSchema,
   Availability: AvailabilitySchema,
   RequestEnvelope: RequestEnvelopeSchema,
   ResponseEnvelope: ResponseEnvelopeSchema,

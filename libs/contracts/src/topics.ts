@@ -43,7 +43,7 @@ export function assertBaseTopic(base: string): string {
   return base;
 }
 
-export type DeviceTopicKind = 'readings' | 'state' | 'availability';
+export type DeviceTopicKind = 'readings' | 'state' | 'availability' | 'meta';
 
 export class Topics {
   readonly base: string;
@@ -62,6 +62,11 @@ export class Topics {
 
   availability(deviceId: string): string {
     return `${this.base}/devices/${assertDeviceId(deviceId)}/availability`;
+  }
+
+  /** Retained DeviceMeta, published by the agent that owns the device. */
+  meta(deviceId: string): string {
+    return `${this.base}/devices/${assertDeviceId(deviceId)}/meta`;
   }
 
   deviceRequest(deviceId: string, method: string): string {
@@ -111,7 +116,7 @@ export class Topics {
     if (!topic.startsWith(prefix)) return null;
     const [deviceId, kind, ...rest] = topic.slice(prefix.length).split('/');
     if (rest.length > 0 || deviceId === undefined || !isDeviceId(deviceId)) return null;
-    if (kind !== 'readings' && kind !== 'state' && kind !== 'availability') return null;
+    if (kind !== 'readings' && kind !== 'state' && kind !== 'availability' && kind !== 'meta') return null;
     return { deviceId, kind };
   }
 }
