@@ -76,6 +76,11 @@ export interface RequestOptions {
   timeoutMs?: number;
   /** Cancels the wait (e.g. the HTTP client went away). */
   signal?: AbortSignal;
+  /**
+   * Correlation id to use instead of a fresh UUID (e.g. the HTTP request id, so logs on both
+   * sides share it). Must be a valid topic segment and unique among this bus' pending requests.
+   */
+  id?: string;
 }
 
 export interface ServeContext extends MessageContext {
@@ -268,7 +273,10 @@ export class Bus extends EventEmitter {
     const timeoutMs = options.timeoutMs ?? 10_000;
     await this.#ensureRepliesSubscribed();
     if (this.#stopped) throw new BusStoppedError();
-    const id = randomUUID();
+    if (options.signal?.aborted) throw new WattbusError('TIMEOUT', `request on ${topic} was cancelled`);
+    const id = options.id ?? randomUUID();
+    if (this.#pending.has(id))
+      throw new WattbusError('INVALID_REQUEST', `request id ${id} is already pending`);
     const replyTo = this.topics.reply(this.clientId, id);
     const envelope: RequestEnvelope = {
       id,

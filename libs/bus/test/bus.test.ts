@@ -93,6 +93,24 @@ for (const [name, startBroker] of Object.entries(brokers)) {
       assert.ok(Date.now() - started >= 299, 'rejected before its deadline');
     });
 
+    it("uses the caller's correlation id, and refuses one already pending or a cancelled signal", async () => {
+      const topic = client.topics.queryRequest('echo-id');
+      const subscription = await server.serve(topic, checkDouble, (params, context) => ({
+        n: params.n,
+        id: context.envelope.id,
+      }));
+      assert.deepEqual(await client.request(topic, { n: 1 }, { id: 'http-req-1' }), {
+        n: 1,
+        id: 'http-req-1',
+      });
+      const silent = client.topics.queryRequest('nobody-home');
+      const pending = client.request(silent, {}, { id: 'dup-1', timeoutMs: 200 });
+      await assert.rejects(client.request(silent, {}, { id: 'dup-1' }), { code: 'INVALID_REQUEST' });
+      await assert.rejects(pending, { code: 'TIMEOUT' });
+      await assert.rejects(client.request(silent, {}, { signal: AbortSignal.abort() }), { code: 'TIMEOUT' });
+      await subscription.unsubscribe();
+    });
+
     it('turns handler errors into error envelopes with their code', async () => {
       const topic = client.topics.deviceRequest('desk-1', 'set');
       const subscription = await server.serve(topic, checkDouble, (params) => {
