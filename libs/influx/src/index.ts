@@ -1,2 +1,3 @@
 export * from './connection.js';
 export * from './server.js';
+export * from './write/index.js';

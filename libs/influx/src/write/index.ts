@@ -1,0 +1,3 @@
+export * from './line-protocol.js';
+export * from './backoff.js';
+export * from './writer.js';
