@@ -2,6 +2,14 @@ import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { DEVICE_ID_MAX_LENGTH, DEVICE_ID_PATTERN } from './ids.js';
 import { ErrorCodeSchema } from './errors.js';
 import { GetStateParamsSchema, SetPowerParamsSchema } from './commands.js';
+import {
+  AlertListParamsSchema,
+  AlertListResultSchema,
+  AlertNotificationSchema,
+  AlertSchema,
+  AlertTransitionSchema,
+  ServiceHealthSchema,
+} from './alerts.js';
 
 /**
  * The JSON Schemas of every message on the bus. They are the single source: validators,
@@ -234,4 +242,10 @@ export const MESSAGE_SCHEMAS: Record<string, TSchema> = {
   DeadLetter: DeadLetterSchema,
   SetPowerParams: SetPowerParamsSchema,
   GetStateParams: GetStateParamsSchema,
+  Alert: AlertSchema,
+  AlertNotification: AlertNotificationSchema,
+  AlertTransition: AlertTransitionSchema,
+  AlertListParams: AlertListParamsSchema,
+  AlertListResult: AlertListResultSchema,
+  ServiceHealth: ServiceHealthSchema,
 };
