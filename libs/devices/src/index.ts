@@ -1,0 +1,15 @@
+export * from './driver.js';
+export * from './drivers.js';
+export * from './errors.js';
+export * from './registry.js';
+export * from './registry-schema.js';
+export * from './shared-resources.js';
+export { defaultDrivers, registerDriver } from './builtin.js';
+export { normalizeRealtime } from './tplink/emeter.js';
+export {
+  TplinkConnectionSchema,
+  TplinkDriver,
+  tplinkDriver,
+  type TplinkConnection,
+} from './tplink/driver.js';
+export { discoverTplink, discoveryAsRegistryYaml, type DiscoveredPlug } from './tplink/discovery.js';

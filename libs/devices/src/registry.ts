@@ -1,0 +1,259 @@
+import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { TSchema } from '@sinclair/typebox';
+import { validator, type Validator } from '@wattbus/contracts';
+import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Document } from 'yaml';
+import type { DriverDefinition } from './driver.js';
+import { type DriverRegistry, driverShapeProblem } from './drivers.js';
+import { defaultDrivers } from './builtin.js';
+import {
+  BUILTIN_DEFAULTS,
+  RegistryFileSchema,
+  type RegistryDevice,
+  type RegistryFile,
+} from './registry-schema.js';
+
+export interface RegistryProblem {
+  /** JSON pointer into the file, e.g. `/devices/3/connection/host`. */
+  path: string;
+  /** 1-based line of the closest node that exists, when known. */
+  line?: number;
+  message: string;
+}
+
+/** A registry file that cannot be used; the message lists every problem with its place. */
+export class RegistryError extends Error {
+  readonly file: string;
+  readonly problems: RegistryProblem[];
+
+  constructor(file: string, problems: RegistryProblem[]) {
+    const lines = problems.map(
+      (problem) => `${file}${problem.line ? `:${problem.line}` : ''} ${problem.path}: ${problem.message}`,
+    );
+    super(`invalid device registry ${file}:\n  ${lines.join('\n  ')}`);
+    this.name = 'RegistryError';
+    this.file = file;
+    this.problems = problems;
+  }
+}
+
+export interface Registry {
+  file: string;
+  devices: RegistryDevice[];
+  /** Built-in drivers plus the ones the file loaded. */
+  drivers: DriverRegistry;
+}
+
+export interface LoadRegistryOptions {
+  /** Where `type:` names are looked up; default: a copy of the built-in drivers. */
+  drivers?: DriverRegistry;
+}
+
+const checkFile = validator(RegistryFileSchema);
+
+type ErrorObject = ReturnType<Validator<unknown>['errors']>[number];
+
+/**
+ * Reads and checks a device registry (YAML, or JSON, which YAML reads too): the file schema,
+ * driver modules named under `drivers:`, every device's `type` and its `connection:` against that
+ * driver's schema, unique ids. Problems are collected and thrown together as one RegistryError.
+ */
+export async function loadRegistry(file: string, options: LoadRegistryOptions = {}): Promise<Registry> {
+  const path = resolve(file);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new RegistryError(path, [
+      { path: '/', message: `cannot read the file: ${(error as Error).message}` },
+    ]);
+  }
+  const lineCounter = new LineCounter();
+  const document = parseDocument(text, { lineCounter, prettyErrors: false });
+  if (document.errors.length > 0) {
+    throw new RegistryError(
+      path,
+      document.errors.map((error) => ({
+        path: '/',
+        line: error.linePos?.[0]?.line,
+        message: `not valid YAML/JSON: ${error.message.split('\n')[0]}`,
+      })),
+    );
+  }
+  const where = (pointer: string): number | undefined => lineOf(document, lineCounter, pointer);
+  const value: unknown = document.toJS() ?? {};
+  if (!checkFile(value)) {
+    throw new RegistryError(path, problemsOf(checkFile.errors(), '', where, value));
+  }
+  const drivers = (options.drivers ?? defaultDrivers).copy();
+  const problems: RegistryProblem[] = [];
+  await loadDriverModules(value, dirname(path), drivers, problems, where);
+  problems.push(...checkDevices(value, drivers, where));
+  if (problems.length > 0) throw new RegistryError(path, problems);
+  return { file: path, devices: resolveDevices(value), drivers };
+}
+
+async function loadDriverModules(
+  registry: RegistryFile,
+  baseDir: string,
+  drivers: DriverRegistry,
+  problems: RegistryProblem[],
+  where: (pointer: string) => number | undefined,
+): Promise<void> {
+  for (const [index, modulePath] of (registry.drivers ?? []).entries()) {
+    const pointer = `/drivers/${index}`;
+    const absolute = resolve(baseDir, modulePath);
+    let module: Record<string, unknown>;
+    try {
+      module = (await import(pathToFileURL(absolute).href)) as Record<string, unknown>;
+    } catch (error) {
+      problems.push({
+        path: pointer,
+        line: where(pointer),
+        message: `cannot load driver module ${absolute}: ${(error as Error).message.split('\n')[0]}`,
+      });
+      continue;
+    }
+    const definition = module.default ?? module.driver;
+    const problem = driverShapeProblem(definition);
+    if (problem) {
+      problems.push({
+        path: pointer,
+        line: where(pointer),
+        message: `driver module ${absolute} must export { type, optionsSchema, create } as default or 'driver': ${problem}`,
+      });
+      continue;
+    }
+    try {
+      drivers.register(definition as DriverDefinition);
+    } catch (error) {
+      problems.push({ path: pointer, line: where(pointer), message: (error as Error).message });
+    }
+  }
+}
+
+function checkDevices(
+  registry: RegistryFile,
+  drivers: DriverRegistry,
+  where: (pointer: string) => number | undefined,
+): RegistryProblem[] {
+  const problems: RegistryProblem[] = [];
+  const firstIndexOf = new Map<string, number>();
+  for (const [index, entry] of registry.devices.entries()) {
+    const pointer = `/devices/${index}`;
+    const first = firstIndexOf.get(entry.id);
+    if (first !== undefined) {
+      problems.push({
+        path: `${pointer}/id`,
+        line: where(`${pointer}/id`),
+        message: `duplicate device id '${entry.id}' (first used by /devices/${first}${lineSuffix(where(`/devices/${first}/id`))}); ids must be unique`,
+      });
+    } else {
+      firstIndexOf.set(entry.id, index);
+    }
+    const driver = drivers.get(entry.type);
+    if (!driver) {
+      problems.push({
+        path: `${pointer}/type`,
+        line: where(`${pointer}/type`),
+        message: `unknown device type '${entry.type}' (device '${entry.id}'); expected one of: ${drivers.types().join(', ')} — or add a driver module under 'drivers:'`,
+      });
+      continue;
+    }
+    const checkConnection = validator(driver.optionsSchema as TSchema);
+    // ajv fills the driver's defaults (e.g. port 9999) into the entry while checking it.
+    if (!checkConnection(entry.connection)) {
+      problems.push(
+        ...problemsOf(checkConnection.errors(), `${pointer}/connection`, where, registry).map((problem) => ({
+          ...problem,
+          message: `${problem.message} (device '${entry.id}', type '${entry.type}')`,
+        })),
+      );
+    }
+  }
+  return problems;
+}
+
+function resolveDevices(registry: RegistryFile): RegistryDevice[] {
+  const defaults = { ...BUILTIN_DEFAULTS, ...registry.defaults };
+  return registry.devices.map((entry) => ({
+    ...entry,
+    name: entry.name ?? entry.id,
+    poll_interval_ms: entry.poll_interval_ms ?? defaults.poll_interval_ms,
+    timeout_ms: entry.timeout_ms ?? defaults.timeout_ms,
+    offline_after_failures: entry.offline_after_failures ?? defaults.offline_after_failures,
+    max_backoff_ms: entry.max_backoff_ms ?? defaults.max_backoff_ms,
+  }));
+}
+
+/** ajv errors as problems with a readable "what was expected". */
+function problemsOf(
+  errors: readonly ErrorObject[],
+  prefix: string,
+  where: (pointer: string) => number | undefined,
+  root: unknown,
+): RegistryProblem[] {
+  return errors
+    .filter((error) => error.keyword !== 'if')
+    .map((error) => {
+      let path = `${prefix}${error.instancePath}` || '/';
+      let message: string;
+      if (error.keyword === 'required') {
+        const key = (error.params as { missingProperty: string }).missingProperty;
+        message = `missing required key '${key}'`;
+      } else if (error.keyword === 'additionalProperties') {
+        const key = (error.params as { additionalProperty: string }).additionalProperty;
+        path = `${path === '/' ? '' : path}/${key}`;
+        message = `unknown key '${key}'`;
+      } else {
+        message = `${error.message ?? 'is invalid'}${valueNote(error, valueAt(root, path))}`;
+      }
+      return { path, line: where(path), message };
+    });
+}
+
+function valueNote(error: ErrorObject, value: unknown): string {
+  if (error.keyword === 'type' || error.keyword === 'pattern' || error.keyword.startsWith('m')) {
+    return `, got ${JSON.stringify(value)?.slice(0, 80) ?? 'nothing'}`;
+  }
+  return '';
+}
+
+function valueAt(root: unknown, pointer: string): unknown {
+  let node = root;
+  for (const key of pointer.split('/').slice(1)) {
+    if (key.length === 0) continue;
+    if (typeof node !== 'object' || node === null) return undefined;
+    node = (node as Record<string, unknown>)[key];
+  }
+  return node;
+}
+
+function lineSuffix(line: number | undefined): string {
+  return line ? `, line ${line}` : '';
+}
+
+/** Line of the key (or item) at `pointer`, or of its closest existing ancestor. */
+function lineOf(document: Document, lineCounter: LineCounter, pointer: string): number | undefined {
+  const keys: (string | number)[] = pointer
+    .split('/')
+    .slice(1)
+    .filter((key) => key.length > 0)
+    .map((key) => (/^\d+$/.test(key) ? Number(key) : key));
+  for (let length = keys.length; length > 0; length--) {
+    const parent = length === 1 ? document.contents : document.getIn(keys.slice(0, length - 1), true);
+    const last = keys[length - 1];
+    if (isMap(parent)) {
+      // The key's own line: a value may sit on a later line, or be missing.
+      const pair = parent.items.find((item) => isScalar(item.key) && item.key.value === last);
+      const range = (pair?.key as { range?: [number, number, number] } | undefined)?.range;
+      if (range) return lineCounter.linePos(range[0]).line;
+    } else if (isSeq(parent) && typeof last === 'number') {
+      const range = (parent.items[last] as { range?: [number, number, number] } | undefined)?.range;
+      if (range) return lineCounter.linePos(range[0]).line;
+    }
+  }
+  const range = (document.contents as { range?: [number, number, number] } | null)?.range;
+  return range ? lineCounter.linePos(range[0]).line : undefined;
+}

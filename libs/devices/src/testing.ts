@@ -1,0 +1,136 @@
+import { createRequire } from 'node:module';
+import type { ReadingValues } from './driver.js';
+
+/**
+ * A TP-Link plug simulated by `tplink-smarthome-simulator` on a free loopback port, for tests of
+ * this library and of the agents. Only import it from tests: the simulator is a dev dependency.
+ */
+type SimulatorModule = typeof import('tplink-smarthome-simulator');
+type SimulatorDevice = InstanceType<SimulatorModule['Device']>;
+
+export type SimulatedModel = 'hs110' | 'hs110v2';
+
+export interface Realtime {
+  power: number;
+  voltage: number;
+  current: number;
+  /** kWh, as v1 firmware reports it. */
+  total: number;
+}
+
+export interface SimulatedPlugOptions {
+  model?: SimulatedModel;
+  /** Delay before every answer, in ms. */
+  responseDelay?: number;
+  realtime?: Partial<Realtime>;
+  alias?: string;
+}
+
+export class SimulatedPlug {
+  readonly model: SimulatedModel;
+  readonly host = '127.0.0.1';
+  /** Requests received (TCP and UDP). */
+  requests = 0;
+  /** Most requests the plug was answering at the same time. */
+  maxInFlight = 0;
+  #device: SimulatorDevice;
+  #inFlight = 0;
+  #running = false;
+
+  private constructor(device: SimulatorDevice, model: SimulatedModel) {
+    this.#device = device;
+    this.model = model;
+    const networking = device.deviceNetworking;
+    networking.on('data', () => {
+      this.requests++;
+      this.#inFlight++;
+      this.maxInFlight = Math.max(this.maxInFlight, this.#inFlight);
+    });
+    networking.on('response', () => {
+      this.#inFlight--;
+    });
+    // The simulator emits socket errors (a client giving up) as events; they are not test failures.
+    networking.on('error', () => undefined);
+  }
+
+  static async start(options: SimulatedPlugOptions = {}): Promise<SimulatedPlug> {
+    const { Device } = createRequire(import.meta.url)('tplink-smarthome-simulator') as SimulatorModule;
+    const model = options.model ?? 'hs110';
+    const device = new Device({
+      model,
+      port: 0,
+      address: '127.0.0.1',
+      responseDelay: options.responseDelay ?? 0,
+      ...(options.alias ? { alias: options.alias } : {}),
+    });
+    const plug = new SimulatedPlug(device, model);
+    if (options.realtime) plug.setRealtime(options.realtime);
+    await plug.start();
+    return plug;
+  }
+
+  get port(): number {
+    return this.#device.port;
+  }
+
+  get running(): boolean {
+    return this.#running;
+  }
+
+  /** (Re)starts listening on the same port. */
+  async start(): Promise<void> {
+    if (this.#running) return;
+    await this.#device.start();
+    this.#running = true;
+  }
+
+  /** Stops listening: the plug becomes unreachable (connection refused). */
+  async stop(): Promise<void> {
+    if (!this.#running) return;
+    this.#running = false;
+    await this.#device.stop();
+  }
+
+  set responseDelay(ms: number) {
+    this.#device.deviceNetworking.responseDelay = ms;
+  }
+
+  get relayOn(): boolean {
+    return this.#sysinfo().relay_state === 1;
+  }
+
+  set relayOn(on: boolean) {
+    this.#sysinfo().relay_state = on ? 1 : 0;
+  }
+
+  setRealtime(values: Partial<Realtime>): void {
+    Object.assign(this.#realtime(), values);
+  }
+
+  /** The reading values a correct driver derives from the current emeter values (v2 firmware floors to milli-units). */
+  expected(): ReadingValues {
+    const realtime = this.#realtime();
+    if (this.model === 'hs110v2') {
+      return {
+        power_w: Math.floor(realtime.power * 1000) / 1000,
+        voltage_v: Math.floor(realtime.voltage * 1000) / 1000,
+        current_a: Math.floor(realtime.current * 1000) / 1000,
+        energy_wh: Math.floor(realtime.total * 1000),
+      };
+    }
+    return {
+      power_w: realtime.power,
+      voltage_v: realtime.voltage,
+      current_a: realtime.current,
+      energy_wh: realtime.total * 1000,
+    };
+  }
+
+  #realtime(): Realtime {
+    return (this.#device.data as unknown as { emeter: { realtime: Realtime } }).emeter.realtime;
+  }
+
+  #sysinfo(): { relay_state?: number } {
+    return this.#device.data.system.sysinfo as { relay_state?: number };
+  }
+}

@@ -1,0 +1,98 @@
+import { createRequire } from 'node:module';
+import type { DiscoveryDevice, Plug } from 'tplink-smarthome-api';
+import { stringify } from 'yaml';
+
+const { Client } = createRequire(import.meta.url)(
+  'tplink-smarthome-api',
+) as typeof import('tplink-smarthome-api');
+
+export interface DiscoveredPlug {
+  host: string;
+  port: number;
+  alias: string;
+  model: string;
+  mac: string;
+  /** Only plugs with an energy meter (HS110, KP115) can feed the collector. */
+  has_emeter: boolean;
+}
+
+export interface DiscoverOptions {
+  /** How long to listen for answers. */
+  timeoutMs: number;
+  /** Default 255.255.255.255. */
+  broadcast?: string;
+  /** Also ask these addresses directly (useful across subnets, and for simulators on loopback). */
+  devices?: DiscoveryDevice[];
+  /** Local address to bind the UDP socket to. */
+  address?: string;
+}
+
+/** Broadcasts the Kasa discovery query (UDP 9999) and collects the plugs that answer within the time. */
+export async function discoverTplink(options: DiscoverOptions): Promise<DiscoveredPlug[]> {
+  const client = new Client({ logLevel: 'silent', defaultSendOptions: { timeout: 2000, transport: 'tcp' } });
+  const found = new Map<string, DiscoveredPlug>();
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(resolve, options.timeoutMs);
+    client.on('error', (error: Error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    client.on('plug-new', (plug: Plug) => {
+      found.set(`${plug.host}:${plug.port}`, {
+        host: plug.host,
+        port: plug.port,
+        alias: plug.alias,
+        model: plug.model,
+        mac: plug.mac,
+        has_emeter: plug.supportsEmeter,
+      });
+    });
+    client.startDiscovery({
+      broadcast: options.broadcast,
+      address: options.address,
+      devices: options.devices,
+      deviceTypes: ['plug'],
+      // Simulators (and port-forwarded plugs) answer from their own port; real plugs from 9999.
+      devicesUseDiscoveryPort: true,
+      discoveryInterval: Math.max(250, Math.floor(options.timeoutMs / 3)),
+      breakoutChildren: false,
+    });
+  }).finally(() => client.stopDiscovery());
+  return [...found.values()].sort((a, b) => a.host.localeCompare(b.host) || a.port - b.port);
+}
+
+/** Registry entries ready to paste under `devices:`; location and kind are placeholders to edit. */
+export function discoveryAsRegistryYaml(plugs: readonly DiscoveredPlug[]): string {
+  const used = new Set<string>();
+  const entries = plugs.map((plug) => {
+    let id = slug(plug.alias) || `plug-${plug.mac.replace(/[^0-9a-f]/gi, '').toLowerCase()}`;
+    for (let n = 2; used.has(id); n++) id = `${slug(plug.alias)}-${n}`;
+    used.add(id);
+    return {
+      id,
+      name: plug.alias,
+      type: 'tplink',
+      location: 'unassigned',
+      kind: 'appliance',
+      poll_interval_ms: 1000,
+      connection: plug.port === 9999 ? { host: plug.host } : { host: plug.host, port: plug.port },
+    };
+  });
+  const header = [
+    `# ${plugs.length} TP-Link plug(s) found. Edit location and kind, then paste under 'devices:'.`,
+    ...plugs.map(
+      (plug) =>
+        `#   ${plug.host}:${plug.port} ${plug.model} mac ${plug.mac}${plug.has_emeter ? '' : ' (no energy meter: cannot be polled)'}`,
+    ),
+  ];
+  return `${header.join('\n')}\n${plugs.length > 0 ? stringify(entries) : ''}`;
+}
+
+function slug(text: string): string {
+  return text
+    .toLowerCase()
+    .normalize('NFKD')
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 64);
+}
