@@ -6,3 +6,4 @@ export * from './validation.js';
 export * from './commands.js';
 export * from './http.js';
 export * from './alerts.js';
+export * from './query.js';
