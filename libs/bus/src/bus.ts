@@ -46,6 +46,12 @@ export interface BusOptions {
   maxPayloadBytes?: number;
   /** Give up on the first connection after this long. Default 30 s. */
   connectTimeoutMs?: number;
+  /**
+   * How long a message with no matching subscription waits for one before it is acked and
+   * dropped. A resumed persistent session gets its queued messages right after CONNACK, before
+   * the service's subscribe() calls run; set this (e.g. 5000) with `clean: false`. Default 0.
+   */
+  holdUnroutedMs?: number;
   /** Reconnect backoff bounds. */
   reconnectMinMs?: number;
   reconnectMaxMs?: number;
@@ -137,6 +143,7 @@ export class Bus extends EventEmitter {
   #options: BusOptions;
   #logger: Logger;
   #routes: Route[] = [];
+  #routeWaiters = new Set<() => void>();
   #pending = new Map<string, PendingRequest>();
   #repliesSubscribed: Promise<void> | undefined;
   #stopped = false;
@@ -251,6 +258,7 @@ export class Bus extends EventEmitter {
       },
     };
     this.#routes.push(route);
+    for (const wake of [...this.#routeWaiters]) wake();
     await this.#client.subscribeAsync(filter, { qos: options.qos ?? 1 });
     return {
       filter,
@@ -445,14 +453,13 @@ export class Bus extends EventEmitter {
 
   #installDispatch(): void {
     const maxPayloadBytes = this.#options.maxPayloadBytes ?? 64 * 1024;
-    // Replaces mqtt.js' default (which acks at once) so some handlers can finish before the PUBACK.
-    this.#client.handleMessage = (packet, done) => {
-      this.#metrics.received++;
-      const topic = packet.topic;
-      const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
-      const context: MessageContext = { topic, packet };
-      const routes = this.#routes.filter((route) => topicMatches(route.match, topic));
-      if (routes.length === 0) return done();
+    const dispatch = (
+      routes: Route[],
+      payload: Buffer,
+      context: MessageContext,
+      done: (error?: Error) => void,
+    ): void => {
+      const topic = context.topic;
       if (payload.length > maxPayloadBytes) {
         this.#deadLetter(
           topic,
@@ -476,6 +483,48 @@ export class Bus extends EventEmitter {
         () => done(),
       );
     };
+    // Replaces mqtt.js' default (which acks at once) so some handlers can finish before the PUBACK.
+    this.#client.handleMessage = (packet, done) => {
+      this.#metrics.received++;
+      const topic = packet.topic;
+      const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
+      const context: MessageContext = { topic, packet };
+      const routes = this.#routesFor(topic);
+      if (routes.length === 0) {
+        const holdMs = this.#options.holdUnroutedMs ?? 0;
+        if (holdMs <= 0 || this.#stopped) return done();
+        void this.#awaitRoute(topic, holdMs).then((late) => {
+          if (late.length === 0) {
+            this.#logger.warn({ topic, hold_ms: holdMs }, 'no subscription for a held message; dropped');
+            return done();
+          }
+          dispatch(late, payload, context, done);
+        });
+        return;
+      }
+      dispatch(routes, payload, context, done);
+    };
+  }
+
+  #routesFor(topic: string): Route[] {
+    return this.#routes.filter((route) => topicMatches(route.match, topic));
+  }
+
+  /** Resolves with the routes for `topic` once a subscribe() adds one, or [] after `holdMs`. */
+  #awaitRoute(topic: string, holdMs: number): Promise<Route[]> {
+    return new Promise((resolve) => {
+      const finish = (routes: Route[]) => {
+        clearTimeout(timer);
+        this.#routeWaiters.delete(check);
+        resolve(routes);
+      };
+      const check = () => {
+        const routes = this.#routesFor(topic);
+        if (routes.length > 0) finish(routes);
+      };
+      const timer = setTimeout(() => finish([]), holdMs);
+      this.#routeWaiters.add(check);
+    });
   }
 
   #installBackoff(): void {
