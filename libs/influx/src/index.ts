@@ -1,3 +1,4 @@
 export * from './connection.js';
 export * from './server.js';
 export * from './write/index.js';
+export * from './query/index.js';
