@@ -1,0 +1,158 @@
+import type { Alert } from '@wattbus/contracts';
+import type { Logger } from 'pino';
+import type { Outbox, OutboxEntry } from './outbox.js';
+import { DeliveryError, type Sink } from './sinks.js';
+
+export interface DispatcherDeps {
+  outbox: Outbox;
+  sinks: Sink[];
+  retry: { min_ms: number; max_ms: number };
+  logger: Logger;
+}
+
+export interface DispatcherMetrics {
+  delivered: number;
+  retried: number;
+  dropped: number;
+  pending: number;
+}
+
+/** The idempotency key of a transition: `{alert id}.{state}`. */
+export function transitionKey(alert: Alert): string {
+  return `${alert.id}.${alert.state}`;
+}
+
+/**
+ * Delivers outbox entries, one FIFO queue per sink (so a resolved never overtakes its raised),
+ * retrying with exponential backoff and full jitter until the sink accepts. A sink that is down
+ * holds up only its own queue.
+ */
+export class Dispatcher {
+  #deps: DispatcherDeps;
+  #queues = new Map<string, { sink: Sink; entries: OutboxEntry[]; wake: () => void; healthy: boolean }>();
+  #loops: Promise<void>[] = [];
+  #abort = new AbortController();
+  #metrics = { delivered: 0, retried: 0, dropped: 0 };
+
+  constructor(deps: DispatcherDeps) {
+    this.#deps = deps;
+  }
+
+  start(): void {
+    for (const sink of this.#deps.sinks) {
+      const queue = {
+        sink,
+        entries: this.#deps.outbox.pending(sink.name),
+        wake: () => undefined,
+        healthy: true,
+      };
+      this.#queues.set(sink.name, queue);
+      this.#loops.push(this.#run(queue));
+    }
+  }
+
+  /** Records the transition for every sink that wants it (durably), then wakes their queues. */
+  async enqueue(alert: Alert): Promise<void> {
+    const key = transitionKey(alert);
+    const entries: OutboxEntry[] = [];
+    for (const { sink } of this.#queues.values()) {
+      if (sink.accepts(alert)) entries.push({ id: `${sink.name}:${key}`, sink: sink.name, key, alert });
+    }
+    await this.#deps.outbox.add(entries);
+    for (const entry of entries) {
+      const queue = this.#queues.get(entry.sink)!;
+      queue.entries.push(entry);
+      queue.wake();
+    }
+  }
+
+  /** false while the sink's last attempt failed (e.g. InfluxDB unreachable). */
+  healthy(sink: string): boolean {
+    return this.#queues.get(sink)?.healthy ?? true;
+  }
+
+  metrics(): DispatcherMetrics {
+    return { ...this.#metrics, pending: this.#deps.outbox.size };
+  }
+
+  /** Stops retrying; undelivered entries stay in the outbox for the next start. */
+  async stop(): Promise<void> {
+    this.#abort.abort();
+    for (const queue of this.#queues.values()) queue.wake();
+    await Promise.all(this.#loops);
+    this.#loops = [];
+    this.#queues.clear();
+  }
+
+  async #run(queue: {
+    sink: Sink;
+    entries: OutboxEntry[];
+    wake: () => void;
+    healthy: boolean;
+  }): Promise<void> {
+    const signal = this.#abort.signal;
+    const { logger, retry } = this.#deps;
+    let attempt = 0;
+    while (!signal.aborted) {
+      const entry = queue.entries[0];
+      if (!entry) {
+        await new Promise<void>((resolve) => (queue.wake = resolve));
+        continue;
+      }
+      try {
+        await queue.sink.deliver(entry, signal);
+        queue.entries.shift();
+        queue.healthy = true;
+        this.#metrics.delivered++;
+        if (attempt > 0)
+          logger.info({ sink: queue.sink.name, key: entry.key, attempts: attempt + 1 }, 'delivered');
+        attempt = 0;
+        await this.#deps.outbox.done(entry.id);
+      } catch (error) {
+        if (signal.aborted) break;
+        if (error instanceof DeliveryError && error.permanent) {
+          logger.error(
+            { sink: queue.sink.name, key: entry.key, err: error.message },
+            'notification refused; dropped',
+          );
+          queue.entries.shift();
+          this.#metrics.dropped++;
+          attempt = 0;
+          await this.#deps.outbox.done(entry.id);
+          continue;
+        }
+        queue.healthy = false;
+        attempt++;
+        this.#metrics.retried++;
+        const ceiling = Math.min(retry.max_ms, retry.min_ms * 2 ** (attempt - 1));
+        const delayMs = Math.round(retry.min_ms / 2 + Math.random() * (ceiling - retry.min_ms / 2));
+        logger.warn(
+          {
+            sink: queue.sink.name,
+            key: entry.key,
+            attempt,
+            retry_in_ms: delayMs,
+            err: (error as Error).message,
+          },
+          'notification failed; retrying',
+        );
+        await sleep(delayMs, signal, (wake) => (queue.wake = wake));
+      }
+    }
+  }
+}
+
+/** Waits `ms`, or less when the dispatcher stops. */
+function sleep(ms: number, signal: AbortSignal, setWake: (wake: () => void) => void): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+    // A new entry does not cut the backoff short: the queue is FIFO and its head is still failing.
+    setWake(() => undefined);
+  });
+}

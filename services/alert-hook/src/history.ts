@@ -1,0 +1,106 @@
+import { WattbusError, type AlertListParams, type AlertTransition } from '@wattbus/contracts';
+import { authorizationHeader, type InfluxConnection } from '@wattbus/influx';
+
+export const DEFAULT_HISTORY_MS = 24 * 3600_000;
+export const MAX_HISTORY_MS = 31 * 24 * 3600_000;
+export const DEFAULT_HISTORY_LIMIT = 1000;
+
+/** Reads alert transitions back from measurement `alerts` with InfluxQL, newest first. */
+export class AlertHistory {
+  #connection: InfluxConnection;
+
+  constructor(connection: InfluxConnection) {
+    this.#connection = connection;
+  }
+
+  /** The bounded range a list request asks for: `to` defaults to now, `from` to 24 h before `to`. */
+  static range(params: AlertListParams, nowMs: number): { fromMs: number; toMs: number } {
+    const toMs = params.to !== undefined ? Date.parse(params.to) : nowMs;
+    const fromMs = params.from !== undefined ? Date.parse(params.from) : toMs - DEFAULT_HISTORY_MS;
+    if (fromMs > toMs)
+      throw new WattbusError('INVALID_PARAMS', `from (${params.from}) is after to (${params.to ?? 'now'})`);
+    if (toMs - fromMs > MAX_HISTORY_MS) {
+      throw new WattbusError(
+        'QUERY_TOO_LARGE',
+        `alert history is limited to ${MAX_HISTORY_MS / 86_400_000} days per request`,
+      );
+    }
+    return { fromMs, toMs };
+  }
+
+  async list(params: AlertListParams, fromMs: number, toMs: number): Promise<AlertTransition[]> {
+    const conditions = [`time >= ${Math.floor(fromMs)}ms`, `time <= ${Math.floor(toMs)}ms`];
+    if (params.rule !== undefined) conditions.push(`"rule" = ${quoteString(params.rule)}`);
+    if (params.subject !== undefined) conditions.push(`"device" = ${quoteString(params.subject)}`);
+    const limit = params.limit ?? DEFAULT_HISTORY_LIMIT;
+    const query =
+      'SELECT "alert_id", "kind", "message", "rule", "device", "severity", "state", "value" FROM "alerts" ' +
+      `WHERE ${conditions.join(' AND ')} ORDER BY time DESC LIMIT ${limit}`;
+    const url = new URL('/query', this.#connection.url);
+    url.searchParams.set('db', this.#connection.database);
+    url.searchParams.set('epoch', 'ms');
+    url.searchParams.set('q', query);
+    let response: Response;
+    try {
+      response = await fetch(url, {
+        headers: authorizationHeader(this.#connection),
+        signal: AbortSignal.timeout(this.#connection.timeout_ms),
+      });
+    } catch (error) {
+      throw new WattbusError(
+        'STORE_UNAVAILABLE',
+        `InfluxDB at ${this.#connection.url} is unreachable: ${(error as Error).message}`,
+      );
+    }
+    const body = (await response.json().catch(() => ({}))) as InfluxAnswer;
+    const failed = body.error ?? body.results?.find((result) => result.error)?.error;
+    if (!response.ok || failed) {
+      if (failed && /database not found/.test(failed)) return [];
+      throw new WattbusError(
+        'QUERY_FAILED',
+        `InfluxDB answered ${response.status}: ${failed ?? 'no detail'}`,
+      );
+    }
+    const series = body.results?.[0]?.series?.[0];
+    if (!series) return [];
+    const column = (name: string) => series.columns.indexOf(name);
+    const at = {
+      time: column('time'),
+      alert_id: column('alert_id'),
+      kind: column('kind'),
+      message: column('message'),
+      rule: column('rule'),
+      device: column('device'),
+      severity: column('severity'),
+      state: column('state'),
+      value: column('value'),
+    };
+    return series.values.map((row) => {
+      const text = (index: number) =>
+        index >= 0 && typeof row[index] === 'string' ? (row[index] as string) : '';
+      const value = at.value >= 0 ? row[at.value] : null;
+      const kind = text(at.kind);
+      return {
+        ts: new Date(Number(row[at.time])).toISOString(),
+        alert_id: text(at.alert_id),
+        rule: text(at.rule),
+        ...(kind ? { kind } : {}),
+        subject: text(at.device),
+        severity: text(at.severity),
+        state: text(at.state) === 'resolved' ? 'resolved' : 'raised',
+        message: text(at.message),
+        ...(typeof value === 'number' ? { value } : {}),
+      } satisfies AlertTransition;
+    });
+  }
+}
+
+interface InfluxAnswer {
+  error?: string;
+  results?: Array<{ error?: string; series?: Array<{ columns: string[]; values: unknown[][] }> }>;
+}
+
+/** An InfluxQL string literal: backslashes and single quotes escaped. */
+export function quoteString(value: string): string {
+  return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+}

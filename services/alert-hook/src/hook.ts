@@ -1,0 +1,244 @@
+import { join } from 'node:path';
+import { Bus, type Subscription } from '@wattbus/bus';
+import {
+  AlertListParamsSchema,
+  AlertTopics,
+  isDeviceId,
+  validator,
+  type AlertListResult,
+  type ServiceHealth,
+} from '@wattbus/contracts';
+import type { Logger } from 'pino';
+import { AlertBook } from './alert-book.js';
+import type { AlertHookConfig } from './config.js';
+import { Dispatcher } from './dispatcher.js';
+import { DailyEnergy } from './energy.js';
+import { Evaluator } from './evaluator.js';
+import { Fleet } from './fleet.js';
+import { AlertHistory } from './history.js';
+import { DEFAULT_DEAD_LETTER_WINDOW_MS, Judge } from './judge.js';
+import { Outbox } from './outbox.js';
+import { InfluxSink, WebhookSink } from './sinks.js';
+
+export const SERVICE_NAME = 'alert-hook';
+
+export interface AlertHookDeps {
+  config: AlertHookConfig;
+  logger: Logger;
+  /** Milliseconds since the epoch; tests move it to cross a local midnight. Default Date.now. */
+  clock?: () => number;
+}
+
+/**
+ * The alert hook: learns the fleet and service health from the bus, judges the configured
+ * rules, keeps active alerts retained on the bus, and notifies webhooks and InfluxDB of every
+ * transition through a durable outbox. Serves `{base}/alerts/req/list`.
+ */
+export class AlertHook {
+  #deps: AlertHookDeps;
+  #clock: () => number;
+  #bus: Bus | undefined;
+  #outbox: Outbox | undefined;
+  #energy: DailyEnergy | undefined;
+  #dispatcher: Dispatcher | undefined;
+  #fleet: Fleet | undefined;
+  #book: AlertBook | undefined;
+  #evaluator: Evaluator | undefined;
+  #listing: Subscription | undefined;
+  #timers: NodeJS.Timeout[] = [];
+
+  constructor(deps: AlertHookDeps) {
+    this.#deps = deps;
+    this.#clock = deps.clock ?? Date.now;
+  }
+
+  async start(): Promise<void> {
+    const { config, logger } = this.#deps;
+    const clock = this.#clock;
+    const startedMs = clock();
+    try {
+      this.#outbox = new Outbox({ file: join(config.data_dir, 'outbox.jsonl'), logger });
+      await this.#outbox.start();
+      this.#energy = new DailyEnergy({
+        file: join(config.data_dir, 'energy.json'),
+        time_zone: config.time_zone,
+        clock,
+        logger,
+      });
+      await this.#energy.start();
+      this.#bus = await Bus.connect({
+        url: config.mqtt.url,
+        service: SERVICE_NAME,
+        ...(config.mqtt.client_id ? { clientId: config.mqtt.client_id } : {}),
+        baseTopic: config.mqtt.base_topic,
+        username: config.mqtt.username,
+        password: config.mqtt.password,
+        logger,
+      });
+      const bus = this.#bus;
+      const sinks = [
+        new InfluxSink(config.influx),
+        ...config.webhooks.map((webhook) => new WebhookSink(webhook)),
+      ];
+      this.#dispatcher = new Dispatcher({ outbox: this.#outbox, sinks, retry: config.retry, logger });
+      const windows = config.rules.map((rule) => rule.window_ms ?? DEFAULT_DEAD_LETTER_WINDOW_MS);
+      this.#fleet = new Fleet({
+        bus,
+        clock,
+        dead_letter_memory_ms: Math.max(DEFAULT_DEAD_LETTER_WINDOW_MS, ...windows),
+      });
+      this.#book = new AlertBook({ bus, dispatcher: this.#dispatcher, clock, logger });
+      const judge = new Judge({
+        fleet: this.#fleet,
+        energy: this.#energy,
+        clock,
+        ratings_w: config.ratings_w,
+        started_ms: startedMs,
+      });
+      this.#evaluator = new Evaluator({
+        rules: config.rules,
+        judge,
+        book: this.#book,
+        fleet: this.#fleet,
+        clock,
+        logger,
+      });
+      const evaluator = this.#evaluator;
+      const energy = this.#energy;
+      this.#fleet.on('reading', (device, energyWh) => {
+        if (energyWh !== undefined) energy.record(device, energyWh);
+      });
+      this.#fleet.on('device', (device) => evaluator.evaluateSubject(device, false));
+      this.#fleet.on('service', (service) => evaluator.evaluateSubject(service, true));
+      // Active alerts first, so retained device data arriving next cannot raise them again.
+      await this.#book.recover(config.rules);
+      await this.#fleet.start();
+      this.#dispatcher.start();
+      const history = new AlertHistory(config.influx);
+      const book = this.#book;
+      this.#listing = await bus.serve(
+        new AlertTopics(bus.topics.base).request('list'),
+        validator(AlertListParamsSchema),
+        async (params): Promise<AlertListResult> => {
+          const result: AlertListResult = {};
+          const wantsHistory =
+            params.active === false ||
+            (params.active === undefined && (params.from ?? params.to) !== undefined);
+          if (params.active !== false) {
+            result.active = book
+              .active()
+              .filter(
+                (alert) =>
+                  (params.rule ?? alert.rule) === alert.rule &&
+                  (params.subject ?? alert.subject) === alert.subject,
+              );
+          }
+          if (wantsHistory) {
+            const { fromMs, toMs } = AlertHistory.range(params, clock());
+            result.history = await history.list(params, fromMs, toMs);
+            result.from = new Date(fromMs).toISOString();
+            result.to = new Date(toMs).toISOString();
+          }
+          return result;
+        },
+      );
+      evaluator.start();
+      this.#timers.push(
+        setInterval(() => {
+          evaluator.evaluateAll();
+          energy
+            .save()
+            .catch((error: unknown) => logger.warn({ err: error }, 'could not save energy counters'));
+        }, config.tick_ms),
+      );
+      if (config.unknown_device_warn_ms > 0) {
+        this.#timers.push(setTimeout(() => this.#warnUnknownDevices(), config.unknown_device_warn_ms));
+      }
+      if (config.health_interval_ms > 0) {
+        this.#timers.push(setInterval(() => void this.#publishHealth(true), config.health_interval_ms));
+        await this.#publishHealth(true);
+      }
+      logger.info(
+        { rules: config.rules.length, webhooks: config.webhooks.length, active: this.#book.active().length },
+        'alert hook started',
+      );
+    } catch (error) {
+      await this.stop();
+      throw error;
+    }
+  }
+
+  /** Stops judging, lets recorded transitions finish, keeps undelivered ones in the outbox. */
+  async stop(): Promise<void> {
+    for (const timer of this.#timers) clearTimeout(timer);
+    this.#timers = [];
+    this.#evaluator?.stop();
+    await this.#listing?.unsubscribe().catch(() => undefined);
+    this.#listing = undefined;
+    await this.#fleet?.stop();
+    await this.#book?.settle();
+    await this.#dispatcher?.stop();
+    await this.#energy?.save().catch(() => undefined);
+    await this.#outbox?.stop();
+    if (this.#bus?.connected && this.#deps.config.health_interval_ms > 0) await this.#publishHealth(false);
+    await this.#bus?.stop();
+    this.#bus = undefined;
+    this.#evaluator = undefined;
+    this.#fleet = undefined;
+    this.#book = undefined;
+    this.#dispatcher = undefined;
+  }
+
+  /** Active alerts (empty before start). */
+  active() {
+    return this.#book?.active() ?? [];
+  }
+
+  metrics(): Record<string, number> {
+    const dispatch = this.#dispatcher?.metrics() ?? { delivered: 0, retried: 0, dropped: 0, pending: 0 };
+    return {
+      active_alerts: this.active().length,
+      notifications_pending: dispatch.pending,
+      notifications_delivered: dispatch.delivered,
+      notifications_retried: dispatch.retried,
+      notifications_dropped: dispatch.dropped,
+      dead_lettered: this.#bus?.metrics().dead_lettered ?? 0,
+    };
+  }
+
+  async #publishHealth(running: boolean): Promise<void> {
+    const bus = this.#bus;
+    if (!bus) return;
+    const now = new Date(this.#clock()).toISOString();
+    const influxOk = this.#dispatcher?.healthy('influx') ?? true;
+    const health: ServiceHealth = {
+      service: SERVICE_NAME,
+      ts: now,
+      ready: running && bus.connected && influxOk,
+      checks: {
+        broker: { ok: bus.connected },
+        influx: { ok: influxOk },
+        running: { ok: running },
+      },
+      metrics: this.metrics(),
+    };
+    await bus
+      .publish(new AlertTopics(bus.topics.base).health(SERVICE_NAME), health, { qos: 1, retain: true })
+      .catch((error: unknown) => this.#deps.logger.debug({ err: error }, 'could not publish health'));
+  }
+
+  #warnUnknownDevices(): void {
+    const fleet = this.#fleet;
+    if (!fleet) return;
+    for (const rule of this.#deps.config.rules) {
+      for (const device of rule.devices ?? []) {
+        if (isDeviceId(device) && !fleet.device(device)) {
+          this.#deps.logger.warn(
+            { rule: rule.name, device, after_ms: this.#deps.config.unknown_device_warn_ms },
+            'rule names a device never seen on the bus (no meta, availability or reading): check its id',
+          );
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,197 @@
+import { ALERT_SEVERITIES, type Alert, type AlertNotification } from '@wattbus/contracts';
+import { authorizationHeader, type InfluxConnection } from '@wattbus/influx';
+import type { Webhook } from './config.js';
+import type { OutboxEntry } from './outbox.js';
+
+/** Where notifications go. `deliver` resolves once the far end accepted the entry. */
+export interface Sink {
+  readonly name: string;
+  accepts(alert: Alert): boolean;
+  deliver(entry: OutboxEntry, signal: AbortSignal): Promise<void>;
+}
+
+/** A failed delivery; `permanent` ones (a 400 from the receiver) are not retried. */
+export class DeliveryError extends Error {
+  readonly permanent: boolean;
+
+  constructor(message: string, permanent: boolean) {
+    super(message);
+    this.name = 'DeliveryError';
+    this.permanent = permanent;
+  }
+}
+
+/** POSTs JSON to a webhook with the `Idempotency-Key` header; body from the webhook's template. */
+export class WebhookSink implements Sink {
+  readonly name: string;
+  #webhook: Webhook;
+
+  constructor(webhook: Webhook) {
+    this.name = webhook.name;
+    this.#webhook = webhook;
+  }
+
+  accepts(alert: Alert): boolean {
+    return ALERT_SEVERITIES.indexOf(alert.severity) >= ALERT_SEVERITIES.indexOf(this.#webhook.min_severity);
+  }
+
+  async deliver(entry: OutboxEntry, signal: AbortSignal): Promise<void> {
+    const body = renderBody(this.#webhook, entry);
+    let response: Response;
+    try {
+      response = await fetch(this.#webhook.url, {
+        method: 'POST',
+        headers: {
+          ...this.#webhook.headers,
+          'content-type': 'application/json',
+          'idempotency-key': entry.key,
+        },
+        body: JSON.stringify(body),
+        signal: AbortSignal.any([signal, AbortSignal.timeout(this.#webhook.timeout_ms)]),
+      });
+    } catch (error) {
+      throw new DeliveryError(`POST ${redact(this.#webhook.url)} failed: ${causeOf(error)}`, false);
+    }
+    await response.arrayBuffer().catch(() => undefined);
+    if (response.ok) return;
+    // 408 and 429 are "later", 5xx the receiver's trouble; any other 4xx will not get better.
+    const retry = response.status === 408 || response.status === 429 || response.status >= 500;
+    throw new DeliveryError(`POST ${redact(this.#webhook.url)} answered ${response.status}`, !retry);
+  }
+}
+
+export function renderBody(webhook: Pick<Webhook, 'template' | 'ntfy_topic'>, entry: OutboxEntry): unknown {
+  const alert = entry.alert;
+  switch (webhook.template) {
+    case 'json':
+      return { idempotency_key: entry.key, event: alert.state, alert } satisfies AlertNotification;
+    case 'slack':
+    case 'matrix':
+      return { text: alertText(alert) };
+    case 'ntfy':
+      return {
+        topic: webhook.ntfy_topic,
+        title: `${alert.state === 'raised' ? 'Alert' : 'Resolved'}: ${alert.rule} on ${alert.subject}`,
+        message: alert.message,
+        // ntfy priorities: 5 urgent … 3 default.
+        priority:
+          alert.state === 'resolved'
+            ? 3
+            : alert.severity === 'critical'
+              ? 5
+              : alert.severity === 'warning'
+                ? 4
+                : 3,
+        tags: [alert.state === 'raised' ? 'rotating_light' : 'white_check_mark', alert.severity],
+      };
+  }
+}
+
+/** One line for chat: `[RAISED warning] overload on desk-3: desk-3 draws 3712 W, above 3680 W`. */
+export function alertText(alert: Alert): string {
+  const where = alert.name ? `${alert.subject} (${alert.name})` : alert.subject;
+  return `[${alert.state.toUpperCase()} ${alert.severity}] ${alert.rule} on ${where}: ${alert.message}`;
+}
+
+/** Writes each transition as a point of measurement `alerts` with `/write?precision=ms`. */
+export class InfluxSink implements Sink {
+  readonly name = 'influx';
+  #connection: InfluxConnection;
+  #databaseCreated = false;
+
+  constructor(connection: InfluxConnection) {
+    this.#connection = connection;
+  }
+
+  accepts(): boolean {
+    return true;
+  }
+
+  async deliver(entry: OutboxEntry, signal: AbortSignal): Promise<void> {
+    const line = alertLine(entry.alert);
+    let response = await this.#post(line, signal);
+    if (response.status === 404 && !this.#databaseCreated) {
+      // InfluxDB 1.x: "database not found"; create it once (2.x/3.x buckets are made by their admin).
+      this.#databaseCreated = true;
+      await this.#createDatabase(signal);
+      response = await this.#post(line, signal);
+    }
+    if (response.status === 204 || response.ok) return;
+    const text = await response.text().catch(() => '');
+    const retry = response.status >= 500 || response.status === 429 || response.status === 408;
+    throw new DeliveryError(`InfluxDB /write answered ${response.status}: ${text.slice(0, 200)}`, !retry);
+  }
+
+  async #post(body: string, signal: AbortSignal): Promise<Response> {
+    const url = new URL('/write', this.#connection.url);
+    url.searchParams.set('db', this.#connection.database);
+    url.searchParams.set('precision', 'ms');
+    try {
+      return await fetch(url, {
+        method: 'POST',
+        headers: { ...authorizationHeader(this.#connection), 'content-type': 'text/plain; charset=utf-8' },
+        body,
+        signal: AbortSignal.any([signal, AbortSignal.timeout(this.#connection.timeout_ms)]),
+      });
+    } catch (error) {
+      throw new DeliveryError(`InfluxDB at ${this.#connection.url} unreachable: ${causeOf(error)}`, false);
+    }
+  }
+
+  async #createDatabase(signal: AbortSignal): Promise<void> {
+    const url = new URL('/query', this.#connection.url);
+    url.searchParams.set('q', `CREATE DATABASE "${this.#connection.database.replace(/["\\]/g, '\\$&')}"`);
+    await fetch(url, {
+      method: 'POST',
+      headers: authorizationHeader(this.#connection),
+      signal: AbortSignal.any([signal, AbortSignal.timeout(this.#connection.timeout_ms)]),
+    })
+      .then((response) => response.arrayBuffer())
+      .catch(() => undefined);
+  }
+}
+
+/** Line protocol of one transition; its time is the transition's, so a repeat overwrites itself. */
+export function alertLine(alert: Alert): string {
+  const at = Date.parse(
+    alert.state === 'resolved' ? (alert.resolved_at ?? alert.raised_at) : alert.raised_at,
+  );
+  const tags = [
+    ['rule', alert.rule],
+    ['device', alert.subject],
+    ['severity', alert.severity],
+    ['kind', alert.kind],
+  ]
+    .map(([key, value]) => `${key}=${escapeTag(value!)}`)
+    .join(',');
+  const fields = [
+    `state=${quoteField(alert.state)}`,
+    `alert_id=${quoteField(alert.id)}`,
+    `message=${quoteField(alert.message)}`,
+    ...(alert.value !== undefined && Number.isFinite(alert.value) ? [`value=${alert.value}`] : []),
+  ].join(',');
+  return `alerts,${tags} ${fields} ${at}`;
+}
+
+function escapeTag(value: string): string {
+  return value.replace(/[,= \\]/g, '\\$&');
+}
+
+function quoteField(value: string): string {
+  return `"${value.replace(/["\\]/g, '\\$&').replace(/\n/g, ' ')}"`;
+}
+
+function causeOf(error: unknown): string {
+  const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+  return cause?.code ?? cause?.message ?? (error as Error).message;
+}
+
+/** Webhook URLs often carry a secret in the path or query; log only scheme, host and port. */
+function redact(url: string): string {
+  try {
+    const parsed = new URL(url);
+    return `${parsed.protocol}//${parsed.host}/…`;
+  } catch {
+    return '(bad url)';
+  }
+}
