@@ -1,0 +1,81 @@
+import { Type, type Static } from '@sinclair/typebox';
+import { ApiScopeSchema, DEFAULT_BASE_TOPIC } from '@wattbus/contracts';
+
+export const ENV_PREFIX = 'WATTBUS_GATEWAY_';
+
+export const ApiKeyEntrySchema = Type.Object(
+  {
+    name: Type.String({
+      pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]*$',
+      maxLength: 64,
+      description: 'Who holds the key; logged instead of the key.',
+    }),
+    sha256: Type.String({
+      pattern: '^[0-9a-f]{64}$',
+      description:
+        'sha256 hex of the key (make one with `main.ts make-key`); the key itself is never stored.',
+    }),
+    scopes: Type.Array(ApiScopeSchema, { minItems: 1, uniqueItems: true }),
+  },
+  { additionalProperties: false },
+);
+export type ApiKeyEntry = Static<typeof ApiKeyEntrySchema>;
+
+const timeoutMs = (defaultMs: number, description: string) =>
+  Type.Integer({ minimum: 1, maximum: 300_000, default: defaultMs, description });
+
+export const GatewayConfigSchema = Type.Object(
+  {
+    host: Type.String({
+      minLength: 1,
+      default: '127.0.0.1',
+      description: 'Address the HTTP server binds to.',
+    }),
+    port: Type.Integer({ minimum: 0, maximum: 65535, default: 8080, description: '0 lets the OS choose.' }),
+    mqtt: Type.Object(
+      {
+        url: Type.String({ minLength: 1, default: 'mqtt://127.0.0.1:1883' }),
+        username: Type.Optional(Type.String({ minLength: 1 })),
+        password: Type.Optional(Type.String()),
+        base_topic: Type.String({ minLength: 1, default: DEFAULT_BASE_TOPIC }),
+        client_id: Type.Optional(
+          Type.String({ minLength: 1, description: 'Also names the reply topic; default gateway-<random>.' }),
+        ),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    api_keys: Type.Array(ApiKeyEntrySchema, { default: [] }),
+    cors_origins: Type.Array(Type.String({ minLength: 1 }), {
+      default: [],
+      description: "Origins allowed to call the API from a browser; '*' allows any. Empty: no CORS headers.",
+    }),
+    query_timeout_ms: timeoutMs(10_000, 'How long a query waits for the query component.'),
+    device_timeout_ms: timeoutMs(5_000, 'How long a device command waits for its agent.'),
+    route_timeouts_ms: Type.Record(
+      Type.String({ pattern: '^[A-Za-z][A-Za-z0-9]*$' }),
+      timeoutMs(10_000, ''),
+      {
+        default: {},
+        description: 'Per-operation overrides by operationId, e.g. { getEnergy: 30000 }.',
+      },
+    ),
+    max_in_flight: Type.Integer({
+      minimum: 1,
+      default: 1024,
+      description: 'API requests waiting at once; beyond it the gateway answers 503 at once.',
+    }),
+    max_body_bytes: Type.Integer({ minimum: 64, maximum: 1_048_576, default: 16_384 }),
+    unknown_devices: Type.Union([Type.Literal('not_found'), Type.Literal('forward')], {
+      default: 'not_found',
+      description:
+        'not_found: 404 for a device no agent announced on wattbus/devices/+/meta; forward: send the command anyway.',
+    }),
+    stop_timeout_ms: Type.Integer({
+      minimum: 0,
+      default: 15_000,
+      description: 'How long stop() lets in-flight requests finish before closing their connections.',
+    }),
+  },
+  { additionalProperties: false },
+);
+export type GatewayConfig = Static<typeof GatewayConfigSchema>;

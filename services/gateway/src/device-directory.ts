@@ -1,0 +1,57 @@
+import type { Bus, Subscription } from '@wattbus/bus';
+import { DeviceMetaSchema, validator } from '@wattbus/contracts';
+
+const checkMeta = validator(DeviceMetaSchema);
+
+export interface DeviceDirectoryDeps {
+  bus: Bus;
+}
+
+/**
+ * Which devices exist, from the retained `wattbus/devices/+/meta` each agent publishes. An agent
+ * answers only for its own devices, so a command for a device nobody owns would otherwise wait
+ * for the deadline and end in 504; with this the gateway answers 404 at once.
+ */
+export class DeviceDirectory {
+  #deps: DeviceDirectoryDeps;
+  #known = new Set<string>();
+  #subscription: Subscription | undefined;
+
+  constructor(deps: DeviceDirectoryDeps) {
+    this.#deps = deps;
+  }
+
+  async start(): Promise<void> {
+    const { bus } = this.#deps;
+    this.#subscription = await bus.subscribe(
+      bus.topics.allDevices('meta'),
+      checkMeta,
+      (meta, context) => {
+        // The topic names the device; a meta whose id disagrees is not trusted for another device.
+        const parsed = bus.topics.parseDeviceTopic(context.topic);
+        if (parsed && parsed.deviceId === meta.id) this.#known.add(meta.id);
+      },
+      {
+        qos: 1,
+        // An empty retained payload clears the meta: the device was removed.
+        onEmpty: (context) => {
+          const parsed = bus.topics.parseDeviceTopic(context.topic);
+          if (parsed) this.#known.delete(parsed.deviceId);
+        },
+      },
+    );
+  }
+
+  async stop(): Promise<void> {
+    await this.#subscription?.unsubscribe().catch(() => undefined);
+    this.#subscription = undefined;
+  }
+
+  has(deviceId: string): boolean {
+    return this.#known.has(deviceId);
+  }
+
+  get size(): number {
+    return this.#known.size;
+  }
+}

@@ -1,0 +1,131 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Bus } from '@wattbus/bus';
+import { Health, type Logger } from '@wattbus/runtime';
+import { ApiKeys } from './api-keys.js';
+import type { GatewayConfig } from './config.js';
+import { DeviceDirectory } from './device-directory.js';
+import { createHttpApp } from './http-app.js';
+import { InFlight } from './in-flight.js';
+import { ROUTES, type Route } from './routes.js';
+import { OpenApiSpec } from './spec.js';
+
+export interface GatewayDeps {
+  config: GatewayConfig;
+  /** A connected bus; the gateway does not own it (main stops it after the gateway). */
+  bus: Bus;
+  logger: Logger;
+  /** Defaults to the repository's openapi.yaml. */
+  spec?: OpenApiSpec;
+  /** Defaults to ROUTES; a test may swap one. */
+  routes?: Record<string, Route>;
+}
+
+export interface GatewayMetrics {
+  in_flight: number;
+  known_devices: number;
+}
+
+/**
+ * The REST gateway: an HTTP server whose every API call becomes one correlated MQTT request.
+ * start() subscribes to device metas and listens; stop() refuses new requests, lets the ones in
+ * flight finish (up to stop_timeout_ms) and closes the server.
+ */
+export class Gateway {
+  readonly health = new Health();
+  #deps: GatewayDeps;
+  #server: Server | undefined;
+  #directory: DeviceDirectory | undefined;
+  #inFlight: InFlight;
+  #stopping = false;
+  #unwatch: (() => void) | undefined;
+
+  constructor(deps: GatewayDeps) {
+    this.#deps = deps;
+    this.#inFlight = new InFlight(deps.config.max_in_flight);
+  }
+
+  /** Listens and returns the bound address (port 0 picks a free one). */
+  async start(): Promise<{ url: string; port: number }> {
+    const { config, bus, logger } = this.#deps;
+    const spec = this.#deps.spec ?? OpenApiSpec.load();
+    this.#watchBroker(bus);
+    this.#directory = new DeviceDirectory({ bus });
+    this.health.set('devices', false, 'subscribing to device metas');
+    await this.#directory.start();
+    this.health.set('devices', true);
+    const apiKeys = new ApiKeys(config.api_keys);
+    if (apiKeys.size === 0) logger.warn('no API keys configured: every API request will get 401');
+    const app = createHttpApp({
+      config,
+      spec,
+      routes: this.#deps.routes ?? ROUTES,
+      bus,
+      directory: this.#directory,
+      health: this.health,
+      apiKeys,
+      logger,
+      inFlight: this.#inFlight,
+      stopping: () => this.#stopping,
+    });
+    const server = createServer(app);
+    // Keep-alive sockets must outlive a typical client's idle timeout, but not forever.
+    server.keepAliveTimeout = 5_000;
+    server.headersTimeout = 10_000;
+    server.requestTimeout = 60_000;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.port, config.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    this.#server = server;
+    const { port } = server.address() as AddressInfo;
+    const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+    const url = `http://${host}:${port}`;
+    logger.info({ url, docs: `${url}/docs`, api_keys: apiKeys.size }, 'gateway listening');
+    return { url, port };
+  }
+
+  metrics(): GatewayMetrics {
+    return { in_flight: this.#inFlight.count, known_devices: this.#directory?.size ?? 0 };
+  }
+
+  async stop(): Promise<void> {
+    if (this.#stopping) return;
+    this.#stopping = true;
+    this.health.set('shutdown', false, 'stopping');
+    const server = this.#server;
+    if (server) {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      try {
+        await this.#inFlight.idle(this.#deps.config.stop_timeout_ms);
+      } catch {
+        this.#deps.logger.warn(
+          { in_flight: this.#inFlight.count, timeout_ms: this.#deps.config.stop_timeout_ms },
+          'requests still in flight at the stop timeout; closing their connections',
+        );
+      }
+      // What is left are keep-alive sockets between requests (and overdue ones): close them.
+      server.closeAllConnections();
+      await closed;
+    }
+    this.#unwatch?.();
+    await this.#directory?.stop();
+  }
+
+  #watchBroker(bus: Bus): void {
+    const up = () => this.health.set('broker', true);
+    const down = () => this.health.set('broker', false, 'disconnected from the MQTT broker; reconnecting');
+    if (bus.connected) up();
+    else down();
+    bus.on('connect', up);
+    bus.on('offline', down);
+    this.#unwatch = () => {
+      bus.off('connect', up);
+      bus.off('offline', down);
+    };
+  }
+}

@@ -1,0 +1,133 @@
+import type { TSchema } from '@sinclair/typebox';
+import type { Topics } from '@wattbus/contracts';
+import {
+  DeviceStateSchema,
+  QUERY_METHODS,
+  validator,
+  type DevicesResult,
+  type QueryMethod,
+  type SetPowerParams,
+} from '@wattbus/contracts';
+import type { Health } from '@wattbus/runtime';
+import type { DeviceDirectory } from './device-directory.js';
+import { HttpProblem } from './problem.js';
+import type { RequestInput } from './spec.js';
+
+export interface RouteContext {
+  input: RequestInput;
+  topics: Topics;
+  /** Sends an MQTT request with this route's timeout and the HTTP request's id and cancel signal. */
+  call(topic: string, params: Record<string, unknown>): Promise<unknown>;
+  /** Throws 404 UNKNOWN_DEVICE for a device no agent announced (unless configured to forward). */
+  ensureKnownDevice(deviceId: string): void;
+  health: Health;
+  directory: DeviceDirectory;
+}
+
+export interface RouteResult {
+  status: number;
+  body: unknown;
+}
+
+export interface Route {
+  /** Which default timeout applies: device commands are shorter than queries. */
+  kind: 'query' | 'device' | 'local';
+  handle(context: RouteContext): Promise<RouteResult> | RouteResult;
+}
+
+/** Checks what a component answered against the contract before it becomes our HTTP answer. */
+function expectResult<S extends TSchema>(schema: S, what: string) {
+  const check = validator(schema);
+  return (result: unknown): unknown => {
+    if (!check(result)) {
+      throw new HttpProblem('INTERNAL', `${what} answered outside the contract: ${check.errorText()}`, {
+        status: 502,
+      });
+    }
+    return result;
+  };
+}
+
+const deviceState = expectResult(DeviceStateSchema, 'the device agent');
+
+const ok = (body: unknown): RouteResult => ({ status: 200, body });
+
+const queryResults = Object.fromEntries(
+  Object.entries(QUERY_METHODS).map(([method, spec]) => [
+    method,
+    expectResult(spec.result, 'the query component'),
+  ]),
+) as Record<QueryMethod, (result: unknown) => unknown>;
+
+/**
+ * A route answered by the query component: the HTTP query parameters are the method's params
+ * (openapi.yaml takes their schemas from the contract), plus the device id from the path.
+ */
+function queryRoute(method: QueryMethod, withDevice = false): Route {
+  return {
+    kind: 'query',
+    async handle({ input, topics, call }) {
+      const params = withDevice ? { ...input.query, device: input.path.id } : { ...input.query };
+      return ok(queryResults[method](await call(topics.queryRequest(method), params)));
+    },
+  };
+}
+
+/** One handler per operationId of openapi.yaml; the gateway refuses to start when they differ. */
+export const ROUTES: Record<string, Route> = {
+  getLiveness: { kind: 'local', handle: () => ok({ status: 'ok' }) },
+
+  getReadiness: {
+    kind: 'local',
+    handle: ({ health }) => ({
+      status: health.ready ? 200 : 503,
+      body: { ready: health.ready, checks: health.snapshot() },
+    }),
+  },
+
+  listDevices: queryRoute('devices'),
+
+  getDevice: {
+    kind: 'query',
+    async handle({ input, topics, call }) {
+      // `devices` has no id filter; the fleet is small enough to pick one from the list.
+      const result = queryResults.devices(await call(topics.queryRequest('devices'), {})) as DevicesResult;
+      const device = result.devices.find((candidate) => candidate.id === input.path.id);
+      if (!device) {
+        throw new HttpProblem(
+          'UNKNOWN_DEVICE',
+          `the query component knows no device '${String(input.path.id)}'`,
+          {
+            parameter: { name: 'id', in: 'path' },
+          },
+        );
+      }
+      return ok(device);
+    },
+  },
+
+  getLatest: queryRoute('latest'),
+  getReadings: queryRoute('readings', true),
+  getEnergy: queryRoute('energy', true),
+  getTotals: queryRoute('totals'),
+  getCost: queryRoute('cost'),
+
+  getDevicePower: {
+    kind: 'device',
+    async handle({ input, topics, call, ensureKnownDevice }) {
+      const id = input.path.id as string;
+      ensureKnownDevice(id);
+      return ok(deviceState(await call(topics.deviceRequest(id, 'get'), {})));
+    },
+  },
+
+  setDevicePower: {
+    kind: 'device',
+    async handle({ input, topics, call, ensureKnownDevice }) {
+      const id = input.path.id as string;
+      ensureKnownDevice(id);
+      const body = input.body as SetPowerParams;
+      return ok(deviceState(await call(topics.deviceRequest(id, 'set'), { on: body.on })));
+    },
+  },
+};
