@@ -504,6 +504,9 @@ export class Bus extends EventEmitter {
       }
       dispatch(routes, payload, context, done);
     };
+    const early = earlyMessages.get(this.#client) ?? [];
+    earlyMessages.delete(this.#client);
+    for (const [packet, done] of early) this.#client.handleMessage(packet, done);
   }
 
   #routesFor(topic: string): Route[] {
@@ -577,6 +580,9 @@ function isProtocolRefusal(error: unknown): boolean {
   return code === 1 || /unacceptable protocol version/i.test((error as Error).message ?? '');
 }
 
+type EarlyMessage = [IPublishPacket, (error?: Error) => void];
+const earlyMessages = new WeakMap<MqttClient, EarlyMessage[]>();
+
 /** Opens one mqtt.js client and waits for its first CONNACK (or a refusal, or the connect timeout). */
 function openClient(options: BusOptions, clientId: string, protocolVersion: 4 | 5): Promise<MqttClient> {
   const clientOptions: IClientOptions = {
@@ -601,6 +607,12 @@ function openClient(options: BusOptions, clientId: string, protocolVersion: 4 | 
       protocolVersion === 5 && options.clean === false ? { sessionExpiryInterval: 86_400 } : undefined,
   };
   const client = mqtt.connect(options.url, clientOptions);
+  // A resumed session's queue can arrive before the Bus exists; hold it (unacked) for #installDispatch.
+  const early: EarlyMessage[] = [];
+  earlyMessages.set(client, early);
+  client.handleMessage = (packet, done) => {
+    early.push([packet, done]);
+  };
   const timeoutMs = options.connectTimeoutMs ?? 30_000;
   return new Promise((resolve, reject) => {
     let lastError: Error | undefined;
