@@ -56,17 +56,26 @@ export class SimulatedPlug {
   static async start(options: SimulatedPlugOptions = {}): Promise<SimulatedPlug> {
     const { Device } = createRequire(import.meta.url)('tplink-smarthome-simulator') as SimulatorModule;
     const model = options.model ?? 'hs110';
-    const device = new Device({
-      model,
-      port: 0,
-      address: '127.0.0.1',
-      responseDelay: options.responseDelay ?? 0,
-      ...(options.alias ? { alias: options.alias } : {}),
-    });
-    const plug = new SimulatedPlug(device, model);
-    if (options.realtime) plug.setRealtime(options.realtime);
-    await plug.start();
-    return plug;
+    // The simulator takes a free UDP port and then the same TCP port, which another process may
+    // hold on a busy machine: then it tries again with a fresh port.
+    for (let attempt = 1; ; attempt++) {
+      const device = new Device({
+        model,
+        port: 0,
+        address: '127.0.0.1',
+        responseDelay: options.responseDelay ?? 0,
+        ...(options.alias ? { alias: options.alias } : {}),
+      });
+      const plug = new SimulatedPlug(device, model);
+      if (options.realtime) plug.setRealtime(options.realtime);
+      try {
+        await plug.start();
+        return plug;
+      } catch (error) {
+        await device.stop().catch(() => undefined);
+        if ((error as { code?: string }).code !== 'EADDRINUSE' || attempt >= 10) throw error;
+      }
+    }
   }
 
   get port(): number {
@@ -107,7 +116,10 @@ export class SimulatedPlug {
     Object.assign(this.#realtime(), values);
   }
 
-  /** The reading values a correct driver derives from the current emeter values (v2 firmware floors to milli-units). */
+  /**
+   * The reading values a correct driver derives from the current emeter values: v2 firmware
+   * floors to milli-units, and the driver rounds to 6 decimals.
+   */
   expected(): ReadingValues {
     const realtime = this.#realtime();
     if (this.model === 'hs110v2') {
@@ -119,10 +131,10 @@ export class SimulatedPlug {
       };
     }
     return {
-      power_w: realtime.power,
-      voltage_v: realtime.voltage,
-      current_a: realtime.current,
-      energy_wh: realtime.total * 1000,
+      power_w: round6(realtime.power),
+      voltage_v: round6(realtime.voltage),
+      current_a: round6(realtime.current),
+      energy_wh: round6(realtime.total * 1000),
     };
   }
 
@@ -133,4 +145,8 @@ export class SimulatedPlug {
   #sysinfo(): { relay_state?: number } {
     return this.#device.data.system.sysinfo as { relay_state?: number };
   }
+}
+
+function round6(value: number): number {
+  return Math.round(value * 1e6) / 1e6;
 }

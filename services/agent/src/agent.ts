@@ -1,0 +1,193 @@
+import { Bus } from '@wattbus/bus';
+import { assertSegment, type Availability } from '@wattbus/contracts';
+import { SharedResources, type Registry } from '@wattbus/devices';
+import type { Logger } from 'pino';
+import type { AgentConfig } from './config.js';
+import { Controller } from './controller.js';
+import { DeviceSession, type AvailabilityChange } from './device-session.js';
+import { DeviceWills } from './device-wills.js';
+import { Poller, type PollerMetrics } from './poller.js';
+import { DevicePublisher } from './publisher.js';
+
+export interface AgentDeviceMetrics extends Partial<PollerMetrics> {
+  availability: Availability | 'unknown';
+  operations: number;
+  failures: number;
+}
+
+/** `{base}/agents/{agentId}/availability`: retained `online`, and the agent's own last will `offline`. */
+export function agentAvailabilityTopic(baseTopic: string, agentId: string): string {
+  return `${baseTopic}/agents/${assertSegment(agentId, 'agent id')}/availability`;
+}
+
+/**
+ * One agent process: a device session per registry entry (driver + one-at-a-time queue +
+ * availability), shared by the collector (a Poller per device) and the controller. Either role
+ * can be switched off. start() connects and publishes meta; stop() publishes the devices offline.
+ */
+export class Agent {
+  #config: AgentConfig;
+  #registry: Registry;
+  #logger: Logger;
+  #bus: Bus | undefined;
+  #shared = new SharedResources();
+  #sessions = new Map<string, DeviceSession>();
+  #pollers = new Map<string, Poller>();
+  #controller: Controller | undefined;
+  #wills: DeviceWills | undefined;
+  #publisher: DevicePublisher | undefined;
+  #stopping = false;
+
+  constructor(deps: { config: AgentConfig; registry: Registry; logger: Logger }) {
+    this.#config = deps.config;
+    this.#registry = deps.registry;
+    this.#logger = deps.logger;
+  }
+
+  get bus(): Bus | undefined {
+    return this.#bus;
+  }
+
+  get willConnections(): number {
+    return this.#wills?.connections ?? 0;
+  }
+
+  metrics(): Record<string, AgentDeviceMetrics> {
+    const result: Record<string, AgentDeviceMetrics> = {};
+    for (const [id, session] of this.#sessions) {
+      const { operations, failures } = session.metrics();
+      result[id] = {
+        availability: session.availability ?? 'unknown',
+        operations,
+        failures,
+        ...this.#pollers.get(id)?.metrics(),
+      };
+    }
+    return result;
+  }
+
+  async start(): Promise<void> {
+    const config = this.#config;
+    const availabilityTopic = agentAvailabilityTopic(config.base_topic, config.agent_id);
+    const bus = await Bus.connect({
+      url: config.mqtt_url,
+      username: config.mqtt_username,
+      password: config.mqtt_password,
+      baseTopic: config.base_topic,
+      service: 'agent',
+      clientId: config.agent_id,
+      will: { topic: availabilityTopic, payload: 'offline', retain: true },
+      logger: this.#logger,
+    });
+    this.#bus = bus;
+    const publisher = new DevicePublisher({ bus });
+    this.#publisher = publisher;
+    for (const device of this.#registry.devices) {
+      const definition = this.#registry.drivers.get(device.type);
+      if (!definition) throw new Error(`no driver for type '${device.type}' (device ${device.id})`);
+      const driver = definition.create(device, {
+        logger: this.#logger.child({ device: device.id }),
+        shared: this.#shared,
+      });
+      this.#sessions.set(
+        device.id,
+        new DeviceSession({
+          device,
+          driver,
+          onAvailabilityChange: (session, change) => this.#availabilityChanged(session, change),
+        }),
+      );
+    }
+    if (config.device_wills) {
+      this.#wills = new DeviceWills({
+        options: {
+          url: config.mqtt_url,
+          username: config.mqtt_username,
+          password: config.mqtt_password,
+          baseTopic: config.base_topic,
+          agentId: config.agent_id,
+        },
+        devices: this.#registry.devices,
+        logger: this.#logger,
+        current: (id) => this.#sessions.get(id)?.availability,
+      });
+      await this.#wills.start();
+    }
+    await bus.publish(availabilityTopic, 'online', { qos: 1, retain: true });
+    // After a reconnect the broker has published our will: say again what is true.
+    bus.on('connect', () => {
+      if (this.#stopping) return;
+      void bus.publish(availabilityTopic, 'online', { qos: 1, retain: true }).catch(() => undefined);
+      for (const session of this.#sessions.values()) {
+        if (session.availability)
+          void publisher.availability(session.device, session.availability).catch(() => undefined);
+      }
+    });
+    await Promise.all(this.#registry.devices.map((device) => publisher.meta(device)));
+    if (config.controller) {
+      this.#controller = new Controller({
+        bus,
+        sessions: this.#sessions,
+        publisher,
+        logger: this.#logger,
+        options: { answerUnknownDevices: config.answer_unknown_devices },
+      });
+      await this.#controller.start();
+    }
+    if (config.collector) {
+      for (const session of this.#sessions.values()) {
+        const poller = new Poller({ session, publisher, logger: this.#logger });
+        this.#pollers.set(session.id, poller);
+        poller.start();
+      }
+    }
+    this.#logger.info(
+      {
+        agent_id: config.agent_id,
+        devices: this.#sessions.size,
+        collector: config.collector,
+        controller: config.controller,
+        device_wills: config.device_wills,
+      },
+      'agent started',
+    );
+  }
+
+  /** Stops polling and serving, publishes every device offline (retained), closes devices and the broker connections. */
+  async stop(): Promise<void> {
+    if (this.#stopping) return;
+    this.#stopping = true;
+    await Promise.all([...this.#pollers.values()].map((poller) => poller.stop()));
+    await this.#controller?.stop();
+    const publisher = this.#publisher;
+    if (publisher && this.#bus?.connected) {
+      await Promise.allSettled(
+        [...this.#sessions.values()].map((session) => publisher.availability(session.device, 'offline')),
+      );
+    }
+    await Promise.allSettled([...this.#sessions.values()].map((session) => session.driver.close()));
+    await this.#shared.closeAll();
+    await this.#wills?.stop();
+    await this.#bus?.stop();
+  }
+
+  #availabilityChanged(session: DeviceSession, change: AvailabilityChange): void {
+    if (change.availability === 'offline') {
+      this.#logger.warn(
+        {
+          device: session.id,
+          code: change.error?.code,
+          err: change.error?.message,
+          failures: session.consecutiveFailures,
+        },
+        'device offline',
+      );
+    } else {
+      this.#logger.info({ device: session.id }, 'device online');
+    }
+    if (this.#stopping || !this.#publisher) return;
+    this.#publisher.availability(session.device, change.availability).catch((error: unknown) => {
+      this.#logger.warn({ device: session.id, err: error }, 'could not publish availability');
+    });
+  }
+}

@@ -1,0 +1,142 @@
+import { WattbusError } from '@wattbus/contracts';
+import type { Logger } from 'pino';
+import type { DeviceSession } from './device-session.js';
+import type { DevicePublisher } from './publisher.js';
+
+export interface PollerMetrics {
+  polls: number;
+  failed_polls: number;
+  readings_published: number;
+  /** Ticks dropped because the previous poll (or a command) still held the device. */
+  skipped_ticks: number;
+}
+
+/**
+ * Polls one device on a fixed grid (origin + k × interval), so timing does not drift. The next
+ * poll is scheduled only after the current one finished, so polls never overlap: when a poll
+ * overruns, the ticks it covered are skipped, not queued. Once the device is offline the wait
+ * grows (interval × 2^n up to max_backoff_ms), so an unplugged device costs little.
+ */
+export class Poller {
+  #session: DeviceSession;
+  #publisher: DevicePublisher;
+  #logger: Logger;
+  #timer: NodeJS.Timeout | undefined;
+  #running: Promise<void> | undefined;
+  #stopped = true;
+  #nextAt = 0;
+  #described = false;
+  #metrics: PollerMetrics = { polls: 0, failed_polls: 0, readings_published: 0, skipped_ticks: 0 };
+
+  constructor(deps: { session: DeviceSession; publisher: DevicePublisher; logger: Logger }) {
+    this.#session = deps.session;
+    this.#publisher = deps.publisher;
+    this.#logger = deps.logger;
+  }
+
+  metrics(): PollerMetrics {
+    return { ...this.#metrics };
+  }
+
+  start(): void {
+    if (!this.#stopped) return;
+    this.#stopped = false;
+    this.#nextAt = Date.now();
+    this.#schedule();
+  }
+
+  /** Stops scheduling and waits for a poll in flight (bounded: a lost broker must not hold the stop). */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    if (!this.#running) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.#running,
+      new Promise((resolve) => (timer = setTimeout(resolve, this.#session.device.timeout_ms * 2))),
+    ]);
+    clearTimeout(timer);
+  }
+
+  #schedule(): void {
+    if (this.#stopped) return;
+    this.#timer = setTimeout(
+      () => {
+        this.#running = this.#poll().finally(() => {
+          this.#running = undefined;
+          this.#advance();
+          this.#schedule();
+        });
+      },
+      Math.max(0, this.#nextAt - Date.now()),
+    );
+  }
+
+  #advance(): void {
+    const device = this.#session.device;
+    const now = Date.now();
+    if (this.#session.availability === 'offline') {
+      const beyond = this.#session.consecutiveFailures - device.offline_after_failures;
+      const backoff = Math.min(
+        device.max_backoff_ms,
+        device.poll_interval_ms * 2 ** Math.min(beyond + 1, 30),
+      );
+      // Back on the grid after the wait, so a recovered device keeps its phase.
+      this.#nextAt = now + backoff;
+      return;
+    }
+    this.#nextAt += device.poll_interval_ms;
+    if (this.#nextAt <= now) {
+      const missed = Math.ceil((now - this.#nextAt) / device.poll_interval_ms);
+      this.#metrics.skipped_ticks += missed;
+      this.#nextAt += missed * device.poll_interval_ms;
+      if (this.#nextAt <= now) this.#nextAt += device.poll_interval_ms;
+    }
+  }
+
+  async #poll(): Promise<void> {
+    const session = this.#session;
+    const device = session.device;
+    this.#metrics.polls++;
+    let readings;
+    let on: boolean | undefined;
+    try {
+      // Built inside the device's turn, so values that break the schema count as a failed poll.
+      ({ readings, on } = await session.run(async (driver) => {
+        const sample = await driver.read();
+        return { readings: this.#publisher.readingsOf(device, sample.values, new Date()), on: sample.on };
+      }));
+    } catch (error) {
+      this.#metrics.failed_polls++;
+      // Per-poll failures are debug: the session logs the change to offline once.
+      this.#logger.debug(
+        { device: device.id, code: (error as WattbusError).code, err: (error as Error).message },
+        'poll failed',
+      );
+      return;
+    }
+    try {
+      await this.#publisher.readings(readings);
+      this.#metrics.readings_published += readings.length;
+      if (on !== undefined && on !== session.lastOn) {
+        session.lastOn = on;
+        await this.#publisher.state(device, on);
+      }
+    } catch (error) {
+      this.#logger.warn({ device: device.id, err: error }, 'could not publish a reading');
+    }
+    if (!this.#described) await this.#describe();
+  }
+
+  /** Once per agent run, after the first good poll: the model goes into the retained meta. */
+  async #describe(): Promise<void> {
+    this.#described = true;
+    try {
+      const description = await this.#session.run((driver) => driver.describe());
+      await this.#publisher.meta(this.#session.device, description.model);
+    } catch (error) {
+      this.#logger.debug({ device: this.#session.device.id, err: error }, 'could not describe the device');
+    }
+  }
+}
