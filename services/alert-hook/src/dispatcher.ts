@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import type { Alert } from '@wattbus/contracts';
 import type { Logger } from 'pino';
 import type { Outbox, OutboxEntry } from './outbox.js';
@@ -27,7 +28,11 @@ export function transitionKey(alert: Alert): string {
  * retrying with exponential backoff and full jitter until the sink accepts. A sink that is down
  * holds up only its own queue.
  */
-export class Dispatcher {
+export class Dispatcher extends EventEmitter<{
+  delivered: [OutboxEntry];
+  dropped: [OutboxEntry, Error];
+  failed: [OutboxEntry, Error];
+}> {
   #deps: DispatcherDeps;
   #queues = new Map<string, { sink: Sink; entries: OutboxEntry[]; wake: () => void; healthy: boolean }>();
   #loops: Promise<void>[] = [];
@@ -35,6 +40,7 @@ export class Dispatcher {
   #metrics = { delivered: 0, retried: 0, dropped: 0 };
 
   constructor(deps: DispatcherDeps) {
+    super();
     this.#deps = deps;
   }
 
@@ -108,6 +114,7 @@ export class Dispatcher {
           logger.info({ sink: queue.sink.name, key: entry.key, attempts: attempt + 1 }, 'delivered');
         attempt = 0;
         await this.#deps.outbox.done(entry.id);
+        this.emit('delivered', entry);
       } catch (error) {
         if (signal.aborted) break;
         if (error instanceof DeliveryError && error.permanent) {
@@ -119,9 +126,11 @@ export class Dispatcher {
           this.#metrics.dropped++;
           attempt = 0;
           await this.#deps.outbox.done(entry.id);
+          this.emit('dropped', entry, error);
           continue;
         }
         queue.healthy = false;
+        this.emit('failed', entry, error as Error);
         attempt++;
         this.#metrics.retried++;
         const ceiling = Math.min(retry.max_ms, retry.min_ms * 2 ** (attempt - 1));
