@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import type { Bus, Subscription } from '@wattbus/bus';
 import { DeviceMetaSchema, validator } from '@wattbus/contracts';
 
@@ -11,13 +12,15 @@ export interface DeviceDirectoryDeps {
  * Which devices exist, from the retained `wattbus/devices/+/meta` each agent publishes. An agent
  * answers only for its own devices, so a command for a device nobody owns would otherwise wait
  * for the deadline and end in 504; with this the gateway answers 404 at once.
+ * Emits `added` and `removed` with the device id.
  */
-export class DeviceDirectory {
+export class DeviceDirectory extends EventEmitter {
   #deps: DeviceDirectoryDeps;
   #known = new Set<string>();
   #subscription: Subscription | undefined;
 
   constructor(deps: DeviceDirectoryDeps) {
+    super();
     this.#deps = deps;
   }
 
@@ -29,14 +32,16 @@ export class DeviceDirectory {
       (meta, context) => {
         // The topic names the device; a meta whose id disagrees is not trusted for another device.
         const parsed = bus.topics.parseDeviceTopic(context.topic);
-        if (parsed && parsed.deviceId === meta.id) this.#known.add(meta.id);
+        if (!parsed || parsed.deviceId !== meta.id || this.#known.has(meta.id)) return;
+        this.#known.add(meta.id);
+        this.emit('added', meta.id);
       },
       {
         qos: 1,
         // An empty retained payload clears the meta: the device was removed.
         onEmpty: (context) => {
           const parsed = bus.topics.parseDeviceTopic(context.topic);
-          if (parsed) this.#known.delete(parsed.deviceId);
+          if (parsed && this.#known.delete(parsed.deviceId)) this.emit('removed', parsed.deviceId);
         },
       },
     );

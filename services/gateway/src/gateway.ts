@@ -88,6 +88,11 @@ export class Gateway {
     return { url, port };
   }
 
+  /** The devices agents announced (undefined before start). */
+  get devices(): DeviceDirectory | undefined {
+    return this.#directory;
+  }
+
   metrics(): GatewayMetrics {
     return { in_flight: this.#inFlight.count, known_devices: this.#directory?.size ?? 0 };
   }
