@@ -1,0 +1,81 @@
+import { Type, type Static } from '@sinclair/typebox';
+import { DEFAULT_BASE_TOPIC } from '@wattbus/contracts';
+import { InfluxConnectionSchema } from '@wattbus/influx';
+
+/** Environment variables: `WATTBUS_STORAGE_HOOK_<KEY>`, nested keys joined by `__` (e.g. `..._INFLUX__URL`). */
+export const ENV_PREFIX = 'WATTBUS_STORAGE_HOOK_';
+
+export const StorageHookConfigSchema = Type.Object(
+  {
+    mqtt: Type.Object(
+      {
+        url: Type.String({ default: 'mqtt://127.0.0.1:1883', description: 'Broker URL.' }),
+        username: Type.Optional(Type.String()),
+        password: Type.Optional(Type.String()),
+        client_id: Type.String({
+          default: 'wattbus-storage-hook',
+          minLength: 1,
+          pattern: '^[^+#/\\s]+$',
+          description:
+            'Fixed client id: the broker keeps this session (and queues readings) while the hook is away.',
+        }),
+        base_topic: Type.String({ default: DEFAULT_BASE_TOPIC }),
+        share_group: Type.Optional(
+          Type.String({
+            minLength: 1,
+            pattern: '^[^+#/\\s]+$',
+            description:
+              'Subscribe through $share/<group>/ so several hooks split the readings (mosquitto 2, EMQX, HiveMQ).',
+          }),
+        ),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    influx: Type.Object(
+      {
+        ...InfluxConnectionSchema.properties,
+        create_database: Type.Boolean({
+          default: true,
+          description: 'Create the database (1.x) or bucket (2.x) when it is missing.',
+        }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    log: Type.Object(
+      {
+        dir: Type.String({ default: './data/storage-hook', description: 'Write-ahead log directory.' }),
+        max_bytes: Type.Integer({
+          minimum: 1024,
+          default: 1024 ** 3,
+          description: 'Bound of the log; when full the hook stops acknowledging and the broker queues.',
+        }),
+        warn_ratio: Type.Number({ exclusiveMinimum: 0, maximum: 1, default: 0.8 }),
+        fsync_interval_ms: Type.Integer({
+          minimum: 0,
+          default: 1000,
+          description:
+            'How often the log is flushed to disk; 0 = after every reading (slow, power-loss safe).',
+        }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    batch: Type.Object(
+      {
+        max_lines: Type.Integer({ minimum: 1, maximum: 100_000, default: 5000 }),
+        max_delay_ms: Type.Integer({ minimum: 1, default: 200 }),
+        retry_min_ms: Type.Integer({ minimum: 1, default: 200 }),
+        retry_max_ms: Type.Integer({ minimum: 1, default: 30_000 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    counters_log_interval_ms: Type.Integer({ minimum: 0, default: 60_000, description: '0 turns it off.' }),
+    stop_flush_timeout_ms: Type.Integer({
+      minimum: 0,
+      default: 5000,
+      description:
+        'On SIGTERM, how long to keep writing the log out before exiting (the rest replays on start).',
+    }),
+  },
+  { additionalProperties: false },
+);
+export type StorageHookConfig = Static<typeof StorageHookConfigSchema>;

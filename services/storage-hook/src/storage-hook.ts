@@ -1,0 +1,237 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Bus, type MessageContext } from '@wattbus/bus';
+import { ReadingSchema, validator, type Reading } from '@wattbus/contracts';
+import {
+  InfluxWriter,
+  LineProtocolError,
+  deviceOfLine,
+  readingToLine,
+  type RejectedLine,
+} from '@wattbus/influx';
+import type { Logger } from '@wattbus/runtime';
+import type { StorageHookConfig } from './config.js';
+import { LogDrain } from './drain.js';
+import { DeviceRegistry } from './registry.js';
+import { WriteAheadLog } from './wal.js';
+
+export const SERVICE_NAME = 'storage-hook';
+
+const checkReading = validator(ReadingSchema);
+
+export interface StorageHookCounters {
+  /** Valid readings taken from the broker (re-deliveries included). */
+  received: number;
+  /** Lines InfluxDB accepted. */
+  written: number;
+  /** Write attempts that failed and were retried. */
+  retried: number;
+  /** Readings appended to the write-ahead log since start. */
+  spooled: number;
+  /** Readings replayed from the log left by the previous run. */
+  replayed: number;
+  /** Everything this hook dead-lettered: bad JSON/schema (by the bus), bad tags, refused by InfluxDB. */
+  dead_lettered: number;
+  /** Readings in the log not yet stored, and its size. */
+  log_depth: number;
+  log_bytes: number;
+  /** Appends waiting for room in a full log (the broker is being held back). */
+  log_waiting: number;
+  influx_server: string | undefined;
+  influx_last_error: string | undefined;
+}
+
+export interface StorageHookDeps {
+  config: StorageHookConfig;
+  logger: Logger;
+}
+
+/**
+ * Readings from the broker into InfluxDB, none lost: persistent session, QoS 1, each reading
+ * appended to the write-ahead log before its PUBACK, a drain writing the log out in batches.
+ */
+export class StorageHook {
+  #deps: StorageHookDeps;
+  #bus: Bus | undefined;
+  #wal: WriteAheadLog | undefined;
+  #writer: InfluxWriter | undefined;
+  #drain: LogDrain | undefined;
+  #registry: DeviceRegistry | undefined;
+  #countersTimer: NodeJS.Timeout | undefined;
+  #received = 0;
+  #stopping = false;
+
+  constructor(deps: StorageHookDeps) {
+    this.#deps = deps;
+  }
+
+  async start(): Promise<void> {
+    const { config, logger } = this.#deps;
+    // The log first: what the last run left is written out before anything new.
+    const wal = new WriteAheadLog({
+      options: {
+        dir: config.log.dir,
+        maxBytes: config.log.max_bytes,
+        warnRatio: config.log.warn_ratio,
+        fsyncIntervalMs: config.log.fsync_interval_ms,
+        segmentMaxRecords: config.batch.max_lines,
+        segmentMaxAgeMs: config.batch.max_delay_ms,
+      },
+      logger,
+    });
+    wal.start();
+    this.#wal = wal;
+    const { create_database: createDatabase, ...connection } = config.influx;
+    const writer = new InfluxWriter({
+      connection,
+      createDatabase,
+      maxBatchLines: config.batch.max_lines,
+      retryMinMs: config.batch.retry_min_ms,
+      retryMaxMs: config.batch.retry_max_ms,
+      logger,
+    });
+    writer.start();
+    this.#writer = writer;
+
+    const bus = await Bus.connect({
+      url: config.mqtt.url,
+      service: SERVICE_NAME,
+      clientId: config.mqtt.client_id,
+      clean: false,
+      baseTopic: config.mqtt.base_topic,
+      username: config.mqtt.username,
+      password: config.mqtt.password,
+      // The broker sends our queued readings right after CONNACK, before subscribe() runs.
+      holdUnroutedMs: 10_000,
+      logger,
+    });
+    this.#bus = bus;
+    this.#drain = new LogDrain({ wal, writer, logger, onRejected: (rejected) => this.#deadLetter(rejected) });
+    this.#drain.start();
+    this.#registry = new DeviceRegistry({ bus });
+    await this.#registry.start();
+
+    const filter = bus.topics.allDevices('readings');
+    const shared = config.mqtt.share_group ? `$share/${config.mqtt.share_group}/${filter}` : filter;
+    await bus.subscribe(shared, checkReading, (reading, context) => this.#take(reading, context), {
+      qos: 1,
+      ackAfterHandle: true,
+    });
+    if (config.counters_log_interval_ms > 0) {
+      this.#countersTimer = setInterval(
+        () => logger.info({ counters: this.counters() }, 'storage hook counters'),
+        config.counters_log_interval_ms,
+      );
+      this.#countersTimer.unref();
+    }
+    logger.info(
+      {
+        filter: shared,
+        client_id: config.mqtt.client_id,
+        log_dir: config.log.dir,
+        influx: config.influx.url,
+      },
+      'storage hook started',
+    );
+  }
+
+  counters(): StorageHookCounters {
+    const wal = this.#wal?.stats();
+    const writer = this.#writer?.metrics();
+    return {
+      received: this.#received,
+      written: writer?.lines_written ?? 0,
+      retried: writer?.retries ?? 0,
+      spooled: wal?.appended ?? 0,
+      replayed: wal?.replayed ?? 0,
+      dead_lettered: this.#bus?.metrics().dead_lettered ?? 0,
+      log_depth: wal?.depth_records ?? 0,
+      log_bytes: wal?.depth_bytes ?? 0,
+      log_waiting: wal?.waiting_for_room ?? 0,
+      influx_server: writer?.server,
+      influx_last_error: writer?.last_error,
+    };
+  }
+
+  /** Stop taking readings, write out what the log holds (bounded by stop_flush_timeout_ms), close. */
+  async stop(): Promise<void> {
+    const { config, logger } = this.#deps;
+    this.#stopping = true;
+    clearInterval(this.#countersTimer);
+    // No unsubscribe(): the broker must keep queueing readings for our session while we are away.
+    await this.#registry?.stop();
+    await this.#bus?.stop();
+    if (this.#drain) {
+      const flushed = await this.#drain.flush(config.stop_flush_timeout_ms);
+      if (!flushed) {
+        logger.warn(
+          { log_depth: this.#wal?.stats().depth_records },
+          'stopping with readings still in the log; they are written on the next start',
+        );
+      }
+      await this.#drain.stop();
+    }
+    this.#wal?.stop();
+    logger.info({ counters: this.counters() }, 'storage hook stopped');
+  }
+
+  /** The handler the PUBACK waits for: keep it short (one write(2)), never throw past it. */
+  async #take(reading: Reading, context: MessageContext): Promise<void> {
+    const { bus } = this;
+    const topicDevice = bus.topics.parseDeviceTopic(context.topic)?.deviceId;
+    if (topicDevice !== reading.device) {
+      bus.reject(
+        context.topic,
+        payloadOf(context),
+        `reading of ${reading.device} published on the topic of ${String(topicDevice)}`,
+      );
+      return;
+    }
+    let line: string;
+    try {
+      line = readingToLine(reading, this.#registry?.tagsOf(reading.device));
+    } catch (error) {
+      if (!(error instanceof LineProtocolError)) throw error;
+      bus.reject(context.topic, payloadOf(context), error.message);
+      return;
+    }
+    this.#received++;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const pending = this.#wal!.append(line);
+        if (pending) await pending;
+        return;
+      } catch (error) {
+        if (this.#stopping) throw error; // no PUBACK goes out any more; the broker redelivers
+        // Disk full or failing: do not ack (the broker keeps the reading); try again.
+        this.#deps.logger.error(
+          { err: error, attempt },
+          'cannot append to the write-ahead log; holding the reading',
+        );
+        await sleep(Math.min(5000, 100 * 2 ** attempt));
+      }
+    }
+  }
+
+  #deadLetter(rejected: RejectedLine[]): void {
+    const bus = this.bus;
+    for (const { line, reason } of rejected) {
+      const device = deviceOfLine(line);
+      const topic = device ? bus.topics.readings(device) : bus.topics.allDevices('readings');
+      bus.reject(topic, line, `InfluxDB refused the reading: ${reason}`);
+    }
+    this.#deps.logger.warn(
+      { lines: rejected.length, reason: rejected[0]?.reason },
+      'InfluxDB refused readings; dead-lettered',
+    );
+  }
+
+  get bus(): Bus {
+    if (!this.#bus) throw new Error('the storage hook is not started');
+    return this.#bus;
+  }
+}
+
+function payloadOf(context: MessageContext): Buffer {
+  const payload = context.packet.payload;
+  return Buffer.isBuffer(payload) ? payload : Buffer.from(payload);
+}
