@@ -125,7 +125,7 @@ export class BackupService {
       result.reason = decision.reason;
       result.entry = await this.#writer.write({ now, parent: decision.parent?.manifest }, onProgress);
       result.ok = true;
-      result.removed = await this.#rotate();
+      result.removed = await this.#rotate([...catalog.backups, result.entry]);
     } catch (error) {
       result.error = error as Error;
       logger.error(
@@ -148,10 +148,9 @@ export class BackupService {
     return result;
   }
 
-  async #rotate(): Promise<string[]> {
+  async #rotate(backups: CatalogEntry[]): Promise<string[]> {
     const { config, logger } = this.#deps;
-    const catalog = await readCatalog(config.directory);
-    const plan = planRotation(catalog.backups, config.keep, config.timezone);
+    const plan = planRotation(backups, config.keep, config.timezone);
     for (const entry of plan.remove) {
       await removeDirectory(entry.directory);
       logger.info({ id: entry.manifest.id }, 'rotation removed a backup');

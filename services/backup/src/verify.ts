@@ -70,6 +70,7 @@ export async function verifyBackup(entry: CatalogEntry): Promise<VerifyResult> {
       const text = createReadStream(path).pipe(createGunzip()).setEncoding('utf8') as AsyncIterable<string>;
       for await (const record of records(text)) {
         lineNumber++;
+        count++;
         let parsed;
         try {
           parsed = parseLine(record);
@@ -87,7 +88,6 @@ export async function verifyBackup(entry: CatalogEntry): Promise<VerifyResult> {
             problem: `record ${lineNumber} is of measurement ${parsed.measurement}, not ${file.measurement}`,
           });
         }
-        count++;
       }
     } catch (error) {
       problems.push({

@@ -74,3 +74,40 @@ export function readings(
   }
   return lines;
 }
+
+/** Timers that fire only when the test says so; `now` jumps to each timer's due time. */
+export class FakeClock {
+  #now: number;
+  #timers: Array<{ id: number; due: number; callback: () => void }> = [];
+  #nextId = 1;
+
+  constructor(start: number) {
+    this.#now = start;
+  }
+
+  now = (): number => this.#now;
+
+  setTimeout = (callback: () => void, delayMs: number): unknown => {
+    const timer = { id: this.#nextId++, due: this.#now + Math.max(0, delayMs), callback };
+    this.#timers.push(timer);
+    return timer.id;
+  };
+
+  clearTimeout = (handle: unknown): void => {
+    this.#timers = this.#timers.filter((timer) => timer.id !== handle);
+  };
+
+  get pending(): number {
+    return this.#timers.length;
+  }
+
+  /** Jumps to the earliest timer and fires it; returns its due time. */
+  fireNext(): number {
+    this.#timers.sort((a, b) => a.due - b.due || a.id - b.id);
+    const timer = this.#timers.shift();
+    if (timer === undefined) throw new Error('no timer is pending');
+    this.#now = timer.due;
+    timer.callback();
+    return timer.due;
+  }
+}
