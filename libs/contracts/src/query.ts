@@ -1,4 +1,12 @@
-import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import {
+  Type,
+  type Static,
+  type TNull,
+  type TNumber,
+  type TOptional,
+  type TSchema,
+  type TUnion,
+} from '@sinclair/typebox';
 import {
   MESSAGE_SCHEMAS,
   DeviceIdSchema,
@@ -232,11 +240,16 @@ export const ReadingsParamsSchema = Type.Object(
 export type ReadingsParams = Static<typeof ReadingsParamsSchema>;
 
 export const ReadingsPointSchema = Type.Object(
-  { ts: TimestampSchema },
+  {
+    ts: TimestampSchema,
+    ...(Object.fromEntries(
+      READING_FIELDS.map((field) => [field, Type.Optional(Nullable(Type.Number()))]),
+    ) as Record<ReadingField, TOptional<TUnion<[TNumber, TNull]>>>),
+  },
   {
     $id: 'ReadingsPoint',
-    additionalProperties: Nullable(Type.Number()),
-    description: 'A time and one value (or null) per requested field.',
+    additionalProperties: false,
+    description: 'A time (a bucket start when aggregated) and one value or null per requested field.',
   },
 );
 
@@ -355,7 +368,6 @@ export const TotalsParamsSchema = Type.Object(
     ),
     location: Type.Optional(LocationPrefixSchema),
     kind: Type.Optional(KindSchema),
-    tz: Type.Optional(TimeZoneSchema),
   },
   {
     $id: 'TotalsParams',

@@ -1,0 +1,165 @@
+import { Type } from '@sinclair/typebox';
+import type { Bus, ServeContext, Subscription } from '@wattbus/bus';
+import { QUERY_METHODS, ReadingSchema, WattbusError, validator, type QueryMethod } from '@wattbus/contracts';
+import { InfluxQueryClient, isTimeZone, seriesRows } from '@wattbus/influx';
+import type { Logger } from '@wattbus/runtime';
+import type { QueryConfig } from './config.js';
+import { Fleet } from './fleet.js';
+import { QueryMethods, type CallContext } from './methods.js';
+import { Tariff } from './tariff.js';
+
+export interface QueryComponentDeps {
+  bus: Bus;
+  config: QueryConfig;
+  logger: Logger;
+}
+
+const anyParams = validator(Type.Record(Type.String(), Type.Unknown()));
+const checkReading = validator(ReadingSchema);
+const paramsCheckers = Object.fromEntries(
+  Object.entries(QUERY_METHODS).map(([method, { params }]) => [method, validator(params)]),
+) as Record<QueryMethod, ReturnType<typeof validator>>;
+const FIELDS = ['power_w', 'voltage_v', 'current_a', 'energy_wh', 'power_factor', 'frequency_hz'] as const;
+const WARMUP_RETRY_MS = 10_000;
+
+/**
+ * Answers `wattbus/query/req/{method}` (on a shared subscription where the broker has one):
+ * `devices` and `latest` from the in-memory fleet, the range methods from InfluxDB.
+ */
+export class QueryComponent {
+  #deps: QueryComponentDeps;
+  #client: InfluxQueryClient;
+  #fleet: Fleet;
+  #methods: QueryMethods;
+  #subscription: Subscription | undefined;
+  #warmupTimer: NodeJS.Timeout | undefined;
+  #stopped = false;
+  /** Resolves when the latest readings were read from InfluxDB once (or warm-up is disabled). */
+  warmedUp: Promise<void>;
+  #warmedUp!: () => void;
+
+  constructor(deps: QueryComponentDeps) {
+    this.#deps = deps;
+    this.#client = new InfluxQueryClient({ connection: deps.config.influx });
+    this.#fleet = new Fleet({ bus: deps.bus, logger: deps.logger });
+    this.#methods = new QueryMethods({
+      fleet: this.#fleet,
+      client: this.#client,
+      config: deps.config,
+      tariff: new Tariff(deps.config.tariff, deps.config.time_zone),
+    });
+    this.warmedUp = new Promise((resolve) => (this.#warmedUp = resolve));
+  }
+
+  get requestFilter(): string {
+    const { share_group } = this.#deps.config.mqtt;
+    const filter = `${this.#deps.bus.topics.base}/query/req/+`;
+    return share_group ? `$share/${share_group}/${filter}` : filter;
+  }
+
+  async start(): Promise<void> {
+    checkConfig(this.#deps.config);
+    this.#stopped = false;
+    await this.#client.start();
+    await this.#fleet.start();
+    await this.#warmUp();
+    this.#subscription = await this.#deps.bus.serve(this.requestFilter, anyParams, (params, context) =>
+      this.#dispatch(params, context),
+    );
+    this.#deps.logger.info({ filter: this.requestFilter }, 'query component serving');
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#warmupTimer);
+    await this.#subscription?.unsubscribe().catch(() => undefined);
+    this.#subscription = undefined;
+    await this.#fleet.stop();
+  }
+
+  async #dispatch(params: Record<string, unknown>, context: ServeContext): Promise<unknown> {
+    const method = context.topic.slice(context.topic.lastIndexOf('/') + 1);
+    if (!Object.hasOwn(QUERY_METHODS, method)) {
+      throw new WattbusError(
+        'UNKNOWN_METHOD',
+        `unknown query method ${JSON.stringify(method)}; methods: ${Object.keys(QUERY_METHODS).join(', ')}`,
+      );
+    }
+    const check = paramsCheckers[method as QueryMethod];
+    if (!check(params)) {
+      throw new WattbusError('INVALID_PARAMS', `invalid params: ${check.errorText()}`, {
+        errors: check.errors().map((error) => ({ path: error.instancePath, message: error.message })),
+      });
+    }
+    const call = this.#call(context);
+    const methods = this.#methods;
+    switch (method as QueryMethod) {
+      case 'devices':
+        return methods.devices(params);
+      case 'latest':
+        return methods.latest(params as Parameters<QueryMethods['latest']>[0]);
+      case 'readings':
+        return methods.readings(params as Parameters<QueryMethods['readings']>[0], call);
+      case 'energy':
+        return methods.energy(params as Parameters<QueryMethods['energy']>[0], call);
+      case 'totals':
+        return methods.totals(params as Parameters<QueryMethods['totals']>[0], call);
+      case 'cost':
+        return methods.cost(params as Parameters<QueryMethods['cost']>[0], call);
+    }
+  }
+
+  /** InfluxDB gets until the requester's deadline (and never longer than influx.timeout_ms). */
+  #call(context: ServeContext): CallContext {
+    const configured = this.#deps.config.influx.timeout_ms;
+    const deadline = context.envelope.deadline
+      ? Date.parse(context.envelope.deadline) - Date.now()
+      : configured;
+    return { timeoutMs: Math.max(100, Math.min(configured, deadline - 50)) };
+  }
+
+  /** Reads every device's latest reading once; retried in the background while InfluxDB is away. */
+  async #warmUp(): Promise<void> {
+    const lookback = this.#deps.config.warmup_lookback_ms;
+    if (lookback === 0) return this.#warmedUp();
+    try {
+      const q = await this.#client.builder();
+      const now = Date.now();
+      q.statement(
+        `SELECT * FROM "electricity" WHERE ${q.range(now - lookback, now + 60_000)} GROUP BY * ORDER BY time DESC LIMIT 1`,
+      );
+      const [result] = await this.#client.run(q);
+      let count = 0;
+      for (const series of result?.series ?? []) {
+        for (const row of seriesRows(series)) {
+          const reading: Record<string, unknown> = { ts: new Date(row.time as number).toISOString() };
+          const tags = series.tags ?? {};
+          reading.device = tags.device;
+          for (const tag of ['phase', 'type', 'location'] as const) if (tags[tag]) reading[tag] = tags[tag];
+          for (const field of FIELDS) if (typeof row[field] === 'number') reading[field] = row[field];
+          if (checkReading(reading)) {
+            this.#fleet.remember(reading);
+            count++;
+          }
+        }
+      }
+      this.#deps.logger.info({ readings: count }, 'latest readings warmed up from InfluxDB');
+      this.#warmedUp();
+    } catch (error) {
+      this.#deps.logger.warn({ err: error }, 'could not warm up from InfluxDB; retrying');
+      if (!this.#stopped) this.#warmupTimer = setTimeout(() => void this.#warmUp(), WARMUP_RETRY_MS);
+    }
+  }
+}
+
+function checkConfig(config: QueryConfig): void {
+  if (!isTimeZone(config.time_zone))
+    throw new Error(`time_zone: unknown time zone ${JSON.stringify(config.time_zone)}`);
+  config.tariff.periods.forEach((period, i) => {
+    if (period.to_hour <= period.from_hour) {
+      throw new Error(
+        `tariff/periods/${i}: to_hour must be after from_hour (split a period across midnight in two)`,
+      );
+    }
+  });
+}

@@ -1,0 +1,105 @@
+import { Type, type Static } from '@sinclair/typebox';
+import { InfluxConnectionSchema } from '@wattbus/influx';
+
+const WEEKDAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
+
+export const TariffPeriodSchema = Type.Object(
+  {
+    name: Type.Optional(Type.String({ maxLength: 64, description: 'e.g. peak, valley.' })),
+    days: Type.Array(Type.Union(WEEKDAYS.map((day) => Type.Literal(day))), {
+      default: [...WEEKDAYS],
+      uniqueItems: true,
+      description: 'Local weekdays the period applies to (default every day).',
+    }),
+    from_hour: Type.Integer({ minimum: 0, maximum: 23, description: 'First local hour, inclusive.' }),
+    to_hour: Type.Integer({ minimum: 1, maximum: 24, description: 'Last local hour, exclusive.' }),
+    price_per_kwh: Type.Number({ minimum: 0 }),
+  },
+  { additionalProperties: false },
+);
+
+export const TariffSchema = Type.Object(
+  {
+    currency: Type.String({ pattern: '^[A-Z]{3}$', default: 'EUR', description: 'ISO 4217 code.' }),
+    price_per_kwh: Type.Number({
+      minimum: 0,
+      default: 0,
+      description: 'Flat price, and the price of hours no period covers.',
+    }),
+    periods: Type.Array(TariffPeriodSchema, {
+      default: [],
+      description: 'Time-of-use periods by local hour and weekday; the first that matches wins.',
+    }),
+  },
+  { additionalProperties: false, default: {} },
+);
+export type TariffConfig = Static<typeof TariffSchema>;
+
+export const QueryConfigSchema = Type.Object(
+  {
+    mqtt: Type.Object(
+      {
+        url: Type.String({ default: 'mqtt://127.0.0.1:1883' }),
+        username: Type.Optional(Type.String()),
+        password: Type.Optional(Type.String()),
+        base_topic: Type.String({ default: 'wattbus' }),
+        client_id: Type.Optional(Type.String({ minLength: 1 })),
+        share_group: Type.String({
+          default: 'query',
+          pattern: '^[A-Za-z0-9_-]*$',
+          description:
+            'Serve on $share/<group>/… so several components split the requests; empty on brokers without shared subscriptions (aedes).',
+        }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    influx: InfluxConnectionSchema,
+    time_zone: Type.String({
+      default: 'UTC',
+      description: 'IANA zone of the site: default for calendar buckets, and the zone of tariff hours.',
+    }),
+    tariff: TariffSchema,
+    limits: Type.Object(
+      {
+        max_points: Type.Integer({
+          minimum: 1,
+          default: 10_000,
+          description: 'Most points (raw or buckets) one readings answer may hold.',
+        }),
+        max_buckets: Type.Integer({
+          minimum: 1,
+          default: 5_000,
+          description: 'Most calendar buckets of energy and cost.',
+        }),
+        max_rows: Type.Integer({
+          minimum: 1,
+          default: 200_000,
+          description: 'Most rows one energy/cost/totals computation may read from InfluxDB.',
+        }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    energy: Type.Object(
+      {
+        counter_lookback_ms: Type.Integer({
+          minimum: 0,
+          default: 3_600_000,
+          description: 'How far before `from` to look for the counter value the first step starts from.',
+        }),
+        integral_max_gap_ms: Type.Integer({
+          minimum: 1,
+          default: 3_600_000,
+          description: 'Power readings further apart than this are a gap: no energy is assumed across it.',
+        }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    warmup_lookback_ms: Type.Integer({
+      minimum: 0,
+      default: 7 * 86_400_000,
+      description: 'At start, read the latest reading of every device from this far back (0 disables).',
+    }),
+  },
+  { additionalProperties: false },
+);
+export type QueryConfig = Static<typeof QueryConfigSchema>;

@@ -1,0 +1,50 @@
+import { Bus } from '@wattbus/bus';
+import { ConfigError, createLogger, loadConfig, parseCli, stopOnSignals } from '@wattbus/runtime';
+import { QueryConfigSchema } from './config.js';
+import { QueryComponent } from './component.js';
+
+const cli = parseCli({
+  name: 'wattbus-query',
+  summary:
+    'Answers wattbus/query/req/{method} (devices, latest, readings, energy, totals, cost) from memory and InfluxDB.',
+  options: { config: { type: 'string', short: 'c', description: 'YAML or JSON config file' } },
+  epilog: [
+    'Environment (overrides the file): WATTBUS_QUERY_<KEY>, nested keys joined by __, e.g.',
+    '  WATTBUS_QUERY_MQTT__URL=mqtt://broker:1883  WATTBUS_QUERY_INFLUX__URL=http://influxdb:8086',
+    '  WATTBUS_QUERY_INFLUX__DATABASE=wattbus       WATTBUS_QUERY_TIME_ZONE=Europe/Madrid',
+    '  WATTBUS_QUERY_MQTT__SHARE_GROUP=""          (brokers without shared subscriptions, e.g. aedes)',
+    '  WATTBUS_QUERY_TARIFF=\'{"currency":"EUR","price_per_kwh":0.2}\'',
+    'See services/query/README.md for every key.',
+  ].join('\n'),
+});
+
+const logger = createLogger('query');
+
+async function main(): Promise<void> {
+  const config = loadConfig({
+    schema: QueryConfigSchema,
+    file: cli.values.config as string | undefined,
+    envPrefix: 'WATTBUS_QUERY_',
+  });
+  const bus = await Bus.connect({
+    url: config.mqtt.url,
+    service: 'query',
+    clientId: config.mqtt.client_id,
+    baseTopic: config.mqtt.base_topic,
+    username: config.mqtt.username,
+    password: config.mqtt.password,
+    logger,
+  });
+  const component = new QueryComponent({ bus, config, logger });
+  stopOnSignals(logger, async () => {
+    await component.stop();
+    await bus.stop();
+  });
+  await component.start();
+}
+
+main().catch((error: unknown) => {
+  if (error instanceof ConfigError) process.stderr.write(`wattbus-query: ${error.message}\n`);
+  else logger.fatal({ err: error }, 'query component failed to start');
+  process.exit(1);
+});

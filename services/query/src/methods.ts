@@ -1,0 +1,368 @@
+import {
+  WattbusError,
+  type CostParams,
+  type CostResult,
+  type DevicesParams,
+  type DevicesResult,
+  type EnergyParams,
+  type EnergyResult,
+  type LatestParams,
+  type LatestResult,
+  type ReadingsParams,
+  type ReadingsResult,
+  type TotalsParams,
+  type TotalsResult,
+} from '@wattbus/contracts';
+import {
+  calendarBuckets,
+  isTimeZone,
+  maxBucketCount,
+  parseDuration,
+  seriesRows,
+  type Bucket,
+  type InfluxQueryClient,
+} from '@wattbus/influx';
+import type { QueryConfig } from './config.js';
+import { chooseBase, EnergyReader, type DeviceEnergy } from './energy.js';
+import type { Fleet, FleetDevice } from './fleet.js';
+import type { Tariff } from './tariff.js';
+
+export interface QueryMethodsDeps {
+  fleet: Fleet;
+  client: InfluxQueryClient;
+  config: QueryConfig;
+  tariff: Tariff;
+}
+
+/** Per request: how long InfluxDB may take (the envelope's deadline or the configured timeout). */
+export interface CallContext {
+  timeoutMs: number;
+}
+
+/** The answers of every query method; params arrive validated against their contract schema. */
+export class QueryMethods {
+  #deps: QueryMethodsDeps;
+  #energy: EnergyReader;
+
+  constructor(deps: QueryMethodsDeps) {
+    this.#deps = deps;
+    this.#energy = new EnergyReader({ client: deps.client, config: deps.config });
+  }
+
+  devices(params: DevicesParams): DevicesResult {
+    return { devices: this.#deps.fleet.summaries(params) };
+  }
+
+  latest(params: LatestParams): LatestResult {
+    const unknown = params.devices.filter((id) => !this.#deps.fleet.has(id));
+    if (unknown.length > 0) {
+      throw new WattbusError(
+        'UNKNOWN_DEVICE',
+        `unknown device${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')}`,
+        {
+          devices: unknown,
+        },
+      );
+    }
+    return { devices: this.#deps.fleet.latest(params.devices) };
+  }
+
+  async readings(params: ReadingsParams, call: CallContext): Promise<ReadingsResult> {
+    const { fromMs, toMs } = range(params.from, params.to);
+    const zone = this.#zone(params.tz);
+    const fields = params.fields ?? ['power_w'];
+    const { max_points } = this.#deps.config.limits;
+    const every = params.every === undefined ? undefined : parseDuration(params.every);
+    const fn = every ? (params.fn ?? 'mean') : null;
+    if (every) {
+      const buckets = Math.ceil((toMs - fromMs) / every.ms) + 1;
+      if (buckets > max_points) {
+        throw tooLarge(
+          `${params.every} buckets over this range would be ${buckets} points`,
+          'limits.max_points',
+          max_points,
+        );
+      }
+    } else {
+      const interval = this.#deps.fleet.get(params.device)?.meta?.poll_interval_ms;
+      const expected = interval ? Math.floor((toMs - fromMs) / interval) : 0;
+      if (expected > max_points) {
+        throw tooLarge(
+          `raw readings every ${interval} ms over this range would be about ${expected} points; ask with every`,
+          'limits.max_points',
+          max_points,
+        );
+      }
+    }
+    await this.#ensureKnown(params.device, call);
+    const q = await this.#deps.client.builder();
+    const where = `"device" = ${q.value(params.device)} AND "phase" = ${q.value(params.phase ?? '')} AND ${q.range(fromMs, toMs)}`;
+    if (every && fn) {
+      const columns = fields.map((field) => `${q.fn(fn, q.ident(field))} AS ${q.ident(field)}`).join(', ');
+      q.statement(
+        `SELECT ${columns} FROM "electricity" WHERE ${where} GROUP BY time(${q.duration(every.ms)}) ${q.fill(params.fill ?? 'none')} ${q.tz(zone)}`,
+      );
+    } else {
+      const columns = fields.map((field) => q.ident(field)).join(', ');
+      q.statement(
+        `SELECT ${columns} FROM "electricity" WHERE ${where} ORDER BY time ASC LIMIT ${max_points + 1}`,
+      );
+    }
+    const [result] = await this.#deps.client.run(q, { timeoutMs: call.timeoutMs });
+    const points: ReadingsResult['points'] = [];
+    for (const series of result?.series ?? []) {
+      for (const row of seriesRows(series)) {
+        const point: ReadingsResult['points'][number] = { ts: new Date(row.time as number).toISOString() };
+        for (const field of fields)
+          (point as Record<string, unknown>)[field] =
+            typeof row[field] === 'number' ? (row[field] as number) : null;
+        points.push(point);
+      }
+    }
+    if (points.length > max_points) {
+      throw tooLarge('the raw readings in this range are more', 'limits.max_points', max_points);
+    }
+    return {
+      device: params.device,
+      from: iso(fromMs),
+      to: iso(toMs),
+      fields,
+      every: params.every ?? null,
+      fn,
+      phase: params.phase ?? null,
+      points,
+    };
+  }
+
+  async energy(params: EnergyParams, call: CallContext): Promise<EnergyResult> {
+    const { fromMs, toMs } = range(params.from, params.to);
+    const zone = this.#zone(params.tz);
+    const buckets = this.#buckets(fromMs, toMs, params.every, zone);
+    const base = chooseBase([fromMs, toMs, ...buckets.map((bucket) => bucket.start)]);
+    this.#checkRows(1, fromMs, toMs, base);
+    await this.#ensureKnown(params.device, call);
+    const energy = await this.#energy.read([params.device], fromMs, toMs, base, call.timeoutMs);
+    const device = energy.get(params.device)!;
+    const wh = sumIntoBuckets(buckets, device.rows);
+    return {
+      device: params.device,
+      from: iso(fromMs),
+      to: iso(toMs),
+      every: params.every,
+      tz: zone,
+      method: device.method,
+      buckets: buckets.map((bucket, i) => ({
+        start: iso(bucket.start),
+        end: iso(bucket.end),
+        energy_kwh: kwh(wh[i]!),
+      })),
+      total_kwh: kwh(wh.reduce((a, b) => a + b, 0)),
+    };
+  }
+
+  async totals(params: TotalsParams, call: CallContext): Promise<TotalsResult> {
+    const { fromMs, toMs } = range(params.from, params.to);
+    const devices = this.#deps.fleet.matching(params).filter((device) => device.meta);
+    const priced = await this.#priced(devices, fromMs, toMs, [{ start: fromMs, end: toMs }], call);
+    const groups = new Map<string, { devices: string[]; wh: number; cost: number }>();
+    for (const device of devices) {
+      const key = groupKey(device, params);
+      const group = groups.get(key) ?? { devices: [], wh: 0, cost: 0 };
+      const totals = priced.get(device.id)!;
+      group.devices.push(device.id);
+      group.wh += totals.wh[0]!;
+      group.cost += totals.cost[0]!;
+      groups.set(key, group);
+    }
+    const sorted = [...groups.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return {
+      from: iso(fromMs),
+      to: iso(toMs),
+      group_by: params.group_by,
+      currency: this.#deps.tariff.currency,
+      groups: sorted.map(([key, group]) => ({
+        key,
+        devices: group.devices,
+        energy_kwh: kwh(group.wh),
+        cost: money(group.cost),
+      })),
+      total_kwh: kwh(sorted.reduce((sum, [, group]) => sum + group.wh, 0)),
+      total_cost: money(sorted.reduce((sum, [, group]) => sum + group.cost, 0)),
+    };
+  }
+
+  async cost(params: CostParams, call: CallContext): Promise<CostResult> {
+    const { fromMs, toMs } = range(params.from, params.to);
+    const zone = this.#zone(params.tz);
+    const buckets = params.every
+      ? this.#buckets(fromMs, toMs, params.every, zone)
+      : [{ start: fromMs, end: toMs }];
+    let devices: FleetDevice[];
+    if (params.device !== undefined) {
+      await this.#ensureKnown(params.device, call);
+      devices = [this.#deps.fleet.get(params.device) ?? { id: params.device, phases: new Map() }];
+    } else {
+      devices = this.#deps.fleet.matching(params).filter((device) => device.meta);
+    }
+    const priced = await this.#priced(devices, fromMs, toMs, buckets, call);
+    const wh = buckets.map((_, i) => [...priced.values()].reduce((sum, device) => sum + device.wh[i]!, 0));
+    const cost = buckets.map((_, i) =>
+      [...priced.values()].reduce((sum, device) => sum + device.cost[i]!, 0),
+    );
+    return {
+      from: iso(fromMs),
+      to: iso(toMs),
+      every: params.every ?? null,
+      tz: zone,
+      currency: this.#deps.tariff.currency,
+      devices: devices.map((device) => device.id),
+      buckets: buckets.map((bucket, i) => ({
+        start: iso(bucket.start),
+        end: iso(bucket.end),
+        energy_kwh: kwh(wh[i]!),
+        cost: money(cost[i]!),
+      })),
+      total_kwh: kwh(wh.reduce((a, b) => a + b, 0)),
+      total_cost: money(cost.reduce((a, b) => a + b, 0)),
+    };
+  }
+
+  /** Energy (Wh) and cost per bucket of each device; base rows are priced by their local hour. */
+  async #priced(
+    devices: readonly FleetDevice[],
+    fromMs: number,
+    toMs: number,
+    buckets: readonly Bucket[],
+    call: CallContext,
+  ): Promise<Map<string, { wh: number[]; cost: number[] }>> {
+    const tariff = this.#deps.tariff;
+    const single = buckets.length === 1 && buckets[0]!.start === fromMs && buckets[0]!.end === toMs;
+    const base =
+      single && !tariff.timeOfUse
+        ? null
+        : chooseBase(
+            [fromMs, toMs, ...buckets.map((bucket) => bucket.start)],
+            tariff.timeOfUse ? tariff.zone : undefined,
+          );
+    if (base !== null) this.#checkRows(devices.length, fromMs, toMs, base);
+    const energy: Map<string, DeviceEnergy> = await this.#energy.read(
+      devices.map((device) => device.id),
+      fromMs,
+      toMs,
+      base,
+      call.timeoutMs,
+    );
+    const priced = new Map<string, { wh: number[]; cost: number[] }>();
+    for (const device of devices) {
+      const rows = energy.get(device.id)?.rows ?? [];
+      const assigned = single ? rows.map(() => 0) : rows.map((row) => bucketIndex(buckets, row.ts));
+      const wh = buckets.map(() => 0);
+      const cost = buckets.map(() => 0);
+      rows.forEach((row, i) => {
+        const index = assigned[i]!;
+        if (index < 0) return;
+        wh[index]! += row.wh;
+        // Without time-of-use one price fits every row, whatever its timestamp.
+        cost[index]! += (row.wh / 1000) * tariff.priceAt(row.ts);
+      });
+      priced.set(device.id, { wh, cost });
+    }
+    return priced;
+  }
+
+  #buckets(fromMs: number, toMs: number, every: EnergyParams['every'], zone: string): Bucket[] {
+    const { max_buckets } = this.#deps.config.limits;
+    const upper = maxBucketCount(fromMs, toMs, every);
+    if (upper > max_buckets) {
+      throw tooLarge(`${every} buckets over this range could be ${upper}`, 'limits.max_buckets', max_buckets);
+    }
+    return calendarBuckets(fromMs, toMs, every, zone);
+  }
+
+  /** The rows InfluxDB would return (per device, per base interval, per statement) are bounded too. */
+  #checkRows(devices: number, fromMs: number, toMs: number, baseMs: number): void {
+    const { max_rows } = this.#deps.config.limits;
+    const rows = devices * Math.ceil((toMs - fromMs) / baseMs) * 3;
+    if (rows > max_rows) {
+      throw tooLarge(
+        `this range needs ${baseMs} ms resolution (align from/to to whole hours for less) and about ${rows} rows from InfluxDB`,
+        'limits.max_rows',
+        max_rows,
+      );
+    }
+  }
+
+  #zone(tz: string | undefined): string {
+    const zone = tz ?? this.#deps.config.time_zone;
+    if (!isTimeZone(zone)) {
+      throw new WattbusError(
+        'INVALID_PARAMS',
+        `invalid params: /tz: unknown time zone ${JSON.stringify(zone)}`,
+        {
+          errors: [{ path: '/tz', message: 'unknown time zone' }],
+        },
+      );
+    }
+    return zone;
+  }
+
+  /** Range methods accept a device seen on the bus, or one InfluxDB has series of (e.g. retired). */
+  async #ensureKnown(device: string, call: CallContext): Promise<void> {
+    if (this.#deps.fleet.has(device)) return;
+    const q = await this.#deps.client.builder();
+    q.statement(`SHOW SERIES FROM "electricity" WHERE "device" = ${q.value(device)} LIMIT 1`);
+    const [result] = await this.#deps.client.run(q, { timeoutMs: call.timeoutMs });
+    if ((result?.series.length ?? 0) === 0) {
+      throw new WattbusError('UNKNOWN_DEVICE', `unknown device: ${device}`, { devices: [device] });
+    }
+  }
+}
+
+function range(from: string, to: string): { fromMs: number; toMs: number } {
+  const fromMs = Date.parse(from);
+  const toMs = Date.parse(to);
+  if (!(toMs > fromMs)) {
+    throw new WattbusError('INVALID_PARAMS', 'invalid params: /to: must be after /from', {
+      errors: [{ path: '/to', message: 'must be after /from' }],
+    });
+  }
+  return { fromMs, toMs };
+}
+
+function groupKey(device: FleetDevice, params: TotalsParams): string {
+  const meta = device.meta!;
+  if (params.group_by === 'device') return device.id;
+  if (params.group_by === 'kind') return meta.kind;
+  const levels = meta.location.split('/');
+  return levels.slice(0, params.depth ?? levels.length).join('/');
+}
+
+function bucketIndex(buckets: readonly Bucket[], ts: number): number {
+  let low = 0;
+  let high = buckets.length - 1;
+  while (low <= high) {
+    const middle = (low + high) >> 1;
+    const bucket = buckets[middle]!;
+    if (ts < bucket.start) high = middle - 1;
+    else if (ts >= bucket.end) low = middle + 1;
+    else return middle;
+  }
+  return -1;
+}
+
+function sumIntoBuckets(buckets: readonly Bucket[], rows: readonly { ts: number; wh: number }[]): number[] {
+  const wh = buckets.map(() => 0);
+  for (const row of rows) {
+    const index = bucketIndex(buckets, row.ts);
+    if (index >= 0) wh[index]! += row.wh;
+  }
+  return wh;
+}
+
+function tooLarge(what: string, limit: string, value: number): WattbusError {
+  return new WattbusError('QUERY_TOO_LARGE', `${what}; the limit is ${limit} = ${value}`, { limit, value });
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+const kwh = (wh: number) => Math.round(wh * 1000) / 1e6;
+const money = (amount: number) => Math.round(amount * 10_000) / 10_000;
