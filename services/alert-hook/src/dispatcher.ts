@@ -45,6 +45,17 @@ export class Dispatcher extends EventEmitter<{
   }
 
   start(): void {
+    const known = new Set(this.#deps.sinks.map((sink) => sink.name));
+    for (const sink of this.#deps.outbox.sinks()) {
+      if (known.has(sink)) continue;
+      // A webhook removed from the config: nobody will deliver these any more.
+      const orphans = this.#deps.outbox.pending(sink);
+      this.#deps.logger.warn(
+        { sink, dropped: orphans.length },
+        'outbox entries for a sink no longer configured; dropped',
+      );
+      for (const entry of orphans) void this.#deps.outbox.done(entry.id);
+    }
     for (const sink of this.#deps.sinks) {
       const queue = {
         sink,

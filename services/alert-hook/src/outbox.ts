@@ -86,6 +86,11 @@ export class Outbox {
     return [...this.#entries.values()].filter((entry) => entry.sink === sink);
   }
 
+  /** Names of the sinks that are owed something. */
+  sinks(): string[] {
+    return [...new Set([...this.#entries.values()].map((entry) => entry.sink))];
+  }
+
   get size(): number {
     return this.#entries.size;
   }

@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, test } from 'node:test';
-import { AlertTopics, type AlertListResult } from '@wattbus/contracts';
+import {
+  AlertTopics,
+  ServiceHealthSchema,
+  validator,
+  type AlertListResult,
+  type ServiceHealth,
+} from '@wattbus/contracts';
 import { startAedes, startInflux, waitUntil, type AedesServer, type InfluxServer } from '@wattbus/testing';
 import type { AlertHook } from '../src/index.js';
 import { FakeAgent, Receiver, startHook, testConfig, type TestEnv } from './helpers.js';
@@ -375,5 +381,39 @@ describe('alert hook against a real broker, influxd and webhook receiver', () =>
     // The retained topic was cleared: a fresh subscriber sees no active alert.
     const listedAfter = await list({ active: true, subject: 'rest-1' });
     assert.deepEqual(listedAfter.active, []);
+  });
+
+  test('publishes its own ServiceHealth, retained, and ready false when it stops', async () => {
+    const seen: ServiceHealth[] = [];
+    let notify = () => undefined as void;
+    const subscription = await agent.bus.subscribe(
+      new AlertTopics().health('alert-hook'),
+      validator(ServiceHealthSchema),
+      (health) => {
+        seen.push(health);
+        notify();
+      },
+    );
+    const next = (match: (health: ServiceHealth) => boolean) =>
+      new Promise<ServiceHealth>((resolve) => {
+        const check = () => {
+          const found = seen.find(match);
+          if (found) resolve(found);
+        };
+        notify = check;
+        check();
+      });
+    try {
+      const hook = await startHook(testConfig(env, [], { health_interval_ms: 60_000 }), running);
+      const up = await next((health) => health.checks.running?.ok === true);
+      assert.equal(up.ready, true);
+      assert.equal(up.metrics.active_alerts, 0);
+      await hook.stop();
+      running.splice(running.indexOf(hook), 1);
+      const down = await next((health) => health.checks.running?.ok === false);
+      assert.equal(down.ready, false);
+    } finally {
+      await subscription.unsubscribe();
+    }
   });
 });
