@@ -22,6 +22,7 @@ export const HTTP_ERROR_CODES = [
   'FORBIDDEN',
   'PAYLOAD_TOO_LARGE',
   'UNSUPPORTED_MEDIA_TYPE',
+  'BROKER_UNAVAILABLE',
 ] as const;
 
 export const ProblemCodeSchema = Type.Union(

@@ -273,8 +273,16 @@ function handle(deps: HttpAppDeps, operation: Operation, route: Route): RequestH
       topics: bus.topics,
       health,
       directory,
-      call: (topic, params) =>
-        bus.request(topic, params, { timeoutMs, signal: cancel.signal, id: locals(res).requestId }),
+      call: (topic, params) => {
+        // Fail fast: mqtt.js would queue the request offline and the client would wait for the deadline.
+        if (!bus.connected) {
+          throw new HttpProblem(
+            'BROKER_UNAVAILABLE',
+            'the gateway is reconnecting to the MQTT broker; retry shortly',
+          );
+        }
+        return bus.request(topic, params, { timeoutMs, signal: cancel.signal, id: locals(res).requestId });
+      },
       ensureKnownDevice: (deviceId) => {
         if (config.unknown_devices === 'not_found' && !directory.has(deviceId)) {
           throw new HttpProblem('UNKNOWN_DEVICE', `no agent announced a device '${deviceId}'`, {

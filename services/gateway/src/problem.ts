@@ -31,6 +31,7 @@ export const HTTP_STATUS_BY_CODE: Record<ProblemCode, HttpMapping> = {
   FORBIDDEN: { status: 403, title: 'API key lacks the required scope' },
   PAYLOAD_TOO_LARGE: { status: 413, title: 'Body too large' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported media type' },
+  BROKER_UNAVAILABLE: { status: 503, title: 'Not connected to the MQTT broker', retryAfterS: 2 },
 };
 
 export type ProblemParameter = NonNullable<Problem['parameter']>;

@@ -134,22 +134,24 @@ export class ApiClient {
     const requestId = response.headers.get('x-request-id');
     assert.ok(requestId, `${where}: no X-Request-Id`);
     const contentType = response.headers.get('content-type') ?? '';
-    if (response.status >= 400) {
+    const operation = spec.match(method === 'HEAD' ? 'GET' : method, new URL(path, this.baseUrl).pathname);
+    if (operation) {
+      const problems = spec.checkResponse(
+        operation.operationId,
+        response.status,
+        contentType,
+        body,
+        response.headers,
+      );
+      assert.deepEqual(problems, [], `${where} breaks openapi.yaml (${operation.operationId})`);
+    }
+    // Unknown routes and methods have no operation: they must still be problem+json.
+    if (response.status >= 400 && (!operation || /problem\+json/.test(contentType))) {
       assert.match(contentType, /^application\/problem\+json/, `${where}: not problem+json`);
       assert.ok(checkProblem(body), `${where}: problem body: ${checkProblem.errorText()}`);
       assert.equal((body as { status: number }).status, response.status, `${where}: problem status`);
       assert.equal((body as { request_id: string }).request_id, requestId, `${where}: problem request_id`);
     }
-    const operation = spec.match(method === 'HEAD' ? 'GET' : method, new URL(path, this.baseUrl).pathname);
-    if (!operation) return; // unknown route or method: only the problem shape applies
-    const problems = spec.checkResponse(
-      operation.operationId,
-      response.status,
-      contentType,
-      body,
-      response.headers,
-    );
-    assert.deepEqual(problems, [], `${where} breaks openapi.yaml (${operation.operationId})`);
   }
 }
 

@@ -1,0 +1,175 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { parse as parseYaml } from 'yaml';
+import { ERROR_CODES, HTTP_SCHEMAS, validator } from '@wattbus/contracts';
+import { loadConfig } from '@wattbus/runtime';
+import { ApiKeys, hashApiKey, makeApiKey, presentedKey } from '../src/api-keys.js';
+import { GatewayConfigSchema } from '../src/config.js';
+import { runMakeKey } from '../src/make-key-command.js';
+import { openApiComponentSchemas } from '../src/openapi-components.js';
+import { HTTP_STATUS_BY_CODE } from '../src/problem.js';
+import { ROUTES } from '../src/routes.js';
+import { OPENAPI_FILE, OpenApiSpec } from '../src/spec.js';
+
+const run = promisify(execFile);
+const gatewayDir = fileURLToPath(new URL('..', import.meta.url));
+
+describe('openapi.yaml', () => {
+  const spec = OpenApiSpec.load();
+
+  it('has components.schemas exactly as generated from libs/contracts (run npm run openapi:sync)', () => {
+    const committed = (parseYaml(readFileSync(OPENAPI_FILE, 'utf8')) as { components: { schemas: unknown } })
+      .components.schemas;
+    assert.deepEqual(
+      committed,
+      JSON.parse(JSON.stringify(openApiComponentSchemas())),
+      'openapi.yaml is stale: run `npm run openapi:sync -w @wattbus/gateway`',
+    );
+  });
+
+  it('passes the redocly linter (recommended-strict)', async () => {
+    const { stdout, stderr } = await run(
+      'npx',
+      ['--no-install', 'redocly', 'lint', '--config', 'redocly.yaml', OPENAPI_FILE],
+      {
+        cwd: gatewayDir,
+        env: { ...process.env, REDOCLY_TELEMETRY: 'off', REDOCLY_SUPPRESS_UPDATE_NOTICE: 'true' },
+      },
+    );
+    assert.match(`${stdout}${stderr}`, /Your API description is valid/);
+  });
+
+  it('has a handler for every operation and an operation for every handler', () => {
+    assert.deepEqual(
+      spec.operations.map((operation) => operation.operationId).sort(),
+      Object.keys(ROUTES).sort(),
+    );
+  });
+
+  it('asks for read on every data route and control on PUT power; health needs no key', () => {
+    for (const operation of spec.operations) {
+      if (operation.path === '/healthz' || operation.path === '/readyz') assert.equal(operation.scopes, null);
+      else if (operation.method === 'put') assert.deepEqual(operation.scopes, ['control']);
+      else assert.deepEqual(operation.scopes, ['read'], operation.operationId);
+    }
+  });
+
+  it('response validation catches a body, status or content type outside the contract', () => {
+    const headers = new Headers();
+    assert.deepEqual(
+      spec.checkResponse(
+        'getDevicePower',
+        200,
+        'application/json',
+        { on: true, ts: '2026-11-23T18:45:00.000Z' },
+        headers,
+      ),
+      [],
+    );
+    assert.match(
+      spec.checkResponse('getDevicePower', 200, 'application/json', { on: 'yes', ts: 'now' }, headers).join(),
+      /body\/on: must be boolean/,
+    );
+    assert.match(
+      spec.checkResponse('getDevicePower', 200, 'text/html', '<p>', headers).join(),
+      /content type/,
+    );
+    assert.match(
+      spec.checkResponse('getLiveness', 418, 'application/json', {}, headers).join(),
+      /418 is not documented/,
+    );
+    assert.match(
+      spec.checkResponse('getDevicePower', 401, 'application/problem+json', {}, headers).join(),
+      /WWW-Authenticate is required/,
+    );
+  });
+
+  it('every HTTP schema example validates', () => {
+    for (const [name, schema] of Object.entries(HTTP_SCHEMAS)) {
+      const check = validator(schema);
+      for (const example of (schema as { examples?: unknown[] }).examples ?? []) {
+        assert.ok(check(example), `${name}: ${check.errorText()}`);
+      }
+    }
+  });
+
+  it('maps every bus error code to an HTTP status (one table)', () => {
+    for (const code of ERROR_CODES) assert.ok(HTTP_STATUS_BY_CODE[code].status >= 400, code);
+    assert.equal(HTTP_STATUS_BY_CODE.INVALID_PARAMS.status, 400);
+    assert.equal(HTTP_STATUS_BY_CODE.UNKNOWN_DEVICE.status, 404);
+    assert.equal(HTTP_STATUS_BY_CODE.QUERY_TOO_LARGE.status, 422);
+    assert.equal(HTTP_STATUS_BY_CODE.DEVICE_UNREACHABLE.status, 502);
+    assert.equal(HTTP_STATUS_BY_CODE.TIMEOUT.status, 504);
+    assert.equal(HTTP_STATUS_BY_CODE.STORE_UNAVAILABLE.status, 503);
+  });
+});
+
+describe('API keys', () => {
+  it('make-key prints a key once and a config entry with only its sha256', () => {
+    let text = '';
+    runMakeKey({ scopes: 'read,control', name: 'ops' }, {
+      write: (chunk: string) => {
+        text += chunk;
+        return true;
+      },
+    } as NodeJS.WritableStream);
+    const key = /^# (wbk_\S+)$/m.exec(text)![1]!;
+    const [entry] = parseYaml(text) as { name: string; sha256: string; scopes: string[] }[];
+    assert.deepEqual(entry, { name: 'ops', sha256: hashApiKey(key), scopes: ['read', 'control'] });
+    const keys = new ApiKeys([entry as never]);
+    assert.deepEqual(keys.identify(key), { name: 'ops', scopes: ['read', 'control'] });
+    assert.equal(keys.identify(`${key}x`), undefined);
+  });
+
+  it('keys are 256-bit random and read from Bearer or X-API-Key', () => {
+    const key = makeApiKey();
+    assert.match(key, /^wbk_[A-Za-z0-9_-]{43}$/);
+    assert.notEqual(makeApiKey(), key);
+    assert.equal(presentedKey({ authorization: `Bearer ${key}` }), key);
+    assert.equal(presentedKey({ authorization: `bearer  ${key}` }), key);
+    assert.equal(presentedKey({ 'x-api-key': key }), key);
+    assert.equal(presentedKey({}), undefined);
+    assert.equal(presentedKey({ authorization: 'Basic abc' }), null);
+    assert.equal(presentedKey({ 'x-api-key': ' ' }), null);
+  });
+});
+
+describe('config', () => {
+  it('fills every default, reads nested keys and key lists from the environment', () => {
+    const config = loadConfig({
+      schema: GatewayConfigSchema,
+      env: {
+        WATTBUS_GATEWAY_MQTT__URL: 'mqtt://broker:1883',
+        WATTBUS_GATEWAY_API_KEYS: JSON.stringify([{ name: 'a', sha256: 'a'.repeat(64), scopes: ['read'] }]),
+        WATTBUS_GATEWAY_CORS_ORIGINS: 'https://a.example,https://b.example',
+      },
+      envPrefix: 'WATTBUS_GATEWAY_',
+    });
+    assert.equal(config.port, 8080);
+    assert.equal(config.mqtt.url, 'mqtt://broker:1883');
+    assert.equal(config.mqtt.base_topic, 'wattbus');
+    assert.equal(config.query_timeout_ms, 10_000);
+    assert.equal(config.device_timeout_ms, 5_000);
+    assert.equal(config.unknown_devices, 'not_found');
+    assert.deepEqual(config.cors_origins, ['https://a.example', 'https://b.example']);
+    assert.equal(config.api_keys.length, 1);
+  });
+
+  it('refuses a key stored in clear instead of its hash, naming the place', () => {
+    assert.throws(
+      () =>
+        loadConfig({
+          schema: GatewayConfigSchema,
+          env: {
+            WATTBUS_GATEWAY_API_KEYS: JSON.stringify([{ name: 'a', sha256: makeApiKey(), scopes: ['read'] }]),
+          },
+          envPrefix: 'WATTBUS_GATEWAY_',
+        }),
+      /\/api_keys\/0\/sha256 \(from WATTBUS_GATEWAY_API_KEYS\)|\/api_keys\/0\/sha256/,
+    );
+  });
+});
