@@ -50,6 +50,8 @@ export interface BusOptions {
    * How long a message with no matching subscription waits for one before it is acked and
    * dropped. A resumed persistent session gets its queued messages right after CONNACK, before
    * the service's subscribe() calls run; set this (e.g. 5000) with `clean: false`. Default 0.
+   * A held message stalls mqtt.js' input (SUBACKs too): call subscribe() for every filter
+   * before awaiting any of them.
    */
   holdUnroutedMs?: number;
   /** Reconnect backoff bounds. */

@@ -108,14 +108,17 @@ export class StorageHook {
     this.#drain = new LogDrain({ wal, writer, logger, onRejected: (rejected) => this.#deadLetter(rejected) });
     this.#drain.start();
     this.#registry = new DeviceRegistry({ bus });
-    await this.#registry.start();
-
     const filter = bus.topics.allDevices('readings');
     const shared = config.mqtt.share_group ? `$share/${config.mqtt.share_group}/${filter}` : filter;
-    await bus.subscribe(shared, checkReading, (reading, context) => this.#take(reading, context), {
-      qos: 1,
-      ackAfterHandle: true,
-    });
+    // Both routes are registered synchronously, before either SUBACK: a held queued reading
+    // stalls mqtt.js' input, so awaiting one SUBACK before the next subscribe() would deadlock.
+    await Promise.all([
+      bus.subscribe(shared, checkReading, (reading, context) => this.#take(reading, context), {
+        qos: 1,
+        ackAfterHandle: true,
+      }),
+      this.#registry.start(),
+    ]);
     if (config.counters_log_interval_ms > 0) {
       this.#countersTimer = setInterval(
         () => logger.info({ counters: this.counters() }, 'storage hook counters'),

@@ -1,0 +1,205 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import type { MqttClient } from 'mqtt';
+import { DeadLetterSchema, validator, type DeadLetter } from '@wattbus/contracts';
+import { silentLogger } from '@wattbus/runtime';
+import {
+  startInflux,
+  startMosquitto,
+  waitUntil,
+  type InfluxServer,
+  type MosquittoServer,
+} from '@wattbus/testing';
+import { StorageHook } from '../src/index.js';
+import {
+  T0,
+  expectedTotals,
+  hookConfig,
+  publishAll,
+  publisher,
+  readings,
+  storedCount,
+  totalsByDevice,
+} from './helpers.js';
+
+const checkDeadLetter = validator(DeadLetterSchema);
+
+describe('storage hook (in-process) against mosquitto and influxd 1.6.7', () => {
+  let influx: InfluxServer;
+  let mosquitto: MosquittoServer;
+  let client: MqttClient;
+  const hooks: StorageHook[] = [];
+  const cleanups: Array<() => void> = [];
+
+  /** Each test has its own base topic, database, client id and log dir. */
+  async function startHook(name: string, extra: Parameters<typeof hookConfig>[0] | undefined = undefined) {
+    const config = hookConfig({
+      ...extra,
+      mqtt: { url: mosquitto.url, base_topic: name, client_id: `hook-${name}`, ...extra?.mqtt },
+      influx: { url: influx.url, database: name, ...extra?.influx },
+    });
+    cleanups.push(config.cleanup);
+    const hook = new StorageHook({ config, logger: silentLogger() });
+    hooks.push(hook);
+    await hook.start();
+    return { hook, config };
+  }
+
+  before(async () => {
+    [influx, mosquitto] = await Promise.all([startInflux(), startMosquitto()]);
+    client = await publisher(mosquitto.url);
+  });
+  after(async () => {
+    await client?.endAsync();
+    for (const hook of hooks) await hook.stop().catch(() => undefined);
+    for (const cleanup of cleanups) cleanup();
+    await Promise.all([influx?.destroy(), mosquitto?.destroy()]);
+  });
+
+  it('stores 10,000 readings of 50 devices published at full speed, each exactly once', async () => {
+    const { hook } = await startHook('full');
+    const messages = readings('full', 50, 200);
+    await publishAll(client, messages);
+    await waitUntil(
+      '10,000 readings in InfluxDB',
+      async () => (await storedCount(influx, 'full')) === 10_000,
+      {
+        timeoutMs: 60_000,
+        intervalMs: 200,
+      },
+    );
+    assert.deepEqual(await totalsByDevice(influx, 'full'), expectedTotals(messages));
+    const counters = hook.counters();
+    assert.equal(counters.received, 10_000);
+    assert.equal(counters.written, 10_000);
+    assert.equal(counters.dead_lettered, 0);
+  });
+
+  it('stores a reading delivered twice as one point', async () => {
+    const { hook } = await startHook('twice');
+    const reading = { ts: new Date(T0).toISOString(), device: 'plug-1', power_w: 42.5 };
+    await publishAll(client, [
+      ['twice/devices/plug-1/readings', reading],
+      ['twice/devices/plug-1/readings', reading],
+    ]);
+    await waitUntil('both deliveries written', async () => hook.counters().written === 2);
+    const result = await influx.query('twice', 'SELECT * FROM electricity');
+    assert.equal(result.results?.[0]?.series?.[0]?.values.length, 1);
+  });
+
+  it('dead-letters malformed, unknown, mistyped and conflicting readings with a reason; stores the good ones', async () => {
+    await influx.createDatabase('bad');
+    // An older writer stored frequency_hz as a string in this shard: our float will conflict.
+    const seed = await fetch(`${influx.url}/write?db=bad&precision=ms`, {
+      method: 'POST',
+      body: `electricity,device=legacy frequency_hz="fifty" ${T0}`,
+    });
+    assert.equal(seed.status, 204);
+    const { hook } = await startHook('bad');
+    const deadLetters: DeadLetter[] = [];
+    let sixth!: () => void;
+    const sixReceived = new Promise<void>((resolve) => (sixth = resolve));
+    const watcher = await publisher(mosquitto.url);
+    watcher.on('message', (_topic, payload) => {
+      const record = JSON.parse(payload.toString()) as unknown;
+      assert.ok(checkDeadLetter(record), checkDeadLetter.errorText());
+      deadLetters.push(record);
+      if (deadLetters.length === 6) sixth();
+    });
+    await watcher.subscribeAsync('bad/deadletter/storage-hook', { qos: 1 });
+    const at = (i: number) => new Date(T0 + i * 1000).toISOString();
+    const good = readings('bad', 2, 10);
+    const bad: Array<[string, unknown]> = [
+      ['bad/devices/dev-0/readings', '{"ts": "2026-11-23T00:00:00.000Z", "device": "dev-0", '],
+      ['bad/devices/dev-0/readings', { ts: at(50), device: 'dev-0', power_w: 1, colour: 'red' }],
+      ['bad/devices/dev-0/readings', { ts: at(51), device: 'dev-0', power_w: 'lots' }],
+      ['bad/devices/dev-0/readings', { ts: at(52), device: 'dev-0', power_w: 1, location: 'room\\' }],
+      ['bad/devices/dev-1/readings', { ts: at(53), device: 'dev-0', power_w: 1 }],
+      ['bad/devices/dev-1/readings', { ts: at(54), device: 'dev-1', power_w: 1, frequency_hz: 50 }],
+    ];
+    await publishAll(client, [...good.slice(0, 10), ...bad, ...good.slice(10)]);
+    await sixReceived;
+    await watcher.endAsync();
+    const reasons = deadLetters.map((record) => `${record.reason}: ${record.message}`).sort();
+    assert.equal(reasons.length, 6);
+    assert.match(
+      reasons[0]!,
+      /^rejected: InfluxDB refused the reading: 400: partial write: field type conflict/,
+    );
+    assert.match(reasons[1]!, /^rejected: reading of dev-0 published on the topic of dev-1/);
+    assert.match(reasons[2]!, /^rejected: tag location "room\\\\" must not end with a backslash/);
+    assert.match(reasons[3]!, /^schema: \/: unknown key 'colour'/);
+    assert.match(reasons[4]!, /^schema: \/power_w: must be number/);
+    assert.match(reasons[5]!, /^unparsable: not JSON/);
+    await waitUntil('the good readings stored', async () => hook.counters().written === 20);
+    assert.deepEqual(await totalsByDevice(influx, 'bad'), expectedTotals(good));
+  });
+
+  it('fills type and location from the retained device meta when a reading lacks them', async () => {
+    await client.publishAsync(
+      'meta/devices/desk-3/meta',
+      JSON.stringify({
+        id: 'desk-3',
+        name: 'Desk 3',
+        type: 'tplink',
+        kind: 'workplace',
+        location: 'hq/floor-2',
+        poll_interval_ms: 1000,
+        ts: new Date(T0).toISOString(),
+      }),
+      { qos: 1, retain: true },
+    );
+    const { hook } = await startHook('meta');
+    await publishAll(client, [
+      ['meta/devices/desk-3/readings', { ts: new Date(T0).toISOString(), device: 'desk-3', power_w: 3 }],
+      [
+        'meta/devices/desk-3/readings',
+        { ts: new Date(T0 + 1000).toISOString(), device: 'desk-3', power_w: 4, location: 'moved' },
+      ],
+    ]);
+    await waitUntil('two readings written', async () => hook.counters().written === 2);
+    const result = await influx.query('meta', 'SELECT power_w, location, type FROM electricity');
+    assert.deepEqual(
+      result.results?.[0]?.series?.[0]?.values.map((row) => row.slice(1)),
+      [
+        [3, 'hq/floor-2', 'tplink'],
+        [4, 'moved', 'tplink'],
+      ],
+    );
+    await client.publishAsync('meta/devices/desk-3/meta', '', { qos: 1, retain: true });
+  });
+
+  it('keeps every reading through an influxd outage mid-stream, without duplicates', async () => {
+    const { hook } = await startHook('outage', { batch: { max_lines: 500 } } as never);
+    const first = readings('outage', 20, 50);
+    const second = readings('outage', 20, 50, 50);
+    await publishAll(client, first);
+    await waitUntil('some readings stored', async () => (await storedCount(influx, 'outage')) > 0);
+    await influx.stop();
+    await publishAll(client, second);
+    await waitUntil('the hook retrying', async () => hook.counters().retried >= 2);
+    assert.ok(hook.counters().log_depth > 0, 'readings wait in the log');
+    await influx.start();
+    await waitUntil('all 2,000 stored', async () => (await storedCount(influx, 'outage')) === 2000, {
+      timeoutMs: 60_000,
+      intervalMs: 200,
+    });
+    assert.deepEqual(await totalsByDevice(influx, 'outage'), expectedTotals([...first, ...second]));
+    await waitUntil('log empty', async () => hook.counters().log_depth === 0);
+  });
+
+  it('survives a hook outage longer than mosquitto’s default 1000-message queue (shipped config)', async () => {
+    const { hook, config } = await startHook('away');
+    await hook.stop(); // the persistent session stays on the broker
+    const messages = readings('away', 10, 500); // 5,000 readings queued for the absent hook
+    await publishAll(client, messages);
+    const again = new StorageHook({ config, logger: silentLogger() });
+    hooks.push(again);
+    await again.start();
+    await waitUntil('all 5,000 stored', async () => (await storedCount(influx, 'away')) === 5000, {
+      timeoutMs: 60_000,
+      intervalMs: 200,
+    });
+    assert.deepEqual(await totalsByDevice(influx, 'away'), expectedTotals(messages));
+  });
+});
