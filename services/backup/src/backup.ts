@@ -270,6 +270,7 @@ function safeName(name: string): string {
 }
 
 function describe(error: unknown): string {
-  const cause = (error as { cause?: { code?: string } }).cause;
-  return cause?.code ?? (error as Error).message;
+  const cause = (error as { cause?: { code?: string; message?: string; errors?: Array<{ code?: string }> } })
+    .cause;
+  return cause?.code ?? cause?.errors?.[0]?.code ?? cause?.message ?? (error as Error).message;
 }

@@ -30,7 +30,7 @@ export async function commandNow(config: BackupConfig, full: boolean, io: Comman
   });
   bar.done();
   if (!result.ok) {
-    io.out.write(`backup failed: ${result.error?.message}\n`);
+    io.err.write(`backup failed: ${result.error?.message}\n`);
     return 1;
   }
   const manifest = result.entry!.manifest;

@@ -132,8 +132,9 @@ export async function writeLines(
 }
 
 function describeFetchError(error: unknown): string {
-  const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-  return cause?.code ?? cause?.message ?? (error as Error).message;
+  const cause = (error as { cause?: { code?: string; message?: string; errors?: Array<{ code?: string }> } })
+    .cause;
+  return cause?.code ?? cause?.errors?.[0]?.code ?? cause?.message ?? (error as Error).message;
 }
 
 /** A statement that changes something (CREATE/DROP DATABASE): 1.x wants POST for those. */

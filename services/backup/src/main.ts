@@ -39,7 +39,8 @@ See services/backup/README.md and docs/backup.md.`,
 async function main(): Promise<number> {
   const { values, positionals } = parseCli(spec);
   const [command, ...args] = positionals;
-  const logger = createLogger('backup', process.env.LOG_LEVEL ?? (command === 'run' ? 'info' : 'warn'));
+  // The one-shot commands print their own summary; JSON log lines are for the service (or LOG_LEVEL).
+  const logger = createLogger('backup', process.env.LOG_LEVEL ?? (command === 'run' ? 'info' : 'silent'));
   const io: CommandIo = { out: process.stdout, err: process.stderr, logger };
   const expectArgs = (count: number, usage: string) => {
     if (args.length !== count) throw new UsageError(`usage: wattbus backup ${usage}`);

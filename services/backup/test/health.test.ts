@@ -1,0 +1,74 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { Bus } from '@wattbus/bus';
+import { ServiceHealthSchema, validator, type ServiceHealth } from '@wattbus/contracts';
+import { silentLogger } from '@wattbus/runtime';
+import { freePort, startAedes, startInflux, type AedesServer, type InfluxServer } from '@wattbus/testing';
+import { HealthReporter } from '../src/health-reporter.js';
+import { BackupService } from '../src/service.js';
+import { makeConfig, tempDir } from './helpers.js';
+
+describe('health reports', () => {
+  let influx: InfluxServer;
+  let aedes: AedesServer;
+  let dir: Awaited<ReturnType<typeof tempDir>>;
+  let watcher: Bus;
+  const received: ServiceHealth[] = [];
+  const waiters: Array<() => void> = [];
+
+  before(async () => {
+    influx = await startInflux();
+    aedes = await startAedes();
+    dir = await tempDir('health');
+    await influx.createDatabase('wattbus');
+    watcher = await Bus.connect({ url: aedes.url, service: 'watcher', logger: silentLogger() });
+    await watcher.subscribe('wattbus/health/+', validator(ServiceHealthSchema), (health) => {
+      received.push(health);
+      waiters.splice(0).forEach((wake) => wake());
+    });
+  });
+
+  after(async () => {
+    await watcher?.stop();
+    await aedes?.stop();
+    await influx?.destroy();
+    await dir?.remove();
+  });
+
+  const nextHealth = (count: number) =>
+    new Promise<ServiceHealth>((resolve) => {
+      const check = () => (received.length >= count ? resolve(received[count - 1]!) : waiters.push(check));
+      check();
+    });
+
+  async function runWith(influxUrl: string): Promise<void> {
+    const config = makeConfig({
+      influx: { url: influxUrl, database: 'wattbus' },
+      directory: dir.path,
+      mqtt: { url: aedes.url },
+    });
+    const health = new HealthReporter({ mqtt: config.mqtt!, logger: silentLogger(), now: Date.now });
+    const service = new BackupService({ config, logger: silentLogger(), health });
+    await health.start();
+    await service.runOnce();
+    await health.stop();
+  }
+
+  test('a failed backup publishes a ServiceHealth with check backup false and why; the next good one clears it', async () => {
+    await runWith(`http://127.0.0.1:${await freePort()}`);
+    const failed = await nextHealth(1);
+    assert.equal(failed.service, 'backup');
+    assert.equal(failed.ready, false);
+    assert.equal(failed.checks.backup?.ok, false);
+    assert.match(
+      failed.checks.backup?.detail ?? '',
+      /backup failed: cannot reach InfluxDB at http:\/\/127\.0\.0\.1:\d+: ECONNREFUSED/,
+    );
+    assert.equal(failed.metrics.last_run_ok, 0);
+
+    await runWith(influx.url);
+    const recovered = await nextHealth(2);
+    assert.equal(recovered.ready, true);
+    assert.match(recovered.checks.backup?.detail ?? '', /^backup \S+-full \(full, 0 points\)$/);
+  });
+});
