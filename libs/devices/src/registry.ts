@@ -84,12 +84,18 @@ export async function loadRegistry(file: string, options: LoadRegistryOptions = 
   const where = (pointer: string): number | undefined => lineOf(document, lineCounter, pointer);
   const value: unknown = document.toJS() ?? {};
   if (!checkFile(value)) {
-    throw new RegistryError(path, problemsOf(checkFile.errors(), '', where, value));
+    // Duplicate ids are reported with the schema problems, so one run shows all of them.
+    const problems = [...problemsOf(checkFile.errors(), '', where, value), ...duplicateIds(value, where)];
+    throw new RegistryError(
+      path,
+      problems.sort((a, b) => (a.line ?? 0) - (b.line ?? 0)),
+    );
   }
   const drivers = (options.drivers ?? defaultDrivers).copy();
   const problems: RegistryProblem[] = [];
   await loadDriverModules(value, dirname(path), drivers, problems, where);
-  problems.push(...checkDevices(value, drivers, where));
+  problems.push(...duplicateIds(value, where), ...checkDevices(value, drivers, where));
+  problems.sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
   if (problems.length > 0) throw new RegistryError(path, problems);
   return { file: path, devices: resolveDevices(value), drivers };
 }
@@ -139,19 +145,8 @@ function checkDevices(
   where: (pointer: string) => number | undefined,
 ): RegistryProblem[] {
   const problems: RegistryProblem[] = [];
-  const firstIndexOf = new Map<string, number>();
   for (const [index, entry] of registry.devices.entries()) {
     const pointer = `/devices/${index}`;
-    const first = firstIndexOf.get(entry.id);
-    if (first !== undefined) {
-      problems.push({
-        path: `${pointer}/id`,
-        line: where(`${pointer}/id`),
-        message: `duplicate device id '${entry.id}' (first used by /devices/${first}${lineSuffix(where(`/devices/${first}/id`))}); ids must be unique`,
-      });
-    } else {
-      firstIndexOf.set(entry.id, index);
-    }
     const driver = drivers.get(entry.type);
     if (!driver) {
       problems.push({
@@ -171,6 +166,30 @@ function checkDevices(
         })),
       );
     }
+  }
+  return problems;
+}
+
+/** Every repeated `id` under `devices:`, naming where it was first used; works on unchecked input. */
+function duplicateIds(value: unknown, where: (pointer: string) => number | undefined): RegistryProblem[] {
+  const devices = (value as { devices?: unknown } | null)?.devices;
+  if (!Array.isArray(devices)) return [];
+  const problems: RegistryProblem[] = [];
+  const firstIndexOf = new Map<string, number>();
+  for (const [index, entry] of devices.entries()) {
+    const id = (entry as { id?: unknown } | null)?.id;
+    if (typeof id !== 'string') continue;
+    const first = firstIndexOf.get(id);
+    if (first === undefined) {
+      firstIndexOf.set(id, index);
+      continue;
+    }
+    const pointer = `/devices/${index}/id`;
+    problems.push({
+      path: pointer,
+      line: where(pointer),
+      message: `duplicate device id '${id}' (first used by /devices/${first}${lineSuffix(where(`/devices/${first}/id`))}); ids must be unique`,
+    });
   }
   return problems;
 }

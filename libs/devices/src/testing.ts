@@ -93,11 +93,34 @@ export class SimulatedPlug {
     this.#running = true;
   }
 
-  /** Stops listening: the plug becomes unreachable (connection refused). */
+  /**
+   * Stops listening: the plug becomes unreachable (connection refused). Answers already being
+   * prepared go out first: the simulator would otherwise send them on a closed UDP socket and
+   * throw outside any promise we hold.
+   */
   async stop(): Promise<void> {
     if (!this.#running) return;
     this.#running = false;
+    await this.#drained(2000 + this.#device.deviceNetworking.responseDelay);
     await this.#device.stop();
+  }
+
+  #drained(timeoutMs: number): Promise<void> {
+    if (this.#inFlight <= 0) return Promise.resolve();
+    const networking = this.#device.deviceNetworking;
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        networking.off('response', check);
+        resolve();
+      };
+      // The 'response' listener of the constructor runs first and lowers the count.
+      const check = () => {
+        if (this.#inFlight <= 0) done();
+      };
+      const timer = setTimeout(done, timeoutMs);
+      networking.on('response', check);
+    });
   }
 
   set responseDelay(ms: number) {
