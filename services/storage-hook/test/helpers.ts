@@ -9,12 +9,15 @@ import { StorageHookConfigSchema, type StorageHookConfig } from '../src/index.js
 export const T0 = Date.parse('2026-11-23T00:00:00.000Z');
 
 /** A full config with defaults, aimed at the harness's servers, with its own log dir. */
-export function hookConfig(
-  overrides: {
-    mqtt: Partial<StorageHookConfig['mqtt']>;
-    influx: Partial<StorageHookConfig['influx']>;
-  } & Partial<Omit<StorageHookConfig, 'mqtt' | 'influx'>>,
-): StorageHookConfig & { cleanup: () => void } {
+export interface HookOverrides {
+  mqtt?: Partial<StorageHookConfig['mqtt']>;
+  influx?: Partial<StorageHookConfig['influx']>;
+  log?: Partial<StorageHookConfig['log']>;
+  batch?: Partial<StorageHookConfig['batch']>;
+  stop_flush_timeout_ms?: number;
+}
+
+export function hookConfig(overrides: HookOverrides = {}): StorageHookConfig & { cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), 'wattbus-hook-'));
   const defaults = loadConfig({ schema: StorageHookConfigSchema, env: {} });
   const config: StorageHookConfig = {

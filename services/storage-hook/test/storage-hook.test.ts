@@ -15,6 +15,7 @@ import {
   T0,
   expectedTotals,
   hookConfig,
+  type HookOverrides,
   publishAll,
   publisher,
   readings,
@@ -32,11 +33,11 @@ describe('storage hook (in-process) against mosquitto and influxd 1.6.7', () => 
   const cleanups: Array<() => void> = [];
 
   /** Each test has its own base topic, database, client id and log dir. */
-  async function startHook(name: string, extra: Parameters<typeof hookConfig>[0] | undefined = undefined) {
+  async function startHook(name: string, extra: HookOverrides = {}) {
     const config = hookConfig({
       ...extra,
-      mqtt: { url: mosquitto.url, base_topic: name, client_id: `hook-${name}`, ...extra?.mqtt },
-      influx: { url: influx.url, database: name, ...extra?.influx },
+      mqtt: { url: mosquitto.url, base_topic: name, client_id: `hook-${name}`, ...extra.mqtt },
+      influx: { url: influx.url, database: name, ...extra.influx },
     });
     cleanups.push(config.cleanup);
     const hook = new StorageHook({ config, logger: silentLogger() });
@@ -170,7 +171,7 @@ describe('storage hook (in-process) against mosquitto and influxd 1.6.7', () => 
   });
 
   it('keeps every reading through an influxd outage mid-stream, without duplicates', async () => {
-    const { hook } = await startHook('outage', { batch: { max_lines: 500 } } as never);
+    const { hook } = await startHook('outage', { batch: { max_lines: 500 } });
     const first = readings('outage', 20, 50);
     const second = readings('outage', 20, 50, 50);
     await publishAll(client, first);
@@ -201,5 +202,29 @@ describe('storage hook (in-process) against mosquitto and influxd 1.6.7', () => 
       intervalMs: 200,
     });
     assert.deepEqual(await totalsByDevice(influx, 'away'), expectedTotals(messages));
+  });
+
+  it('control: without the shipped queue sizing, mosquitto drops what the absent hook would get', async () => {
+    const plain = await startMosquitto({ useProjectTuning: false });
+    const plainClient = await publisher(plain.url);
+    try {
+      const { hook, config } = await startHook('control', { mqtt: { url: plain.url } });
+      await hook.stop();
+      await publishAll(plainClient, readings('control', 10, 300)); // 3,000 > 1,000
+      const again = new StorageHook({ config, logger: silentLogger() });
+      hooks.push(again);
+      await again.start();
+      // Published after the queue: once it is stored, everything queued before it was handled.
+      const marker = { ts: new Date(T0).toISOString(), device: 'marker', power_w: 1 };
+      await publishAll(plainClient, [['control/devices/marker/readings', marker]]);
+      await waitUntil('the marker stored', async () =>
+        (await totalsByDevice(influx, 'control')).has('marker'),
+      );
+      const stored = (await storedCount(influx, 'control')) - 1;
+      assert.ok(stored <= 1000, `mosquitto's default queue kept ${stored} of 3,000`);
+    } finally {
+      await plainClient.endAsync();
+      await plain.destroy();
+    }
   });
 });
