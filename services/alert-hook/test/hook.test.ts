@@ -98,7 +98,7 @@ describe('alert hook against a real broker, influxd and webhook receiver', () =>
     await startHook(
       testConfig(
         env,
-        [{ name: 'overload', kind: 'power_above', devices: ['over-1'], hysteresis_w: 100, for_ms: 200 }],
+        [{ name: 'overload', kind: 'power_above', devices: ['over-1'], hysteresis_w: 100, for_ms: 1000 }],
         {
           webhooks: [
             { name: 'json', url: `${receiver.url}/json`, template: 'json' },
@@ -121,7 +121,7 @@ describe('alert hook against a real broker, influxd and webhook receiver', () =>
       running,
     );
     await agent.meta('over-1', { model: 'HS110(EU)' });
-    await agent.reading('over-1', 3900); // a spike shorter than for_ms…
+    await agent.reading('over-1', 3900); // a spike shorter than for_ms (1 s)…
     await agent.reading('over-1', 100); // …is not an alert
     await agent.reading('over-1', 3700);
     const raised = await receiver.notification('over-1', 'raised');
@@ -281,7 +281,7 @@ describe('alert hook against a real broker, influxd and webhook receiver', () =>
           services: ['dl-sim'],
           metric: 'dead_letters',
           above: 2,
-          window_ms: 300,
+          window_ms: 1000,
           for_ms: 0,
         },
       ]),
