@@ -13,3 +13,13 @@ export {
   type TplinkConnection,
 } from './tplink/driver.js';
 export { discoverTplink, discoveryAsRegistryYaml, type DiscoveredPlug } from './tplink/discovery.js';
+export { ShellyDriver, shellyDriver, type ShellyProfile } from './shelly/driver.js';
+export { ShellyConnectionSchema, type ShellyConnection } from './shelly/schemas.js';
+export { digestAuthorization, parseDigestChallenge, type DigestChallenge } from './shelly/digest.js';
+export {
+  SimulatedShelly,
+  type ShellyFault,
+  type ShellyModel,
+  type SimulatedMeter,
+  type SimulatedShellyOptions,
+} from './shelly/simulator.js';

@@ -1,0 +1,299 @@
+import { WattbusError } from '@wattbus/contracts';
+import type { Logger } from 'pino';
+import type {
+  DeviceDriver,
+  DriverDefinition,
+  DriverDeps,
+  DriverDescription,
+  DriverReading,
+  DriverState,
+} from '../driver.js';
+import type { RegistryDevice } from '../registry-schema.js';
+import {
+  checked,
+  gen1EmeterSample,
+  gen1SwitchSample,
+  gen2EmSample,
+  gen2SwitchOn,
+  gen2SwitchSample,
+} from './convert.js';
+import { HostQueue } from './host-queue.js';
+import { ShellyHttp, type ShellyAuthScheme } from './http.js';
+import {
+  Gen1InfoSchema,
+  Gen1RelaySchema,
+  Gen2DeviceStatusSchema,
+  Gen2InfoSchema,
+  Gen2SwitchSetSchema,
+  ShellyConnectionSchema,
+  type ShellyConnection,
+} from './schemas.js';
+
+/** What the driver learnt (or was told) about the device: which API and which component. */
+export interface ShellyProfile {
+  generation: 1 | 2;
+  component: 'switch' | 'em';
+  description: DriverDescription;
+}
+
+/**
+ * Shelly plugs, relays and energy meters over their local HTTP APIs: Gen1 (`/status`,
+ * `/relay/N`, Basic auth) and Gen2+ RPC (`/rpc/Switch.*`, `/rpc/EM*.GetStatus`, SHA-256 Digest
+ * auth). Generation and component come from the registry or are asked once (`/shelly`, then
+ * `Shelly.GetStatus` on Gen2+). Every operation has one deadline (`timeout_ms`) over all its
+ * requests, every answer is checked against a schema.
+ */
+export class ShellyDriver implements DeviceDriver {
+  #device: RegistryDevice;
+  #connection: ShellyConnection;
+  #logger: Logger;
+  #http: ShellyHttp;
+  #queue: HostQueue;
+  #where: string;
+  #profile: ShellyProfile | undefined;
+  #lastProblem: string | undefined;
+  #closed = false;
+  #passwordProblem: string | undefined;
+
+  constructor(device: RegistryDevice, deps: DriverDeps) {
+    this.#device = device;
+    this.#connection = device.connection as ShellyConnection;
+    this.#logger = deps.logger;
+    const { host, port, channel } = this.#connection;
+    this.#where = `${device.id} (shelly ${host}:${port}${channel ? ` channel ${channel}` : ''})`;
+    const { password, problem } = passwordOf(this.#connection);
+    this.#passwordProblem = problem;
+    this.#http = new ShellyHttp({
+      host,
+      port,
+      where: this.#where,
+      ...(password !== undefined ? { credentials: { username: this.#connection.username, password } } : {}),
+    });
+    this.#queue = deps.shared.use(`shelly:${host}:${port}`, () => new HostQueue());
+  }
+
+  /** The profile once detected (or configured); undefined before the first successful operation. */
+  get profile(): ShellyProfile | undefined {
+    return this.#profile;
+  }
+
+  async read(): Promise<DriverReading> {
+    return this.#operation(async (signal) => {
+      const profile = await this.#detect(signal);
+      const channel = this.#connection.channel;
+      if (profile.generation === 1) {
+        const status = await this.#get('/status', signal);
+        return profile.component === 'em'
+          ? gen1EmeterSample(status, channel, this.#where)
+          : gen1SwitchSample(status, channel, this.#where);
+      }
+      if (profile.component === 'em') {
+        const status = await this.#get(`/rpc/EM.GetStatus?id=${channel}`, signal);
+        const data = await this.#get(`/rpc/EMData.GetStatus?id=${channel}`, signal);
+        return gen2EmSample(status, data, channel, this.#where);
+      }
+      return gen2SwitchSample(
+        await this.#get(`/rpc/Switch.GetStatus?id=${channel}`, signal),
+        channel,
+        this.#where,
+      );
+    });
+  }
+
+  /** Switches and confirms: Gen1 answers with the relay after switching, Gen2+ is asked again. */
+  async setPower(on: boolean): Promise<void> {
+    await this.#operation(async (signal) => {
+      const profile = await this.#detect(signal);
+      let now: boolean;
+      if (profile.generation === 1) {
+        const relay = this.#relayIndex(profile);
+        const answer = await this.#get(`/relay/${relay}?turn=${on ? 'on' : 'off'}`, signal);
+        now = checked(Gen1RelaySchema, answer, this.#where, `GET /relay/${relay}?turn=…`).ison;
+      } else {
+        this.#needsSwitch(profile);
+        const channel = this.#connection.channel;
+        const answer = await this.#get(`/rpc/Switch.Set?id=${channel}&on=${on}`, signal);
+        checked(Gen2SwitchSetSchema, answer, this.#where, `Switch.Set id=${channel}`);
+        now = gen2SwitchOn(
+          await this.#get(`/rpc/Switch.GetStatus?id=${channel}`, signal),
+          channel,
+          this.#where,
+        );
+      }
+      if (now !== on) {
+        throw new WattbusError(
+          'DEVICE_ERROR',
+          `${this.#where} is still ${now ? 'on' : 'off'} after switching it ${on ? 'on' : 'off'}`,
+        );
+      }
+    });
+  }
+
+  async getState(): Promise<DriverState> {
+    return this.#operation(async (signal) => {
+      const profile = await this.#detect(signal);
+      if (profile.generation === 1) {
+        const relay = this.#relayIndex(profile);
+        const answer = await this.#get(`/relay/${relay}`, signal);
+        return { on: checked(Gen1RelaySchema, answer, this.#where, `GET /relay/${relay}`).ison };
+      }
+      this.#needsSwitch(profile);
+      const channel = this.#connection.channel;
+      return {
+        on: gen2SwitchOn(
+          await this.#get(`/rpc/Switch.GetStatus?id=${channel}`, signal),
+          channel,
+          this.#where,
+        ),
+      };
+    });
+  }
+
+  async describe(): Promise<DriverDescription> {
+    return this.#operation(async (signal) => (await this.#detect(signal)).description);
+  }
+
+  async close(): Promise<void> {
+    // fetch keeps no per-driver sockets worth closing: the global pool reuses and expires them.
+    this.#closed = true;
+  }
+
+  /** One deadline over the whole operation, one request at a time per host, problems logged once. */
+  async #operation<T>(work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    if (this.#closed) throw new WattbusError('DEVICE_ERROR', `${this.#where}: driver is closed`);
+    const signal = AbortSignal.timeout(this.#device.timeout_ms);
+    try {
+      // Not thrown by create(): one misconfigured device must not stop the agent.
+      if (this.#passwordProblem)
+        throw new WattbusError('DEVICE_AUTH_FAILED', `${this.#where}: ${this.#passwordProblem}`);
+      const result = await this.#queue.run(() => work(signal), signal, this.#where);
+      if (this.#lastProblem !== undefined) {
+        this.#logger.info({ device: this.#device.id }, 'shelly answers again');
+        this.#lastProblem = undefined;
+      }
+      return result;
+    } catch (error) {
+      const failure =
+        error instanceof WattbusError
+          ? error
+          : new WattbusError('DEVICE_ERROR', `${this.#where}: ${String(error)}`);
+      this.#noteProblem(failure);
+      throw failure;
+    }
+  }
+
+  /** A device that answers, but wrongly, is logged at warn once per distinct problem (not every poll). */
+  #noteProblem(error: WattbusError): void {
+    if (error.code === 'DEVICE_ERROR' || error.code === 'DEVICE_AUTH_FAILED') {
+      // A changed answer may be a replaced device or new firmware: detect again next time.
+      if (error.code === 'DEVICE_ERROR' && this.#connection.generation === 'auto') this.#profile = undefined;
+      if (error.message !== this.#lastProblem) {
+        this.#logger.warn(
+          { device: this.#device.id, code: error.code, err: error.message },
+          'shelly answer refused',
+        );
+      }
+    }
+    this.#lastProblem = error.message;
+  }
+
+  #get(path: string, signal: AbortSignal): Promise<unknown> {
+    const scheme: ShellyAuthScheme = this.#profile?.generation === 2 ? 'digest' : 'basic';
+    return this.#http.getJson(path, scheme, signal);
+  }
+
+  #relayIndex(profile: ShellyProfile): number {
+    // A Gen1 EM/3EM has one contactor relay, 0, whichever meter channel the entry reads.
+    return profile.component === 'em' ? 0 : this.#connection.channel;
+  }
+
+  #needsSwitch(profile: ShellyProfile): void {
+    if (profile.component !== 'switch') {
+      throw new WattbusError(
+        'DEVICE_ERROR',
+        `${this.#where} (${profile.description.model ?? 'energy meter'}) has no relay to switch`,
+      );
+    }
+  }
+
+  async #detect(signal: AbortSignal): Promise<ShellyProfile> {
+    if (this.#profile) return this.#profile;
+    const { generation, component, channel } = this.#connection;
+    if (generation !== 'auto' && component !== 'auto') {
+      this.#profile = { generation, component, description: {} };
+      return this.#profile;
+    }
+    // /shelly needs no auth on either generation.
+    const info = await this.#http.getJson('/shelly', 'basic', signal);
+    const isGen2 = typeof info === 'object' && info !== null && 'gen' in info;
+    if (generation === 1 || (generation === 'auto' && !isGen2)) {
+      const gen1 = checked(Gen1InfoSchema, info, this.#where, 'GET /shelly');
+      this.#profile = {
+        generation: 1,
+        component: component !== 'auto' ? component : (gen1.num_emeters ?? 0) > 0 ? 'em' : 'switch',
+        description: {
+          model: gen1.type,
+          details: stringsOf({ mac: gen1.mac, firmware: gen1.fw }),
+        },
+      };
+      return this.#profile;
+    }
+    const gen2 = checked(Gen2InfoSchema, info, this.#where, 'GET /shelly');
+    const description: DriverDescription = {
+      model: gen2.model,
+      details: stringsOf({
+        id: gen2.id,
+        mac: gen2.mac,
+        firmware: gen2.ver,
+        app: gen2.app,
+        generation: String(gen2.gen),
+      }),
+    };
+    let found = component;
+    if (found === 'auto') {
+      const status = checked(
+        Gen2DeviceStatusSchema,
+        await this.#http.getJson('/rpc/Shelly.GetStatus', 'digest', signal),
+        this.#where,
+        'Shelly.GetStatus',
+      );
+      if (`em:${channel}` in status) found = 'em';
+      else if (`switch:${channel}` in status) found = 'switch';
+      else {
+        const components =
+          Object.keys(status)
+            .filter((key) => key.includes(':'))
+            .join(', ') || 'none';
+        throw new WattbusError(
+          'DEVICE_ERROR',
+          `${this.#where} has neither switch:${channel} nor em:${channel} (components: ${components})`,
+        );
+      }
+    }
+    this.#profile = { generation: 2, component: found, description };
+    return this.#profile;
+  }
+}
+
+/** The password from the entry or its `password_env` variable; a missing variable is a problem every operation reports. */
+function passwordOf(connection: ShellyConnection): { password?: string; problem?: string } {
+  if (connection.password !== undefined) return { password: connection.password };
+  if (connection.password_env === undefined) return {};
+  const value = process.env[connection.password_env];
+  if (value === undefined || value === '') {
+    return { problem: `environment variable ${connection.password_env} (password_env) is not set` };
+  }
+  return { password: value };
+}
+
+function stringsOf(values: Record<string, string | undefined>): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(values).filter((entry): entry is [string, string] => entry[1] !== undefined),
+  );
+}
+
+export const shellyDriver: DriverDefinition<typeof ShellyConnectionSchema> = {
+  type: 'shelly',
+  optionsSchema: ShellyConnectionSchema,
+  create: (device, deps) => new ShellyDriver(device, deps),
+};
