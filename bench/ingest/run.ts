@@ -1,0 +1,175 @@
+/**
+ * Ingest benchmark (a script, not a test): readings/s from publish to stored in InfluxDB through
+ * mosquitto and the storage hook, next to two baselines measured in the same run:
+ *   (a) a bare mqtt.js QoS 1 subscriber that only parses the JSON (the broker path's limit),
+ *   (b) the same points written directly as batched line protocol to the same influxd (the database's limit).
+ *
+ *   node --import tsx bench/ingest/run.ts [--readings 100000] [--runs 3]
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Worker } from 'node:worker_threads';
+import mqtt from 'mqtt';
+import { loadConfig, silentLogger } from '@wattbus/runtime';
+import { readingToLine } from '@wattbus/influx';
+import { startInflux, startMosquitto, type InfluxServer } from '@wattbus/testing';
+import { StorageHook, StorageHookConfigSchema } from '@wattbus/storage-hook';
+
+const { values } = parseArgs({
+  options: {
+    readings: { type: 'string', default: '100000' },
+    runs: { type: 'string', default: '3' },
+    devices: { type: 'string', default: '100' },
+  },
+});
+const COUNT = Number(values.readings);
+const RUNS = Number(values.runs);
+const DEVICES = Number(values.devices);
+const T0 = Date.parse('2026-11-23T00:00:00.000Z');
+
+const influx = await startInflux();
+const mosquitto = await startMosquitto();
+
+/** Starts the publisher thread; resolves with the time of its first publish and when it finished. */
+function publish(base: string): { started: Promise<number>; published: Promise<number> } {
+  const worker = new Worker(new URL('./publisher.mjs', import.meta.url), {
+    workerData: { url: mosquitto.url, base, count: COUNT, devices: DEVICES },
+  });
+  let onStart!: (t: number) => void;
+  let onPublished!: (t: number) => void;
+  const started = new Promise<number>((resolve) => (onStart = resolve));
+  const published = new Promise<number>((resolve) => (onPublished = resolve));
+  worker.on('message', (message) => {
+    if (message === 'start') onStart(performance.now());
+    if (message === 'published') onPublished(performance.now());
+  });
+  worker.on('error', (error) => {
+    console.error(error);
+    process.exit(1);
+  });
+  return { started, published };
+}
+
+function until(predicate: () => boolean): Promise<number> {
+  return new Promise((resolve) => {
+    const timer = setInterval(() => {
+      if (predicate()) {
+        clearInterval(timer);
+        resolve(performance.now());
+      }
+    }, 5);
+  });
+}
+
+async function bareSubscriber(run: number): Promise<number> {
+  const base = `bare${run}`;
+  const client = await mqtt.connectAsync(mosquitto.url, { clientId: `bench-bare-${run}` });
+  let received = 0;
+  let checksum = 0;
+  client.on('message', (_topic, payload) => {
+    checksum += (JSON.parse(payload.toString()) as { power_w: number }).power_w;
+    received++;
+  });
+  await client.subscribeAsync(`${base}/devices/+/readings`, { qos: 1 });
+  const { started } = publish(base);
+  const t0 = await started;
+  const t1 = await until(() => received >= COUNT);
+  await client.endAsync();
+  if (!Number.isFinite(checksum)) throw new Error('bad checksum');
+  return COUNT / ((t1 - t0) / 1000);
+}
+
+async function storageHook(run: number): Promise<number> {
+  const base = `hook${run}`;
+  const dir = mkdtempSync(join(tmpdir(), 'wattbus-bench-hook-'));
+  const config = loadConfig({ schema: StorageHookConfigSchema, env: {} });
+  const hook = new StorageHook({
+    config: {
+      ...config,
+      counters_log_interval_ms: 0,
+      mqtt: { ...config.mqtt, url: mosquitto.url, base_topic: base, client_id: `bench-hook-${run}` },
+      influx: { ...config.influx, url: influx.url, database: base },
+      log: { ...config.log, dir },
+    },
+    logger: silentLogger(),
+  });
+  await hook.start();
+  const { started } = publish(base);
+  const t0 = await started;
+  const t1 = await until(() => hook.counters().written >= COUNT);
+  await hook.stop();
+  rmSync(dir, { recursive: true, force: true });
+  await checkStored(influx, base);
+  return COUNT / ((t1 - t0) / 1000);
+}
+
+async function directLineProtocol(run: number): Promise<number> {
+  const database = `direct${run}`;
+  await influx.createDatabase(database);
+  const lines: string[] = [];
+  for (let i = 0; i < COUNT; i++) {
+    const d = i % DEVICES;
+    const device = `meter-${d}`;
+    lines.push(
+      readingToLine({
+        ts: new Date(T0 + Math.floor(i / DEVICES) * 1000).toISOString(),
+        device,
+        power_w: 100 + (i % 1000) / 10,
+        voltage_v: 230.1,
+        current_a: 0.43,
+        energy_wh: 1000 + i,
+        type: 'modbus',
+        location: 'hq/floor-1/panel-a',
+      }),
+    );
+  }
+  const t0 = performance.now();
+  for (let start = 0; start < lines.length; start += 5000) {
+    const response = await fetch(`${influx.url}/write?db=${database}&precision=ms`, {
+      method: 'POST',
+      body: lines.slice(start, start + 5000).join('\n'),
+    });
+    if (response.status !== 204) throw new Error(`direct write answered ${response.status}`);
+  }
+  const t1 = performance.now();
+  await checkStored(influx, database);
+  return COUNT / ((t1 - t0) / 1000);
+}
+
+async function checkStored(server: InfluxServer, database: string): Promise<void> {
+  const result = await server.query(database, 'SELECT count(power_w) FROM electricity');
+  const stored = Number(result.results?.[0]?.series?.[0]?.values[0]?.[1] ?? 0);
+  if (stored !== COUNT) throw new Error(`${database}: ${stored} of ${COUNT} stored`);
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+const results = { hook: [] as number[], bare: [] as number[], direct: [] as number[] };
+try {
+  for (let run = 1; run <= RUNS; run++) {
+    // Interleaved, so drift on a shared machine hits all three alike.
+    results.bare.push(await bareSubscriber(run));
+    results.hook.push(await storageHook(run));
+    results.direct.push(await directLineProtocol(run));
+    console.log(
+      `run ${run}: storage hook ${results.hook.at(-1)!.toFixed(0)}/s, bare subscriber ${results.bare.at(-1)!.toFixed(0)}/s, direct line protocol ${results.direct.at(-1)!.toFixed(0)}/s`,
+    );
+  }
+  const hook = median(results.hook);
+  const bare = median(results.bare);
+  const direct = median(results.direct);
+  console.log(`\n${COUNT} readings, ${DEVICES} devices, median of ${RUNS} runs (readings/s):`);
+  console.log(`  storage hook, publish -> stored in InfluxDB : ${hook.toFixed(0)}`);
+  console.log(`  (a) bare mqtt.js QoS 1 subscriber, JSON.parse: ${bare.toFixed(0)}`);
+  console.log(`  (b) direct batched line protocol to influxd  : ${direct.toFixed(0)}`);
+  console.log(`  hook / bare subscriber = ${(hook / bare).toFixed(2)}   (target >= 0.80)`);
+  console.log(`  hook / direct writes   = ${(hook / direct).toFixed(2)}`);
+} finally {
+  await Promise.all([influx.destroy(), mosquitto.destroy()]);
+}
