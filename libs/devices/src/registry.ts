@@ -6,7 +6,6 @@ import { validator, type Validator } from '@wattbus/contracts';
 import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Document } from 'yaml';
 import type { DriverDefinition } from './driver.js';
 import { type DriverRegistry, driverShapeProblem } from './drivers.js';
-import { defaultDrivers } from './builtin.js';
 import {
   BUILTIN_DEFAULTS,
   RegistryFileSchema,
@@ -91,7 +90,9 @@ export async function loadRegistry(file: string, options: LoadRegistryOptions = 
       problems.sort((a, b) => (a.line ?? 0) - (b.line ?? 0)),
     );
   }
-  const drivers = (options.drivers ?? defaultDrivers).copy();
+  // Imported here, not at the top: driver modules import RegistryError from this file, and a
+  // static import of the built-in drivers would make that a cycle evaluated in the wrong order.
+  const drivers = (options.drivers ?? (await import('./builtin.js')).defaultDrivers).copy();
   const problems: RegistryProblem[] = [];
   await loadDriverModules(value, dirname(path), drivers, problems, where);
   problems.push(...duplicateIds(value, where), ...checkDevices(value, drivers, where));

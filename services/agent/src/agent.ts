@@ -66,7 +66,17 @@ export class Agent {
     return result;
   }
 
+  /** Connects, publishes meta and starts the roles; on any failure it undoes what it started and throws. */
   async start(): Promise<void> {
+    try {
+      await this.#start();
+    } catch (error) {
+      await this.stop().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  async #start(): Promise<void> {
     const config = this.#config;
     const availabilityTopic = agentAvailabilityTopic(config.base_topic, config.agent_id);
     const bus = await Bus.connect({

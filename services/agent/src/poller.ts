@@ -82,7 +82,7 @@ export class Poller {
         device.max_backoff_ms,
         device.poll_interval_ms * 2 ** Math.min(beyond + 1, 30),
       );
-      // Back on the grid after the wait, so a recovered device keeps its phase.
+      // A new grid starts after the wait; a recovered device polls at its interval from there.
       this.#nextAt = now + backoff;
       return;
     }

@@ -19,16 +19,19 @@ describe('collector: 20 simulated plugs', () => {
   // A slow plug (answers after 350 ms, polled every 100 ms) and one the test unplugs.
   const SLOW = 20;
   const FLAKY = 21;
+  // Answers after 150 ms, polled every 200 ms: the grid keeps a 200 ms period, where scheduling
+  // "interval after the previous poll" would drift to 350 ms.
+  const STEADY = 22;
 
   before(async () => {
     broker = await startAedes();
     observer = await Observer.connect(broker.url);
-    for (let index = 0; index < 22; index++) {
+    for (let index = 0; index < 23; index++) {
       const model: SimulatedModel = index % 2 === 0 ? 'hs110' : 'hs110v2';
       plugs.push(
         await SimulatedPlug.start({
           model,
-          responseDelay: index === SLOW ? 350 : 0,
+          responseDelay: index === SLOW ? 350 : index === STEADY ? 150 : 0,
           realtime: {
             power: 10 + index * 3.217,
             voltage: 229 + index / 7,
@@ -40,10 +43,10 @@ describe('collector: 20 simulated plugs', () => {
     }
     const setup = await registryFor(
       plugs.map((plug, index) => ({
-        id: index === SLOW ? 'slow' : index === FLAKY ? 'flaky' : id(index),
+        id: index === SLOW ? 'slow' : index === FLAKY ? 'flaky' : index === STEADY ? 'steady' : id(index),
         host: plug.host,
         port: plug.port,
-        poll_interval_ms: index >= 20 ? 100 : interval(index),
+        poll_interval_ms: index === STEADY ? 200 : index >= 20 ? 100 : interval(index),
         timeout_ms: 2000,
         offline_after_failures: 3,
         max_backoff_ms: 400,
@@ -158,6 +161,16 @@ describe('collector: 20 simulated plugs', () => {
       plugs.every((plug) => plug.maxInFlight <= 1),
       'no plug ever had two requests at once',
     );
+  });
+
+  it('polls on a fixed grid: the time a poll takes does not add to the period', async () => {
+    const before = observer.count('steady');
+    await observer.until('10 readings of the steady plug', () => observer.count('steady') >= before + 10);
+    const readings = observer.readings.get('steady')!.slice(before, before + 10);
+    const period = (Date.parse(readings.at(-1)!.ts) - Date.parse(readings[0]!.ts)) / (readings.length - 1);
+    // 200 ms on the grid; 350 ms if each wait started after the 150 ms answer.
+    assert.ok(period < 275, `mean period ${period.toFixed(0)} ms for a 200 ms interval`);
+    assert.equal(plugs[STEADY]!.maxInFlight, 1);
   });
 
   it('marks an unreachable plug offline after 3 failures and online when it is back, while the others flow', async () => {
