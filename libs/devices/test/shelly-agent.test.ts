@@ -1,0 +1,268 @@
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import {
+  ReadingSchema,
+  ResponseEnvelopeSchema,
+  validator,
+  type Reading,
+  type ResponseEnvelope,
+} from '@wattbus/contracts';
+import { SimulatedShelly } from '@wattbus/devices';
+import { startAedes, type AedesServer } from '@wattbus/testing';
+import { stringify } from 'yaml';
+
+/**
+ * The Shelly driver inside the real agent process (services/agent/src/main.ts), against an aedes
+ * broker: what a third-party subscriber sees. The agent is started as a process, not imported:
+ * libs/devices must not depend on the service built on it.
+ */
+const AGENT_MAIN = fileURLToPath(new URL('../../../services/agent/src/main.ts', import.meta.url));
+const checkReading = validator(ReadingSchema);
+const checkResponse = validator(ResponseEnvelopeSchema);
+
+/** Everything the broker routes under `wattbus/`, with waiters woken on every message. */
+class BrokerLog {
+  readonly readings = new Map<string, Reading[]>();
+  readonly availability = new Map<string, string[]>();
+  readonly states = new Map<string, boolean[]>();
+  readonly replies = new Map<string, ResponseEnvelope>();
+  readonly invalid: string[] = [];
+  #waiters = new Set<() => void>();
+
+  constructor(server: AedesServer) {
+    server.broker.on('publish', (packet) => {
+      const parts = packet.topic.split('/');
+      if (parts[0] !== 'wattbus') return;
+      const text = packet.payload.toString();
+      if (parts[1] === 'devices' && parts.length === 4) {
+        const [, , device, kind] = parts as [string, string, string, string];
+        if (kind === 'readings') {
+          const reading: unknown = JSON.parse(text);
+          if (!checkReading(reading)) this.invalid.push(`${text}: ${checkReading.errorText()}`);
+          else push(this.readings, device, reading);
+        } else if (kind === 'availability') push(this.availability, device, text);
+        else if (kind === 'state') push(this.states, device, (JSON.parse(text) as { on: boolean }).on);
+      } else if (parts[1] === 'replies') {
+        const envelope: unknown = JSON.parse(text);
+        if (checkResponse(envelope)) this.replies.set(envelope.id, envelope);
+      }
+      for (const wake of this.#waiters) wake();
+    });
+  }
+
+  count(device: string): number {
+    return this.readings.get(device)?.length ?? 0;
+  }
+
+  until(what: string, test: () => boolean, timeoutMs = 20_000): Promise<void> {
+    if (test()) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#waiters.delete(wake);
+        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`));
+      }, timeoutMs);
+      const wake = () => {
+        if (!test()) return;
+        clearTimeout(timer);
+        this.#waiters.delete(wake);
+        resolve();
+      };
+      this.#waiters.add(wake);
+    });
+  }
+}
+
+function push<T>(map: Map<string, T[]>, key: string, value: T): void {
+  const list = map.get(key) ?? [];
+  list.push(value);
+  map.set(key, list);
+}
+
+describe('shelly devices in the agent (process) through an aedes broker', () => {
+  let broker: AedesServer;
+  let log: BrokerLog;
+  let dir: string;
+  let agent: ChildProcess | undefined;
+  let exited: Promise<number | null>;
+  let output = '';
+  const devices = new Map<string, SimulatedShelly>();
+  const BAD = ['garbage', 'server-error', 'wrong-type', 'wrong-password'];
+
+  before(async () => {
+    broker = await startAedes();
+    log = new BrokerLog(broker);
+    dir = await mkdtemp(join(tmpdir(), 'wattbus-shelly-agent-'));
+    devices.set(
+      'kettle',
+      await SimulatedShelly.start({
+        model: 'plus-plug-s',
+        password: 'kettle-pw',
+        meter: { power_w: 1850.5, voltage_v: 230.1, current_a: 8.04, frequency_hz: 50, energy_wh: 42.125 },
+      }),
+    );
+    devices.set(
+      'mains',
+      await SimulatedShelly.start({
+        model: '3em',
+        meter: { power_w: 100, voltage_v: 230, current_a: 0.5, power_factor: 0.9, energy_wh: 1000 },
+      }),
+    );
+    devices.set('garbage', await SimulatedShelly.start({ model: 'plug-s' }));
+    devices.set('server-error', await SimulatedShelly.start({ model: 'pro-3em' }));
+    devices.set('wrong-type', await SimulatedShelly.start({ model: 'plus-plug-s', meter: { power_w: 7 } }));
+    devices.set('wrong-password', await SimulatedShelly.start({ model: 'plus-plug-s', password: 'right' }));
+    devices.get('garbage')!.fault = 'garbage';
+    devices.get('server-error')!.fault = 'server-error';
+    devices.get('wrong-type')!.fault = 'wrong-type';
+
+    const registry = join(dir, 'devices.yaml');
+    const connection: Record<string, Record<string, unknown>> = {
+      kettle: { password: 'kettle-pw' },
+      'wrong-password': { password: 'wrong' },
+    };
+    await writeFile(
+      registry,
+      stringify({
+        defaults: { poll_interval_ms: 100, timeout_ms: 1000, offline_after_failures: 2, max_backoff_ms: 200 },
+        devices: [...devices].map(([id, device]) => ({
+          id,
+          type: 'shelly',
+          location: `home/${id}`,
+          kind: id === 'mains' ? 'meter' : 'appliance',
+          connection: { host: device.host, port: device.port, ...connection[id] },
+        })),
+      }),
+    );
+    agent = spawn(process.execPath, ['--import', 'tsx', AGENT_MAIN, '--registry', registry], {
+      env: {
+        ...process.env,
+        LOG_LEVEL: 'debug',
+        WATTBUS_MQTT_URL: broker.url,
+        WATTBUS_AGENT_ID: 'agent-shelly',
+        WATTBUS_DEVICE_WILLS: 'false',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    agent.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    agent.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    exited = new Promise((resolve) => agent!.once('exit', (code) => resolve(code)));
+  });
+
+  after(async () => {
+    if (agent && agent.exitCode === null && agent.signalCode === null) {
+      agent.kill('SIGTERM');
+      await exited;
+    }
+    await Promise.all([...devices.values()].map((device) => device.stop()));
+    await broker?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('publishes exact readings of good devices: one plug, a 3EM as three phases plus a total', async () => {
+    await log.until(
+      'readings of the kettle and a whole poll of the mains',
+      () => log.count('kettle') >= 2 && log.count('mains') >= 4,
+    );
+    const kettle = log.readings.get('kettle')![0]!;
+    assert.deepEqual(
+      { ...kettle, ts: undefined },
+      {
+        ts: undefined,
+        device: 'kettle',
+        power_w: 1850.5,
+        voltage_v: 230.1,
+        current_a: 8.04,
+        frequency_hz: 50,
+        energy_wh: 42.125,
+        type: 'shelly',
+        location: 'home/kettle',
+      },
+    );
+    const poll = log.readings.get('mains')!.slice(0, 4);
+    assert.deepEqual(
+      poll.map((reading) => [reading.phase, reading.power_w, reading.energy_wh]),
+      [
+        ['L1', 100, 1000],
+        ['L2', 100, 1000],
+        ['L3', 100, 1000],
+        [undefined, 300, 3000],
+      ],
+    );
+    assert.equal(new Set(poll.map((reading) => reading.ts)).size, 1, 'one poll, one timestamp');
+    assert.deepEqual(log.availability.get('kettle'), ['online']);
+    assert.deepEqual(log.states.get('kettle'), [true]);
+  });
+
+  it('skips readings of garbage, a 500, a wrong-typed field and a wrong password, with a logged reason; never online', async () => {
+    await log.until('every bad device offline', () =>
+      BAD.every((id) => log.availability.get(id)?.at(-1) === 'offline'),
+    );
+    for (const id of BAD) {
+      assert.equal(log.count(id), 0, `${id} published no reading`);
+      assert.deepEqual(log.availability.get(id), ['offline'], `${id} was never online`);
+    }
+    assert.deepEqual(log.invalid, [], 'nothing outside the reading schema reached the broker');
+    const lines = output
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    const reasonOf = (device: string) =>
+      lines.find((line) => line.device === device && line.msg === 'shelly answer refused')?.err as
+        string | undefined;
+    assert.match(reasonOf('garbage') ?? '', /not JSON: "<html>/);
+    assert.match(reasonOf('server-error') ?? '', /HTTP 500/);
+    assert.match(reasonOf('wrong-type') ?? '', /\/apower: must be number/);
+    assert.match(reasonOf('wrong-password') ?? '', /refused the password of 'admin'/);
+  });
+
+  it('keeps polling the good devices and answers commands while the bad ones fail', async () => {
+    const before = log.count('kettle');
+    await log.until('more kettle readings', () => log.count('kettle') >= before + 3);
+    assert.equal(agent!.exitCode, null, 'the agent is still running');
+
+    const request = async (device: string, on: boolean): Promise<ResponseEnvelope> => {
+      const id = randomUUID();
+      const payload = JSON.stringify({ id, reply_to: `wattbus/replies/shelly-test/${id}`, params: { on } });
+      await new Promise<void>((resolve, reject) =>
+        broker.broker.publish(
+          {
+            cmd: 'publish',
+            topic: `wattbus/devices/${device}/req/set`,
+            payload: Buffer.from(payload),
+            qos: 1,
+            retain: false,
+            dup: false,
+          },
+          (error) => (error ? reject(error) : resolve()),
+        ),
+      );
+      await log.until(`the reply to set ${device}`, () => log.replies.has(id));
+      return log.replies.get(id)!;
+    };
+    const switched = await request('kettle', false);
+    assert.equal(switched.ok, true, JSON.stringify(switched));
+    assert.equal(devices.get('kettle')!.relays[0], false);
+    await log.until('the kettle state off', () => log.states.get('kettle')?.at(-1) === false);
+
+    const refused = await request('wrong-password', true);
+    assert.deepEqual(refused.ok ? undefined : refused.error.code, 'DEVICE_AUTH_FAILED');
+    const broken = await request('garbage', false);
+    assert.deepEqual(broken.ok ? undefined : broken.error.code, 'DEVICE_ERROR');
+  });
+
+  it('brings a device online once its answers are right again', async () => {
+    devices.get('wrong-type')!.fault = undefined;
+    await log.until('readings of the repaired device', () => log.count('wrong-type') >= 1);
+    assert.equal(log.readings.get('wrong-type')![0]!.power_w, 7);
+    await log.until(
+      'the repaired device online',
+      () => log.availability.get('wrong-type')?.at(-1) === 'online',
+    );
+  });
+});
