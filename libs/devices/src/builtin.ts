@@ -1,6 +1,7 @@
 import type { DriverDefinition } from './driver.js';
 import { DriverRegistry } from './drivers.js';
 import { tplinkDriver } from './tplink/driver.js';
+import { modbusDriver } from './modbus/driver.js';
 import { shellyDriver } from './shelly/driver.js';
 
 /**
@@ -9,6 +10,7 @@ import { shellyDriver } from './shelly/driver.js';
  */
 export const defaultDrivers = new DriverRegistry([
   tplinkDriver as unknown as DriverDefinition,
+  modbusDriver as unknown as DriverDefinition,
   shellyDriver as unknown as DriverDefinition,
 ]);
 

@@ -23,3 +23,23 @@ export {
   type SimulatedMeter,
   type SimulatedShellyOptions,
 } from './shelly/simulator.js';
+export * from './modbus/profile-schema.js';
+export {
+  BUILTIN_PROFILES_DIR,
+  ProfileError,
+  builtinProfiles,
+  loadProfile,
+  withOverrides,
+} from './modbus/profiles.js';
+export type { MeterProfile, MeterRegister, ProfileOverrides } from './modbus/profiles.js';
+export { decodeWords, encodeWords, registerValue, registerWords } from './modbus/codec.js';
+export { MAX_REGISTERS_PER_READ, planReads, type ReadBlock } from './modbus/plan.js';
+export { ModbusLine, type LineMetrics, type LineRequest, type ModbusLineSettings } from './modbus/line.js';
+export {
+  ModbusConnectionSchema,
+  ModbusDriver,
+  lineKeyOf,
+  lineSettingsOf,
+  modbusDriver,
+  type ModbusConnection,
+} from './modbus/driver.js';
