@@ -44,7 +44,8 @@ export async function exportedSchemas(
   }
   // Formatted as the repository's Prettier formats JSON, so `prettier --check .` agrees.
   const options = (await prettier.resolveConfig(join(SCHEMAS_DIRECTORY, 'x.json'))) ?? {};
-  for (const [name, text] of files) files.set(name, await prettier.format(text, { ...options, parser: 'json' }));
+  for (const [name, text] of files)
+    files.set(name, await prettier.format(text, { ...options, parser: 'json' }));
   return new Map([...files.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
 
