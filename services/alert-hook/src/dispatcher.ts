@@ -54,7 +54,7 @@ export class Dispatcher extends EventEmitter<{
         { sink, dropped: orphans.length },
         'outbox entries for a sink no longer configured; dropped',
       );
-      for (const entry of orphans) void this.#deps.outbox.done(entry.id);
+      void this.#deps.outbox.done(orphans.map((entry) => entry.id));
     }
     for (const sink of this.#deps.sinks) {
       const queue = {
@@ -68,12 +68,14 @@ export class Dispatcher extends EventEmitter<{
     }
   }
 
-  /** Records the transition for every sink that wants it (durably), then wakes their queues. */
-  async enqueue(alert: Alert): Promise<void> {
-    const key = transitionKey(alert);
+  /** Records the transitions for every sink that wants them (durably, one fsync), then wakes their queues. */
+  async enqueue(alerts: Alert[]): Promise<void> {
     const entries: OutboxEntry[] = [];
-    for (const { sink } of this.#queues.values()) {
-      if (sink.accepts(alert)) entries.push({ id: `${sink.name}:${key}`, sink: sink.name, key, alert });
+    for (const alert of alerts) {
+      const key = transitionKey(alert);
+      for (const { sink } of this.#queues.values()) {
+        if (sink.accepts(alert)) entries.push({ id: `${sink.name}:${key}`, sink: sink.name, key, alert });
+      }
     }
     await this.#deps.outbox.add(entries);
     for (const entry of entries) {
@@ -111,33 +113,34 @@ export class Dispatcher extends EventEmitter<{
     const { logger, retry } = this.#deps;
     let attempt = 0;
     while (!signal.aborted) {
-      const entry = queue.entries[0];
+      const batch = queue.entries.slice(0, queue.sink.batch);
+      const entry = batch[0];
       if (!entry) {
         await new Promise<void>((resolve) => (queue.wake = resolve));
         continue;
       }
       try {
-        await queue.sink.deliver(entry, signal);
-        queue.entries.shift();
+        await queue.sink.deliver(batch, signal);
+        queue.entries.splice(0, batch.length);
         queue.healthy = true;
-        this.#metrics.delivered++;
+        this.#metrics.delivered += batch.length;
         if (attempt > 0)
           logger.info({ sink: queue.sink.name, key: entry.key, attempts: attempt + 1 }, 'delivered');
         attempt = 0;
-        await this.#deps.outbox.done(entry.id);
-        this.emit('delivered', entry);
+        await this.#deps.outbox.done(batch.map((delivered) => delivered.id));
+        for (const delivered of batch) this.emit('delivered', delivered);
       } catch (error) {
         if (signal.aborted) break;
         if (error instanceof DeliveryError && error.permanent) {
           logger.error(
-            { sink: queue.sink.name, key: entry.key, err: error.message },
+            { sink: queue.sink.name, key: entry.key, entries: batch.length, err: error.message },
             'notification refused; dropped',
           );
-          queue.entries.shift();
-          this.#metrics.dropped++;
+          queue.entries.splice(0, batch.length);
+          this.#metrics.dropped += batch.length;
           attempt = 0;
-          await this.#deps.outbox.done(entry.id);
-          this.emit('dropped', entry, error);
+          await this.#deps.outbox.done(batch.map((dropped) => dropped.id));
+          for (const dropped of batch) this.emit('dropped', dropped, error);
           continue;
         }
         queue.healthy = false;

@@ -73,11 +73,13 @@ export class Outbox {
     return this.#write(text, true);
   }
 
-  /** Marks an entry delivered. Not fsynced: losing it only means one more delivery after a crash. */
-  done(id: string): Promise<void> {
-    if (!this.#entries.delete(id)) return Promise.resolve();
-    this.#doneSinceCompaction++;
-    const write = this.#write(`${JSON.stringify({ op: 'done', id } satisfies Line)}\n`, false);
+  /** Marks entries delivered. Not fsynced: losing it only means one more delivery after a crash. */
+  done(ids: string[]): Promise<void> {
+    const removed = ids.filter((id) => this.#entries.delete(id));
+    if (removed.length === 0) return Promise.resolve();
+    this.#doneSinceCompaction += removed.length;
+    const text = removed.map((id) => `${JSON.stringify({ op: 'done', id } satisfies Line)}\n`).join('');
+    const write = this.#write(text, false);
     if (this.#doneSinceCompaction >= 1000) return write.then(() => this.#enqueue(() => this.#compact()));
     return write;
   }

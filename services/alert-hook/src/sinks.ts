@@ -6,8 +6,10 @@ import type { OutboxEntry } from './outbox.js';
 /** Where notifications go. `deliver` resolves once the far end accepted the entry. */
 export interface Sink {
   readonly name: string;
+  /** How many queued entries one `deliver` call may take (1 for webhooks: one POST per transition). */
+  readonly batch: number;
   accepts(alert: Alert): boolean;
-  deliver(entry: OutboxEntry, signal: AbortSignal): Promise<void>;
+  deliver(entries: OutboxEntry[], signal: AbortSignal): Promise<void>;
 }
 
 /** A failed delivery; `permanent` ones (a 400 from the receiver) are not retried. */
@@ -24,6 +26,7 @@ export class DeliveryError extends Error {
 /** POSTs JSON to a webhook with the `Idempotency-Key` header; body from the webhook's template. */
 export class WebhookSink implements Sink {
   readonly name: string;
+  readonly batch = 1;
   #webhook: Webhook;
 
   constructor(webhook: Webhook) {
@@ -35,7 +38,11 @@ export class WebhookSink implements Sink {
     return ALERT_SEVERITIES.indexOf(alert.severity) >= ALERT_SEVERITIES.indexOf(this.#webhook.min_severity);
   }
 
-  async deliver(entry: OutboxEntry, signal: AbortSignal): Promise<void> {
+  async deliver(entries: OutboxEntry[], signal: AbortSignal): Promise<void> {
+    for (const entry of entries) await this.#post(entry, signal);
+  }
+
+  async #post(entry: OutboxEntry, signal: AbortSignal): Promise<void> {
     const body = renderBody(this.#webhook, entry);
     let response: Response;
     try {
@@ -96,6 +103,7 @@ export function alertText(alert: Alert): string {
 /** Writes each transition as a point of measurement `alerts` with `/write?precision=ms`. */
 export class InfluxSink implements Sink {
   readonly name = 'influx';
+  readonly batch = 500;
   #connection: InfluxConnection;
   #databaseCreated = false;
 
@@ -107,8 +115,8 @@ export class InfluxSink implements Sink {
     return true;
   }
 
-  async deliver(entry: OutboxEntry, signal: AbortSignal): Promise<void> {
-    const line = alertLine(entry.alert);
+  async deliver(entries: OutboxEntry[], signal: AbortSignal): Promise<void> {
+    const line = entries.map((entry) => alertLine(entry.alert)).join('\n');
     let response = await this.#post(line, signal);
     if (response.status === 404 && !this.#databaseCreated) {
       // InfluxDB 1.x: "database not found"; create it once (2.x/3.x buckets are made by their admin).

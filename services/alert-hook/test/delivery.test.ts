@@ -45,7 +45,7 @@ describe('outbox', () => {
     await first.start();
     const resolved: Alert = { ...alert, state: 'resolved', resolved_at: '2026-11-23T18:50:00.000Z' };
     await first.add([entry('json'), entry('influx'), entry('json', resolved)]);
-    await first.done('influx:a1.raised');
+    await first.done(['influx:a1.raised']);
     await first.stop();
     appendFileSync(file, '{"op":"add","entry":{"id":"torn'); // a crash mid-write
 
@@ -129,8 +129,8 @@ describe('dispatcher', () => {
     dispatcher.start();
     try {
       receiver.status = 503;
-      await dispatcher.enqueue(alert);
-      await dispatcher.enqueue({ ...alert, state: 'resolved', resolved_at: '2026-11-23T18:50:00.000Z' });
+      await dispatcher.enqueue([alert]);
+      await dispatcher.enqueue([{ ...alert, state: 'resolved', resolved_at: '2026-11-23T18:50:00.000Z' }]);
       await once(dispatcher, 'failed'); // the receiver is "down": one refused attempt, then it is back
       receiver.status = 200;
       const resolved = await receiver.nextNotification((n) => n.event === 'resolved', '/hook');
@@ -141,7 +141,7 @@ describe('dispatcher', () => {
       assert.equal(resolved.alert.id, 'a1');
 
       receiver.status = 400;
-      await dispatcher.enqueue({ ...alert, id: 'a2' });
+      await dispatcher.enqueue([{ ...alert, id: 'a2' }]);
       const [dropped] = await once(dispatcher, 'dropped');
       assert.equal((dropped as OutboxEntry).key, 'a2.raised');
       assert.equal(outbox.size, 0, 'a refused notification is not retried forever');
