@@ -213,8 +213,21 @@ export class WriteAheadLog {
 
   #appendNow(record: string): void {
     const active = this.#active ?? this.#openSegment();
-    const written = writeSync(active.fd, `${record}\n`);
-    if (this.#options.fsyncIntervalMs === 0) fdatasyncSync(active.fd);
+    const data = Buffer.from(`${record}\n`);
+    let written = 0;
+    try {
+      written = writeSync(active.fd, data);
+      if (written !== data.length)
+        throw new Error(`short write to ${active.file} (${written} of ${data.length} bytes)`);
+      if (this.#options.fsyncIntervalMs === 0) fdatasyncSync(active.fd);
+    } catch (error) {
+      // A partial line may now end this segment: close it (read() drops a torn tail) and let the
+      // caller retry into a fresh segment. The reading is not acknowledged meanwhile.
+      active.bytes += written;
+      this.#bytes += written;
+      this.#abandonActive();
+      throw error;
+    }
     active.bytes += written;
     active.records++;
     this.#bytes += written;
@@ -241,6 +254,24 @@ export class WriteAheadLog {
     }
     if (this.#stopped) throw new Error('the write-ahead log is stopped');
     this.#appendNow(record);
+  }
+
+  #abandonActive(): void {
+    const active = this.#active;
+    if (!active) return;
+    if (active.records > 0) {
+      this.sealActive();
+      return;
+    }
+    this.#active = undefined;
+    clearTimeout(active.timer);
+    this.#bytes -= active.bytes;
+    try {
+      closeSync(active.fd);
+      unlinkSync(active.file);
+    } catch {
+      // best effort: an empty or torn-only segment is dropped on the next start anyway
+    }
   }
 
   #openSegment(): ActiveSegment {
