@@ -1,3 +1,4 @@
+import { createServer, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { WattbusError } from '@wattbus/contracts';
@@ -195,6 +196,26 @@ describe('InfluxQueryClient against influxd', () => {
       assert.equal(error.code, 'QUERY_FAILED');
       return true;
     });
+  });
+
+  it('a server that accepts and never answers is STORE_UNAVAILABLE after timeout_ms', async () => {
+    const sockets: Socket[] = [];
+    const silent = createServer((socket) => sockets.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const { port } = silent.address() as { port: number };
+    try {
+      const hung = new InfluxQueryClient({
+        connection: { url: `http://127.0.0.1:${port}`, database, timeout_ms: 300 },
+      });
+      await assert.rejects(
+        hung.run({ text: 'SHOW DATABASES', params: {} }),
+        (error: WattbusError) =>
+          error.code === 'STORE_UNAVAILABLE' && /did not answer within 300 ms/.test(error.message),
+      );
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => silent.close(() => resolve()));
+    }
   });
 
   it('a server that is not there is STORE_UNAVAILABLE', async () => {
