@@ -362,6 +362,7 @@ describe('Shelly Gen2+ (simulated Plus Plug S and Pro 3EM)', () => {
     );
     plug.stuckRelay = true;
     assert.match((await failure(driver.setPower(true))).message, /still off after switching it on/);
+    assert.equal((await driver.describe()).model, 'SNPL-00112EU', 'describe() asks /shelly for the model');
   });
 
   it('authenticates with SHA-256 digest, reusing the nonce with a growing nc', async () => {

@@ -150,7 +150,14 @@ export class ShellyDriver implements DeviceDriver {
   }
 
   async describe(): Promise<DriverDescription> {
-    return this.#operation(async (signal) => (await this.#detect(signal)).description);
+    return this.#operation(async (signal) => {
+      const profile = await this.#detect(signal);
+      // A profile set in the registry skipped /shelly; ask it now, once, for the model.
+      if (profile.description.model === undefined) {
+        profile.description = describeInfo(await this.#http.getJson('/shelly', 'basic', signal), this.#where);
+      }
+      return profile.description;
+    });
   }
 
   async close(): Promise<void> {
@@ -231,24 +238,12 @@ export class ShellyDriver implements DeviceDriver {
       this.#profile = {
         generation: 1,
         component: component !== 'auto' ? component : (gen1.num_emeters ?? 0) > 0 ? 'em' : 'switch',
-        description: {
-          model: gen1.type,
-          details: stringsOf({ mac: gen1.mac, firmware: gen1.fw }),
-        },
+        description: describeInfo(gen1, this.#where),
       };
       return this.#profile;
     }
     const gen2 = checked(Gen2InfoSchema, info, this.#where, 'GET /shelly');
-    const description: DriverDescription = {
-      model: gen2.model,
-      details: stringsOf({
-        id: gen2.id,
-        mac: gen2.mac,
-        firmware: gen2.ver,
-        app: gen2.app,
-        generation: String(gen2.gen),
-      }),
-    };
+    const description = describeInfo(gen2, this.#where);
     let found = component;
     if (found === 'auto') {
       const status = checked(
@@ -284,6 +279,25 @@ function passwordOf(connection: ShellyConnection): { password?: string; problem?
     return { problem: `environment variable ${connection.password_env} (password_env) is not set` };
   }
   return { password: value };
+}
+
+/** Model and details from a `/shelly` answer of either generation. */
+function describeInfo(info: unknown, where: string): DriverDescription {
+  if (typeof info === 'object' && info !== null && 'gen' in info) {
+    const gen2 = checked(Gen2InfoSchema, info, where, 'GET /shelly');
+    return {
+      model: gen2.model,
+      details: stringsOf({
+        id: gen2.id,
+        mac: gen2.mac,
+        firmware: gen2.ver,
+        app: gen2.app,
+        generation: String(gen2.gen),
+      }),
+    };
+  }
+  const gen1 = checked(Gen1InfoSchema, info, where, 'GET /shelly');
+  return { model: gen1.type, details: stringsOf({ mac: gen1.mac, firmware: gen1.fw }) };
 }
 
 function stringsOf(values: Record<string, string | undefined>): Record<string, string> {
