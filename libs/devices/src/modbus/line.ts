@@ -309,7 +309,9 @@ export class ModbusLine implements Closable {
           })
         : s.transport === 'tcp'
           ? client.connectTCP(s.host ?? '', { port: s.port ?? 502 })
-          : client.connectTcpRTUBuffered(s.host ?? '', { port: s.port ?? 502 });
+          : // Raw RTU frames (with CRC) over TCP. modbus-serial calls this port "telnet";
+            // its connectTcpRTUBuffered speaks MBAP, i.e. plain Modbus TCP.
+            client.connectTelnet(s.host ?? '', { port: s.port ?? 502 });
     try {
       await Promise.race([
         connecting,
