@@ -164,12 +164,21 @@ describe('collector: 20 simulated plugs', () => {
   });
 
   it('polls on a fixed grid: the time a poll takes does not add to the period', async () => {
+    // Every tick of the grid is either polled or (when the previous poll overran it) skipped, so
+    // polls + skipped ticks follow the clock at one per 200 ms. Scheduling each poll "200 ms after
+    // the previous one ended" would give one per 350 ms and no skipped ticks.
+    const ticks = () => agent.metrics().steady!.polls! + agent.metrics().steady!.skipped_ticks!;
     const before = observer.count('steady');
+    const ticksBefore = ticks();
+    const started = Date.now();
     await observer.until('10 readings of the steady plug', () => observer.count('steady') >= before + 10);
-    const readings = observer.readings.get('steady')!.slice(before, before + 10);
-    const period = (Date.parse(readings.at(-1)!.ts) - Date.parse(readings[0]!.ts)) / (readings.length - 1);
-    // 200 ms on the grid; 350 ms if each wait started after the 150 ms answer.
-    assert.ok(period < 275, `mean period ${period.toFixed(0)} ms for a 200 ms interval`);
+    const elapsed = Date.now() - started;
+    const counted = ticks() - ticksBefore;
+    const expected = elapsed / 200;
+    assert.ok(
+      counted >= expected * 0.85 - 2 && counted <= expected + 2,
+      `${counted} ticks in ${elapsed} ms for a 200 ms interval (expected about ${expected.toFixed(1)})`,
+    );
     assert.equal(plugs[STEADY]!.maxInFlight, 1);
   });
 
