@@ -530,7 +530,7 @@ describe('Shelly registry entries', () => {
           '    type: shelly',
           '    location: home/kitchen',
           '    kind: appliance',
-          '    connection: { host: 10.0.0.5, generation: 3, chanel: 1 }',
+          '    connection: { host: "10.0.0.5/admin?x=", generation: 3, chanel: 1 }',
         ].join('\n'),
       );
       const error = await loadRegistry(bad).then(
@@ -540,6 +540,7 @@ describe('Shelly registry entries', () => {
       assert.ok(error instanceof RegistryError);
       assert.match(error.message, /:6 \/devices\/0\/connection\/chanel: unknown key 'chanel'/);
       assert.match(error.message, /\/devices\/0\/connection\/generation/);
+      assert.match(error.message, /\/devices\/0\/connection\/host: must match pattern/);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

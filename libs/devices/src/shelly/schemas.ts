@@ -10,6 +10,8 @@ export const ShellyConnectionSchema = Type.Object(
     host: Type.String({
       minLength: 1,
       maxLength: 253,
+      // It becomes the authority of a URL: no path, query, user info or spaces may ride along.
+      pattern: '^[^\\s/?#@]+$',
       description: 'IP address or host name of the device.',
     }),
     port: Type.Integer({ minimum: 1, maximum: 65535, default: 80, description: 'HTTP port (default 80).' }),
