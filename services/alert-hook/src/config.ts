@@ -98,6 +98,12 @@ export const RuleSchema = Type.Object(
       Type.Number({ minimum: 0, description: 'health: raised while the metric is above this.' }),
     ),
     hysteresis: Type.Optional(Type.Number({ minimum: 0, description: 'health: metric hysteresis.' })),
+    stale_after_ms: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        description: 'health: raised while the service has not published its health for this long.',
+      }),
+    ),
     window_ms: Type.Optional(
       Type.Integer({ minimum: 1, description: 'health, metric dead_letters: counting window.' }),
     ),
@@ -224,7 +230,7 @@ const KIND_KEYS: Record<Rule['kind'], readonly (keyof Rule)[]> = {
   power_above: ['threshold_w', 'hysteresis_w'],
   power_below: ['threshold_w', 'hysteresis_w', 'expect'],
   energy_budget: ['budget_wh'],
-  health: ['services', 'check', 'metric', 'above', 'hysteresis', 'window_ms'],
+  health: ['services', 'check', 'metric', 'above', 'hysteresis', 'window_ms', 'stale_after_ms'],
 };
 const DEVICE_KEYS: readonly (keyof Rule)[] = ['devices', 'device_kinds'];
 const COMMON_KEYS: readonly (keyof Rule)[] = ['name', 'kind', 'severity', 'for_ms'];
@@ -255,8 +261,9 @@ export function checkConfig(config: AlertHookConfig, file?: string): void {
       problems.push(`${at}/budget_wh: is required for kind energy_budget`);
     }
     if (rule.kind === 'health') {
-      if ((rule.check === undefined) === (rule.metric === undefined)) {
-        problems.push(`${at}: kind health needs exactly one of check or metric`);
+      const modes = [rule.check, rule.metric, rule.stale_after_ms].filter((mode) => mode !== undefined);
+      if (modes.length !== 1) {
+        problems.push(`${at}: kind health needs exactly one of check, metric or stale_after_ms`);
       }
       if (rule.metric !== undefined && rule.above === undefined) {
         problems.push(`${at}/above: is required with metric`);

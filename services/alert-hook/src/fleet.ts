@@ -30,6 +30,8 @@ export interface DeviceView {
 export interface ServiceView {
   service: string;
   health?: ServiceHealth;
+  /** Clock time the last health record arrived. */
+  health_received_ms?: number;
   /** Clock times of dead letters the service published, oldest first. */
   dead_letters_ms: number[];
 }
@@ -111,7 +113,9 @@ export class Fleet extends EventEmitter<{
         (health, { topic }) => {
           const service = alertTopics.serviceOf(topic);
           if (service === null || service !== health.service) return;
-          this.#service(service).health = health;
+          const view = this.#service(service);
+          view.health = health;
+          view.health_received_ms = this.#deps.clock();
           this.emit('service', service);
         },
         { onEmpty: () => undefined },

@@ -176,8 +176,25 @@ export class Judge {
   #health(rule: Rule, service: string, raised: boolean): Verdict | null {
     const view = this.#deps.fleet.service(service);
     if (!view) return null;
+    if (rule.stale_after_ms !== undefined) {
+      if (view.health_received_ms === undefined) return null;
+      const ageMs = this.#deps.clock() - view.health_received_ms;
+      const breach = ageMs > rule.stale_after_ms;
+      return {
+        breach,
+        message: breach
+          ? `no health from ${service} for ${formatSeconds(ageMs)}`
+          : `${service} publishes its health again`,
+        value: ageMs,
+        threshold: rule.stale_after_ms,
+        unit: 'ms',
+      };
+    }
     if (rule.check !== undefined) {
-      const check = view.health?.checks[rule.check];
+      // `ready` names the record's own flag unless the service has a check of that name.
+      const check =
+        view.health?.checks[rule.check] ??
+        (rule.check === 'ready' && view.health ? { ok: view.health.ready, detail: undefined } : undefined);
       if (!check) return null;
       const detail = check.detail ? `: ${check.detail}` : '';
       return {

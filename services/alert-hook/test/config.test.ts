@@ -72,7 +72,7 @@ describe('rule configuration', () => {
       [{ name: 'outage', kind: 'offline', threshold_w: 3 }],
       /\/rules\/0 \(outage\)\/threshold_w: not used by kind offline/,
     );
-    rejects([{ name: 'h', kind: 'health' }], /needs exactly one of check or metric/);
+    rejects([{ name: 'h', kind: 'health' }], /needs exactly one of check, metric or stale_after_ms/);
     rejects([{ name: 'h', kind: 'health', metric: 'wal_depth' }], /above: is required with metric/);
     rejects(
       [{ name: 'h', kind: 'health', check: 'influx', devices: ['a'] }],

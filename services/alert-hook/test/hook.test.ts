@@ -284,6 +284,7 @@ describe('alert hook against a real broker, influxd and webhook receiver', () =>
           window_ms: 1000,
           for_ms: 0,
         },
+        { name: 'silent-service', kind: 'health', services: ['quiet-sim'], stale_after_ms: 300, for_ms: 0 },
       ]),
       running,
     );
@@ -308,6 +309,14 @@ describe('alert hook against a real broker, influxd and webhook receiver', () =>
       'backlog:resolved',
       'influx-down:resolved',
     ]);
+
+    // A service that stops publishing its health (crashed, so no ready:false either).
+    await agent.health({ service: 'quiet-sim', checks: {}, metrics: {} });
+    const quiet = await receiver.ruleNotification('silent-service', 'raised');
+    assert.match(quiet.alert.message, /no health from quiet-sim for/);
+    await agent.health({ service: 'quiet-sim', checks: {}, metrics: {} });
+    await receiver.ruleNotification('silent-service', 'resolved');
+    assertOncePerTransition('quiet-sim', ['silent-service:raised', 'silent-service:resolved']);
 
     const deadLetter = {
       topic: 'wattbus/devices/x/readings',
