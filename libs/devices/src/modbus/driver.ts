@@ -81,6 +81,7 @@ export const ModbusConnectionSchema = Type.Object(
       Type.Record(Type.String({ pattern: OVERRIDE_KEY }), RegisterOverrideSchema, {
         description:
           'Per-field changes to the profile, keyed by field (energy_wh) or field and phase (energy_wh:L1).',
+        additionalProperties: false,
       }),
     ),
   },
