@@ -609,6 +609,11 @@ function openClient(options: BusOptions, clientId: string, protocolVersion: 4 | 
       protocolVersion === 5 && options.clean === false ? { sessionExpiryInterval: 86_400 } : undefined,
   };
   const client = mqtt.connect(options.url, clientOptions);
+  // Nagle's algorithm holds small packets (a request, its PUBACK, the response) until the peer's
+  // delayed ACK: ~40 ms per hop, ~90 ms per request/response. Send them at once, on every connect.
+  client.on('connect', () =>
+    (client.stream as { setNoDelay?: (noDelay: boolean) => void }).setNoDelay?.(true),
+  );
   // A resumed session's queue can arrive before the Bus exists; hold it (unacked) for #installDispatch.
   const early: EarlyMessage[] = [];
   earlyMessages.set(client, early);

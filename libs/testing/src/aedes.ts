@@ -14,6 +14,7 @@ export async function startAedes(options: AedesOptions = {}): Promise<AedesServe
   const sockets = new Set<Socket>();
   const server: Server = createServer((socket) => {
     sockets.add(socket);
+    socket.setNoDelay(true); // no Nagle delay on small MQTT packets (see libs/bus)
     socket.once('close', () => sockets.delete(socket));
     broker.handle(socket);
   });
