@@ -63,7 +63,7 @@ function until(predicate: () => boolean): Promise<number> {
   });
 }
 
-async function bareSubscriber(run: number): Promise<number> {
+async function bareSubscriber(run: number): Promise<{ rate: number; busyUsPerReading: number }> {
   const base = `bare${run}`;
   const client = await mqtt.connectAsync(mosquitto.url, { clientId: `bench-bare-${run}` });
   let received = 0;
@@ -75,13 +75,17 @@ async function bareSubscriber(run: number): Promise<number> {
   await client.subscribeAsync(`${base}/devices/+/readings`, { qos: 1 });
   const { started } = publish(base);
   const t0 = await started;
+  const elu0 = performance.eventLoopUtilization();
   const t1 = await until(() => received >= COUNT);
+  const busy = performance.eventLoopUtilization(elu0).active;
   await client.endAsync();
   if (!Number.isFinite(checksum)) throw new Error('bad checksum');
-  return COUNT / ((t1 - t0) / 1000);
+  return { rate: COUNT / ((t1 - t0) / 1000), busyUsPerReading: (busy * 1000) / COUNT };
 }
 
-async function storageHook(run: number): Promise<number> {
+async function storageHook(
+  run: number,
+): Promise<{ stored: number; logged: number; busyUsPerReading: number }> {
   const base = `hook${run}`;
   const dir = mkdtempSync(join(tmpdir(), 'wattbus-bench-hook-'));
   const config = loadConfig({ schema: StorageHookConfigSchema, env: {} });
@@ -98,11 +102,19 @@ async function storageHook(run: number): Promise<number> {
   await hook.start();
   const { started } = publish(base);
   const t0 = await started;
+  const elu0 = performance.eventLoopUtilization();
+  const logged = until(() => hook.counters().spooled >= COUNT);
   const t1 = await until(() => hook.counters().written >= COUNT);
+  const busy = performance.eventLoopUtilization(elu0).active;
+  const tLogged = await logged;
   await hook.stop();
   rmSync(dir, { recursive: true, force: true });
   await checkStored(influx, base);
-  return COUNT / ((t1 - t0) / 1000);
+  return {
+    stored: COUNT / ((t1 - t0) / 1000),
+    logged: COUNT / ((tLogged - t0) / 1000),
+    busyUsPerReading: (busy * 1000) / COUNT,
+  };
 }
 
 async function directLineProtocol(run: number): Promise<number> {
@@ -150,15 +162,27 @@ function median(values: number[]): number {
   return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
-const results = { hook: [] as number[], bare: [] as number[], direct: [] as number[] };
+const results = {
+  hook: [] as number[],
+  logged: [] as number[],
+  hookBusy: [] as number[],
+  bare: [] as number[],
+  bareBusy: [] as number[],
+  direct: [] as number[],
+};
 try {
   for (let run = 1; run <= RUNS; run++) {
     // Interleaved, so drift on a shared machine hits all three alike.
-    results.bare.push(await bareSubscriber(run));
-    results.hook.push(await storageHook(run));
+    const bareRun = await bareSubscriber(run);
+    results.bare.push(bareRun.rate);
+    results.bareBusy.push(bareRun.busyUsPerReading);
+    const hookRun = await storageHook(run);
+    results.hook.push(hookRun.stored);
+    results.logged.push(hookRun.logged);
+    results.hookBusy.push(hookRun.busyUsPerReading);
     results.direct.push(await directLineProtocol(run));
     console.log(
-      `run ${run}: storage hook ${results.hook.at(-1)!.toFixed(0)}/s, bare subscriber ${results.bare.at(-1)!.toFixed(0)}/s, direct line protocol ${results.direct.at(-1)!.toFixed(0)}/s`,
+      `run ${run}: storage hook ${results.hook.at(-1)!.toFixed(0)}/s (acked into its log ${results.logged.at(-1)!.toFixed(0)}/s), bare subscriber ${results.bare.at(-1)!.toFixed(0)}/s, direct line protocol ${results.direct.at(-1)!.toFixed(0)}/s`,
     );
   }
   const hook = median(results.hook);
@@ -166,8 +190,12 @@ try {
   const direct = median(results.direct);
   console.log(`\n${COUNT} readings, ${DEVICES} devices, median of ${RUNS} runs (readings/s):`);
   console.log(`  storage hook, publish -> stored in InfluxDB : ${hook.toFixed(0)}`);
+  console.log(`    of which acked into its log (no InfluxDB): ${median(results.logged).toFixed(0)}`);
   console.log(`  (a) bare mqtt.js QoS 1 subscriber, JSON.parse: ${bare.toFixed(0)}`);
   console.log(`  (b) direct batched line protocol to influxd  : ${direct.toFixed(0)}`);
+  console.log(
+    `  consumer thread busy per reading: hook ${median(results.hookBusy).toFixed(1)} µs, bare subscriber ${median(results.bareBusy).toFixed(1)} µs`,
+  );
   console.log(`  hook / bare subscriber = ${(hook / bare).toFixed(2)}   (target >= 0.80)`);
   console.log(`  hook / direct writes   = ${(hook / direct).toFixed(2)}`);
 } finally {
