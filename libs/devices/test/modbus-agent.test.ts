@@ -1,0 +1,281 @@
+// The collector end to end: the real agent process (services/agent) polls Modbus meters on a
+// TCP server and on a socat pty pair and publishes to an in-process aedes broker.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { startAedes, startWatched, type AedesServer, type WatchedProcess } from '@wattbus/testing';
+import { loadProfile, type ReadingValues } from '@wattbus/devices';
+import { SimulatedMeters, type SimulatedServer } from '../src/modbus/simulator.js';
+import { ModbusRegistry, sampleValues } from './modbus-helpers.js';
+import { PtyPair } from './modbus-socat.js';
+
+const AGENT_MAIN = fileURLToPath(new URL('../../../services/agent/src/main.ts', import.meta.url));
+const INTERVAL_MS = 1000;
+const TCP_PROFILES = ['orno-we-514', 'orno-we-516', 'eastron-sdm120', 'eastron-sdm630'];
+
+interface Message {
+  topic: string;
+  text: string;
+  at: number;
+}
+
+/** Everything clients publish on the broker, in order. */
+class Observer {
+  readonly messages: Message[] = [];
+  #waiters = new Set<() => void>();
+
+  constructor(broker: AedesServer) {
+    broker.broker.on('publish', (packet, client) => {
+      if (!client) return;
+      this.messages.push({ topic: packet.topic, text: packet.payload.toString(), at: Date.now() });
+      for (const wake of this.#waiters) wake();
+    });
+  }
+
+  readings(
+    device: string,
+  ): (ReadingValues & { ts: string; device: string; type?: string; location?: string })[] {
+    return this.messages
+      .filter((message) => message.topic === `wattbus/devices/${device}/readings`)
+      .map((message) => JSON.parse(message.text));
+  }
+
+  availability(device: string): Message[] {
+    return this.messages.filter((message) => message.topic === `wattbus/devices/${device}/availability`);
+  }
+
+  /** Resolves once `test` holds for the messages seen so far (checked on every new message). */
+  async until<T>(what: string, test: () => T | undefined, timeoutMs = 15_000): Promise<T> {
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        const result = test();
+        if (result === undefined || result === false) return;
+        cleanup();
+        resolve(result);
+      };
+      const timer = setTimeout(() => {
+        cleanup();
+        reject(new Error(`timed out waiting for ${what}`));
+      }, timeoutMs);
+      const cleanup = () => {
+        clearTimeout(timer);
+        this.#waiters.delete(check);
+      };
+      this.#waiters.add(check);
+      check();
+    });
+  }
+}
+
+describe(
+  'agent collector with Modbus meters',
+  { skip: !existsSync(AGENT_MAIN) && 'services/agent is not there' },
+  () => {
+    let broker: AedesServer;
+    let observer: Observer;
+    let registry: ModbusRegistry;
+    let pty: PtyPair;
+    let agent: WatchedProcess | undefined;
+    let tcp: SimulatedServer;
+    let serial: SimulatedServer | undefined;
+    const tcpMeters = new SimulatedMeters();
+    const busMeters = new SimulatedMeters();
+    const orno = loadProfile('orno-we-514');
+    const sdm = loadProfile('eastron-sdm120');
+
+    function startAgent(file: string, log: string): WatchedProcess {
+      return startWatched(
+        'env',
+        [
+          `WATTBUS_MQTT_URL=${broker.url}`,
+          'WATTBUS_AGENT_ID=modbus-test',
+          'WATTBUS_DEVICE_WILLS=false',
+          'LOG_LEVEL=info',
+          process.execPath,
+          '--import',
+          'tsx',
+          AGENT_MAIN,
+          '--registry',
+          file,
+        ],
+        log,
+      );
+    }
+
+    before(async () => {
+      broker = await startAedes();
+      observer = new Observer(broker);
+      registry = await ModbusRegistry.create();
+      TCP_PROFILES.forEach((name, index) =>
+        tcpMeters.setMeter(index + 1, loadProfile(name), sampleValues(loadProfile(name))),
+      );
+      tcp = await tcpMeters.serveTcp();
+      pty = new PtyPair(registry.dir);
+      await pty.start();
+      busMeters.setMeter(1, orno, sampleValues(orno));
+      busMeters.setMeter(2, sdm, sampleValues(sdm));
+      busMeters.silence(3);
+      serial = await busMeters.serveSerial(pty.b, { baudRate: 9600, parity: 'even' });
+      const rtu = { transport: 'rtu', path: pty.a, response_timeout_ms: 200, retries: 1 };
+      const file = await registry.write('devices.yaml', {
+        defaults: {
+          poll_interval_ms: INTERVAL_MS,
+          timeout_ms: 900,
+          offline_after_failures: 2,
+          max_backoff_ms: 1000,
+        },
+        devices: [
+          ...TCP_PROFILES.map((profile, index) => ({
+            id: `tcp-${profile}`,
+            type: 'modbus',
+            location: `hq/meters/${profile}`,
+            kind: 'meter',
+            connection: { profile, transport: 'tcp', host: tcp.host, port: tcp.port, unit_id: index + 1 },
+          })),
+          { id: 'flat', connection: { ...rtu, profile: 'orno-we-514', unit_id: 1 } },
+          {
+            id: 'heat-pump',
+            connection: { ...rtu, profile: 'eastron-sdm120', unit_id: 2, baud_rate: 9600, parity: 'even' },
+          },
+          { id: 'garage', connection: { ...rtu, profile: 'orno-we-514', unit_id: 3 } },
+        ].map((device) => ({ type: 'modbus', location: 'home/cellar', kind: 'meter', ...device })),
+      });
+      agent = startAgent(file, join(registry.dir, 'agent.log'));
+    });
+
+    after(async () => {
+      await agent?.stop();
+      await serial?.close();
+      await pty?.stop();
+      await tcp?.close();
+      await registry?.cleanup();
+      await broker?.stop();
+    });
+
+    it('publishes every field of every profile as encoded, per phase and total', async () => {
+      for (const [index, name] of TCP_PROFILES.entries()) {
+        const device = `tcp-${name}`;
+        const profile = loadProfile(name);
+        const expected = sampleValues(profile);
+        // One poll publishes one reading per phase plus the total, all with the poll's ts.
+        const poll = await observer.until(`readings of ${device}`, () => {
+          const readings = observer.readings(device);
+          const first = readings[0];
+          return first && readings.filter((reading) => reading.ts === first.ts).length >= expected.length
+            ? readings.filter((reading) => reading.ts === first.ts)
+            : undefined;
+        });
+        assert.deepEqual(
+          poll.map(({ ts: _ts, ...reading }) => reading),
+          expected.map((values) => ({ device, ...values, type: 'modbus', location: `hq/meters/${name}` })),
+          `${name} (unit ${index + 1})`,
+        );
+      }
+    });
+
+    it('reads two unit ids on one RTU bus at 1 s while a silent unit id goes offline', async () => {
+      const offline = await observer.until('garage offline', () =>
+        observer.availability('garage').find((message) => message.text === 'offline'),
+      );
+      // Two more periods with the silent meter offline and in backoff.
+      await observer.until('two more readings of flat', () =>
+        observer.readings('flat').filter((reading) => Date.parse(reading.ts) > offline.at).length >= 2
+          ? true
+          : undefined,
+      );
+      for (const [device, profile] of [
+        ['flat', orno],
+        ['heat-pump', sdm],
+      ] as const) {
+        const readings = observer.readings(device);
+        assert.ok(readings.length >= 3, `${device}: ${readings.length} readings`);
+        for (const reading of readings) {
+          const { ts: _ts, device: _device, type: _type, location: _location, ...values } = reading;
+          assert.deepEqual([values], sampleValues(profile), device);
+        }
+        // The pollers keep their 1 s grid although every read of the silent meter took 400 ms of the bus.
+        const times = readings.map((reading) => Date.parse(reading.ts));
+        const gaps = times.slice(1).map((time, index) => time - times[index]!);
+        assert.ok(
+          gaps.every((gap) => gap < INTERVAL_MS * 1.5),
+          `${device}: gaps between readings ${gaps.join(', ')} ms`,
+        );
+        assert.deepEqual(
+          observer.availability(device).map((message) => message.text),
+          ['online'],
+        );
+      }
+      assert.equal(observer.readings('garage').length, 0);
+      assert.match(agent!.log(), /"device":"garage","code":"DEVICE_TIMEOUT".*"device offline"/);
+    });
+
+    it('resumes by itself after the serial link is killed and restored', async () => {
+      await serial?.close();
+      serial = undefined;
+      await pty.stop();
+      const lostAt = Date.now();
+      await observer.until('flat offline', () =>
+        observer.availability('flat').find((message) => message.text === 'offline' && message.at >= lostAt),
+      );
+      await pty.start();
+      serial = await busMeters.serveSerial(pty.b, { baudRate: 9600, parity: 'even' });
+      const restoredAt = Date.now();
+      for (const device of ['flat', 'heat-pump']) {
+        await observer.until(`${device} back online`, () =>
+          observer
+            .availability(device)
+            .find((message) => message.text === 'online' && message.at >= restoredAt),
+        );
+        await observer.until(`${device} readings after the restore`, () =>
+          observer.readings(device).find((reading) => Date.parse(reading.ts) >= restoredAt),
+        );
+      }
+      assert.deepEqual(
+        observer.readings('flat').at(-1) && { ...observer.readings('flat').at(-1), ts: undefined },
+        { ts: undefined, device: 'flat', ...sampleValues(orno)[0], type: 'modbus', location: 'home/cellar' },
+      );
+    });
+
+    it('refuses to start with a malformed profile file, naming the file and the place', async () => {
+      const bad = await registry.write(
+        'bad-meter.yaml',
+        'model: Bad meter\nphases: 1\nregisters:\n  - { field: power_w, address: 0x10, type: int32 }\n',
+      );
+      const file = await registry.write('bad-devices.yaml', {
+        devices: [
+          {
+            id: 'bad',
+            type: 'modbus',
+            location: 'home',
+            kind: 'meter',
+            connection: { profile: bad, transport: 'tcp', host: tcp.host, port: tcp.port },
+          },
+        ],
+      });
+      const child = spawn(process.execPath, ['--import', 'tsx', AGENT_MAIN, '--registry', file], {
+        env: {
+          ...process.env,
+          WATTBUS_MQTT_URL: broker.url,
+          WATTBUS_AGENT_ID: 'modbus-bad',
+          WATTBUS_DEVICE_WILLS: 'false',
+          LOG_LEVEL: 'warn',
+        },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      let stderr = '';
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+      assert.equal(code, 1);
+      assert.match(
+        stderr,
+        new RegExp(
+          `invalid Modbus meter profile ${bad}:\\n\\s+${bad}:4 /registers/0/type: unknown data type "int32"`,
+        ),
+      );
+      assert.doesNotMatch(stderr, /\n\s+at /, 'a message, not a stack trace');
+    });
+  },
+);
