@@ -310,7 +310,7 @@ export class QueryMethods {
   async #ensureKnown(device: string, call: CallContext): Promise<void> {
     if (this.#deps.fleet.has(device)) return;
     const q = await this.#deps.client.builder();
-    q.statement(`SHOW SERIES FROM "electricity" WHERE "device" = ${q.value(device)} LIMIT 1`);
+    q.statement(`SHOW TAG VALUES FROM "electricity" WITH KEY = "device" WHERE "device" = ${q.value(device)}`);
     const [result] = await this.#deps.client.run(q, { timeoutMs: call.timeoutMs });
     if ((result?.series.length ?? 0) === 0) {
       throw new WattbusError('UNKNOWN_DEVICE', `unknown device: ${device}`, { devices: [device] });
