@@ -140,6 +140,34 @@ export const WebhookSchema = Type.Object(
 );
 export type Webhook = Static<typeof WebhookSchema>;
 
+export const EmailSchema = Type.Object(
+  {
+    name: Type.String({ ...Name, description: 'Names the delivery queue (and the outbox entries).' }),
+    smtp: Type.Object(
+      {
+        host: Type.String({ minLength: 1 }),
+        port: Type.Integer({ minimum: 1, maximum: 65535, default: 587 }),
+        secure: Type.Boolean({
+          default: false,
+          description: 'TLS from the start (port 465); else STARTTLS when offered.',
+        }),
+        username: Type.Optional(Type.String()),
+        password: Type.Optional(Type.String()),
+      },
+      { additionalProperties: false },
+    ),
+    from: Type.String({ minLength: 3, description: 'Sender, e.g. "WattBus <alerts@example.org>".' }),
+    to: Type.Array(Type.String({ minLength: 3 }), { minItems: 1 }),
+    min_severity: Type.Union(
+      ALERT_SEVERITIES.map((severity) => Type.Literal(severity)),
+      { default: 'warning' },
+    ),
+    timeout_ms: Type.Integer({ minimum: 100, default: 30_000 }),
+  },
+  { additionalProperties: false },
+);
+export type Email = Static<typeof EmailSchema>;
+
 export const AlertHookConfigSchema = Type.Object(
   {
     mqtt: Type.Object(
@@ -192,6 +220,7 @@ export const AlertHookConfigSchema = Type.Object(
     }),
     rules: Type.Array(RuleSchema, { default: [] }),
     webhooks: Type.Array(WebhookSchema, { default: [] }),
+    emails: Type.Array(EmailSchema, { default: [], description: 'E-mail over SMTP (nodemailer).' }),
   },
   { additionalProperties: false },
 );
@@ -292,6 +321,12 @@ export function checkConfig(config: AlertHookConfig, file?: string): void {
     } catch {
       problems.push(`${at}/url: not a valid URL`);
     }
+  });
+  config.emails.forEach((email, index) => {
+    if (webhooks.has(email.name) || email.name === 'influx') {
+      problems.push(`/emails/${index} (${email.name}): name already used by another webhook or e-mail`);
+    }
+    webhooks.add(email.name);
   });
   if (!isTimeZone(config.time_zone))
     problems.push(`/time_zone: unknown IANA time zone '${config.time_zone}'`);

@@ -19,6 +19,7 @@ import { AlertHistory } from './history.js';
 import { DEFAULT_DEAD_LETTER_WINDOW_MS, Judge } from './judge.js';
 import { Outbox } from './outbox.js';
 import { InfluxSink, WebhookSink } from './sinks.js';
+import { EmailSink } from './email.js';
 
 export const SERVICE_NAME = 'alert-hook';
 
@@ -46,6 +47,7 @@ export class AlertHook {
   #evaluator: Evaluator | undefined;
   #listing: Subscription | undefined;
   #timers: NodeJS.Timeout[] = [];
+  #emails: EmailSink[] = [];
 
   constructor(deps: AlertHookDeps) {
     this.#deps = deps;
@@ -76,9 +78,11 @@ export class AlertHook {
         logger,
       });
       const bus = this.#bus;
+      this.#emails = config.emails.map((email) => new EmailSink(email));
       const sinks = [
         new InfluxSink(config.influx),
         ...config.webhooks.map((webhook) => new WebhookSink(webhook)),
+        ...this.#emails,
       ];
       this.#dispatcher = new Dispatcher({ outbox: this.#outbox, sinks, retry: config.retry, logger });
       const windows = config.rules.map((rule) => rule.window_ms ?? DEFAULT_DEAD_LETTER_WINDOW_MS);
@@ -178,6 +182,8 @@ export class AlertHook {
     await this.#fleet?.stop();
     await this.#book?.settle();
     await this.#dispatcher?.stop();
+    for (const email of this.#emails) email.close();
+    this.#emails = [];
     await this.#energy?.save().catch(() => undefined);
     await this.#outbox?.stop();
     if (this.#bus?.connected && this.#deps.config.health_interval_ms > 0) await this.#publishHealth(false);

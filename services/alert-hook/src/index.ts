@@ -9,3 +9,4 @@ export * from './history.js';
 export * from './judge.js';
 export * from './outbox.js';
 export * from './sinks.js';
+export * from './email.js';

@@ -100,6 +100,14 @@ describe('rule configuration', () => {
     });
     rejects([], /\/webhooks\/0\/url/, { webhooks: [{ name: 'w', url: 'ftp://x' }] });
     rejects([], /unknown IANA time zone 'Mars\/Olympus'/, { time_zone: 'Mars/Olympus' });
+    const mail = { smtp: { host: 'mail' }, from: 'a@b.c', to: ['ops@b.c'] };
+    rejects([], /\/emails\/0 \(ops\): name already used/, {
+      webhooks: [{ name: 'ops', url: 'http://x/' }],
+      emails: [{ name: 'ops', ...mail }],
+    });
+    rejects([], /\/emails\/0\/to: must NOT have fewer than 1 items/, {
+      emails: [{ name: 'm', ...mail, to: [] }],
+    });
   });
 
   test('environment variables overlay the file', () => {
