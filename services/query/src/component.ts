@@ -40,7 +40,10 @@ export class QueryComponent {
 
   constructor(deps: QueryComponentDeps) {
     this.#deps = deps;
-    this.#client = new InfluxQueryClient({ connection: deps.config.influx });
+    this.#client = new InfluxQueryClient({
+      connection: deps.config.influx,
+      paramMode: deps.config.influx_params,
+    });
     this.#fleet = new Fleet({ bus: deps.bus, logger: deps.logger });
     this.#methods = new QueryMethods({
       fleet: this.#fleet,

@@ -54,6 +54,11 @@ export const QueryConfigSchema = Type.Object(
       { additionalProperties: false, default: {} },
     ),
     influx: InfluxConnectionSchema,
+    influx_params: Type.Union([Type.Literal('auto'), Type.Literal('bound'), Type.Literal('inline')], {
+      default: 'auto',
+      description:
+        'How values reach InfluxQL: auto = bound params on 1.x/2.x, escaped literals on 3.x (detected from /ping).',
+    }),
     time_zone: Type.String({
       default: 'UTC',
       description: 'IANA zone of the site: default for calendar buckets, and the zone of tariff hours.',

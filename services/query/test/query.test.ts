@@ -47,6 +47,10 @@ describe('query component (aedes, influxd)', () => {
   let bus: Bus;
   let client: Bus;
   let component: QueryComponent;
+  // A second component that writes values as escaped literals (what it does on InfluxDB 3).
+  let inlineBus: Bus;
+  let inlineClient: Bus;
+  let inlineComponent: QueryComponent;
 
   before(async () => {
     [influx, broker] = await Promise.all([startInflux(), startAedes()]);
@@ -72,9 +76,24 @@ describe('query component (aedes, influxd)', () => {
       }),
     });
     await component.start();
+    inlineBus = await Bus.connect({ url: broker.url, service: 'query', baseTopic: 'inline', logger });
+    inlineClient = await Bus.connect({ url: broker.url, service: 'test-client', baseTopic: 'inline' });
+    inlineComponent = new QueryComponent({
+      bus: inlineBus,
+      logger,
+      config: testConfig({
+        mqttUrl: broker.url,
+        influxUrl: influx.url,
+        extra: { time_zone: 'Europe/Madrid', tariff: TARIFF, influx_params: 'inline', warmup_lookback_ms: 0 },
+      }),
+    });
+    await inlineComponent.start();
   });
 
   after(async () => {
+    await inlineComponent?.stop();
+    await inlineBus?.stop();
+    await inlineClient?.stop();
     await component?.stop();
     await bus?.stop();
     await client?.stop();
@@ -264,6 +283,53 @@ describe('query component (aedes, influxd)', () => {
     );
     assert.equal(result.total_cost, 1);
     assert.equal(result.currency, 'EUR');
+  });
+
+  it('with escaped literals instead of bound params (the InfluxDB 3 path) the answers are the same', async () => {
+    const readings = await ask<ReadingsResult>(inlineClient, 'readings', {
+      device: 'desk-1',
+      from: '2026-11-02T08:00:00Z',
+      to: '2026-11-02T08:02:00Z',
+      every: '1m',
+      fn: 'max',
+    });
+    assert.deepEqual(
+      readings.points.map((p) => p.power_w),
+      [60, 100],
+    );
+    const counter = await ask<EnergyResult>(inlineClient, 'energy', {
+      device: 'meter-c',
+      from: '2026-11-02T00:00:00Z',
+      to: '2026-11-04T00:00:00Z',
+      every: '1d',
+      tz: 'UTC',
+    });
+    assert.deepEqual(
+      counter.buckets.map((b) => b.energy_kwh),
+      [0.65, 1.15],
+    );
+    const power = await ask<EnergyResult>(inlineClient, 'energy', {
+      device: 'plug-p',
+      from: '2026-11-02T00:00:00Z',
+      to: '2026-11-02T05:00:00Z',
+      every: '1h',
+      tz: 'UTC',
+    });
+    assert.equal(power.total_kwh, 0.4);
+    const cost = await ask<CostResult>(inlineClient, 'cost', {
+      device: 'tou-1',
+      from: '2026-11-06T00:00:00+01:00',
+      to: '2026-11-08T00:00:00+01:00',
+    });
+    assert.deepEqual([cost.total_kwh, cost.total_cost], [4.5, 1]);
+    // Not seen on the bus and not warmed up: known through InfluxDB's tag values, or not at all.
+    const unknown = await requestError(inlineClient, 'energy', {
+      device: 'nope',
+      from: '2026-11-02T00:00:00Z',
+      to: '2026-11-03T00:00:00Z',
+      every: '1d',
+    });
+    assert.equal(unknown.code, 'UNKNOWN_DEVICE');
   });
 
   it('devices joins meta, availability, relay state and the latest reading, filtered by location and kind', async () => {

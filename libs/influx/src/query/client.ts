@@ -16,6 +16,8 @@ export interface StatementResult {
 
 export interface InfluxQueryClientDeps {
   connection: InfluxConnection;
+  /** `auto` (default): bound params where the server has them (1.x, 2.x), inline literals on 3.x. */
+  paramMode?: ParamMode | 'auto';
 }
 
 export interface RunOptions {
@@ -32,10 +34,12 @@ export interface RunOptions {
  */
 export class InfluxQueryClient {
   #connection: InfluxConnection;
+  #paramMode: ParamMode | 'auto';
   #server: InfluxServerInfo | undefined;
 
   constructor(deps: InfluxQueryClientDeps) {
     this.#connection = deps.connection;
+    this.#paramMode = deps.paramMode ?? 'auto';
   }
 
   get server(): InfluxServerInfo | undefined {
@@ -53,6 +57,7 @@ export class InfluxQueryClient {
   }
 
   async paramMode(): Promise<ParamMode> {
+    if (this.#paramMode !== 'auto') return this.#paramMode;
     const server = this.#server ?? (await this.#detect());
     return server.supportsBoundParams ? 'bound' : 'inline';
   }
