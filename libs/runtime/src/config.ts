@@ -21,6 +21,14 @@ export interface LoadConfigOptions<S extends TObject> {
   envPrefix?: string;
 }
 
+/** Fills defaults and validates an in-memory config (e.g. one process wiring several services). */
+export function parseConfig<S extends TObject>(schema: S, value: Record<string, unknown>, source: string): Static<S> {
+  const copy = structuredClone(value);
+  const check = validator(schema);
+  if (!check(copy)) throw new ConfigError(`invalid configuration of ${source}: ${check.errorText()}`);
+  return copy as Static<S>;
+}
+
 /** Reads a config file, overlays environment variables, fills defaults and validates against the schema. */
 export function loadConfig<S extends TObject>(options: LoadConfigOptions<S>): Static<S> {
   const fileValues = options.file ? readConfigFile(options.file) : {};

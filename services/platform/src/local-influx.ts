@@ -1,0 +1,74 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { requireBinary, startWatched, waitUntil, type WatchedProcess } from '@wattbus/testing';
+
+/**
+ * An influxd child process with its data under the platform's data dir. The watchdog around it
+ * (from libs/testing) kills influxd when this process dies, however it dies.
+ */
+export class LocalInflux {
+  #dir: string;
+  #port: number;
+  #process: WatchedProcess | undefined;
+
+  constructor(deps: { dataDir: string; port: number }) {
+    this.#dir = resolve(deps.dataDir, 'influxdb');
+    this.#port = deps.port;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.#port}`;
+  }
+
+  async start(): Promise<void> {
+    const binary = requireBinary('influxd', 'influxdb');
+    if (await answersPing(this.url)) {
+      throw new Error(
+        `something already answers on ${this.url}: set INFLUX_URL=${this.url} to use that InfluxDB, ` +
+          'or pick another port with --influx-port',
+      );
+    }
+    mkdirSync(this.#dir, { recursive: true });
+    const config = join(this.#dir, 'influxdb.conf');
+    writeFileSync(config, influxConfig(this.#dir, this.#port));
+    const process = startWatched(binary, ['-config', config], join(this.#dir, 'influxd.log'));
+    this.#process = process;
+    await waitUntil(`influxd on ${this.url}`, () => answersPing(this.url), {
+      timeoutMs: 30_000,
+      diagnostics: () => process.log(),
+    });
+  }
+
+  async stop(): Promise<void> {
+    await this.#process?.stop();
+    this.#process = undefined;
+  }
+}
+
+async function answersPing(url: string): Promise<boolean> {
+  try {
+    const response = await fetch(`${url}/ping`, { signal: AbortSignal.timeout(1000) });
+    return response.status === 204;
+  } catch {
+    return false;
+  }
+}
+
+function influxConfig(dir: string, httpPort: number): string {
+  return `reporting-disabled = true
+bind-address = "127.0.0.1:${httpPort + 2}"
+[meta]
+  dir = "${dir}/meta"
+[data]
+  dir = "${dir}/data"
+  wal-dir = "${dir}/wal"
+  query-log-enabled = false
+[monitor]
+  store-enabled = false
+[http]
+  bind-address = "127.0.0.1:${httpPort}"
+  log-enabled = false
+[logging]
+  level = "warn"
+`;
+}

@@ -1,0 +1,97 @@
+#!/usr/bin/env -S node --import tsx
+import { createLogger, parseCli, stopOnSignals } from '@wattbus/runtime';
+import { Platform, type PlatformAddresses } from './platform.js';
+
+const cli = parseCli({
+  name: 'wattbus-platform (npm start)',
+  summary:
+    'Runs the whole platform in one process: embedded MQTT broker, simulated plugs, agent, storage hook, query component and REST gateway, against a local InfluxDB.',
+  options: {
+    'data-dir': {
+      type: 'string',
+      description: 'where influxd data, the write-ahead log and the API key live',
+      default: './data',
+    },
+    host: { type: 'string', description: 'address every listener binds to', default: '127.0.0.1' },
+    'http-port': { type: 'string', description: 'REST API and Swagger UI', default: '8080' },
+    'mqtt-port': { type: 'string', description: 'MQTT (TCP)', default: '1883' },
+    'ws-port': {
+      type: 'string',
+      description: 'MQTT over WebSocket (0: any free port, off: none)',
+      default: '9001',
+    },
+    'influx-port': {
+      type: 'string',
+      description: 'port of the influxd started when INFLUX_URL is not set',
+      default: '8086',
+    },
+    plugs: { type: 'string', description: 'number of simulated TP-Link plugs (at most 8)', default: '6' },
+    'time-zone': {
+      type: 'string',
+      description: 'IANA zone of daily energy buckets',
+      default: 'Europe/Berlin',
+    },
+  },
+  epilog: `Environment:
+  INFLUX_URL        use this InfluxDB instead of starting influxd (e.g. http://127.0.0.1:8086)
+  INFLUX_DATABASE   database name (default wattbus)
+  LOG_LEVEL         pino level (default info)
+
+Stop with Ctrl-C (SIGINT) or SIGTERM: every part stops, influxd included; readings the storage
+hook accepted but had not written yet are replayed from its log on the next start.`,
+});
+
+function port(name: string): number {
+  const value = Number(cli.values[name]);
+  if (!Number.isInteger(value) || value < 0 || value > 65535) {
+    process.stderr.write(`--${name} must be a port number (0-65535), got ${String(cli.values[name])}\n`);
+    process.exit(2);
+  }
+  return value;
+}
+
+function banner(addresses: PlatformAddresses): string {
+  const key = addresses.apiKeyCreated
+    ? `${addresses.apiKey} (new; saved in ${addresses.apiKeyFile})`
+    : `in ${addresses.apiKeyFile}`;
+  return [
+    '',
+    'WattBus is running.',
+    `  REST API     ${addresses.restUrl}/api/v1/devices   (Authorization: Bearer $(cat ${addresses.apiKeyFile}))`,
+    `  Swagger UI   ${addresses.docsUrl}`,
+    `  MQTT         ${addresses.mqttUrl}   (anonymous read-only: mosquitto_sub -h 127.0.0.1 -p ${new URL(addresses.mqttUrl).port} -t 'wattbus/#' -v)`,
+    ...(addresses.wsUrl ? [`  MQTT/WS      ${addresses.wsUrl}`] : []),
+    `  InfluxDB     ${addresses.influxUrl}   database ${addresses.database}`,
+    `  API key      ${key}`,
+    'Ctrl-C stops everything.',
+    '',
+  ].join('\n');
+}
+
+async function main(): Promise<void> {
+  const logger = createLogger('platform');
+  const wsPort = cli.values['ws-port'] === 'off' ? null : port('ws-port');
+  const platform = new Platform({
+    options: {
+      dataDir: String(cli.values['data-dir']),
+      host: String(cli.values.host),
+      httpPort: port('http-port'),
+      mqttPort: port('mqtt-port'),
+      wsPort,
+      influxUrl: process.env.INFLUX_URL || undefined,
+      influxPort: port('influx-port'),
+      database: process.env.INFLUX_DATABASE || 'wattbus',
+      plugCount: Math.max(1, Math.min(8, Number(cli.values.plugs) || 6)),
+      timeZone: String(cli.values['time-zone']),
+    },
+    logger,
+  });
+  stopOnSignals(logger, () => platform.stop(), { timeoutMs: 10_000 });
+  const addresses = await platform.start();
+  process.stdout.write(banner(addresses));
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`wattbus-platform: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});

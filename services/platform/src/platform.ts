@@ -1,0 +1,224 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { stringify } from 'yaml';
+import type { Logger } from 'pino';
+import { Agent, AgentConfigSchema } from '@wattbus/agent';
+import { Broker, BrokerConfigSchema, hashPassword } from '@wattbus/broker';
+import { Bus } from '@wattbus/bus';
+import { loadRegistry } from '@wattbus/devices';
+import { Gateway, GatewayConfigSchema } from '@wattbus/gateway';
+import { QueryComponent, QueryConfigSchema } from '@wattbus/query';
+import { parseConfig } from '@wattbus/runtime';
+import { StorageHook, StorageHookConfigSchema } from '@wattbus/storage-hook';
+import { ensureApiKey } from './api-key.js';
+import { LocalInflux } from './local-influx.js';
+import { SimulatedFleet } from './simulated-fleet.js';
+
+export interface PlatformOptions {
+  dataDir: string;
+  host: string;
+  httpPort: number;
+  mqttPort: number;
+  /** null: no WebSocket listener. */
+  wsPort: number | null;
+  /** Use this InfluxDB; otherwise start influxd on `influxPort` with its data in the data dir. */
+  influxUrl?: string;
+  influxPort: number;
+  database: string;
+  plugCount: number;
+  timeZone: string;
+}
+
+export interface PlatformAddresses {
+  restUrl: string;
+  docsUrl: string;
+  mqttUrl: string;
+  wsUrl?: string;
+  influxUrl: string;
+  database: string;
+  apiKeyFile: string;
+  apiKey: string;
+  apiKeyCreated: boolean;
+}
+
+/** Internal MQTT user of the services in this process; its password is new on every start. */
+const PLATFORM_USER = 'platform';
+
+/**
+ * The embedded default: one process runs the broker, a simulated fleet, the agent, the storage
+ * hook, the query component and the gateway, against a local InfluxDB. Parts start in dependency
+ * order and stop in reverse, so no reading accepted by the storage hook is lost on a stop.
+ */
+export class Platform {
+  readonly fleet: SimulatedFleet;
+  #options: PlatformOptions;
+  #logger: Logger;
+  #stops: { name: string; stop: () => Promise<void> }[] = [];
+
+  constructor(deps: { options: PlatformOptions; logger: Logger }) {
+    this.#options = deps.options;
+    this.#logger = deps.logger;
+    this.fleet = new SimulatedFleet({ plugCount: deps.options.plugCount });
+  }
+
+  async start(): Promise<PlatformAddresses> {
+    try {
+      return await this.#start();
+    } catch (error) {
+      await this.stop();
+      throw error;
+    }
+  }
+
+  async stop(): Promise<void> {
+    for (const { name, stop } of this.#stops.splice(0).reverse()) {
+      await stop().catch((error: unknown) => this.#logger.error({ err: error, part: name }, 'stop failed'));
+    }
+  }
+
+  async #start(): Promise<PlatformAddresses> {
+    const options = this.#options;
+    const dataDir = resolve(options.dataDir);
+    mkdirSync(dataDir, { recursive: true });
+    const log = (name: string) => this.#logger.child({ part: name });
+
+    let influxUrl = options.influxUrl;
+    if (!influxUrl) {
+      const influx = new LocalInflux({ dataDir, port: options.influxPort });
+      await influx.start();
+      this.#stops.push({ name: 'influxd', stop: () => influx.stop() });
+      influxUrl = influx.url;
+    }
+    const influx = { url: influxUrl, database: options.database };
+
+    const password = randomBytes(24).toString('base64url');
+    const broker = new Broker({
+      config: parseConfig(
+        BrokerConfigSchema,
+        {
+          host: options.host,
+          port: options.mqttPort,
+          ws_port: options.wsPort,
+          users: [
+            {
+              username: PLATFORM_USER,
+              password_hash: await hashPassword(password),
+              publish: ['#'],
+              subscribe: ['#'],
+            },
+          ],
+          // On loopback anyone may watch (mosquitto_sub works out of the box); publishing needs a user.
+          anonymous: { enabled: true, publish: [], subscribe: ['wattbus/#'] },
+          stats_interval_ms: 0,
+        },
+        'the embedded broker',
+      ),
+      logger: log('broker'),
+    });
+    const ports = await broker.start();
+    this.#stops.push({ name: 'broker', stop: () => broker.stop() });
+    const mqttUrl = `mqtt://${options.host}:${ports.mqttPort}`;
+    const mqtt = { url: mqttUrl, username: PLATFORM_USER, password };
+
+    await this.fleet.start();
+    this.#stops.push({ name: 'simulated fleet', stop: () => this.fleet.stop() });
+
+    const storageHook = new StorageHook({
+      config: parseConfig(
+        StorageHookConfigSchema,
+        {
+          mqtt: { ...mqtt, client_id: 'wattbus-storage-hook' },
+          influx: { ...influx },
+          log: { dir: join(dataDir, 'storage-hook') },
+          counters_log_interval_ms: 60_000,
+        },
+        'the storage hook',
+      ),
+      logger: log('storage-hook'),
+    });
+    await storageHook.start();
+    this.#stops.push({ name: 'storage hook', stop: () => storageHook.stop() });
+
+    const queryBus = await Bus.connect({ ...mqtt, service: 'query', logger: log('query') });
+    this.#stops.push({ name: 'query bus', stop: () => queryBus.stop() });
+    const query = new QueryComponent({
+      config: parseConfig(
+        QueryConfigSchema,
+        // aedes has no shared subscriptions: serve the plain request topic.
+        { mqtt: { url: mqttUrl, share_group: '' }, influx: { ...influx }, time_zone: options.timeZone },
+        'the query component',
+      ),
+      bus: queryBus,
+      logger: log('query'),
+    });
+    await query.start();
+    this.#stops.push({ name: 'query component', stop: () => query.stop() });
+
+    const registryFile = join(dataDir, 'devices.yaml');
+    writeFileSync(registryFile, this.#registryYaml());
+    const agent = new Agent({
+      config: parseConfig(
+        AgentConfigSchema,
+        {
+          mqtt_url: mqttUrl,
+          mqtt_username: PLATFORM_USER,
+          mqtt_password: password,
+          agent_id: 'embedded-agent',
+          registry_file: registryFile,
+          answer_unknown_devices: true,
+        },
+        'the agent',
+      ),
+      registry: await loadRegistry(registryFile),
+      logger: log('agent'),
+    });
+    await agent.start();
+    this.#stops.push({ name: 'agent', stop: () => agent.stop() });
+
+    const apiKey = ensureApiKey(join(dataDir, 'api-key'));
+    const gatewayBus = await Bus.connect({ ...mqtt, service: 'gateway', logger: log('gateway') });
+    this.#stops.push({ name: 'gateway bus', stop: () => gatewayBus.stop() });
+    const gateway = new Gateway({
+      config: parseConfig(
+        GatewayConfigSchema,
+        {
+          host: options.host,
+          port: options.httpPort,
+          mqtt: { url: mqttUrl },
+          api_keys: [{ name: 'local', sha256: apiKey.hash, scopes: ['read', 'control'] }],
+        },
+        'the gateway',
+      ),
+      bus: gatewayBus,
+      logger: log('gateway'),
+    });
+    const http = await gateway.start();
+    this.#stops.push({ name: 'gateway', stop: () => gateway.stop() });
+
+    return {
+      restUrl: http.url,
+      docsUrl: `${http.url}/docs`,
+      mqttUrl,
+      wsUrl: ports.wsPort === undefined ? undefined : `ws://${options.host}:${ports.wsPort}`,
+      influxUrl,
+      database: options.database,
+      apiKeyFile: apiKey.file,
+      apiKey: apiKey.key,
+      apiKeyCreated: apiKey.created,
+    };
+  }
+
+  #registryYaml(): string {
+    const devices = this.fleet.devices.map((device) => ({
+      id: device.id,
+      name: device.name,
+      type: device.type,
+      location: device.location,
+      kind: device.kind,
+      poll_interval_ms: 1000,
+      connection: { host: '127.0.0.1', port: device.port },
+    }));
+    return `# Written by the embedded platform on every start: the simulated fleet.\n${stringify({ devices })}`;
+  }
+}

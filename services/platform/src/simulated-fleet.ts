@@ -1,0 +1,134 @@
+import { SimulatedShelly } from '@wattbus/devices';
+import { SimulatedPlug } from '@wattbus/devices/testing';
+
+/** What a simulated plug powers, with its typical load in watts. */
+const PROFILES = [
+  {
+    id: 'desk-1',
+    name: 'Desk 1 (laptop, screens)',
+    kind: 'workplace',
+    location: 'hq/floor-1/room-101/desk-1',
+    base_w: 85,
+  },
+  {
+    id: 'desk-2',
+    name: 'Desk 2 (workstation)',
+    kind: 'workplace',
+    location: 'hq/floor-1/room-101/desk-2',
+    base_w: 140,
+  },
+  {
+    id: 'printer-1',
+    name: 'Printer floor 1',
+    kind: 'printer',
+    location: 'hq/floor-1/print-room',
+    base_w: 25,
+  },
+  {
+    id: 'meeting-201',
+    name: 'Meeting room 201 display',
+    kind: 'meeting-room',
+    location: 'hq/floor-2/room-201',
+    base_w: 110,
+  },
+  {
+    id: 'kitchen-fridge',
+    name: 'Kitchen fridge',
+    kind: 'appliance',
+    location: 'hq/floor-2/kitchen',
+    base_w: 60,
+  },
+  {
+    id: 'coffee-machine',
+    name: 'Coffee machine',
+    kind: 'appliance',
+    location: 'hq/floor-2/kitchen',
+    base_w: 900,
+  },
+  { id: 'desk-3', name: 'Desk 3', kind: 'workplace', location: 'hq/floor-2/room-214/desk-3', base_w: 70 },
+  { id: 'server-rack', name: 'Server rack', kind: 'appliance', location: 'hq/basement', base_w: 450 },
+] as const;
+
+export interface SimulatedDevice {
+  id: string;
+  name: string;
+  kind: string;
+  location: string;
+  type: 'tplink' | 'shelly';
+  port: number;
+  model: string;
+}
+
+/**
+ * A fleet of simulated devices on loopback with loads that change over time: TP-Link plugs on
+ * tplink-smarthome-simulator (both firmware styles) and a Shelly Plus Plug S.
+ */
+export class SimulatedFleet {
+  #plugCount: number;
+  #plugs: { plug: SimulatedPlug; baseW: number; energyKwh: number }[] = [];
+  #shelly: SimulatedShelly | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  readonly devices: SimulatedDevice[] = [];
+
+  constructor(deps: { plugCount: number }) {
+    this.#plugCount = Math.min(deps.plugCount, PROFILES.length);
+  }
+
+  /** The TP-Link plug behind a device id, so tests and demos can look at its relay. */
+  plug(id: string): SimulatedPlug | undefined {
+    const index = this.devices.findIndex((device) => device.id === id && device.type === 'tplink');
+    return index === -1 ? undefined : this.#plugs[index]?.plug;
+  }
+
+  async start(): Promise<void> {
+    for (const [index, profile] of PROFILES.slice(0, this.#plugCount).entries()) {
+      const model = index % 2 === 0 ? 'hs110' : 'hs110v2';
+      const plug = await SimulatedPlug.start({ model, alias: profile.name });
+      plug.relayOn = true;
+      this.#plugs.push({ plug, baseW: profile.base_w, energyKwh: 10 + index * 3.5 });
+      this.devices.push({ ...profile, type: 'tplink', port: plug.port, model });
+    }
+    this.#shelly = await SimulatedShelly.start({
+      model: 'plus-plug-s',
+      accumulate: true,
+      relayOn: true,
+      meter: { power_w: 35, voltage_v: 230.5, current_a: 0.16 },
+    });
+    this.devices.push({
+      id: 'tv-corner',
+      name: 'Lounge TV (Shelly Plus Plug S)',
+      kind: 'appliance',
+      location: 'hq/floor-2/lounge',
+      type: 'shelly',
+      port: this.#shelly.port,
+      model: 'plus-plug-s',
+    });
+    this.#vary();
+    this.#timer = setInterval(() => this.#vary(), 1000);
+    this.#timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.#timer);
+    await Promise.allSettled([...this.#plugs.map(({ plug }) => plug.stop()), this.#shelly?.stop()]);
+    this.#plugs = [];
+  }
+
+  /** Loads drift around each profile's base with a slow wave and noise; energy counters grow. */
+  #vary(): void {
+    const now = Date.now() / 1000;
+    for (const [index, entry] of this.#plugs.entries()) {
+      const wave = 1 + 0.3 * Math.sin(now / 30 + index);
+      const noise = 1 + (Math.random() - 0.5) * 0.1;
+      const power = entry.plug.relayOn ? Math.max(0, entry.baseW * wave * noise) : 0;
+      const voltage = 229 + Math.random() * 3;
+      entry.energyKwh += power / 3600 / 1000;
+      entry.plug.setRealtime({
+        power: Number(power.toFixed(2)),
+        voltage: Number(voltage.toFixed(2)),
+        current: Number((power / voltage).toFixed(3)),
+        total: Number(entry.energyKwh.toFixed(4)),
+      });
+    }
+  }
+}
