@@ -65,6 +65,7 @@ export class ProfileError extends RegistryError {
 
 const checkFile = validator(ProfileFileSchema);
 const cache = new Map<string, MeterProfile>();
+const aliasesOf = new Map<string, string[]>();
 let builtinIndex: Map<string, string> | undefined;
 
 /** Built-in profile names (and aliases) with their files. */
@@ -176,7 +177,6 @@ function loadProfileFile(file: string): { profile: MeterProfile; aliases: string
   aliasesOf.set(file, value.aliases ?? []);
   return { profile, aliases: value.aliases ?? [] };
 }
-const aliasesOf = new Map<string, string[]>();
 
 type RegisterDefaults = { function: 3 | 4; word_order: WordOrder };
 
