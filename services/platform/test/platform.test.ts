@@ -191,7 +191,7 @@ describe('npm start: the embedded platform', { timeout: 180_000 }, () => {
 
   it('refuses anonymous publishing', async () => {
     const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${ports.mqtt}`, { reconnectPeriod: 0 });
-    const closed = new Promise((resolve) => client.once('close', resolve));
+    const closed = new Promise<void>((resolve) => client.once('close', () => resolve()));
     client.publish('wattbus/devices/desk-1/req/set', '{}', { qos: 1 });
     await closed; // aedes drops a client whose publish is not authorised
     client.end(true);
