@@ -84,6 +84,21 @@ describe('Modbus RTU over a socat pty pair', () => {
     assert.equal(meters.requestsOf(3).length, 2, 'the silent meter was asked twice, for its first read only');
   });
 
+  it('retries an answer with a broken CRC', async () => {
+    const line = (ornoMeter as ModbusDriver).line;
+    const before = line.metrics();
+    meters.corruptNext(2);
+    assert.deepEqual((await sdmMeter.read()).values, sampleValues(sdm));
+    const after = line.metrics();
+    assert.equal(after.corrupt_frames - before.corrupt_frames, 1);
+    assert.equal(after.retries - before.retries, 1);
+    // Twice in a row exceeds the one retry: the read fails as a device error.
+    meters.corruptNext(2, 2);
+    const error = await failureOf(sdmMeter.read());
+    assert.equal(error.code, 'DEVICE_ERROR');
+    assert.match(error.message, /sent a corrupt frame: CRC error/);
+  });
+
   it('recovers by itself when the serial link vanishes and comes back', async () => {
     await server?.close();
     server = undefined;

@@ -38,6 +38,8 @@ export class SimulatedMeters {
   /** Every request served or ignored, in order. */
   readonly requests: SimulatedRequest[] = [];
   #units = new Map<number, Unit>();
+  #corrupt = new Map<number, number>();
+  #serialPorts = new Set<{ write(data: Buffer): unknown }>();
 
   /**
    * Sets unit `unitId` to a meter of `profile` reading `values` (one entry per phase with `phase`,
@@ -74,6 +76,14 @@ export class SimulatedMeters {
     };
     unit.silent = silent;
     this.#units.set(unitId, unit);
+  }
+
+  /**
+   * The next `count` answers of `unitId` on serial servers go out with a broken CRC (line noise),
+   * so the master must retry.
+   */
+  corruptNext(unitId: number, count = 1): void {
+    this.#corrupt.set(unitId, count);
   }
 
   requestsOf(unitId: number): SimulatedRequest[] {
@@ -123,6 +133,19 @@ export class SimulatedMeters {
       }
       values.push(word ?? 0);
     }
+    const corrupt = this.#corrupt.get(unitId) ?? 0;
+    if (corrupt > 0 && this.#serialPorts.size > 0) {
+      this.#corrupt.set(unitId, corrupt - 1);
+      // A whole frame of the expected length whose CRC does not match, instead of the answer.
+      const frame = Buffer.alloc(3 + count * 2 + 2);
+      frame.writeUInt8(unitId, 0);
+      frame.writeUInt8(fc, 1);
+      frame.writeUInt8(count * 2, 2);
+      values.forEach((word, index) => frame.writeUInt16BE(word, 3 + index * 2));
+      frame.writeUInt16LE(0xbeef, frame.length - 2);
+      for (const port of this.#serialPorts) port.write(frame);
+      return;
+    }
     callback(null, values);
   }
 
@@ -169,9 +192,19 @@ export class SimulatedMeters {
     } as unknown as ConstructorParameters<typeof ServerSerial>[1]);
     server.on('error', () => undefined);
     server.on('socketError', () => undefined);
-    (server as unknown as { getPort(): NodeJS.EventEmitter }).getPort().on('error', () => undefined);
+    const port = (
+      server as unknown as { getPort(): NodeJS.EventEmitter & { write(data: Buffer): unknown } }
+    ).getPort();
+    port.on('error', () => undefined);
     await ready;
-    return { path, close: () => closeServer(server, false) };
+    this.#serialPorts.add(port);
+    return {
+      path,
+      close: () => {
+        this.#serialPorts.delete(port);
+        return closeServer(server, false);
+      },
+    };
   }
 }
 
