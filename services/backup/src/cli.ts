@@ -26,7 +26,7 @@ export async function commandNow(config: BackupConfig, full: boolean, io: Comman
   const bar = new ProgressBar(io.err);
   const result = await service.runOnce({
     full,
-    onProgress: (progress) => bar.update(progress.points, progress.points, progress.measurement),
+    onProgress: (progress) => bar.count(progress.points, `backing up ${progress.measurement}`),
   });
   bar.done();
   if (!result.ok) {

@@ -22,6 +22,16 @@ export class ProgressBar {
     this.#drawn = true;
   }
 
+  /** A count without a known total (a backup does not know its size before it is done). */
+  count(done: number, label: string): void {
+    if (!this.#stream.isTTY) return;
+    const now = Date.now();
+    if (now - this.#lastDrawMs < 200) return;
+    this.#lastDrawMs = now;
+    this.#stream.write(`\r${done.toLocaleString('en')} points ${label}\x1b[K`);
+    this.#drawn = true;
+  }
+
   /** Clears the bar so the summary starts on a clean line. */
   done(): void {
     if (this.#drawn) this.#stream.write('\r\x1b[K');
