@@ -1,5 +1,5 @@
 import { WattbusError, type AlertListParams, type AlertTransition } from '@wattbus/contracts';
-import { authorizationHeader, type InfluxConnection } from '@wattbus/influx';
+import { authorizationHeader, quote, type InfluxConnection } from '@wattbus/influx';
 
 export const DEFAULT_HISTORY_MS = 24 * 3600_000;
 export const MAX_HISTORY_MS = 31 * 24 * 3600_000;
@@ -30,8 +30,8 @@ export class AlertHistory {
 
   async list(params: AlertListParams, fromMs: number, toMs: number): Promise<AlertTransition[]> {
     const conditions = [`time >= ${Math.floor(fromMs)}ms`, `time <= ${Math.floor(toMs)}ms`];
-    if (params.rule !== undefined) conditions.push(`"rule" = ${quoteString(params.rule)}`);
-    if (params.subject !== undefined) conditions.push(`"device" = ${quoteString(params.subject)}`);
+    if (params.rule !== undefined) conditions.push(`"rule" = ${quote(params.rule, 'string')}`);
+    if (params.subject !== undefined) conditions.push(`"device" = ${quote(params.subject, 'string')}`);
     const limit = params.limit ?? DEFAULT_HISTORY_LIMIT;
     const query =
       'SELECT "alert_id", "kind", "message", "rule", "device", "severity", "state", "value" FROM "alerts" ' +
@@ -98,9 +98,4 @@ export class AlertHistory {
 interface InfluxAnswer {
   error?: string;
   results?: Array<{ error?: string; series?: Array<{ columns: string[]; values: unknown[][] }> }>;
-}
-
-/** An InfluxQL string literal: backslashes and single quotes escaped. */
-export function quoteString(value: string): string {
-  return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 }

@@ -1,5 +1,5 @@
 import { ALERT_SEVERITIES, type Alert, type AlertNotification } from '@wattbus/contracts';
-import { authorizationHeader, type InfluxConnection } from '@wattbus/influx';
+import { authorizationHeader, quote, type InfluxConnection } from '@wattbus/influx';
 import type { Webhook } from './config.js';
 import type { OutboxEntry } from './outbox.js';
 
@@ -148,7 +148,7 @@ export class InfluxSink implements Sink {
 
   async #createDatabase(signal: AbortSignal): Promise<void> {
     const url = new URL('/query', this.#connection.url);
-    url.searchParams.set('q', `CREATE DATABASE "${this.#connection.database.replace(/["\\]/g, '\\$&')}"`);
+    url.searchParams.set('q', `CREATE DATABASE ${quote(this.#connection.database, 'identifier')}`);
     await fetch(url, {
       method: 'POST',
       headers: authorizationHeader(this.#connection),

@@ -2,7 +2,14 @@ import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { after, before, describe, test } from 'node:test';
 import { SMTPServer } from 'smtp-server';
-import { freePort, startAedes, startInflux, type AedesServer, type InfluxServer } from '@wattbus/testing';
+import {
+  freePort,
+  startAedes,
+  startInflux,
+  waitUntil,
+  type AedesServer,
+  type InfluxServer,
+} from '@wattbus/testing';
 import type { AlertHook } from '../src/index.js';
 import { FakeAgent, Receiver, startHook, testConfig } from './helpers.js';
 
@@ -82,7 +89,6 @@ describe('e-mail notifications over SMTP (nodemailer → smtp-server)', () => {
 
   before(async () => {
     [aedes, influx] = await Promise.all([startAedes(), startInflux()]);
-    await influx.createDatabase('alerts_mail');
     await receiver.start();
     smtp.port = await freePort(); // reserved, but nobody listens yet: the mail server is down
     agent = await FakeAgent.connect(aedes.url);
@@ -141,5 +147,11 @@ describe('e-mail notifications over SMTP (nodemailer → smtp-server)', () => {
     assert.match(resolvedMail.raw, /mail-1 draws 200 W, back below 1000 W/);
     assert.equal(smtp.mails.indexOf(raisedMail) < smtp.mails.indexOf(resolvedMail), true);
     assert.equal(smtp.mails.length, 2, 'one mail per transition');
+
+    // The database did not exist: the InfluxDB sink created it (1.x) and wrote both transitions.
+    await waitUntil('both transitions in the new database', async () => {
+      const answer = await influx.query('alerts_mail', 'SELECT count("state") FROM "alerts"');
+      return answer.results?.[0]?.series?.[0]?.values[0]?.[1] === 2;
+    });
   });
 });
