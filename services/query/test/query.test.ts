@@ -84,7 +84,13 @@ describe('query component (aedes, influxd)', () => {
       config: testConfig({
         mqttUrl: broker.url,
         influxUrl: influx.url,
-        extra: { time_zone: 'Europe/Madrid', tariff: TARIFF, influx_params: 'inline', warmup_lookback_ms: 0 },
+        extra: {
+          time_zone: 'Europe/Madrid',
+          tariff: TARIFF,
+          influx_params: 'inline',
+          warmup_lookback_ms: 0,
+          limits: { max_points: 4 },
+        },
       }),
     });
     await inlineComponent.start();
@@ -322,6 +328,14 @@ describe('query component (aedes, influxd)', () => {
       to: '2026-11-08T00:00:00+01:00',
     });
     assert.deepEqual([cost.total_kwh, cost.total_cost], [4.5, 1]);
+    // desk-1 has 5 raw readings there; no meta tells its poll interval, so the answer is checked.
+    const raw = await requestError(inlineClient, 'readings', {
+      device: 'desk-1',
+      from: '2026-11-02T08:00:00Z',
+      to: '2026-11-02T08:02:00Z',
+    });
+    assert.equal(raw.code, 'QUERY_TOO_LARGE');
+    assert.match(raw.message, /limits\.max_points = 4/);
     // Not seen on the bus and not warmed up: known through InfluxDB's tag values, or not at all.
     const unknown = await requestError(inlineClient, 'energy', {
       device: 'nope',
@@ -471,6 +485,14 @@ describe('query component (aedes, influxd)', () => {
       });
       assert.equal(readings.code, 'QUERY_TOO_LARGE');
       assert.match(readings.message, /limits\.max_points = 10000/);
+      // Raw readings: ws-1's meta says one a second, so a day would be about 86,400.
+      const raw = await requestError(client, 'readings', {
+        device: 'ws-1',
+        from: '2026-11-05T00:00:00Z',
+        to: '2026-11-06T00:00:00Z',
+      });
+      assert.equal(raw.code, 'QUERY_TOO_LARGE');
+      assert.match(raw.message, /about 86400 points.*limits\.max_points = 10000/);
       const energy = await requestError(client, 'energy', {
         device: 'meter-c',
         from: '1990-01-01T00:00:00Z',
