@@ -84,6 +84,57 @@ describe('Modbus driver against ServerTCP holding each profile', () => {
     );
   });
 
+  it('drops a request whose deadline passed while a silent unit held the line', async () => {
+    meters.silence(21);
+    meters.setMeter(22, loadProfile('eastron-sdm120'), sampleValues(loadProfile('eastron-sdm120')));
+    const tcp = { profile: 'eastron-sdm120', transport: 'tcp', host: server.host, port: server.port };
+    const [silent, hurried] = registry.drivers(
+      await registry.load([
+        { id: 'silent', connection: { ...tcp, unit_id: 21, response_timeout_ms: 300, retries: 0 } },
+        { id: 'hurried', timeout_ms: 100, connection: { ...tcp, unit_id: 22 } },
+      ]),
+    ) as ModbusDriver[];
+    const line = silent!.line;
+    const before = line.metrics();
+    const results = await Promise.allSettled([silent!.read(), hurried!.read()]);
+    assert.deepEqual(
+      results.map((result) => result.status === 'rejected' && (result.reason as { code: string }).code),
+      ['DEVICE_TIMEOUT', 'DEVICE_TIMEOUT'],
+    );
+    assert.match(
+      String((results[1] as PromiseRejectedResult).reason),
+      /hurried .* waited for the busy Modbus line/,
+    );
+    assert.equal(line.metrics().expired - before.expired, 1, 'never sent');
+    assert.equal(meters.requestsOf(22).length, 0);
+  });
+
+  it('reconnects after the TCP server went away and came back on the same port', async () => {
+    const [meter] = registry.drivers(
+      await registry.load([
+        {
+          connection: {
+            profile: 'orno-we-514',
+            transport: 'tcp',
+            host: server.host,
+            port: server.port,
+            unit_id: 1,
+          },
+        },
+      ]),
+    );
+    await meter!.read();
+    const port = server.port;
+    await server.close();
+    const lost = await meter!.read().then(
+      () => 'read',
+      (error: { code: string }) => error.code,
+    );
+    assert.ok(['DEVICE_UNREACHABLE', 'DEVICE_TIMEOUT'].includes(lost), lost);
+    server = await meters.serveTcp({ port });
+    assert.deepEqual((await meter!.read()).values.length, 1);
+  });
+
   it('honours a per-device word order and register override', async () => {
     const profile = loadProfile('orno-we-514');
     const swapped = withOverrides(

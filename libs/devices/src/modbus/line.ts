@@ -84,6 +84,7 @@ export class ModbusLine implements Closable {
   #queue: Job[] = [];
   #pumping = false;
   #client: ModbusClient | undefined;
+  #closing: Promise<void> = Promise.resolve();
   #lastFrameAt = 0;
   #inFlight = 0;
   #consecutiveTimeouts = 0;
@@ -287,6 +288,7 @@ export class ModbusLine implements Closable {
   /** The open client, opening the port first when it is closed or was lost. */
   async #open(request: LineRequest, remainingMs: number): Promise<ModbusClient> {
     if (this.#client?.isOpen) return this.#client;
+    // Also waits for a close still in progress: a serial port is locked until it is closed.
     await this.#drop();
     const client = new ModbusRTU();
     // Unhandled 'error' events would crash the agent; the next request notices the closed port.
@@ -360,7 +362,8 @@ export class ModbusLine implements Closable {
   async #drop(): Promise<void> {
     const client = this.#client;
     this.#client = undefined;
-    if (client) await closeQuietly(client);
+    if (client) this.#closing = closeQuietly(client);
+    await this.#closing;
   }
 }
 

@@ -149,10 +149,10 @@ export class SimulatedMeters {
     callback(null, values);
   }
 
-  /** Serves the meters over Modbus TCP on a free loopback port. */
-  async serveTcp(): Promise<SimulatedServer> {
+  /** Serves the meters over Modbus TCP on a free loopback port (or `port`, to restart on the same one). */
+  async serveTcp(options: { port?: number } = {}): Promise<SimulatedServer> {
     for (let attempt = 1; ; attempt++) {
-      const port = await freePort();
+      const port = options.port ?? (await freePort());
       const server = new ServerTCP(this.vector(), { host: '127.0.0.1', port, unitID: 255 });
       try {
         await new Promise<void>((resolve, reject) => {
@@ -167,7 +167,8 @@ export class SimulatedMeters {
           close: () => closeServer(server, true),
         };
       } catch (error) {
-        if ((error as { code?: string }).code !== 'EADDRINUSE' || attempt >= 10) throw error;
+        const retry = (error as { code?: string }).code === 'EADDRINUSE' && !options.port && attempt < 10;
+        if (!retry) throw error;
       }
     }
   }
