@@ -117,7 +117,7 @@ export interface BusMetrics {
 interface Route {
   filter: string;
   match: string;
-  handle: (payload: Buffer, context: MessageContext) => Promise<void>;
+  handle: (payload: Buffer, context: MessageContext) => void | Promise<void>;
   ackAfterHandle: boolean;
 }
 
@@ -235,10 +235,12 @@ export class Bus extends EventEmitter {
       filter,
       match: unshared(filter),
       ackAfterHandle: options.ackAfterHandle ?? false,
-      handle: async (payload, context) => {
+      // Synchronous unless the handler returns a promise: a handler that finishes at once gets
+      // its PUBACK in the same tick, so mqtt.js can write many PUBACKs in one syscall.
+      handle: (payload, context) => {
         if (payload.length === 0) {
-          if (options.onEmpty) await options.onEmpty(context);
-          else this.#deadLetter(context.topic, payload, 'schema', 'empty payload');
+          if (options.onEmpty) return options.onEmpty(context);
+          this.#deadLetter(context.topic, payload, 'schema', 'empty payload');
           return;
         }
         let value: unknown;
@@ -256,7 +258,7 @@ export class Bus extends EventEmitter {
           this.#deadLetter(context.topic, payload, 'schema', check.errorText());
           return;
         }
-        await handler(value, context);
+        return handler(value, context);
       },
     };
     this.#routes.push(route);
@@ -471,12 +473,21 @@ export class Bus extends EventEmitter {
         );
         return done();
       }
+      const failed = (error: unknown) => {
+        this.#metrics.handler_errors++;
+        this.#logger.error({ err: error, topic }, 'message handler failed');
+      };
       const awaited: Promise<void>[] = [];
       for (const route of routes) {
-        const run = route.handle(payload, context).catch((error: unknown) => {
-          this.#metrics.handler_errors++;
-          this.#logger.error({ err: error, topic }, 'message handler failed');
-        });
+        let result: void | Promise<void>;
+        try {
+          result = route.handle(payload, context);
+        } catch (error) {
+          failed(error);
+          continue;
+        }
+        if (typeof (result as { then?: unknown } | undefined)?.then !== 'function') continue;
+        const run = Promise.resolve(result).catch(failed);
         if (route.ackAfterHandle) awaited.push(run);
       }
       if (awaited.length === 0) return done();

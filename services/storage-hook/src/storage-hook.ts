@@ -177,8 +177,11 @@ export class StorageHook {
     logger.info({ counters: this.counters() }, 'storage hook stopped');
   }
 
-  /** The handler the PUBACK waits for: keep it short (one write(2)), never throw past it. */
-  async #take(reading: Reading, context: MessageContext): Promise<void> {
+  /**
+   * The handler the PUBACK waits for: one write(2), synchronous while the log has room (so the
+   * PUBACK goes out in the same tick); a promise only while the log is full or failing.
+   */
+  #take(reading: Reading, context: MessageContext): void | Promise<void> {
     const { bus } = this;
     const topicDevice = bus.topics.parseDeviceTopic(context.topic)?.deviceId;
     if (topicDevice !== reading.device) {
@@ -198,19 +201,29 @@ export class StorageHook {
       return;
     }
     this.#received++;
+    try {
+      return this.#wal!.append(line);
+    } catch (error) {
+      return this.#appendHarder(line, error);
+    }
+  }
+
+  /** Disk full or failing: do not ack (the broker keeps the reading); keep trying. */
+  async #appendHarder(line: string, firstError: unknown): Promise<void> {
+    let error = firstError;
     for (let attempt = 1; ; attempt++) {
+      if (this.#stopping) throw error; // no PUBACK goes out any more; the broker redelivers
+      this.#deps.logger.error(
+        { err: error, attempt },
+        'cannot append to the write-ahead log; holding the reading',
+      );
+      await sleep(Math.min(5000, 100 * 2 ** attempt));
       try {
         const pending = this.#wal!.append(line);
         if (pending) await pending;
         return;
-      } catch (error) {
-        if (this.#stopping) throw error; // no PUBACK goes out any more; the broker redelivers
-        // Disk full or failing: do not ack (the broker keeps the reading); try again.
-        this.#deps.logger.error(
-          { err: error, attempt },
-          'cannot append to the write-ahead log; holding the reading',
-        );
-        await sleep(Math.min(5000, 100 * 2 ** attempt));
+      } catch (next) {
+        error = next;
       }
     }
   }
