@@ -162,6 +162,9 @@ export class ModbusLine implements Closable {
   async #attempts(request: LineRequest): Promise<number[]> {
     for (let attempt = 0; ; attempt++) {
       await this.#keepGap();
+      if (this.#closed) {
+        throw new WattbusError('DEVICE_UNREACHABLE', `${request.where}: the Modbus line is closed`);
+      }
       const remaining = request.deadline - Date.now();
       if (remaining <= 0) {
         if (attempt === 0) this.#metrics.expired++;
