@@ -1,0 +1,88 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import type { TObject } from '@sinclair/typebox';
+import { parse } from 'yaml';
+import { AgentConfigSchema } from '@wattbus/agent';
+import { AlertHookConfigSchema } from '@wattbus/alert-hook';
+import { BackupConfigSchema } from '@wattbus/backup';
+import { GatewayConfigSchema } from '@wattbus/gateway';
+import { QueryConfigSchema } from '@wattbus/query';
+import { loadConfig } from '@wattbus/runtime';
+import { StorageHookConfigSchema } from '@wattbus/storage-hook';
+
+/** docker-compose.yml can't run here (no Docker engine), so check what can be checked without one. */
+const root = new URL('../../../', import.meta.url).pathname;
+const compose = parse(readFileSync(`${root}docker-compose.yml`, 'utf8'), { merge: true }) as {
+  services: Record<string, { environment?: Record<string, string>; build?: { args?: { SERVICE?: string } } }>;
+};
+
+/** Each service's config schema and the prefix of its environment variables. */
+const SERVICES: Record<string, { schema: TObject; prefix: string }> = {
+  agent: { schema: AgentConfigSchema, prefix: 'WATTBUS_' },
+  'storage-hook': { schema: StorageHookConfigSchema, prefix: 'WATTBUS_STORAGE_HOOK_' },
+  query: { schema: QueryConfigSchema, prefix: 'WATTBUS_QUERY_' },
+  gateway: { schema: GatewayConfigSchema, prefix: 'WATTBUS_GATEWAY_' },
+  'alert-hook': { schema: AlertHookConfigSchema, prefix: 'WATTBUS_ALERTS_' },
+  backup: { schema: BackupConfigSchema, prefix: 'WATTBUS_BACKUP_' },
+};
+
+/** The values .env.example gives the ${…} placeholders. */
+const exampleEnv = Object.fromEntries(
+  readFileSync(`${root}.env.example`, 'utf8')
+    .split('\n')
+    .filter((line) => /^[A-Z_]+=/.test(line))
+    .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
+);
+
+function substitute(value: string): string {
+  return value.replace(/\$\{([A-Z_]+)\}/g, (_, name: string) => {
+    assert.ok(name in exampleEnv, `\${${name}} is not in .env.example`);
+    return exampleEnv[name]!;
+  });
+}
+
+function valueAt(config: unknown, path: string[]): unknown {
+  return path.reduce<unknown>((node, key) => (node as Record<string, unknown> | undefined)?.[key], config);
+}
+
+describe('docker-compose.yml', () => {
+  for (const [name, { schema, prefix }] of Object.entries(SERVICES)) {
+    it(`${name}: builds its own service and every WATTBUS_ variable is a real, valid config key`, () => {
+      const service = compose.services[name];
+      assert.ok(service, `no ${name} service`);
+      assert.equal(service.build?.args?.SERVICE, name);
+      assert.ok(existsSync(`${root}services/${name}/src/main.ts`));
+      const env = Object.fromEntries(
+        Object.entries(service.environment ?? {})
+          .filter(
+            ([key]) =>
+              key.startsWith(prefix) &&
+              !(prefix === 'WATTBUS_' && /^WATTBUS_(STORAGE|QUERY|GATEWAY|ALERTS|BACKUP)_/.test(key)),
+          )
+          .map(([key, value]) => [key, substitute(String(value))]),
+      );
+      assert.ok(Object.keys(env).length > 0, `${name} has no WATTBUS_ settings`);
+      const config = loadConfig({ schema, env, envPrefix: prefix });
+      for (const [key, value] of Object.entries(env)) {
+        const path = key.slice(prefix.length).toLowerCase().split('__');
+        const actual = valueAt(config, path);
+        const text = typeof actual === 'object' ? JSON.stringify(actual) : String(actual);
+        assert.equal(text, value, `${key} is not a config key of ${name}`);
+      }
+    });
+  }
+
+  it(
+    'passes `docker-compose config` where the client is installed',
+    { skip: spawnSync('docker-compose', ['version']).status !== 0 },
+    () => {
+      const result = spawnSync('docker-compose', ['--env-file', '.env.example', 'config', '-q'], {
+        cwd: root,
+        encoding: 'utf8',
+      });
+      assert.equal(result.status, 0, result.stderr);
+    },
+  );
+});
