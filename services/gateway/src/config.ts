@@ -41,6 +41,12 @@ export const GatewayConfigSchema = Type.Object(
         client_id: Type.Optional(
           Type.String({ minLength: 1, description: 'Also names the reply topic; default gateway-<random>.' }),
         ),
+        max_payload_bytes: Type.Integer({
+          minimum: 1024,
+          default: 8_388_608,
+          description:
+            'Largest reply accepted from a component; a 1-day readings answer at 1 min is ~70 KB, 10,000 points of 6 fields ~1.5 MB.',
+        }),
       },
       { additionalProperties: false, default: {} },
     ),

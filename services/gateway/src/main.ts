@@ -57,6 +57,7 @@ async function main(): Promise<void> {
     baseTopic: config.mqtt.base_topic,
     username: config.mqtt.username,
     password: config.mqtt.password,
+    maxPayloadBytes: config.mqtt.max_payload_bytes,
     logger,
   });
   const gateway = new Gateway({ config, bus, logger });

@@ -80,6 +80,26 @@ describe('gateway (aedes, in-test component handlers)', () => {
       const params = raw as ReadingsParams;
       if (params.device === 'ghost') throw new WattbusError('UNKNOWN_DEVICE', 'no device ghost');
       if (params.device === 'liar') return { points: 'many' };
+      if (params.device === 'big') {
+        // ~300 KB: more than the bus' default 64 KiB payload limit.
+        const points = Array.from({ length: 3000 }, (_, n) => ({
+          ts: new Date(Date.parse(params.from) + n * 1000).toISOString(),
+          power_w: n + 0.123456789,
+          voltage_v: 230.123456789,
+          current_a: 0.123456789,
+          energy_wh: 1234567.123456789,
+        }));
+        return {
+          device: 'big',
+          from: params.from,
+          to: params.to,
+          fields: ['power_w', 'voltage_v', 'current_a', 'energy_wh'],
+          every: null,
+          fn: null,
+          phase: null,
+          points,
+        };
+      }
       if (params.device === 'slow') {
         slowArrivals.emit('request');
         await holdReadings;
@@ -200,6 +220,15 @@ describe('gateway (aedes, in-test component handlers)', () => {
     });
     assert.equal(call.id, response.headers.get('x-request-id'));
     assert.deepEqual((response.body as ReadingsResult).fields, ['power_w', 'voltage_v']);
+  });
+
+  it('passes a reply larger than the bus default payload limit (a long readings answer)', async () => {
+    const response = await api.get(
+      '/api/v1/devices/big/readings?from=2026-11-23T08:00:00Z&to=2026-11-23T09:00:00Z&fields=power_w,voltage_v,current_a,energy_wh',
+    );
+    assert.equal(response.status, 200, response.text.slice(0, 300));
+    assert.ok(response.text.length > 200_000, `only ${response.text.length} bytes`);
+    assert.equal((response.body as ReadingsResult).points.length, 3000);
   });
 
   it('lists devices, finds one, and answers latest for several', async () => {

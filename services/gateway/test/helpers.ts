@@ -165,6 +165,7 @@ export async function startGateway(
   const bus = await Bus.connect({
     url: mqttUrl,
     service: 'gateway',
+    maxPayloadBytes: config.mqtt.max_payload_bytes,
     logger,
     reconnectMinMs: 100,
     reconnectMaxMs: 500,

@@ -1,0 +1,265 @@
+/**
+ * Gateway benchmark (a script, not a test): requests/s and p50/p99 latency of `latest` and a
+ * 1-day `readings` query through the REST gateway (HTTP → MQTT → query component → InfluxDB or
+ * memory → MQTT → HTTP), next to the same InfluxQL sent straight to influxd in the same run.
+ *
+ *   node --import tsx bench/gateway/run.ts [--requests 2000] [--concurrency 16] [--devices 10] [--broker mosquitto|aedes]
+ *
+ * The gateway and the query component run as child processes (src/main.ts of each, as deployed),
+ * so the load generator does not share their event loops.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { cpus } from 'node:os';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { Bus } from '@wattbus/bus';
+import type { DeviceMeta } from '@wattbus/contracts';
+import { startAedes, startInflux, startMosquitto } from '@wattbus/testing';
+import { hashApiKey, makeApiKey } from '../../services/gateway/src/api-keys.js';
+
+const { values: args } = parseArgs({
+  options: {
+    requests: { type: 'string', default: '2000' },
+    concurrency: { type: 'string', default: '16' },
+    devices: { type: 'string', default: '10' },
+    broker: { type: 'string', default: 'mosquitto' },
+  },
+});
+const REQUESTS = Number(args.requests);
+const CONCURRENCY = Number(args.concurrency);
+const DEVICES = Number(args.devices);
+const DATABASE = 'wattbus';
+const INTERVAL_MS = 10_000; // one reading every 10 s: 8,640 per device and day
+const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
+
+interface Result {
+  name: string;
+  requests: number;
+  seconds: number;
+  rps: number;
+  p50_ms: number;
+  p99_ms: number;
+  errors: number;
+}
+
+/** A closed loop of `concurrency` workers sending `total` requests; latency of each. */
+async function measure(name: string, total: number, send: (n: number) => Promise<boolean>): Promise<Result> {
+  const latencies: number[] = [];
+  let next = 0;
+  let errors = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (next < total) {
+        const n = next++;
+        const t0 = performance.now();
+        const ok = await send(n).catch(() => false);
+        latencies.push(performance.now() - t0);
+        if (!ok) errors++;
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  latencies.sort((a, b) => a - b);
+  const rank = (q: number) => latencies[Math.min(latencies.length - 1, Math.ceil(q * latencies.length) - 1)]!;
+  return {
+    name,
+    requests: total,
+    seconds: round(seconds, 2),
+    rps: round(total / seconds, 0),
+    p50_ms: round(rank(0.5), 2),
+    p99_ms: round(rank(0.99), 2),
+    errors,
+  };
+}
+
+const round = (value: number, digits: number) => Math.round(value * 10 ** digits) / 10 ** digits;
+const deviceId = (n: number) => `bench-${n % DEVICES}`;
+
+/** Starts `src/main.ts` of a service; resolves with its `msg` log line once it logs it. */
+async function startService(
+  service: string,
+  env: Record<string, string>,
+  msg: string,
+): Promise<{ child: ChildProcess; line: Record<string, unknown> }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    cwd: `${repoRoot}services/${service}`,
+    env: { ...process.env, LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const line = await new Promise<Record<string, unknown>>((resolve, reject) => {
+    // Keep reading stdout for the whole run, or the child blocks on a full pipe.
+    createInterface({ input: child.stdout! }).on('line', (text) => {
+      if (text.includes(`"msg":"${msg}"`)) resolve(JSON.parse(text) as Record<string, unknown>);
+    });
+    child.once('exit', (code) => reject(new Error(`${service} exited with ${code} before '${msg}'`)));
+  });
+  return { child, line };
+}
+
+async function stopService(child: ChildProcess | undefined): Promise<void> {
+  if (!child || child.exitCode !== null) return;
+  child.kill('SIGTERM');
+  await once(child, 'exit');
+}
+
+async function writeDay(influxUrl: string, nowMs: number): Promise<number> {
+  let written = 0;
+  for (let device = 0; device < DEVICES; device++) {
+    const lines: string[] = [];
+    let energyWh = 0;
+    for (let ts = nowMs - 86_400_000; ts < nowMs; ts += INTERVAL_MS) {
+      const power = 40 + 30 * Math.sin(ts / 3_600_000 + device);
+      energyWh += (power * INTERVAL_MS) / 3_600_000;
+      lines.push(
+        `electricity,device=${deviceId(device)},type=tplink power_w=${power.toFixed(2)},voltage_v=230,current_a=${(power / 230).toFixed(3)},energy_wh=${energyWh.toFixed(3)} ${ts}`,
+      );
+    }
+    for (let i = 0; i < lines.length; i += 5000) {
+      const response = await fetch(`${influxUrl}/write?db=${DATABASE}&precision=ms`, {
+        method: 'POST',
+        body: lines.slice(i, i + 5000).join('\n'),
+      });
+      if (response.status !== 204)
+        throw new Error(`write failed: ${response.status} ${await response.text()}`);
+    }
+    written += lines.length;
+  }
+  return written;
+}
+
+async function main(): Promise<void> {
+  const influx = await startInflux();
+  // mosquitto keeps Nagle's algorithm on its sockets unless told otherwise: ~40 ms per hop.
+  const broker =
+    args.broker === 'aedes'
+      ? await startAedes()
+      : await startMosquitto({ persistence: false, extraConfig: 'set_tcp_nodelay true' });
+  let query: ChildProcess | undefined;
+  let gateway: ChildProcess | undefined;
+  try {
+    await influx.createDatabase(DATABASE);
+    const nowMs = Math.floor(Date.now() / INTERVAL_MS) * INTERVAL_MS;
+    const points = await writeDay(influx.url, nowMs);
+    const bus = await Bus.connect({ url: broker.url, service: 'bench' });
+    for (let device = 0; device < DEVICES; device++) {
+      const meta: DeviceMeta = {
+        id: deviceId(device),
+        name: `Bench plug ${device}`,
+        type: 'tplink',
+        kind: 'workplace',
+        location: `bench/desk-${device}`,
+        poll_interval_ms: INTERVAL_MS,
+        ts: new Date().toISOString(),
+      };
+      await bus.publish(bus.topics.meta(meta.id), meta, { retain: true });
+    }
+    await bus.stop();
+
+    ({ child: query } = await startService(
+      'query',
+      {
+        WATTBUS_QUERY_MQTT__URL: broker.url,
+        WATTBUS_QUERY_MQTT__SHARE_GROUP: args.broker === 'aedes' ? '' : 'query',
+        WATTBUS_QUERY_INFLUX__URL: influx.url,
+        WATTBUS_QUERY_INFLUX__DATABASE: DATABASE,
+      },
+      'query component serving',
+    ));
+    const key = makeApiKey();
+    const started = await startService(
+      'gateway',
+      {
+        WATTBUS_GATEWAY_PORT: '0',
+        WATTBUS_GATEWAY_MQTT__URL: broker.url,
+        WATTBUS_GATEWAY_MAX_IN_FLIGHT: String(Math.max(1024, CONCURRENCY * 2)),
+        WATTBUS_GATEWAY_API_KEYS: JSON.stringify([
+          { name: 'bench', sha256: hashApiKey(key), scopes: ['read'] },
+        ]),
+      },
+      'gateway listening',
+    );
+    gateway = started.child;
+    const gatewayUrl = String(started.line.url); // port 0: the gateway logs the one it got
+
+    const from = new Date(nowMs - 86_400_000).toISOString();
+    const to = new Date(nowMs).toISOString();
+    const headers = { 'x-api-key': key };
+    let reported = false;
+    const viaGateway = (path: string) => async () => {
+      const response = await fetch(`${gatewayUrl}${path}`, { headers });
+      const text = await response.text();
+      if (response.status !== 200 && !reported) {
+        reported = true; // the first failure explains the others
+        process.stderr.write(`first failure: GET ${path} → ${response.status} ${text}\n`);
+      }
+      return response.status === 200;
+    };
+    const direct = (q: string, params: Record<string, string>) => async () => {
+      const body = new URLSearchParams({ db: DATABASE, q, epoch: 'ms', params: JSON.stringify(params) });
+      const response = await fetch(`${influx.url}/query`, { method: 'POST', body });
+      const text = await response.text();
+      return response.status === 200 && !text.includes('"error"');
+    };
+    // The statements the query component builds (bound params on 1.x, nanosecond range).
+    const fromNs = `${BigInt(nowMs - 86_400_000) * 1_000_000n}`;
+    const toNs = `${BigInt(nowMs) * 1_000_000n}`;
+    const readingsQl = `SELECT mean("power_w") AS "power_w" FROM "electricity" WHERE "device" = $p0 AND "phase" = $p1 AND time >= ${fromNs} AND time < ${toNs} GROUP BY time(1m) fill(none) tz('UTC')`;
+    const latestQl = `SELECT * FROM "electricity" WHERE "device" = $p0 AND time > now() - 1h ORDER BY time DESC LIMIT 1`;
+
+    const scenarios: [string, number, (n: number) => Promise<boolean>][] = [
+      ['latest via gateway', REQUESTS, (n) => viaGateway(`/api/v1/latest?devices=${deviceId(n)}`)()],
+      ['latest: InfluxQL straight to influxd', REQUESTS, (n) => direct(latestQl, { p0: deviceId(n) })()],
+      [
+        'readings 1 day (1m mean) via gateway',
+        Math.ceil(REQUESTS / 4),
+        (n) => viaGateway(`/api/v1/devices/${deviceId(n)}/readings?from=${from}&to=${to}&every=1m&fn=mean`)(),
+      ],
+      [
+        'readings 1 day: InfluxQL straight to influxd',
+        Math.ceil(REQUESTS / 4),
+        (n) => direct(readingsQl, { p0: deviceId(n), p1: '' })(),
+      ],
+    ];
+    for (const [name, total, send] of scenarios) await measure(`warm-up ${name}`, Math.min(100, total), send);
+    const results: Result[] = [];
+    for (const [name, total, send] of scenarios) results.push(await measure(name, total, send));
+
+    const byName = new Map(results.map((result) => [result.name, result]));
+    const ratio = (a: string, b: string) => {
+      const x = byName.get(a)!;
+      const y = byName.get(b)!;
+      return `${round(x.rps / y.rps, 2)}× the requests/s, ${round(x.p50_ms / y.p50_ms, 2)}× the p50`;
+    };
+    process.stdout.write(
+      [
+        `gateway bench: ${DEVICES} devices × ${points / DEVICES} readings (1 day at ${INTERVAL_MS / 1000} s), broker ${args.broker}, concurrency ${CONCURRENCY}, node ${process.version}, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'})`,
+        '',
+        '| scenario | requests | req/s | p50 ms | p99 ms | errors |',
+        '|---|---:|---:|---:|---:|---:|',
+        ...results.map(
+          (r) => `| ${r.name} | ${r.requests} | ${r.rps} | ${r.p50_ms} | ${r.p99_ms} | ${r.errors} |`,
+        ),
+        '',
+        `latest: gateway vs influxd = ${ratio('latest via gateway', 'latest: InfluxQL straight to influxd')}`,
+        `readings 1 day: gateway vs influxd = ${ratio('readings 1 day (1m mean) via gateway', 'readings 1 day: InfluxQL straight to influxd')}`,
+        '',
+        JSON.stringify({ devices: DEVICES, concurrency: CONCURRENCY, broker: args.broker, results }),
+        '',
+      ].join('\n'),
+    );
+  } finally {
+    await stopService(gateway);
+    await stopService(query);
+    if ('destroy' in broker) await broker.destroy();
+    else await broker.stop();
+    await influx.destroy();
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`bench failed: ${(error as Error).stack ?? String(error)}\n`);
+  process.exitCode = 1;
+});
