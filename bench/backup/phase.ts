@@ -4,13 +4,11 @@
  * Prints one JSON line.
  */
 import { silentLogger } from '@wattbus/runtime';
-import {
-  BackupWriter,
-  chainOf,
-  loadBackupConfig,
-  readCatalog,
-  Restorer,
-} from '../../services/backup/src/index.js';
+// The parts themselves, not the package index: the bench needs no MQTT client.
+import { BackupWriter } from '../../services/backup/src/backup.js';
+import { chainOf, readCatalog } from '../../services/backup/src/catalog.js';
+import { loadBackupConfig } from '../../services/backup/src/config.js';
+import { Restorer } from '../../services/backup/src/restore.js';
 
 const [phase, url, directory] = process.argv.slice(2);
 if (!phase || !url || !directory) throw new Error('usage: phase.ts backup|restore <influx-url> <dir>');

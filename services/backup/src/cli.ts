@@ -68,15 +68,36 @@ export async function commandList(config: BackupConfig, io: CommandIo): Promise<
 
 /** `verify <dir>`: one backup, or every backup when `dir` is the backup root. Exit code 1 on any problem. */
 export async function commandVerify(target: string, io: CommandIo): Promise<number> {
-  const entries = await entriesAt(target);
+  const isRoot = !existsSync(join(target, MANIFEST_FILE));
+  const catalog = isRoot ? await readCatalog(target) : undefined;
+  // A root with only unreadable backups is reported below as damage, not as a usage error.
+  const entries =
+    catalog && catalog.backups.length === 0 && catalog.unreadable.length > 0 ? [] : await entriesAt(target);
   let problems = 0;
   for (const entry of entries) {
     const result = await verifyBackup(entry);
+    if (isRoot) {
+      try {
+        chainOf(entry, entries);
+      } catch (error) {
+        result.problems.push({
+          file: join(entry.directory, MANIFEST_FILE),
+          problem: (error as Error).message,
+        });
+      }
+    }
     problems += result.problems.length;
     io.out.write(
       `${result.problems.length === 0 ? 'ok     ' : 'DAMAGED'} ${entry.manifest.id}: ${result.files} files, ${result.points} points\n`,
     );
     for (const problem of result.problems) io.out.write(`  ${problem.file}: ${problem.problem}\n`);
+  }
+  if (isRoot) {
+    // A directory that should be a backup but has no readable manifest is damage too.
+    for (const entry of catalog?.unreadable ?? []) {
+      problems++;
+      io.out.write(`DAMAGED ${entry.directory}: ${entry.problem}\n`);
+    }
   }
   io.out.write(`${entries.length} backups verified, ${problems} problems\n`);
   return problems === 0 ? 0 : 1;

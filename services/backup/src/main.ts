@@ -2,7 +2,6 @@ import { ConfigError, createLogger, parseCli, stopOnSignals } from '@wattbus/run
 import { ChainError } from './catalog.js';
 import { commandList, commandNow, commandRestore, commandVerify, UsageError, type CommandIo } from './cli.js';
 import { ENV_PREFIX, loadBackupConfig } from './config.js';
-import { HealthReporter } from './health-reporter.js';
 import { InfluxError } from './influx-http.js';
 import { ManifestError } from './manifest.js';
 import { RestoreRefusedError } from './restore.js';
@@ -72,6 +71,8 @@ async function main(): Promise<number> {
     case 'run': {
       expectArgs(0, 'run');
       const loaded = config();
+      // Loaded only here: the one-shot commands need no MQTT client.
+      const { HealthReporter } = await import('./health-reporter.js');
       const health = loaded.mqtt
         ? new HealthReporter({ mqtt: loaded.mqtt, logger, now: Date.now })
         : undefined;

@@ -108,8 +108,13 @@ describe('damaged backups', () => {
       'nothing was written',
     );
 
-    const verify = await runMain(['verify', damaged.directory]);
+    // verify of the whole directory also reports a backup whose manifest is unreadable.
+    const garbled = join(dir.path, 'damaged', '2026-01-01T00-00-00Z-full');
+    await cp(join(damaged.directory, 'data'), join(garbled, 'data'), { recursive: true });
+    await writeFile(join(garbled, 'manifest.json'), '{"format": "wattbus-backup/1", "id": ');
+    const verify = await runMain(['verify', join(dir.path, 'damaged')]);
     assert.equal(verify.code, 1);
+    assert.match(verify.stdout, /DAMAGED .*2026-01-01T00-00-00Z-full: .*manifest\.json is not JSON/);
     assert.match(verify.stdout, new RegExp(`DAMAGED ${damaged.manifest.id}`));
     assert.ok(verify.stdout.includes(corruptPath) && verify.stdout.includes(truncatedPath));
     const restore = await runMain(['restore', damaged.directory], { WATTBUS_BACKUP_INFLUX__URL: influx.url });
