@@ -73,6 +73,7 @@ try {
         power_w: powerW,
       });
     }
+    const publishMs = performance.now() - started;
     await done;
     receiver.removeAllListeners('request');
     const wallMs = performance.now() - started;
@@ -81,6 +82,7 @@ try {
       Math.round(latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]!);
     return {
       transitions: devices,
+      publish_ms: Math.round(publishMs),
       wall_ms: Math.round(wallMs),
       per_s: Math.round((devices / wallMs) * 1000),
       p50_ms: at(0.5),
