@@ -5,6 +5,7 @@ import { InfluxQueryClient, isTimeZone, seriesRows } from '@wattbus/influx';
 import type { Logger } from '@wattbus/runtime';
 import type { QueryConfig } from './config.js';
 import { Fleet } from './fleet.js';
+import { QueryHealth } from './health.js';
 import { QueryMethods, type CallContext } from './methods.js';
 import { Tariff } from './tariff.js';
 
@@ -31,6 +32,8 @@ export class QueryComponent {
   #client: InfluxQueryClient;
   #fleet: Fleet;
   #methods: QueryMethods;
+  #health: QueryHealth;
+  #counts = { requests: 0, store_unavailable: 0, query_failed: 0, too_large: 0 };
   #subscription: Subscription | undefined;
   #warmupTimer: NodeJS.Timeout | undefined;
   #stopped = false;
@@ -43,6 +46,7 @@ export class QueryComponent {
     this.#client = new InfluxQueryClient({
       connection: deps.config.influx,
       paramMode: deps.config.influx_params,
+      onReachable: (reachable, error) => this.#health.influx(reachable, error?.message),
     });
     this.#fleet = new Fleet({ bus: deps.bus, logger: deps.logger });
     this.#methods = new QueryMethods({
@@ -51,7 +55,27 @@ export class QueryComponent {
       config: deps.config,
       tariff: new Tariff(deps.config.tariff, deps.config.time_zone),
     });
+    this.#health = new QueryHealth({
+      bus: deps.bus,
+      logger: deps.logger,
+      name: deps.config.health_name,
+      intervalMs: deps.config.health_interval_ms,
+      metrics: () => this.metrics(),
+    });
     this.warmedUp = new Promise((resolve) => (this.#warmedUp = resolve));
+  }
+
+  /** Counters for health records and logs. */
+  metrics(): Record<string, number> {
+    const bus = this.#deps.bus.metrics();
+    return {
+      requests: this.#counts.requests,
+      store_unavailable: this.#counts.store_unavailable,
+      query_failed: this.#counts.query_failed,
+      query_too_large: this.#counts.too_large,
+      devices_known: this.#fleet.size,
+      dead_lettered: bus.dead_lettered,
+    };
   }
 
   get requestFilter(): string {
@@ -69,6 +93,7 @@ export class QueryComponent {
     this.#subscription = await this.#deps.bus.serve(this.requestFilter, anyParams, (params, context) =>
       this.#dispatch(params, context),
     );
+    await this.#health.start();
     this.#deps.logger.info({ filter: this.requestFilter }, 'query component serving');
   }
 
@@ -78,6 +103,7 @@ export class QueryComponent {
     await this.#subscription?.unsubscribe().catch(() => undefined);
     this.#subscription = undefined;
     await this.#fleet.stop();
+    await this.#health.stop();
   }
 
   async #dispatch(params: Record<string, unknown>, context: ServeContext): Promise<unknown> {
@@ -94,9 +120,22 @@ export class QueryComponent {
         errors: check.errors().map((error) => ({ path: error.instancePath, message: error.message })),
       });
     }
-    const call = this.#call(context);
+    this.#counts.requests++;
+    try {
+      return await this.#run(method as QueryMethod, params, this.#call(context));
+    } catch (error) {
+      if (error instanceof WattbusError) {
+        if (error.code === 'STORE_UNAVAILABLE') this.#counts.store_unavailable++;
+        else if (error.code === 'QUERY_FAILED') this.#counts.query_failed++;
+        else if (error.code === 'QUERY_TOO_LARGE') this.#counts.too_large++;
+      }
+      throw error;
+    }
+  }
+
+  #run(method: QueryMethod, params: Record<string, unknown>, call: CallContext): unknown {
     const methods = this.#methods;
-    switch (method as QueryMethod) {
+    switch (method) {
       case 'devices':
         return methods.devices(params);
       case 'latest':

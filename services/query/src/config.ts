@@ -99,6 +99,19 @@ export const QueryConfigSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    health_name: Type.String({
+      default: 'query',
+      pattern: '^[a-z0-9][a-z0-9_-]*$',
+      maxLength: 64,
+      description:
+        'Publishes ServiceHealth on {base}/health/<name>; give each of several components its own.',
+    }),
+    health_interval_ms: Type.Integer({
+      minimum: 0,
+      default: 30_000,
+      description:
+        'How often ServiceHealth is published (and on every change of InfluxDB reachability); 0 disables it.',
+    }),
     warmup_lookback_ms: Type.Integer({
       minimum: 0,
       default: 7 * 86_400_000,

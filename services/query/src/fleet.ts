@@ -112,6 +112,10 @@ export class Fleet {
     else device.reading = reading;
   }
 
+  get size(): number {
+    return this.#devices.size;
+  }
+
   /** A device counts as known once anything about it was seen (meta, availability, state, reading). */
   has(id: string): boolean {
     return this.#devices.has(id);

@@ -1,6 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Bus } from '@wattbus/bus';
+import { AlertTopics, ServiceHealthSchema, validator, type ServiceHealth } from '@wattbus/contracts';
 import type {
   CostResult,
   DevicesResult,
@@ -520,16 +521,41 @@ describe('query component (aedes, influxd)', () => {
       every: '1d',
       tz: 'UTC',
     };
-    await influx.stop();
+    // The component's retained health record follows InfluxDB's reachability.
+    const waiters: Array<{ ok: boolean; resolve: (health: ServiceHealth) => void }> = [];
+    const healthOf = (ok: boolean) => new Promise<ServiceHealth>((resolve) => waiters.push({ ok, resolve }));
+    const subscription = await client.subscribe(
+      new AlertTopics(client.topics.base).health('query'),
+      validator(ServiceHealthSchema),
+      (health) => {
+        for (const waiter of waiters.splice(0)) {
+          if (health.checks.influx?.ok === waiter.ok) waiter.resolve(health);
+          else waiters.push(waiter);
+        }
+      },
+    );
     try {
-      const error = await requestError(client, 'energy', params);
-      assert.equal(error.code, 'STORE_UNAVAILABLE');
-      assert.match(error.message, /unreachable/);
+      await influx.stop();
+      const down = healthOf(false);
+      try {
+        const error = await requestError(client, 'energy', params);
+        assert.equal(error.code, 'STORE_UNAVAILABLE');
+        assert.match(error.message, /unreachable/);
+        const health = await down;
+        assert.equal(health.ready, false);
+        assert.match(health.checks.influx!.detail!, /unreachable/);
+      } finally {
+        await influx.start();
+      }
+      const up = healthOf(true);
+      const result = await ask<EnergyResult>(client, 'energy', params);
+      assert.equal(result.total_kwh, 1.8);
+      const recovered = await up;
+      assert.equal(recovered.ready, true);
+      assert.ok(recovered.metrics.store_unavailable! >= 1);
     } finally {
-      await influx.start();
+      await subscription.unsubscribe();
     }
-    const result = await ask<EnergyResult>(client, 'energy', params);
-    assert.equal(result.total_kwh, 1.8);
   });
 });
 

@@ -18,6 +18,8 @@ export interface InfluxQueryClientDeps {
   connection: InfluxConnection;
   /** `auto` (default): bound params where the server has them (1.x, 2.x), inline literals on 3.x. */
   paramMode?: ParamMode | 'auto';
+  /** Told after every request whether InfluxDB was reachable (for health checks). */
+  onReachable?: (reachable: boolean, error?: WattbusError) => void;
 }
 
 export interface RunOptions {
@@ -33,11 +35,13 @@ export interface RunOptions {
  * client recovers by itself when the server is back.
  */
 export class InfluxQueryClient {
+  #deps: InfluxQueryClientDeps;
   #connection: InfluxConnection;
   #paramMode: ParamMode | 'auto';
   #server: InfluxServerInfo | undefined;
 
   constructor(deps: InfluxQueryClientDeps) {
+    this.#deps = deps;
     this.#connection = deps.connection;
     this.#paramMode = deps.paramMode ?? 'auto';
   }
@@ -63,6 +67,17 @@ export class InfluxQueryClient {
   }
 
   async run(query: InfluxQL | BuiltQuery, options: RunOptions = {}): Promise<StatementResult[]> {
+    try {
+      const results = await this.#run(query, options);
+      this.#deps.onReachable?.(true);
+      return results;
+    } catch (error) {
+      if (error instanceof WattbusError) this.#deps.onReachable?.(error.code !== 'STORE_UNAVAILABLE', error);
+      throw error;
+    }
+  }
+
+  async #run(query: InfluxQL | BuiltQuery, options: RunOptions): Promise<StatementResult[]> {
     const built = query instanceof InfluxQL ? query.build() : query;
     const timeoutMs = options.timeoutMs ?? this.#connection.timeout_ms;
     const form = new URLSearchParams({ db: this.#connection.database, q: built.text, epoch: 'ms' });
@@ -117,7 +132,9 @@ export class InfluxQueryClient {
       this.#server = await detectServer(this.#connection);
       return this.#server;
     } catch (error) {
-      throw this.#unavailable(error, this.#connection.timeout_ms);
+      const unavailable = this.#unavailable(error, this.#connection.timeout_ms);
+      this.#deps.onReachable?.(false, unavailable);
+      throw unavailable;
     }
   }
 
