@@ -73,6 +73,17 @@ export class QueryMethods {
     const fields = params.fields ?? ['power_w'];
     const { max_points } = this.#deps.config.limits;
     const every = params.every === undefined ? undefined : parseDuration(params.every);
+    for (const key of ['fn', 'fill'] as const) {
+      if (!every && params[key] !== undefined) {
+        throw new WattbusError(
+          'INVALID_PARAMS',
+          `invalid params: /${key}: needs every (raw readings are not aggregated)`,
+          {
+            errors: [{ path: `/${key}`, message: 'needs every' }],
+          },
+        );
+      }
+    }
     const fn = every ? (params.fn ?? 'mean') : null;
     if (every) {
       const buckets = Math.ceil((toMs - fromMs) / every.ms) + 1;

@@ -403,6 +403,13 @@ describe('query component (aedes, influxd)', () => {
       to: '2026-11-02T08:00:00Z',
     });
     assert.match(reversed.message, /\/to: must be after/);
+    const rawFn = await requestError(client, 'readings', {
+      device: 'desk-1',
+      from: '2026-11-02T08:00:00Z',
+      to: '2026-11-02T08:02:00Z',
+      fn: 'max',
+    });
+    assert.match(rawFn.message, /\/fn: needs every/);
     const zone = await requestError(client, 'energy', {
       device: 'meter-c',
       from: '2026-11-02T00:00:00Z',
