@@ -26,6 +26,7 @@ export class DailyEnergy {
   #counters = new Map<string, DayCounter>();
   #dayFormat: Intl.DateTimeFormat;
   #dirty = false;
+  #saving: Promise<void> = Promise.resolve();
 
   constructor(deps: DailyEnergyDeps) {
     this.#deps = deps;
@@ -77,12 +78,24 @@ export class DailyEnergy {
     return counter.day === this.day(this.#deps.clock()) ? counter.consumed_wh : 0;
   }
 
-  async save(): Promise<void> {
+  /** Writes the counters if they changed (temp file + rename); overlapping calls run one after another. */
+  save(): Promise<void> {
+    const run = this.#saving.catch(() => undefined).then(() => this.#write());
+    this.#saving = run;
+    return run;
+  }
+
+  async #write(): Promise<void> {
     if (!this.#dirty) return;
     this.#dirty = false;
-    await mkdir(dirname(this.#deps.file), { recursive: true });
-    const temp = `${this.#deps.file}.tmp`;
-    await writeFile(temp, JSON.stringify(Object.fromEntries(this.#counters)));
-    await rename(temp, this.#deps.file);
+    try {
+      await mkdir(dirname(this.#deps.file), { recursive: true });
+      const temp = `${this.#deps.file}.tmp`;
+      await writeFile(temp, JSON.stringify(Object.fromEntries(this.#counters)));
+      await rename(temp, this.#deps.file);
+    } catch (error) {
+      this.#dirty = true;
+      throw error;
+    }
   }
 }
