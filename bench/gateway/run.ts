@@ -3,14 +3,17 @@
  * 1-day `readings` query through the REST gateway (HTTP → MQTT → query component → InfluxDB or
  * memory → MQTT → HTTP), next to the same InfluxQL sent straight to influxd in the same run.
  *
- *   node --import tsx bench/gateway/run.ts [--requests 2000] [--concurrency 16] [--devices 10] [--broker mosquitto|aedes]
+ *   node --import tsx bench/gateway/run.ts [--requests 2000] [--concurrency 1,16] [--devices 10] [--broker mosquitto|aedes]
+ *
+ * `--requests` is the number of `latest` requests per scenario at the highest concurrency (a
+ * quarter of it for `readings`, a quarter again at lower concurrencies).
  *
  * The gateway and the query component run as child processes (src/main.ts of each, as deployed),
  * so the load generator does not share their event loops.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -22,13 +25,13 @@ import { hashApiKey, makeApiKey } from '../../services/gateway/src/api-keys.js';
 const { values: args } = parseArgs({
   options: {
     requests: { type: 'string', default: '2000' },
-    concurrency: { type: 'string', default: '16' },
+    concurrency: { type: 'string', default: '1,16' },
     devices: { type: 'string', default: '10' },
     broker: { type: 'string', default: 'mosquitto' },
   },
 });
 const REQUESTS = Number(args.requests);
-const CONCURRENCY = Number(args.concurrency);
+const CONCURRENCY_LEVELS = args.concurrency.split(',').map(Number);
 const DEVICES = Number(args.devices);
 const DATABASE = 'wattbus';
 const INTERVAL_MS = 10_000; // one reading every 10 s: 8,640 per device and day
@@ -36,6 +39,7 @@ const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 
 interface Result {
   name: string;
+  concurrency: number;
   requests: number;
   seconds: number;
   rps: number;
@@ -45,13 +49,18 @@ interface Result {
 }
 
 /** A closed loop of `concurrency` workers sending `total` requests; latency of each. */
-async function measure(name: string, total: number, send: (n: number) => Promise<boolean>): Promise<Result> {
+async function measure(
+  name: string,
+  concurrency: number,
+  total: number,
+  send: (n: number) => Promise<boolean>,
+): Promise<Result> {
   const latencies: number[] = [];
   let next = 0;
   let errors = 0;
   const started = performance.now();
   await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
+    Array.from({ length: concurrency }, async () => {
       while (next < total) {
         const n = next++;
         const t0 = performance.now();
@@ -66,6 +75,7 @@ async function measure(name: string, total: number, send: (n: number) => Promise
   const rank = (q: number) => latencies[Math.min(latencies.length - 1, Math.ceil(q * latencies.length) - 1)]!;
   return {
     name,
+    concurrency,
     requests: total,
     seconds: round(seconds, 2),
     rps: round(total / seconds, 0),
@@ -89,13 +99,16 @@ async function startService(
     env: { ...process.env, LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
+  const lines = createInterface({ input: child.stdout! });
   const line = await new Promise<Record<string, unknown>>((resolve, reject) => {
-    // Keep reading stdout for the whole run, or the child blocks on a full pipe.
-    createInterface({ input: child.stdout! }).on('line', (text) => {
+    lines.on('line', (text) => {
       if (text.includes(`"msg":"${msg}"`)) resolve(JSON.parse(text) as Record<string, unknown>);
     });
     child.once('exit', (code) => reject(new Error(`${service} exited with ${code} before '${msg}'`)));
   });
+  // From now on only drain its output (one line per request), without parsing it in this process.
+  lines.close();
+  child.stdout!.resume();
   return { child, line };
 }
 
@@ -174,7 +187,7 @@ async function main(): Promise<void> {
       {
         WATTBUS_GATEWAY_PORT: '0',
         WATTBUS_GATEWAY_MQTT__URL: broker.url,
-        WATTBUS_GATEWAY_MAX_IN_FLIGHT: String(Math.max(1024, CONCURRENCY * 2)),
+        WATTBUS_GATEWAY_MAX_IN_FLIGHT: String(Math.max(1024, ...CONCURRENCY_LEVELS.map((c) => c * 2))),
         WATTBUS_GATEWAY_API_KEYS: JSON.stringify([
           { name: 'bench', sha256: hashApiKey(key), scopes: ['read'] },
         ]),
@@ -223,30 +236,49 @@ async function main(): Promise<void> {
         (n) => direct(readingsQl, { p0: deviceId(n), p1: '' })(),
       ],
     ];
-    for (const [name, total, send] of scenarios) await measure(`warm-up ${name}`, Math.min(100, total), send);
+    for (const [name, total, send] of scenarios)
+      await measure(`warm-up ${name}`, 4, Math.min(100, total), send);
     const results: Result[] = [];
-    for (const [name, total, send] of scenarios) results.push(await measure(name, total, send));
+    const highest = Math.max(...CONCURRENCY_LEVELS);
+    for (const concurrency of CONCURRENCY_LEVELS) {
+      for (const [name, total, send] of scenarios) {
+        const count = concurrency === highest ? total : Math.ceil(total / 4);
+        results.push(await measure(name, concurrency, count, send));
+      }
+    }
 
-    const byName = new Map(results.map((result) => [result.name, result]));
-    const ratio = (a: string, b: string) => {
-      const x = byName.get(a)!;
-      const y = byName.get(b)!;
-      return `${round(x.rps / y.rps, 2)}× the requests/s, ${round(x.p50_ms / y.p50_ms, 2)}× the p50`;
-    };
+    const find = (name: string, concurrency: number) =>
+      results.find((result) => result.name === name && result.concurrency === concurrency)!;
+    const ratios = CONCURRENCY_LEVELS.flatMap((concurrency) =>
+      [
+        ['latest', 'latest via gateway', 'latest: InfluxQL straight to influxd'],
+        [
+          'readings 1 day',
+          'readings 1 day (1m mean) via gateway',
+          'readings 1 day: InfluxQL straight to influxd',
+        ],
+      ].map(([what, gateway, influxd]) => {
+        const x = find(gateway!, concurrency);
+        const y = find(influxd!, concurrency);
+        return `${what}, concurrency ${concurrency}: gateway/influxd = ${round(x.rps / y.rps, 2)}× the requests/s, ${round(x.p50_ms / y.p50_ms, 2)}× the p50, ${round(x.p99_ms / y.p99_ms, 2)}× the p99`;
+      }),
+    );
     process.stdout.write(
       [
-        `gateway bench: ${DEVICES} devices × ${points / DEVICES} readings (1 day at ${INTERVAL_MS / 1000} s), broker ${args.broker}, concurrency ${CONCURRENCY}, node ${process.version}, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'})`,
+        `gateway bench: ${DEVICES} devices × ${points / DEVICES} readings (1 day at ${INTERVAL_MS / 1000} s), broker ${args.broker}, node ${process.version}, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), load average ${loadavg()
+          .map((l) => l.toFixed(1))
+          .join(' ')}`,
         '',
-        '| scenario | requests | req/s | p50 ms | p99 ms | errors |',
-        '|---|---:|---:|---:|---:|---:|',
+        '| scenario | concurrency | requests | req/s | p50 ms | p99 ms | errors |',
+        '|---|---:|---:|---:|---:|---:|---:|',
         ...results.map(
-          (r) => `| ${r.name} | ${r.requests} | ${r.rps} | ${r.p50_ms} | ${r.p99_ms} | ${r.errors} |`,
+          (r) =>
+            `| ${r.name} | ${r.concurrency} | ${r.requests} | ${r.rps} | ${r.p50_ms} | ${r.p99_ms} | ${r.errors} |`,
         ),
         '',
-        `latest: gateway vs influxd = ${ratio('latest via gateway', 'latest: InfluxQL straight to influxd')}`,
-        `readings 1 day: gateway vs influxd = ${ratio('readings 1 day (1m mean) via gateway', 'readings 1 day: InfluxQL straight to influxd')}`,
+        ...ratios,
         '',
-        JSON.stringify({ devices: DEVICES, concurrency: CONCURRENCY, broker: args.broker, results }),
+        JSON.stringify({ devices: DEVICES, broker: args.broker, results }),
         '',
       ].join('\n'),
     );
