@@ -1,12 +1,10 @@
-import { parentPort, workerData } from 'node:worker_threads';
 import mqtt from 'mqtt';
 
 /**
- * Publishes `count` readings at full speed, QoS 1, in its own thread (so the publisher does
- * not share the event loop with the consumer being measured). Posts 'start' and 'published'.
- * Plain JavaScript: worker threads do not inherit tsx's loader on Node 20.
+ * Publishes `count` readings at full speed, QoS 1, in its own process (so neither its event loop
+ * nor its CPU time mixes with the consumer being measured). Sends 'start' and 'published'.
  */
-const { url, base, count, devices } = workerData;
+const { url, base, count, devices } = JSON.parse(process.argv[2]);
 const T0 = Date.parse('2026-11-23T00:00:00.000Z');
 
 const client = await mqtt.connectAsync(url, { clientId: `bench-publisher-${base}` });
@@ -29,7 +27,7 @@ for (let i = 0; i < count; i++) {
     }),
   ]);
 }
-parentPort.postMessage('start');
+process.send('start');
 // A bounded window keeps mqtt.js' outgoing store small, as a real collector fleet would.
 const WINDOW = 2000;
 let next = 0;
@@ -41,5 +39,6 @@ await Promise.all(
     }
   }),
 );
-parentPort.postMessage('published');
+process.send('published');
 await client.endAsync();
+process.disconnect();
