@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { ConfigError } from '@wattbus/runtime';
+import { freePort, startAedes } from '@wattbus/testing';
 import { loadAlertHookConfig, parseAlertHookConfig } from '../src/index.js';
 
 const run = promisify(execFile);
@@ -171,5 +173,38 @@ describe('main', () => {
       '--check-config',
     ]);
     assert.match(stdout, /configuration ok: 1 rules, 0 webhooks/);
+  });
+
+  test('runs from the environment alone and stops cleanly on SIGTERM', async () => {
+    const aedes = await startAedes();
+    try {
+      const child = spawn(process.execPath, ['--import', 'tsx', MAIN], {
+        env: {
+          ...process.env,
+          WATTBUS_ALERTS_MQTT__URL: aedes.url,
+          WATTBUS_ALERTS_INFLUX__URL: `http://127.0.0.1:${await freePort()}`,
+          WATTBUS_ALERTS_DATA_DIR: mkdtempSync(join(tmpdir(), 'alert-main-')),
+          WATTBUS_ALERTS_RULES: JSON.stringify([{ name: 'offline', kind: 'offline' }]),
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let output = '';
+      let errors = '';
+      child.stderr.on('data', (chunk: Buffer) => (errors += chunk.toString('utf8')));
+      const started = new Promise<void>((resolve, reject) => {
+        child.stdout.on('data', (chunk: Buffer) => {
+          output += chunk.toString('utf8');
+          if (output.includes('alert hook started')) resolve();
+        });
+        child.once('exit', (code) => reject(new Error(`exited with ${code} before starting: ${errors}`)));
+      });
+      await started;
+      child.kill('SIGTERM');
+      const [code] = (await once(child, 'exit')) as [number | null];
+      assert.equal(code, 0);
+      assert.match(output, /"msg":"stopped"/);
+    } finally {
+      await aedes.stop();
+    }
   });
 });
