@@ -124,14 +124,16 @@ export class QueryMethods {
     for (const series of result?.series ?? []) {
       for (const row of seriesRows(series)) {
         const point: ReadingsResult['points'][number] = { ts: new Date(row.time as number).toISOString() };
-        for (const field of fields)
-          (point as Record<string, unknown>)[field] =
-            typeof row[field] === 'number' ? (row[field] as number) : null;
+        for (const field of fields) point[field] = typeof row[field] === 'number' ? row[field] : null;
         points.push(point);
       }
     }
     if (points.length > max_points) {
-      throw tooLarge('the raw readings in this range are more', 'limits.max_points', max_points);
+      throw tooLarge(
+        `there are more than ${max_points} raw readings in this range; ask with every`,
+        'limits.max_points',
+        max_points,
+      );
     }
     return {
       device: params.device,
