@@ -173,3 +173,4 @@ export class SimulatedPlug {
 function round6(value: number): number {
   return Math.round(value * 1e6) / 1e6;
 }
+export { SimulatedMeters, type SimulatedServer } from './modbus/simulator.js';

@@ -39,6 +39,14 @@ export class LocalInflux {
     });
   }
 
+  /** Creates the database up front, so the query component's warm-up finds it on a first start. */
+  async createDatabase(name: string): Promise<void> {
+    const query = `CREATE DATABASE "${name.replace(/["\\]/g, '\\$&')}"`;
+    const response = await fetch(`${this.url}/query?q=${encodeURIComponent(query)}`, { method: 'POST' });
+    if (!response.ok)
+      throw new Error(`influxd refused ${query}: ${response.status} ${await response.text()}`);
+  }
+
   async stop(): Promise<void> {
     await this.#process?.stop();
     this.#process = undefined;

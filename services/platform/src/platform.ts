@@ -87,6 +87,7 @@ export class Platform {
     if (!influxUrl) {
       const influx = new LocalInflux({ dataDir, port: options.influxPort });
       await influx.start();
+      await influx.createDatabase(options.database);
       this.#stops.push({ name: 'influxd', stop: () => influx.stop() });
       influxUrl = influx.url;
     }
@@ -217,7 +218,10 @@ export class Platform {
       location: device.location,
       kind: device.kind,
       poll_interval_ms: 1000,
-      connection: { host: '127.0.0.1', port: device.port },
+      connection:
+        device.type === 'modbus'
+          ? { profile: device.model, transport: 'tcp', host: '127.0.0.1', port: device.port, unit_id: 1 }
+          : { host: '127.0.0.1', port: device.port },
     }));
     return `# Written by the embedded platform on every start: the simulated fleet.\n${stringify({ devices })}`;
   }

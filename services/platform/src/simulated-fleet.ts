@@ -1,5 +1,5 @@
-import { SimulatedShelly } from '@wattbus/devices';
-import { SimulatedPlug } from '@wattbus/devices/testing';
+import { SimulatedShelly, loadProfile, type MeterProfile } from '@wattbus/devices';
+import { SimulatedMeters, SimulatedPlug, type SimulatedServer } from '@wattbus/devices/testing';
 
 /** What a simulated plug powers, with its typical load in watts. */
 const PROFILES = [
@@ -54,19 +54,24 @@ export interface SimulatedDevice {
   name: string;
   kind: string;
   location: string;
-  type: 'tplink' | 'shelly';
+  type: 'tplink' | 'shelly' | 'modbus';
   port: number;
   model: string;
 }
 
 /**
  * A fleet of simulated devices on loopback with loads that change over time: TP-Link plugs on
- * tplink-smarthome-simulator (both firmware styles) and a Shelly Plus Plug S.
+ * tplink-smarthome-simulator (both firmware styles), a Shelly Plus Plug S and a 3-phase Eastron
+ * SDM630 meter on Modbus TCP (the building's main meter).
  */
 export class SimulatedFleet {
   #plugCount: number;
   #plugs: { plug: SimulatedPlug; baseW: number; energyKwh: number }[] = [];
   #shelly: SimulatedShelly | undefined;
+  #meters = new SimulatedMeters();
+  #meterProfile: MeterProfile | undefined;
+  #meterServer: SimulatedServer | undefined;
+  #meterEnergyWh = [1_200_000, 1_350_000, 980_000];
   #timer: NodeJS.Timeout | undefined;
   readonly devices: SimulatedDevice[] = [];
 
@@ -103,6 +108,18 @@ export class SimulatedFleet {
       port: this.#shelly.port,
       model: 'plus-plug-s',
     });
+    this.#meterProfile = loadProfile('eastron-sdm630');
+    this.#varyMeter();
+    this.#meterServer = await this.#meters.serveTcp();
+    this.devices.push({
+      id: 'main-meter',
+      name: 'Main meter (Eastron SDM630, Modbus TCP)',
+      kind: 'meter',
+      location: 'hq/basement/panel',
+      type: 'modbus',
+      port: this.#meterServer.port!,
+      model: 'eastron-sdm630',
+    });
     this.#vary();
     this.#timer = setInterval(() => this.#vary(), 1000);
     this.#timer.unref();
@@ -110,12 +127,42 @@ export class SimulatedFleet {
 
   async stop(): Promise<void> {
     clearInterval(this.#timer);
-    await Promise.allSettled([...this.#plugs.map(({ plug }) => plug.stop()), this.#shelly?.stop()]);
+    await Promise.allSettled([
+      ...this.#plugs.map(({ plug }) => plug.stop()),
+      this.#shelly?.stop(),
+      this.#meterServer?.close(),
+    ]);
     this.#plugs = [];
+  }
+
+  /** The main meter sees the building: a few kW per phase, drifting, counters growing. */
+  #varyMeter(): void {
+    if (!this.#meterProfile) return;
+    const phases = (['L1', 'L2', 'L3'] as const).map((phase, index) => {
+      const power = 1500 + 600 * Math.sin(Date.now() / 40_000 + index * 2) + Math.random() * 50;
+      const voltage = 229 + Math.random() * 2;
+      this.#meterEnergyWh[index]! += power / 3600;
+      return {
+        phase,
+        power_w: Number(power.toFixed(1)),
+        voltage_v: Number(voltage.toFixed(1)),
+        current_a: Number((power / voltage).toFixed(2)),
+        power_factor: 0.95,
+        energy_wh: Math.round(this.#meterEnergyWh[index]!),
+      };
+    });
+    const total = {
+      power_w: phases.reduce((sum, phase) => sum + phase.power_w, 0),
+      energy_wh: phases.reduce((sum, phase) => sum + phase.energy_wh, 0),
+      power_factor: 0.95,
+      frequency_hz: 50,
+    };
+    this.#meters.setMeter(1, this.#meterProfile, [...phases, total]);
   }
 
   /** Loads drift around each profile's base with a slow wave and noise; energy counters grow. */
   #vary(): void {
+    this.#varyMeter();
     const now = Date.now() / 1000;
     for (const [index, entry] of this.#plugs.entries()) {
       const wave = 1 + 0.3 * Math.sin(now / 30 + index);
