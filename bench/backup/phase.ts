@@ -26,9 +26,11 @@ const sampler = setInterval(() => {
 const rssBeforeMb = process.memoryUsage().rss / 1024 / 1024;
 const started = performance.now();
 let points: number;
+let bytes: number | undefined;
 if (phase === 'backup') {
   const entry = await new BackupWriter({ config, logger: silentLogger() }).write({ now: Date.now() });
   points = entry.manifest.points;
+  bytes = entry.manifest.files.reduce((sum, file) => sum + file.bytes, 0);
 } else {
   const catalog = await readCatalog(directory);
   const chain = chainOf(catalog.backups.at(-1)!, catalog.backups);
@@ -47,6 +49,12 @@ process.stdout.write(
     points,
     seconds: Number(seconds.toFixed(1)),
     points_per_second: Math.round(points / seconds),
+    ...(bytes === undefined
+      ? {}
+      : {
+          backup_mb: Number((bytes / 1024 / 1024).toFixed(1)),
+          bytes_per_point: Number((bytes / points).toFixed(1)),
+        }),
     max_rss_mb: Number((process.resourceUsage().maxRSS / 1024).toFixed(1)),
     sampled_peak_rss_mb: Number((peakSampledRss / 1024 / 1024).toFixed(1)),
     sampled_peak_heap_used_mb: Number((peakHeapUsed / 1024 / 1024).toFixed(1)),
