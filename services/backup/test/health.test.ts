@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { Bus } from '@wattbus/bus';
 import { ServiceHealthSchema, validator, type ServiceHealth } from '@wattbus/contracts';
@@ -70,5 +73,26 @@ describe('health reports', () => {
     const recovered = await nextHealth(2);
     assert.equal(recovered.ready, true);
     assert.match(recovered.checks.backup?.detail ?? '', /^backup \S+-full \(full, 0 points\)$/);
+  });
+
+  test('main run: backs up on its schedule, reports health, stops on SIGTERM', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'run'], {
+      cwd: fileURLToPath(new URL('..', import.meta.url)),
+      env: {
+        ...process.env,
+        WATTBUS_BACKUP_INFLUX__URL: influx.url,
+        WATTBUS_BACKUP_DIRECTORY: `${dir.path}/service`,
+        WATTBUS_BACKUP_SCHEDULE: '* * * * * *', // every second (6 fields)
+        WATTBUS_BACKUP_MQTT__URL: aedes.url,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const exited = once(child, 'exit');
+    const count = received.length;
+    const report = await nextHealth(count + 1);
+    assert.equal(report.ready, true, report.checks.backup?.detail);
+    child.kill('SIGTERM');
+    const [code] = (await exited) as [number];
+    assert.equal(code, 0);
   });
 });
