@@ -22,7 +22,8 @@ export interface ListenOptions {
 
 /** MQTT over plain TCP: each socket goes to `handle`. */
 export async function listenTcp(options: ListenOptions, handle: (socket: Socket) => void): Promise<Listener> {
-  const listener = new TrackedListener(createNetServer(handle));
+  // MQTT request/response is many small writes; with Nagle on, each waits ~40 ms for a delayed ACK.
+  const listener = new TrackedListener(createNetServer({ noDelay: true }, handle));
   await listener.listen(options);
   return listener;
 }
@@ -32,7 +33,7 @@ export async function listenWebSocket(
   options: ListenOptions,
   handle: (stream: Duplex, request: IncomingMessage) => void,
 ): Promise<Listener> {
-  const server = createHttpServer((_request, response) => {
+  const server = createHttpServer({ noDelay: true }, (_request, response) => {
     response.writeHead(426, { 'content-type': 'text/plain', upgrade: 'websocket' });
     response.end('This port speaks MQTT over WebSocket only.\n');
   });
