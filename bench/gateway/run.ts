@@ -13,6 +13,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import http from 'node:http';
 import { cpus, loadavg } from 'node:os';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -85,6 +86,35 @@ async function measure(
   };
 }
 
+// node:http with keep-alive for both targets: fetch (undici) costs the load generator more CPU
+// per request than the gateway spends, which would measure the client instead of the server.
+const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+
+function call(
+  url: string,
+  options: { method?: string; headers?: Record<string, string>; body?: string } = {},
+): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const headers = options.body
+      ? {
+          ...options.headers,
+          'content-type': 'application/x-www-form-urlencoded',
+          'content-length': String(Buffer.byteLength(options.body)),
+        }
+      : options.headers;
+    const request = http.request(url, { method: options.method ?? 'GET', headers, agent }, (response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.on('end', () =>
+        resolve({ status: response.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }),
+      );
+      response.on('error', reject);
+    });
+    request.on('error', reject);
+    request.end(options.body);
+  });
+}
+
 const round = (value: number, digits: number) => Math.round(value * 10 ** digits) / 10 ** digits;
 const deviceId = (n: number) => `bench-${n % DEVICES}`;
 
@@ -151,12 +181,15 @@ async function main(): Promise<void> {
       ? await startAedes()
       : await startMosquitto({ persistence: false, extraConfig: 'set_tcp_nodelay true' });
   let query: ChildProcess | undefined;
+  let bus: Bus | undefined;
   let gateway: ChildProcess | undefined;
   try {
     await influx.createDatabase(DATABASE);
     const nowMs = Math.floor(Date.now() / INTERVAL_MS) * INTERVAL_MS;
     const points = await writeDay(influx.url, nowMs);
-    const bus = await Bus.connect({ url: broker.url, service: 'bench' });
+    // Publishes the fleet's metas, then asks the query component over MQTT like the gateway does,
+    // to split the gateway's own cost (HTTP, auth, validation) from the MQTT round trip.
+    bus = await Bus.connect({ url: broker.url, service: 'bench', maxPayloadBytes: 8_388_608 });
     for (let device = 0; device < DEVICES; device++) {
       const meta: DeviceMeta = {
         id: deviceId(device),
@@ -169,7 +202,6 @@ async function main(): Promise<void> {
       };
       await bus.publish(bus.topics.meta(meta.id), meta, { retain: true });
     }
-    await bus.stop();
 
     ({ child: query } = await startService(
       'query',
@@ -202,19 +234,22 @@ async function main(): Promise<void> {
     const headers = { 'x-api-key': key };
     let reported = false;
     const viaGateway = (path: string) => async () => {
-      const response = await fetch(`${gatewayUrl}${path}`, { headers });
-      const text = await response.text();
+      const response = await call(`${gatewayUrl}${path}`, { headers });
+      const text = response.text;
       if (response.status !== 200 && !reported) {
         reported = true; // the first failure explains the others
         process.stderr.write(`first failure: GET ${path} → ${response.status} ${text}\n`);
       }
       return response.status === 200;
     };
+    const viaMqtt = async (method: string, params: Record<string, unknown>) => {
+      await bus!.request(bus!.topics.queryRequest(method), params, { timeoutMs: 10_000 });
+      return true;
+    };
     const direct = (q: string, params: Record<string, string>) => async () => {
       const body = new URLSearchParams({ db: DATABASE, q, epoch: 'ms', params: JSON.stringify(params) });
-      const response = await fetch(`${influx.url}/query`, { method: 'POST', body });
-      const text = await response.text();
-      return response.status === 200 && !text.includes('"error"');
+      const response = await call(`${influx.url}/query`, { method: 'POST', body: body.toString() });
+      return response.status === 200 && !response.text.includes('"error"');
     };
     // The statements the query component builds (bound params on 1.x, nanosecond range).
     const fromNs = `${BigInt(nowMs - 86_400_000) * 1_000_000n}`;
@@ -224,11 +259,21 @@ async function main(): Promise<void> {
 
     const scenarios: [string, number, (n: number) => Promise<boolean>][] = [
       ['latest via gateway', REQUESTS, (n) => viaGateway(`/api/v1/latest?devices=${deviceId(n)}`)()],
+      [
+        'latest: MQTT straight to the query component',
+        REQUESTS,
+        (n) => viaMqtt('latest', { devices: [deviceId(n)] }),
+      ],
       ['latest: InfluxQL straight to influxd', REQUESTS, (n) => direct(latestQl, { p0: deviceId(n) })()],
       [
         'readings 1 day (1m mean) via gateway',
         Math.ceil(REQUESTS / 4),
         (n) => viaGateway(`/api/v1/devices/${deviceId(n)}/readings?from=${from}&to=${to}&every=1m&fn=mean`)(),
+      ],
+      [
+        'readings 1 day: MQTT straight to the query component',
+        Math.ceil(REQUESTS / 4),
+        (n) => viaMqtt('readings', { device: deviceId(n), from, to, every: '1m', fn: 'mean' }),
       ],
       [
         'readings 1 day: InfluxQL straight to influxd',
@@ -283,6 +328,8 @@ async function main(): Promise<void> {
       ].join('\n'),
     );
   } finally {
+    agent.destroy();
+    await bus?.stop();
     await stopService(gateway);
     await stopService(query);
     if ('destroy' in broker) await broker.destroy();
