@@ -204,6 +204,21 @@ describe('storage hook (in-process) against mosquitto and influxd 1.6.7', () => 
     assert.deepEqual(await totalsByDevice(influx, 'away'), expectedTotals(messages));
   });
 
+  it('splits the readings over two hooks sharing a $share group, each reading stored once', async () => {
+    const one = await startHook('shared', { mqtt: { share_group: 'writers', client_id: 'hook-shared-1' } });
+    const two = await startHook('shared', { mqtt: { share_group: 'writers', client_id: 'hook-shared-2' } });
+    const messages = readings('shared', 20, 100);
+    await publishAll(client, messages);
+    await waitUntil('all 2,000 stored', async () => (await storedCount(influx, 'shared')) === 2000, {
+      timeoutMs: 60_000,
+      intervalMs: 200,
+    });
+    assert.deepEqual(await totalsByDevice(influx, 'shared'), expectedTotals(messages));
+    const received = [one.hook.counters().received, two.hook.counters().received];
+    assert.equal(received[0]! + received[1]!, 2000, 'each reading went to one member');
+    assert.ok(received[0]! > 0 && received[1]! > 0, `both members took a share: ${received.join(' / ')}`);
+  });
+
   it('control: without the shipped queue sizing, mosquitto drops what the absent hook would get', async () => {
     const plain = await startMosquitto({ useProjectTuning: false });
     const plainClient = await publisher(plain.url);
