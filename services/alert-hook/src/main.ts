@@ -29,8 +29,13 @@ async function main(): Promise<void> {
     return;
   }
   const hook = new AlertHook({ config, logger });
-  await hook.start();
-  stopOnSignals(logger, () => hook.stop());
+  const starting = hook.start();
+  // Signals are handled from the first moment: a stop during start-up waits for it, then stops.
+  stopOnSignals(logger, async () => {
+    await starting.catch(() => undefined);
+    await hook.stop();
+  });
+  await starting;
 }
 
 main().catch((error: unknown) => {

@@ -200,7 +200,7 @@ describe('main', () => {
       });
       await started;
       child.kill('SIGTERM');
-      const [code] = (await once(child, 'exit')) as [number | null];
+      const [code] = (await once(child, 'close')) as [number | null]; // close: after stdout is drained
       assert.equal(code, 0);
       assert.match(output, /"msg":"stopped"/);
     } finally {
