@@ -51,7 +51,8 @@ export interface BusOptions {
    * dropped. A resumed persistent session gets its queued messages right after CONNACK, before
    * the service's subscribe() calls run; set this (e.g. 5000) with `clean: false`. Default 0.
    * A held message stalls mqtt.js' input (SUBACKs too): call subscribe() for every filter
-   * before awaiting any of them.
+   * before awaiting any of them. Holding ends once every subscribe() so far has its SUBACK:
+   * after that, a message nobody routes (a stale subscription of the session) is acked at once.
    */
   holdUnroutedMs?: number;
   /** Reconnect backoff bounds. */
@@ -146,6 +147,9 @@ export class Bus extends EventEmitter {
   #logger: Logger;
   #routes: Route[] = [];
   #routeWaiters = new Set<() => void>();
+  /** subscribe() calls waiting for their SUBACK, and whether one ever completed (ends holding). */
+  #subscribing = 0;
+  #subscribedOnce = false;
   #pending = new Map<string, PendingRequest>();
   #repliesSubscribed: Promise<void> | undefined;
   #stopped = false;
@@ -263,7 +267,13 @@ export class Bus extends EventEmitter {
     };
     this.#routes.push(route);
     for (const wake of [...this.#routeWaiters]) wake();
-    await this.#client.subscribeAsync(filter, { qos: options.qos ?? 1 });
+    this.#subscribing++;
+    try {
+      await this.#client.subscribeAsync(filter, { qos: options.qos ?? 1 });
+      this.#subscribedOnce = true;
+    } finally {
+      this.#subscribing--;
+    }
     return {
       filter,
       unsubscribe: async () => {
@@ -505,7 +515,8 @@ export class Bus extends EventEmitter {
       const routes = this.#routesFor(topic);
       if (routes.length === 0) {
         const holdMs = this.#options.holdUnroutedMs ?? 0;
-        if (holdMs <= 0 || this.#stopped) return done();
+        const settingUp = !this.#subscribedOnce || this.#subscribing > 0;
+        if (holdMs <= 0 || this.#stopped || !settingUp) return done();
         void this.#awaitRoute(topic, holdMs).then((late) => {
           if (late.length === 0) {
             this.#logger.warn({ topic, hold_ms: holdMs }, 'no subscription for a held message; dropped');

@@ -28,7 +28,10 @@ export class LogDrain {
   }
 
   start(): void {
-    this.#loop = this.#run();
+    this.#loop = this.#run().catch((error: unknown) => {
+      // e.g. the log directory vanished under a late write after stop(); never an unhandled rejection
+      this.#deps.logger.error({ err: error }, 'the log drain stopped on an error');
+    });
   }
 
   get written(): number {
@@ -51,12 +54,18 @@ export class LogDrain {
     return result;
   }
 
-  /** Stops after the write in progress (interrupting its retries); unwritten segments stay on disk. */
+  /**
+   * Stops the loop (interrupting retries); unwritten segments stay on disk. A request in flight
+   * is given a moment, not its whole timeout: its segment is only deleted after a 204, so leaving
+   * it unfinished loses nothing (it is written again on the next start).
+   */
   async stop(): Promise<void> {
     this.#stopping = true;
     this.#deps.writer.stop();
     this.#deps.wal.stop();
-    await this.#loop;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.#loop, new Promise((resolve) => (timer = setTimeout(resolve, 1000)))]);
+    clearTimeout(timer);
   }
 
   async #run(): Promise<void> {

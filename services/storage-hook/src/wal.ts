@@ -9,6 +9,9 @@ import {
   unlinkSync,
   writeSync,
   close,
+  fsync,
+  fsyncSync,
+  open,
 } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '@wattbus/runtime';
@@ -278,11 +281,29 @@ export class WriteAheadLog {
     const seq = this.#nextSeq++;
     const file = join(this.#options.dir, `segment-${String(seq).padStart(16, '0')}.log`);
     const fd = openSync(file, 'a');
+    this.#syncDirectory();
     const timer = setTimeout(() => {
       if (this.#active?.seq === seq) this.sealActive();
     }, this.#options.segmentMaxAgeMs);
     this.#active = { seq, file, fd, bytes: 0, records: 0, timer };
     return this.#active;
+  }
+
+  /** A new segment's directory entry must reach the disk too, or a power loss could orphan its data. */
+  #syncDirectory(): void {
+    if (this.#options.fsyncIntervalMs === 0) {
+      const dirFd = openSync(this.#options.dir, 'r');
+      try {
+        fsyncSync(dirFd);
+      } finally {
+        closeSync(dirFd);
+      }
+      return;
+    }
+    open(this.#options.dir, 'r', (error, dirFd) => {
+      if (error) return;
+      fsync(dirFd, () => close(dirFd, () => undefined));
+    });
   }
 
   #syncActive(): void {
