@@ -47,4 +47,22 @@ describe('persistent session: messages queued while away', () => {
     );
     await resumed.stop();
   });
+
+  it('does not hold a message of a stale session subscription once set up', { timeout: 20_000 }, async () => {
+    const options = { url: mosquitto.url, service: 'stale', clientId: 'stale-test', clean: false };
+    const first = await Bus.connect(options);
+    await first.subscribe('old/+', checkNumber, () => undefined, { qos: 1 });
+    await first.stop();
+    // The session still has old/+; the service now only routes new/+.
+    const resumed = await Bus.connect({ ...options, holdUnroutedMs: 60_000 });
+    let arrived!: (n: number) => void;
+    const fresh = new Promise<number>((resolve) => (arrived = resolve));
+    await resumed.subscribe('new/+', checkNumber, (message) => arrived(message.n), { qos: 1 });
+    const publisher = await Bus.connect({ url: mosquitto.url, service: 'publisher' });
+    await publisher.publish('old/1', { n: 1 }, { qos: 1 });
+    await publisher.publish('new/2', { n: 2 }, { qos: 1 });
+    assert.equal(await fresh, 2); // would wait the 60 s hold if old/1 were held
+    await publisher.stop();
+    await resumed.stop();
+  });
 });
