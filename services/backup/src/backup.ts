@@ -113,6 +113,16 @@ export class BackupWriter {
 
   async #measurements(): Promise<string[]> {
     const { config } = this.#deps;
+    // A misspelt database would otherwise give empty "successful" backups forever (1.x answers
+    // SHOW MEASUREMENTS on a missing database with nothing).
+    const databases = (await queryAll(config.influx, 'SHOW DATABASES')).flatMap((entry) =>
+      (entry.values ?? []).map((row) => String(row[0])),
+    );
+    if (!databases.includes(config.influx.database)) {
+      throw new InfluxError(
+        `database ${config.influx.database} does not exist on ${config.influx.url} (it has: ${databases.join(', ') || 'none'})`,
+      );
+    }
     const series = await queryAll(config.influx, 'SHOW MEASUREMENTS');
     const names = series.flatMap((entry) => (entry.values ?? []).map((row) => String(row[0])));
     return config.measurements === undefined

@@ -29,6 +29,7 @@ describe('backup, drop, restore (real influxd)', () => {
       `electricity,device=plug-odd,type=shelly\\ plus,location=caf\u00e9\\,\\ k\u00fcche\\=1 power_w=1.5,energy_wh=7i,note="he said \\"hi\\" \\\\ ok",ok=true ${T0 + 1}`,
       `electricity,device=plug-odd,type=back\\slash,location=\u26a1 power_w=2,energy_wh=-3i,note="line one\nline two, with = and space",ok=false ${T0 + 2}`,
       `alerts,rule=overload,subject=plug-1 active=true,value=2500.5,message="plug-1 above 2000 W" ${T0 + 60_000}`,
+      `my\\ "odd"\\,measurement,k=v count=1i ${T0}`,
       `alerts,rule=overload,subject=plug-1 active=false,value=10,message="cleared" ${T0 + 120_000}`,
     ];
     for (let start = 0; start < lines.length; start += 5000)
@@ -48,13 +49,18 @@ describe('backup, drop, restore (real influxd)', () => {
       chunk_size: 1000,
     });
     const before = await fingerprint(influx, DB);
+    assert.equal((before.odd as unknown[]).length, 1, 'the oddly named measurement is compared too');
     const [plug] = before.electricity as Array<{ device: string; n: number }>;
     assert.ok(plug && plug.n > 0);
 
     const entry = await new BackupWriter({ config, logger: silentLogger() }).write({ now: T0 + 86_400_000 });
     assert.equal(entry.manifest.kind, 'full');
-    assert.equal(entry.manifest.points, 3000 + 2000 + 3000 + 2 + 2);
-    assert.deepEqual(entry.manifest.points_per_measurement, { alerts: 2, electricity: 8002 });
+    assert.equal(entry.manifest.points, 3000 + 2000 + 3000 + 2 + 2 + 1);
+    assert.deepEqual(entry.manifest.points_per_measurement, {
+      alerts: 2,
+      electricity: 8002,
+      'my "odd",measurement': 1,
+    });
     assert.equal(entry.manifest.source.server_version.startsWith('1.6'), true);
     const electricity = entry.manifest.files.find((file) => file.measurement === 'electricity')!;
     assert.deepEqual(electricity.fields.energy_wh, ['integer']);
@@ -71,7 +77,7 @@ describe('backup, drop, restore (real influxd)', () => {
 
     const restorer = new Restorer({ influx: config.influx, write_batch_points: 700, logger: silentLogger() });
     const summary = await restorer.restore([entry]);
-    assert.equal(summary.points_written, 8004);
+    assert.equal(summary.points_written, 8005);
     assert.deepEqual(await fingerprint(influx, DB), before);
 
     await restorer.restore([entry]);
@@ -128,8 +134,20 @@ describe('backup, drop, restore (real influxd)', () => {
         ['plug-odd', 2],
       ],
     );
-    assert.equal(summary.points_written, 10 + 10 + 7 + 2 + 1, 'one alert falls in the slice');
+    assert.equal(summary.points_written, 10 + 10 + 7 + 2 + 1 + 1, 'and one alert and the odd measurement');
     // Leave the database complete for later tests.
     await restorer.restore(chain);
+  });
+
+  test('a database that does not exist fails the backup instead of writing an empty one', async () => {
+    const config = makeConfig({
+      influx: { url: influx.url, database: 'wattbsu' },
+      directory: `${dir.path}/typo`,
+    });
+    await assert.rejects(
+      new BackupWriter({ config, logger: silentLogger() }).write({ now: Date.now() }),
+      /database wattbsu does not exist on http:\/\/127\.0\.0\.1:\d+ \(it has: .*wattbus/,
+    );
+    assert.deepEqual((await readCatalog(`${dir.path}/typo`)).backups, []);
   });
 });

@@ -53,7 +53,8 @@ export async function fingerprint(server: InfluxServer, database: string): Promi
   const fields = await rows(server, database, 'SHOW FIELD KEYS');
   const tags = await rows(server, database, 'SHOW TAG KEYS');
   const raw = await rows(server, database, "SELECT * FROM electricity WHERE device = 'plug-odd' GROUP BY *");
-  return { electricity, alerts, fields, tags, raw };
+  const odd = await rows(server, database, 'SELECT * FROM "my \\"odd\\",measurement" GROUP BY *');
+  return { electricity, alerts, fields, tags, raw, odd };
 }
 
 /** Readings in the storage hook's shape: measurement electricity, tags device/type/location/phase. */
