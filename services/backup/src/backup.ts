@@ -115,10 +115,12 @@ export class BackupWriter {
     const { config } = this.#deps;
     // A misspelt database would otherwise give empty "successful" backups forever (1.x answers
     // SHOW MEASUREMENTS on a missing database with nothing).
-    const databases = (await queryAll(config.influx, 'SHOW DATABASES')).flatMap((entry) =>
-      (entry.values ?? []).map((row) => String(row[0])),
+    const databases = await queryAll(config.influx, 'SHOW DATABASES').then(
+      (series) => series.flatMap((entry) => (entry.values ?? []).map((row) => String(row[0]))),
+      // A server or token that may not list databases: the check is a courtesy, skip it.
+      (error: unknown) => (error instanceof InfluxError ? undefined : Promise.reject(error)),
     );
-    if (!databases.includes(config.influx.database)) {
+    if (databases !== undefined && !databases.includes(config.influx.database)) {
       throw new InfluxError(
         `database ${config.influx.database} does not exist on ${config.influx.url} (it has: ${databases.join(', ') || 'none'})`,
       );
