@@ -22,7 +22,11 @@ export interface LoadConfigOptions<S extends TObject> {
 }
 
 /** Fills defaults and validates an in-memory config (e.g. one process wiring several services). */
-export function parseConfig<S extends TObject>(schema: S, value: Record<string, unknown>, source: string): Static<S> {
+export function parseConfig<S extends TObject>(
+  schema: S,
+  value: Record<string, unknown>,
+  source: string,
+): Static<S> {
   const copy = structuredClone(value);
   const check = validator(schema);
   if (!check(copy)) throw new ConfigError(`invalid configuration of ${source}: ${check.errorText()}`);
