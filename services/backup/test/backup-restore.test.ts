@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { silentLogger } from '@wattbus/runtime';
 import { startInflux, type InfluxServer } from '@wattbus/testing';
@@ -149,5 +151,36 @@ describe('backup, drop, restore (real influxd)', () => {
       /database wattbsu does not exist on http:\/\/127\.0\.0\.1:\d+ \(it has: .*wattbus/,
     );
     assert.deepEqual((await readCatalog(`${dir.path}/typo`)).backups, []);
+  });
+
+  test('configuration and registry files are copied with their checksums; a changed copy is found by verify', async () => {
+    const registry = join(dir.path, 'registry.yaml');
+    await writeFile(registry, 'devices:\n  - id: plug-1\n    type: hs110\n');
+    const missing = join(dir.path, 'not-there.yaml');
+    const config = makeConfig({
+      influx: { url: influx.url, database: DB },
+      directory: `${dir.path}/copies`,
+      measurements: ['alerts'],
+      copy_files: [registry, missing],
+    });
+    const entry = await new BackupWriter({ config, logger: silentLogger() }).write({ now: T0 + 86_400_000 });
+    assert.deepEqual(
+      Object.keys(entry.manifest.points_per_measurement),
+      ['alerts'],
+      'only the configured measurements',
+    );
+    const [copied, absent] = entry.manifest.copied_files;
+    assert.equal(copied?.source, registry);
+    assert.equal(
+      await readFile(join(entry.directory, copied!.file!), 'utf8'),
+      await readFile(registry, 'utf8'),
+    );
+    assert.deepEqual(absent, { source: missing, file: null, bytes: 0, sha256: null });
+    assert.deepEqual((await verifyBackup(entry)).problems, []);
+
+    await writeFile(join(entry.directory, copied!.file!), 'devices: []\n');
+    const problems = (await verifyBackup(entry)).problems;
+    assert.equal(problems.length, 1);
+    assert.equal(problems[0]!.file, join(entry.directory, copied!.file!));
   });
 });
