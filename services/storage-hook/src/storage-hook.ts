@@ -59,6 +59,8 @@ export class StorageHook {
   #countersTimer: NodeJS.Timeout | undefined;
   #received = 0;
   #stopping = false;
+  /** Lines InfluxDB refused during the replay, before the bus was connected. */
+  #earlyRejections: RejectedLine[] = [];
 
   constructor(deps: StorageHookDeps) {
     this.#deps = deps;
@@ -91,22 +93,32 @@ export class StorageHook {
     });
     writer.start();
     this.#writer = writer;
-
-    const bus = await Bus.connect({
-      url: config.mqtt.url,
-      service: SERVICE_NAME,
-      clientId: config.mqtt.client_id,
-      clean: false,
-      baseTopic: config.mqtt.base_topic,
-      username: config.mqtt.username,
-      password: config.mqtt.password,
-      // The broker sends our queued readings right after CONNACK, before subscribe() runs.
-      holdUnroutedMs: 10_000,
-      logger,
-    });
-    this.#bus = bus;
+    // The drain starts before the broker connection: the log replays even while the broker is away.
     this.#drain = new LogDrain({ wal, writer, logger, onRejected: (rejected) => this.#deadLetter(rejected) });
     this.#drain.start();
+
+    let bus: Bus;
+    try {
+      bus = await Bus.connect({
+        url: config.mqtt.url,
+        service: SERVICE_NAME,
+        clientId: config.mqtt.client_id,
+        clean: false,
+        baseTopic: config.mqtt.base_topic,
+        username: config.mqtt.username,
+        password: config.mqtt.password,
+        // The broker sends our queued readings right after CONNACK, before subscribe() runs.
+        holdUnroutedMs: 10_000,
+        logger,
+      });
+    } catch (error) {
+      // Leave nothing running behind a failed start.
+      await this.#drain.stop();
+      wal.stop();
+      throw error;
+    }
+    this.#bus = bus;
+    this.#deadLetter(this.#earlyRejections.splice(0));
     this.#registry = new DeviceRegistry({ bus });
     const filter = bus.topics.allDevices('readings');
     const shared = config.mqtt.share_group ? `$share/${config.mqtt.share_group}/${filter}` : filter;
@@ -229,14 +241,19 @@ export class StorageHook {
   }
 
   #deadLetter(rejected: RejectedLine[]): void {
-    const bus = this.bus;
+    if (rejected.length === 0) return;
+    const bus = this.#bus;
+    if (!bus) {
+      this.#earlyRejections.push(...rejected);
+      return;
+    }
     for (const { line, reason } of rejected) {
       const device = deviceOfLine(line);
       const topic = device ? bus.topics.readings(device) : bus.topics.allDevices('readings');
       bus.reject(topic, line, `InfluxDB refused the reading: ${reason}`);
     }
     this.#deps.logger.warn(
-      { lines: rejected.length, reason: rejected[0]?.reason },
+      { lines: rejected.length, reason: rejected[0]?.reason, first_line: rejected[0]?.line },
       'InfluxDB refused readings; dead-lettered',
     );
   }
