@@ -84,6 +84,8 @@ describe('storage hook process killed with SIGKILL mid-stream', () => {
       // Small, slow batches so that the kill lands with readings acked but not yet written.
       WATTBUS_STORAGE_HOOK_BATCH__MAX_LINES: '500',
       WATTBUS_STORAGE_HOOK_BATCH__MAX_DELAY_MS: '1000',
+      // The SIGTERM flush below waits for influxd to come back; leave room for a slow start.
+      WATTBUS_STORAGE_HOOK_STOP_FLUSH_TIMEOUT_MS: '30000',
     };
     const first = await startHookProcess(env);
     processes.push(first);
