@@ -142,20 +142,26 @@ export class BackupWriter {
   ): Promise<DataFile> {
     const { config } = this.#deps;
     const quoted = quoteIdentifier(measurement);
-    const fieldSeries = await queryAll(config.influx, `SHOW FIELD KEYS FROM ${quoted}`);
-    const fields: Record<string, FieldType[]> = {};
-    for (const row of fieldSeries.flatMap((entry) => entry.values ?? [])) {
-      const [name, type] = [String(row[0]), String(row[1])];
-      if (!FIELD_TYPES.has(type as FieldType))
-        throw new InfluxError(`field ${name} of ${measurement} has an unknown type ${type}`);
-      (fields[name] ??= []).push(type as FieldType);
-    }
+    const fieldTypes = async () => {
+      const found: Record<string, FieldType[]> = {};
+      for (const entry of await queryAll(config.influx, `SHOW FIELD KEYS FROM ${quoted}`)) {
+        for (const row of entry.values ?? []) {
+          const [name, type] = [String(row[0]), String(row[1])];
+          if (!FIELD_TYPES.has(type as FieldType)) {
+            throw new InfluxError(`field ${name} of ${measurement} has an unknown type ${type}`);
+          }
+          (found[name] ??= []).push(type as FieldType);
+        }
+      }
+      return found;
+    };
+    const fields = await fieldTypes();
     const tagSeries = await queryAll(config.influx, `SHOW TAG KEYS FROM ${quoted}`);
     const tags = tagSeries.flatMap((entry) => (entry.values ?? []).map((row) => String(row[0])));
 
     const start = from ?? (await this.#firstTime(quoted));
     const stats = { points: 0, first: null as number | null, last: null as number | null };
-    const lines = async function* (this: BackupWriter): AsyncGenerator<string> {
+    const lines = async function* (): AsyncGenerator<string> {
       if (start === null) return;
       let windowStart = start;
       let windowMs = config.window_ms;
@@ -164,10 +170,12 @@ export class BackupWriter {
         const query = `SELECT * FROM ${quoted} WHERE time >= ${timeLiteral(windowStart)} AND time < ${timeLiteral(windowEnd)} GROUP BY *`;
         let inWindow = 0;
         for await (const series of streamQuery(config.influx, query, config.chunk_size)) {
-          const columns: (FieldColumn | undefined)[] = series.columns.slice(1).map((name) => {
-            const type = fields[name]?.[0];
-            return type === undefined ? undefined : { name, type };
-          });
+          // A field written since SHOW FIELD KEYS: ask again; still unknown, its JSON value decides.
+          if (series.columns.slice(1).some((name) => fields[name] === undefined))
+            Object.assign(fields, await fieldTypes());
+          const columns: FieldColumn[] = series.columns
+            .slice(1)
+            .map((name) => ({ name, type: fields[name]?.[0] ?? 'float' }));
           let text = '';
           for (const row of series.values ?? []) {
             const time = row[0] as number;
@@ -195,7 +203,7 @@ export class BackupWriter {
         callback(null, chunk);
       },
     });
-    await pipeline(Readable.from(lines.call(this)), createGzip(), tap, createWriteStream(path));
+    await pipeline(Readable.from(lines()), createGzip(), tap, createWriteStream(path));
     return {
       measurement,
       file,
