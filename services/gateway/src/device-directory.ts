@@ -45,6 +45,32 @@ export class DeviceDirectory extends EventEmitter {
         },
       },
     );
+    await this.#retainedDelivered();
+  }
+
+  /**
+   * Resolves once the retained metas seem delivered, so a request right after start does not get
+   * a false 404: when none arrived for `quietMs`, or after `maxMs`. MQTT gives no end-of-retained
+   * marker, and brokers such as aedes replay retained messages asynchronously after the SUBACK
+   * (a later SUBACK or message can overtake them), so a quiet period is the portable signal.
+   */
+  async #retainedDelivered(quietMs = 200, maxMs = 3_000): Promise<void> {
+    await new Promise<void>((resolve) => {
+      let quiet: NodeJS.Timeout;
+      const done = () => {
+        clearTimeout(quiet);
+        clearTimeout(limit);
+        this.off('added', restart);
+        resolve();
+      };
+      const restart = () => {
+        clearTimeout(quiet);
+        quiet = setTimeout(done, quietMs);
+      };
+      const limit = setTimeout(done, maxMs);
+      this.on('added', restart);
+      restart();
+    });
   }
 
   async stop(): Promise<void> {

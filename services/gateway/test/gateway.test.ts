@@ -22,6 +22,7 @@ import {
   capturingLogger,
   deferred,
   KEYS,
+  meta,
   startGateway,
   type ApiResponse,
 } from './helpers.js';
@@ -492,6 +493,20 @@ describe('gateway limits and lifecycle (aedes)', () => {
       );
       await stopped;
       await assert.rejects(fetch(`${stack.url}/healthz`), 'the server no longer accepts connections');
+    } finally {
+      await stack.stop();
+    }
+  });
+
+  it('knows every device announced before it started as soon as start() resolves (no false 404)', async () => {
+    const ids = Array.from({ length: 300 }, (_, n) => `early-${n}`);
+    await Promise.all(
+      ids.map((id) => component.publish(component.topics.meta(id), meta(id), { retain: true })),
+    );
+    const stack = await startGateway(broker.url);
+    try {
+      const missing = ids.filter((id) => !stack.gateway.devices!.has(id));
+      assert.deepEqual(missing, []);
     } finally {
       await stack.stop();
     }
