@@ -55,6 +55,12 @@ export interface BusOptions {
    * after that, a message nobody routes (a stale subscription of the session) is acked at once.
    */
   holdUnroutedMs?: number;
+  /**
+   * Write the PUBACKs of one burst of incoming messages together (one syscall instead of one per
+   * message) by corking the socket until the end of the event-loop turn. For high-rate
+   * consumers such as the storage hook; it delays acks by less than one loop turn. Default false.
+   */
+  batchAcks?: boolean;
   /** Reconnect backoff bounds. */
   reconnectMinMs?: number;
   reconnectMaxMs?: number;
@@ -150,6 +156,7 @@ export class Bus extends EventEmitter {
   /** subscribe() calls waiting for their SUBACK, and whether one ever completed (ends holding). */
   #subscribing = 0;
   #subscribedOnce = false;
+  #corked = false;
   #pending = new Map<string, PendingRequest>();
   #repliesSubscribed: Promise<void> | undefined;
   #stopped = false;
@@ -509,6 +516,7 @@ export class Bus extends EventEmitter {
     // Replaces mqtt.js' default (which acks at once) so some handlers can finish before the PUBACK.
     this.#client.handleMessage = (packet, done) => {
       this.#metrics.received++;
+      if (this.#options.batchAcks) this.#corkUntilNextTurn();
       const topic = packet.topic;
       const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
       const context: MessageContext = { topic, packet };
@@ -531,6 +539,19 @@ export class Bus extends EventEmitter {
     const early = earlyMessages.get(this.#client) ?? [];
     earlyMessages.delete(this.#client);
     for (const [packet, done] of early) this.#client.handleMessage(packet, done);
+  }
+
+  /** Holds our writes (PUBACKs) until setImmediate, so a burst of them leaves in one writev. */
+  #corkUntilNextTurn(): void {
+    if (this.#corked) return;
+    const stream = this.#client.stream as { cork?: () => void; uncork?: () => void } | undefined;
+    if (!stream?.cork || !stream.uncork) return;
+    this.#corked = true;
+    stream.cork();
+    setImmediate(() => {
+      this.#corked = false;
+      stream.uncork?.();
+    });
   }
 
   #routesFor(topic: string): Route[] {

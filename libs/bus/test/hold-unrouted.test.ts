@@ -65,4 +65,46 @@ describe('persistent session: messages queued while away', () => {
     await publisher.stop();
     await resumed.stop();
   });
+
+  it('batchAcks acknowledges every message: nothing is redelivered to the resumed session', async () => {
+    const options = {
+      url: mosquitto.url,
+      service: 'acks',
+      clientId: 'acks-test',
+      clean: false,
+      batchAcks: true,
+    };
+    const consumer = await Bus.connect(options);
+    let count = 0;
+    let all!: () => void;
+    const done = new Promise<void>((resolve) => (all = resolve));
+    await consumer.subscribe(
+      'acks/+',
+      checkNumber,
+      () => {
+        if (++count === 500) all();
+      },
+      { qos: 1, ackAfterHandle: true },
+    );
+    const publisher = await Bus.connect({ url: mosquitto.url, service: 'publisher' });
+    await Promise.all(
+      Array.from({ length: 500 }, (_, n) => publisher.publish(`acks/${n}`, { n }, { qos: 1 })),
+    );
+    await done;
+    await consumer.stop();
+    // A marker published while away is the only message the resumed session may get.
+    await publisher.publish('acks/marker', { n: -1 }, { qos: 1 });
+    await publisher.stop();
+    const resumed = await Bus.connect({ ...options, holdUnroutedMs: 5000 });
+    const received: number[] = [];
+    let marker!: () => void;
+    const markerSeen = new Promise<void>((resolve) => (marker = resolve));
+    await resumed.subscribe('acks/+', checkNumber, (message) => {
+      received.push(message.n);
+      if (message.n === -1) marker();
+    });
+    await markerSeen;
+    assert.deepEqual(received, [-1]);
+    await resumed.stop();
+  });
 });

@@ -109,6 +109,8 @@ export class StorageHook {
         password: config.mqtt.password,
         // The broker sends our queued readings right after CONNACK, before subscribe() runs.
         holdUnroutedMs: 10_000,
+        // One writev for a burst of PUBACKs instead of one per reading.
+        batchAcks: true,
         logger,
       });
     } catch (error) {
