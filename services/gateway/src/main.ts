@@ -1,6 +1,6 @@
-import { Bus } from '@wattbus/bus';
 import { ConfigError, createLogger, loadConfig, parseCli, stopOnSignals } from '@wattbus/runtime';
 import { ENV_PREFIX, GatewayConfigSchema } from './config.js';
+import { connectGatewayBus } from './connect-bus.js';
 import { Gateway } from './gateway.js';
 import { runMakeKey, UsageError } from './make-key-command.js';
 
@@ -50,16 +50,7 @@ async function main(): Promise<void> {
     envPrefix: ENV_PREFIX,
   });
   const logger = createLogger('gateway');
-  const bus = await Bus.connect({
-    url: config.mqtt.url,
-    service: 'gateway',
-    clientId: config.mqtt.client_id,
-    baseTopic: config.mqtt.base_topic,
-    username: config.mqtt.username,
-    password: config.mqtt.password,
-    maxPayloadBytes: config.mqtt.max_payload_bytes,
-    logger,
-  });
+  const bus = await connectGatewayBus(config, logger);
   const gateway = new Gateway({ config, bus, logger });
   await gateway.start();
   stopOnSignals(
