@@ -7,7 +7,7 @@ import { Agent, AgentConfigSchema } from '@wattbus/agent';
 import { Broker, BrokerConfigSchema, hashPassword } from '@wattbus/broker';
 import { Bus } from '@wattbus/bus';
 import { loadRegistry } from '@wattbus/devices';
-import { Gateway, GatewayConfigSchema } from '@wattbus/gateway';
+import { Gateway, GatewayConfigSchema, connectGatewayBus } from '@wattbus/gateway';
 import { QueryComponent, QueryConfigSchema } from '@wattbus/query';
 import { parseConfig } from '@wattbus/runtime';
 import { StorageHook, StorageHookConfigSchema } from '@wattbus/storage-hook';
@@ -178,22 +178,20 @@ export class Platform {
     this.#stops.push({ name: 'agent', stop: () => agent.stop() });
 
     const apiKey = ensureApiKey(join(dataDir, 'api-key'));
-    const gatewayBus = await Bus.connect({ ...mqtt, service: 'gateway', logger: log('gateway') });
+    const gatewayConfig = parseConfig(
+      GatewayConfigSchema,
+      {
+        host: options.host,
+        port: options.httpPort,
+        mqtt: { ...mqtt },
+        api_keys: [{ name: 'local', sha256: apiKey.hash, scopes: ['read', 'control'] }],
+      },
+      'the gateway',
+    );
+    // The gateway's own connect: it accepts replies larger than the bus default (1-day readings).
+    const gatewayBus = await connectGatewayBus(gatewayConfig, log('gateway'));
     this.#stops.push({ name: 'gateway bus', stop: () => gatewayBus.stop() });
-    const gateway = new Gateway({
-      config: parseConfig(
-        GatewayConfigSchema,
-        {
-          host: options.host,
-          port: options.httpPort,
-          mqtt: { url: mqttUrl },
-          api_keys: [{ name: 'local', sha256: apiKey.hash, scopes: ['read', 'control'] }],
-        },
-        'the gateway',
-      ),
-      bus: gatewayBus,
-      logger: log('gateway'),
-    });
+    const gateway = new Gateway({ config: gatewayConfig, bus: gatewayBus, logger: log('gateway') });
     const http = await gateway.start();
     this.#stops.push({ name: 'gateway', stop: () => gateway.stop() });
 
