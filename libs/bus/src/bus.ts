@@ -61,6 +61,12 @@ export interface BusOptions {
    * consumers such as the storage hook; it delays acks by less than one loop turn. Default false.
    */
   batchAcks?: boolean;
+  /**
+   * With batchAcks: runs right before a burst's PUBACKs are released (and before a graceful
+   * stop), so a consumer can make the whole burst durable with one write. If it throws, the
+   * PUBACKs are withheld: the connection is dropped and the broker re-delivers the burst.
+   */
+  beforeAcks?: () => void;
   /** Reconnect backoff bounds. */
   reconnectMinMs?: number;
   reconnectMaxMs?: number;
@@ -393,6 +399,11 @@ export class Bus extends EventEmitter {
     if (will && (will.publishOnStop ?? true) && this.#client.connected) {
       await this.publish(will.topic, will.payload, { retain: will.retain ?? false }).catch(() => undefined);
     }
+    // Ending flushes corked PUBACKs: what they acknowledge must be durable first.
+    if (this.#options.batchAcks && !this.#runBeforeAcks()) {
+      await this.#client.endAsync(true);
+      return;
+    }
     // A normal DISCONNECT tells the broker to discard the will.
     await this.#client.endAsync(false);
   }
@@ -516,7 +527,13 @@ export class Bus extends EventEmitter {
     // Replaces mqtt.js' default (which acks at once) so some handlers can finish before the PUBACK.
     this.#client.handleMessage = (packet, done) => {
       this.#metrics.received++;
-      if (this.#options.batchAcks) this.#corkUntilNextTurn();
+      if (this.#options.batchAcks && !this.#corkUntilNextTurn() && this.#options.beforeAcks) {
+        // No cork on this stream: make each message durable before its own PUBACK instead.
+        const ack = done;
+        done = (error?: Error) => {
+          if (this.#runBeforeAcks()) ack(error);
+        };
+      }
       const topic = packet.topic;
       const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
       const context: MessageContext = { topic, packet };
@@ -542,16 +559,32 @@ export class Bus extends EventEmitter {
   }
 
   /** Holds our writes (PUBACKs) until setImmediate, so a burst of them leaves in one writev. */
-  #corkUntilNextTurn(): void {
-    if (this.#corked) return;
+  #corkUntilNextTurn(): boolean {
+    if (this.#corked) return true;
     const stream = this.#client.stream as { cork?: () => void; uncork?: () => void } | undefined;
-    if (!stream?.cork || !stream.uncork) return;
+    if (!stream?.cork || !stream.uncork) return false;
     this.#corked = true;
     stream.cork();
     setImmediate(() => {
       this.#corked = false;
-      stream.uncork?.();
+      if (this.#runBeforeAcks()) stream.uncork?.();
     });
+    return true;
+  }
+
+  /** false (and the connection dropped, PUBACKs unsent) when beforeAcks failed. */
+  #runBeforeAcks(): boolean {
+    try {
+      this.#options.beforeAcks?.();
+      return true;
+    } catch (error) {
+      this.#logger.error(
+        { err: error },
+        'could not make received messages durable; dropping the connection so the broker re-delivers them',
+      );
+      (this.#client.stream as { destroy?: (error?: Error) => void }).destroy?.(error as Error);
+      return false;
+    }
   }
 
   #routesFor(topic: string): Route[] {

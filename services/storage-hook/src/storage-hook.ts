@@ -77,6 +77,8 @@ export class StorageHook {
         fsyncIntervalMs: config.log.fsync_interval_ms,
         segmentMaxRecords: config.batch.max_lines,
         segmentMaxAgeMs: config.batch.max_delay_ms,
+        // Appends of one burst of messages go to disk in one write(2), just before their PUBACKs.
+        grouped: true,
       },
       logger,
     });
@@ -109,8 +111,10 @@ export class StorageHook {
         password: config.mqtt.password,
         // The broker sends our queued readings right after CONNACK, before subscribe() runs.
         holdUnroutedMs: 10_000,
-        // One writev for a burst of PUBACKs instead of one per reading.
+        // A burst of PUBACKs leaves in one writev, and only after wal.flushPending() wrote the
+        // burst's readings to the log (if that fails, the PUBACKs are withheld).
         batchAcks: true,
+        beforeAcks: () => wal.flushPending(),
         logger,
       });
     } catch (error) {
@@ -192,8 +196,9 @@ export class StorageHook {
   }
 
   /**
-   * The handler the PUBACK waits for: one write(2), synchronous while the log has room (so the
-   * PUBACK goes out in the same tick); a promise only while the log is full or failing.
+   * The handler the PUBACK waits for: buffers the reading's line in the log's current group
+   * (written by beforeAcks before any PUBACK of the burst leaves); a promise only while the log
+   * is full or failing.
    */
   #take(reading: Reading, context: MessageContext): void | Promise<void> {
     const { bus } = this;

@@ -104,6 +104,20 @@ describe('WriteAheadLog', () => {
     assert.equal(wal.stats().depth_records, 3);
   });
 
+  it('grouped: buffers appends and writes them with one write at flushPending()', async () => {
+    const { wal, dir } = openLog({ grouped: true, segmentMaxRecords: 10 });
+    wal.start();
+    for (const record of ['g1', 'g2', 'g3']) assert.equal(wal.append(record), undefined);
+    assert.equal(wal.stats().depth_records, 3);
+    assert.deepEqual(readdirSync(dir), [], 'nothing written before the flush');
+    wal.flushPending();
+    assert.equal(readdirSync(dir).length, 1);
+    assert.equal(wal.stats().appended, 3);
+    wal.sealActive();
+    const segment = await wal.next();
+    assert.deepEqual(wal.read(segment!), ['g1', 'g2', 'g3']);
+  });
+
   it('refuses a record with a newline (it would split into two)', () => {
     const { wal } = openLog();
     wal.start();
