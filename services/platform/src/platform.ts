@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import type { Logger } from 'pino';
 import { Agent, AgentConfigSchema } from '@wattbus/agent';
+import { AlertHook, parseAlertHookConfig } from '@wattbus/alert-hook';
 import { Broker, BrokerConfigSchema, hashPassword } from '@wattbus/broker';
 import { Bus } from '@wattbus/bus';
 import { loadRegistry } from '@wattbus/devices';
@@ -176,6 +177,29 @@ export class Platform {
     });
     await agent.start();
     this.#stops.push({ name: 'agent', stop: () => agent.stop() });
+
+    // Alerts: a device offline (or silent for 5 polls) for 10 s, and a plug above its rating.
+    const alertHook = new AlertHook({
+      config: parseAlertHookConfig({
+        mqtt: { ...mqtt, client_id: 'wattbus-alert-hook' },
+        influx: { ...influx },
+        data_dir: join(dataDir, 'alert-hook'),
+        time_zone: options.timeZone,
+        rules: [
+          { name: 'offline', kind: 'offline', severity: 'critical', for_ms: 10_000, silent_polls: 5 },
+          {
+            name: 'overload',
+            kind: 'power_above',
+            severity: 'warning',
+            for_ms: 5_000,
+            device_kinds: ['workplace', 'printer', 'meeting-room', 'appliance'],
+          },
+        ],
+      }),
+      logger: log('alert-hook'),
+    });
+    await alertHook.start();
+    this.#stops.push({ name: 'alert hook', stop: () => alertHook.stop() });
 
     const apiKey = ensureApiKey(join(dataDir, 'api-key'));
     const gatewayConfig = parseConfig(
