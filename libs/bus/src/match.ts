@@ -10,15 +10,35 @@ export function unshared(filter: string): string {
 }
 
 export function topicMatches(filter: string, topic: string): boolean {
-  const filterLevels = filter.split('/');
-  const topicLevels = topic.split('/');
-  // Wildcards at the first level never match topics starting with $ (MQTT 4.7.2).
-  if (topic.startsWith('$') && (filterLevels[0] === '+' || filterLevels[0] === '#')) return false;
-  for (let index = 0; index < filterLevels.length; index++) {
-    const level = filterLevels[index];
-    if (level === '#') return true;
-    if (index >= topicLevels.length) return false;
-    if (level !== '+' && level !== topicLevels[index]) return false;
+  let matcher = compiled.get(filter);
+  if (!matcher) {
+    matcher = compileFilter(filter);
+    compiled.set(filter, matcher);
   }
-  return filterLevels.length === topicLevels.length;
+  return matcher(topic);
+}
+
+const compiled = new Map<string, (topic: string) => boolean>();
+
+/**
+ * A matcher for one filter: the filter is split once, the topic is walked without splitting
+ * (this runs for every message on every subscription).
+ */
+export function compileFilter(filter: string): (topic: string) => boolean {
+  const levels = filter.split('/');
+  // Wildcards at the first level never match topics starting with $ (MQTT 4.7.2).
+  const wildcardFirst = levels[0] === '+' || levels[0] === '#';
+  return (topic) => {
+    if (wildcardFirst && topic.startsWith('$')) return false;
+    let start = 0;
+    for (const level of levels) {
+      if (level === '#') return true;
+      if (start > topic.length) return false; // the topic has fewer levels
+      let end = topic.indexOf('/', start);
+      if (end === -1) end = topic.length;
+      if (level !== '+' && (end - start !== level.length || !topic.startsWith(level, start))) return false;
+      start = end + 1;
+    }
+    return start === topic.length + 1;
+  };
 }
