@@ -1,5 +1,7 @@
 import type { TSchema } from '@sinclair/typebox';
 import {
+  AlertListParamsSchema,
+  AlertListResultSchema,
   DeviceIdSchema,
   DeviceStateSchema,
   LivenessSchema,
@@ -22,6 +24,8 @@ export const API_SCHEMAS: Record<string, TSchema> = {
   DeviceId: DeviceIdSchema,
   DeviceState: DeviceStateSchema,
   SetPowerParams: SetPowerParamsSchema,
+  AlertListParams: AlertListParamsSchema,
+  AlertListResult: AlertListResultSchema,
 };
 
 const DATA_KEYWORDS = new Set(['examples', 'example', 'default', 'const', 'enum']);

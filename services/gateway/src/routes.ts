@@ -1,6 +1,8 @@
 import type { TSchema } from '@sinclair/typebox';
 import type { Topics } from '@wattbus/contracts';
 import {
+  AlertListResultSchema,
+  AlertTopics,
   DeviceStateSchema,
   QUERY_METHODS,
   validator,
@@ -49,6 +51,7 @@ function expectResult<S extends TSchema>(schema: S, what: string) {
 }
 
 const deviceState = expectResult(DeviceStateSchema, 'the device agent');
+const alertList = expectResult(AlertListResultSchema, 'the alert hook');
 
 const ok = (body: unknown): RouteResult => ({ status: 200, body });
 
@@ -111,6 +114,14 @@ export const ROUTES: Record<string, Route> = {
   getEnergy: queryRoute('energy', true),
   getTotals: queryRoute('totals'),
   getCost: queryRoute('cost'),
+
+  // Answered by the alert hook; the query parameters are AlertListParams as they are.
+  listAlerts: {
+    kind: 'query',
+    async handle({ input, topics, call }) {
+      return ok(alertList(await call(new AlertTopics(topics.base).request('list'), { ...input.query })));
+    },
+  },
 
   getDevicePower: {
     kind: 'device',

@@ -4,11 +4,16 @@ import { EventEmitter, once } from 'node:events';
 import { Type } from '@sinclair/typebox';
 import { Bus } from '@wattbus/bus';
 import {
+  AlertListParamsSchema,
+  AlertTopics,
   GetStateParamsSchema,
   QUERY_METHODS,
   SetPowerParamsSchema,
   WattbusError,
   validator,
+  type Alert,
+  type AlertListParams,
+  type AlertListResult,
   type DeviceState,
   type DeviceSummary,
   type QueryMethod,
@@ -31,6 +36,19 @@ import {
 const tsOf = (id: string) =>
   new Date(Date.UTC(2026, 0, 1) + Number(id.replace(/\D/g, '') || 0) * 1000).toISOString();
 const deviceOf = (topic: string) => topic.split('/')[2]!;
+const ALERT: Alert = {
+  id: '5f0c2a8e-6a4b-4a43-9d0e-1b7c6c2d9e11',
+  rule: 'overload',
+  kind: 'power_above',
+  subject: 'desk-1',
+  severity: 'warning',
+  state: 'raised',
+  message: 'desk-1 draws 3712 W, above 3680 W',
+  value: 3712,
+  threshold: 3680,
+  unit: 'W',
+  raised_at: '2026-11-23T18:45:00.000Z',
+};
 const problem = (response: ApiResponse) => response.body as Record<string, unknown> & { parameter?: unknown };
 
 describe('gateway (aedes, in-test component handlers)', () => {
@@ -43,6 +61,7 @@ describe('gateway (aedes, in-test component handlers)', () => {
   const seen: { method: string; params: Record<string, unknown>; id: string }[] = [];
   let holdReadings: Promise<void> | undefined;
   const slowArrivals = new EventEmitter();
+  const alertCalls: { params: AlertListParams; id: string }[] = [];
 
   before(async () => {
     broker = await startAedes();
@@ -131,6 +150,36 @@ describe('gateway (aedes, in-test component handlers)', () => {
         phases: [],
       })),
     }));
+    await component.serve(
+      new AlertTopics(t.base).request('list'),
+      validator(AlertListParamsSchema),
+      (params, context) => {
+        alertCalls.push({ params, id: context.envelope.id });
+        if (params.rule === 'too-long') throw new WattbusError('QUERY_TOO_LARGE', 'at most 31 days');
+        if (params.rule === 'store-down') throw new WattbusError('STORE_UNAVAILABLE', 'influxd unreachable');
+        if (params.rule === 'liar') return { active: [{ id: 'x' }] };
+        const result: AlertListResult = {};
+        if (params.active !== false) result.active = [ALERT];
+        if (params.active === false || params.from !== undefined) {
+          result.history = [
+            {
+              ts: ALERT.raised_at,
+              alert_id: ALERT.id,
+              rule: ALERT.rule,
+              kind: ALERT.kind,
+              subject: ALERT.subject,
+              severity: ALERT.severity,
+              state: 'raised',
+              message: ALERT.message,
+              value: 3712,
+            },
+          ];
+          result.from = params.from ?? '2026-11-22T18:45:00.000Z';
+          result.to = params.to ?? '2026-11-23T18:45:00.000Z';
+        }
+        return result;
+      },
+    );
     await serveQuery('energy', () => {
       throw new WattbusError('QUERY_TOO_LARGE', '26280 buckets exceed the limit of 10000');
     });
@@ -221,6 +270,65 @@ describe('gateway (aedes, in-test component handlers)', () => {
     });
     assert.equal(call.id, response.headers.get('x-request-id'));
     assert.deepEqual((response.body as ReadingsResult).fields, ['power_w', 'voltage_v']);
+  });
+
+  it('lists alerts through the alert hook topic: query parameters become AlertListParams as typed', async () => {
+    const active = await api.get('/api/v1/alerts', { key: 'read' });
+    assert.equal(active.status, 200, active.text);
+    assert.deepEqual(active.body, { active: [ALERT] });
+    assert.deepEqual(alertCalls.at(-1)!.params, {});
+    assert.equal(alertCalls.at(-1)!.id, active.headers.get('x-request-id'));
+
+    const history = await api.get(
+      '/api/v1/alerts?active=false&from=2026-11-23T00:00:00Z&to=2026-11-24T00:00:00Z&rule=overload&subject=desk-1&limit=50',
+    );
+    assert.equal(history.status, 200, history.text);
+    assert.deepEqual(alertCalls.at(-1)!.params, {
+      active: false,
+      from: '2026-11-23T00:00:00Z',
+      to: '2026-11-24T00:00:00Z',
+      rule: 'overload',
+      subject: 'desk-1',
+      limit: 50,
+    });
+    const body = history.body as AlertListResult;
+    assert.equal(body.active, undefined);
+    assert.equal(body.history?.[0]?.alert_id, ALERT.id);
+    assert.equal(body.from, '2026-11-23T00:00:00Z');
+
+    const both = await api.get('/api/v1/alerts?from=2026-11-23T00:00:00Z');
+    assert.deepEqual(Object.keys(both.body as object).sort(), ['active', 'from', 'history', 'to']);
+    assert.deepEqual(alertCalls.at(-1)!.params, { from: '2026-11-23T00:00:00Z' });
+  });
+
+  it('alerts: bad parameters 400 naming them (never sent), hook errors mapped, a read key needed', async () => {
+    const calls = alertCalls.length;
+    const cases: [string, string][] = [
+      ['active=maybe', 'active'],
+      ['limit=0', 'limit'],
+      ['limit=10001', 'limit'],
+      ['from=yesterday', 'from'],
+      ['rule=Over%20Load', 'rule'],
+      ['subject=a/b', 'subject'],
+      ['severity=critical', 'severity'],
+    ];
+    for (const [query, name] of cases) {
+      const response = await api.get(`/api/v1/alerts?${query}`);
+      assert.equal(response.status, 400, `${query}: ${response.text}`);
+      assert.deepEqual(problem(response).parameter, { name, in: 'query' }, query);
+    }
+    assert.equal(alertCalls.length, calls, 'no invalid request reached the alert hook');
+    const tooLong = await api.get('/api/v1/alerts?rule=too-long');
+    assert.equal(tooLong.status, 422);
+    assert.equal(problem(tooLong).code, 'QUERY_TOO_LARGE');
+    const storeDown = await api.get('/api/v1/alerts?rule=store-down');
+    assert.equal(storeDown.status, 503);
+    assert.equal(storeDown.headers.get('retry-after'), '5');
+    const liar = await api.get('/api/v1/alerts?rule=liar');
+    assert.equal(liar.status, 502, 'an answer outside AlertListResult is never passed on');
+    assert.match(String(problem(liar).detail), /alert hook answered outside the contract/);
+    assert.equal((await api.get('/api/v1/alerts', { key: 'control' })).status, 403);
+    assert.equal((await api.get('/api/v1/alerts', { key: null })).status, 401);
   });
 
   it('passes a reply larger than the bus default payload limit (a long readings answer)', async () => {
