@@ -1,28 +1,10 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { freePort, startInflux, type InfluxServer } from '@wattbus/testing';
 import { loadBackupConfig } from '../src/config.js';
-import { readings, rows, tempDir, writeLines } from './helpers.js';
-
-const packageDirectory = fileURLToPath(new URL('..', import.meta.url));
-
-async function runMain(args: string[], env: Record<string, string> = {}) {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], {
-    cwd: packageDirectory,
-    env: { ...process.env, ...env },
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk) => (stdout += String(chunk)));
-  child.stderr.on('data', (chunk) => (stderr += String(chunk)));
-  const [code] = (await once(child, 'exit')) as [number];
-  return { code, stdout, stderr };
-}
+import { readings, rows, runMain, tempDir, writeLines } from './helpers.js';
 
 describe('config', () => {
   let dir: Awaited<ReturnType<typeof tempDir>>;

@@ -1,10 +1,7 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { cp, readFile, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { silentLogger } from '@wattbus/runtime';
 import { startInflux, type InfluxServer } from '@wattbus/testing';
@@ -13,25 +10,10 @@ import type { CatalogEntry } from '../src/catalog.js';
 import { readManifest } from '../src/manifest.js';
 import { Restorer, RestoreRefusedError } from '../src/restore.js';
 import { verifyBackup } from '../src/verify.js';
-import { makeConfig, readings, rows, tempDir, writeLines } from './helpers.js';
+import { makeConfig, readings, rows, runMain, tempDir, writeLines } from './helpers.js';
 
 const DB = 'wattbus';
 const T0 = Date.parse('2026-11-20T00:00:00Z');
-const packageDirectory = fileURLToPath(new URL('..', import.meta.url));
-
-async function runMain(args: string[], env: Record<string, string> = {}) {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], {
-    cwd: packageDirectory,
-    env: { ...process.env, ...env },
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk) => (stdout += String(chunk)));
-  child.stderr.on('data', (chunk) => (stderr += String(chunk)));
-  const [code] = (await once(child, 'exit')) as [number];
-  return { code, stdout, stderr };
-}
-
 describe('damaged backups', () => {
   let influx: InfluxServer;
   let dir: Awaited<ReturnType<typeof tempDir>>;
