@@ -1,8 +1,7 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect } from 'node:net';
-import { freePort } from './ports.js';
+import { freePort, portOpen } from './ports.js';
 import { requireBinary, startWatched, waitUntil, type WatchedProcess } from './process.js';
 
 export interface MosquittoOptions {
@@ -53,7 +52,7 @@ export class MosquittoServer {
       join(this.dir, 'mosquitto.log'),
     );
     const process = this.#process;
-    await waitUntil(`mosquitto on ${this.url}`, () => canConnect(this.#port), {
+    await waitUntil(`mosquitto on ${this.url}`, () => portOpen(this.#port), {
       diagnostics: () => process.log(),
     });
     return this;
@@ -99,15 +98,4 @@ export class MosquittoServer {
 
 export async function startMosquitto(options: MosquittoOptions = {}): Promise<MosquittoServer> {
   return new MosquittoServer(options).start();
-}
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }

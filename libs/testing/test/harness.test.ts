@@ -1,6 +1,5 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect } from 'node:net';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import {
@@ -8,20 +7,10 @@ import {
   startInflux,
   startMosquitto,
   MissingBinaryError,
+  portOpen,
   requireBinary,
   waitUntil,
 } from '../src/index.js';
-
-function portOpen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
 
 describe('test harness', () => {
   it('starts a real influxd, answers InfluxQL, and leaves nothing behind on stop', async () => {
