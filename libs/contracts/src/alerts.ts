@@ -44,6 +44,21 @@ const TimestampSchema = Type.String({ format: 'date-time', description: 'ISO 860
 
 const AlertNameSchema = Type.String({ pattern: ALERT_NAME_PATTERN, minLength: 1, maxLength: 64 });
 
+/** The example alert of several schemas below, written once so they cannot drift apart. */
+const OVERLOAD_EXAMPLE = {
+  id: '5f0c2a8e-6a4b-4a43-9d0e-1b7c6c2d9e11',
+  rule: 'overload',
+  kind: 'power_above',
+  subject: 'desk-3',
+  severity: 'warning',
+  state: 'raised',
+  message: 'desk-3 draws 3712 W, above 3680 W',
+  value: 3712,
+  threshold: 3680,
+  unit: 'W',
+  raised_at: '2026-11-23T18:45:00.000Z',
+};
+
 export const AlertSchema = Type.Object(
   {
     id: Type.String({
@@ -75,17 +90,7 @@ export const AlertSchema = Type.Object(
       'An alert. Retained on `{base}/alerts/{rule}/{subject}` while active; the topic is cleared (empty retained payload) when it resolves.',
     examples: [
       {
-        id: '5f0c2a8e-6a4b-4a43-9d0e-1b7c6c2d9e11',
-        rule: 'overload',
-        kind: 'power_above',
-        subject: 'desk-3',
-        severity: 'warning',
-        state: 'raised',
-        message: 'desk-3 draws 3712 W, above 3680 W',
-        value: 3712,
-        threshold: 3680,
-        unit: 'W',
-        raised_at: '2026-11-23T18:45:00.000Z',
+        ...OVERLOAD_EXAMPLE,
         name: 'Desk 3, room 214',
         location: 'hq/floor-2/room-214/desk-3',
       },
@@ -124,19 +129,7 @@ export const AlertNotificationSchema = Type.Object(
       {
         idempotency_key: '5f0c2a8e-6a4b-4a43-9d0e-1b7c6c2d9e11.raised',
         event: 'raised',
-        alert: {
-          id: '5f0c2a8e-6a4b-4a43-9d0e-1b7c6c2d9e11',
-          rule: 'overload',
-          kind: 'power_above',
-          subject: 'desk-3',
-          severity: 'warning',
-          state: 'raised',
-          message: 'desk-3 draws 3712 W, above 3680 W',
-          value: 3712,
-          threshold: 3680,
-          unit: 'W',
-          raised_at: '2026-11-23T18:45:00.000Z',
-        },
+        alert: OVERLOAD_EXAMPLE,
       },
     ],
   },
@@ -221,21 +214,7 @@ export const AlertListResultSchema = Type.Object(
     additionalProperties: false,
     examples: [
       {
-        active: [
-          {
-            id: '5f0c2a8e-6a4b-4a43-9d0e-1b7c6c2d9e11',
-            rule: 'overload',
-            kind: 'power_above',
-            subject: 'desk-3',
-            severity: 'warning',
-            state: 'raised',
-            message: 'desk-3 draws 3712 W, above 3680 W',
-            value: 3712,
-            threshold: 3680,
-            unit: 'W',
-            raised_at: '2026-11-23T18:45:00.000Z',
-          },
-        ],
+        active: [OVERLOAD_EXAMPLE],
       },
     ],
   },
