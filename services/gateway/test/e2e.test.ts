@@ -4,8 +4,18 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, AgentConfigSchema, type AgentConfig } from '@wattbus/agent';
+import { AlertHook, parseAlertHookConfig } from '@wattbus/alert-hook';
 import { Bus } from '@wattbus/bus';
-import { validator, type DevicesResult, type LatestResult, type QueryMethod } from '@wattbus/contracts';
+import {
+  AlertSchema,
+  AlertTopics,
+  validator,
+  type Alert,
+  type AlertListResult,
+  type DevicesResult,
+  type LatestResult,
+  type QueryMethod,
+} from '@wattbus/contracts';
 import { loadRegistry } from '@wattbus/devices';
 import { SimulatedPlug } from '@wattbus/devices/testing';
 import { QueryComponent, QueryConfigSchema, type QueryConfig } from '@wattbus/query';
@@ -51,10 +61,10 @@ async function writeHistory(influxUrl: string): Promise<void> {
 
 /**
  * Nothing faked: simulated TP-Link plugs on TCP, the real agent polling and switching them, the
- * real query component on influxd, the gateway in front; every HTTP answer is checked against
- * openapi.yaml by the ApiClient.
+ * real query component on influxd, the real alert hook, the gateway in front; every HTTP answer is
+ * checked against openapi.yaml by the ApiClient.
  */
-describe('end to end: gateway, query component, TP-Link agent, simulated plugs (aedes, influxd)', () => {
+describe('end to end: gateway, query component, alert hook, TP-Link agent, simulated plugs (aedes, influxd)', () => {
   let broker: AedesServer;
   let influx: InfluxServer;
   let dir: string;
@@ -64,6 +74,7 @@ describe('end to end: gateway, query component, TP-Link agent, simulated plugs (
   let query: QueryComponent;
   let queryConfig: QueryConfig;
   let client: Bus;
+  let alertHook: AlertHook;
   let stack: Awaited<ReturnType<typeof startGateway>>;
 
   const startQuery = async () => {
@@ -135,6 +146,21 @@ describe('end to end: gateway, query component, TP-Link agent, simulated plugs (
       };
       directory.on('added', check);
     });
+    // plug-a (61.5 W) is above this rule's 50 W from its first reading: one alert to list.
+    alertHook = new AlertHook({
+      config: parseAlertHookConfig({
+        mqtt: { url: broker.url },
+        influx: { url: influx.url, database: DATABASE, timeout_ms: 2000 },
+        data_dir: join(dir, 'alert-hook'),
+        tick_ms: 50,
+        unknown_device_warn_ms: 0,
+        health_interval_ms: 0,
+        retry: { min_ms: 20, max_ms: 200 },
+        rules: [{ name: 'desk-load', kind: 'power_above', devices: ['plug-a'], threshold_w: 50, for_ms: 0 }],
+      }),
+      logger: silentLogger(),
+    });
+    await alertHook.start();
     await agent.start();
     await startQuery();
     await announced;
@@ -147,6 +173,7 @@ describe('end to end: gateway, query component, TP-Link agent, simulated plugs (
 
   after(async () => {
     await stack?.stop();
+    await alertHook?.stop();
     await query?.stop();
     await queryBus?.stop();
     await agent?.stop();
@@ -284,6 +311,49 @@ describe('end to end: gateway, query component, TP-Link agent, simulated plugs (
     } finally {
       await plug.start();
     }
+  });
+
+  it('lists the alert the real alert hook raised for a plug above its threshold: active, then in the history', async () => {
+    const topic = new AlertTopics().alert('desk-load', 'plug-a');
+    let onAlert!: (alert: Alert) => void;
+    const raised = new Promise<Alert>((resolve) => (onAlert = resolve));
+    const subscription = await client.subscribe(topic, validator(AlertSchema), (alert) => onAlert(alert));
+    const alert = await raised;
+    await subscription.unsubscribe();
+    assert.equal(alert.state, 'raised');
+    assert.equal(alert.value, 61.5);
+
+    const active = await stack.api.get('/api/v1/alerts?rule=desk-load', { key: 'read' });
+    assert.equal(active.status, 200, active.text);
+    assert.deepEqual(active.body, { active: [alert] });
+    assert.deepEqual(
+      active.body,
+      await client.request(new AlertTopics().request('list'), { rule: 'desk-load' }, { timeoutMs: 5000 }),
+    );
+
+    // The transition reaches InfluxDB through the hook's outbox: poll the API until it is there.
+    const from = new Date(Date.parse(alert.raised_at) - 60_000).toISOString();
+    const path = `/api/v1/alerts?active=false&subject=plug-a&from=${from}`;
+    let history: AlertListResult = {};
+    await waitUntil('the raised transition in the alert history', async () => {
+      const response = await stack.api.get(path);
+      assert.equal(response.status, 200, response.text);
+      history = response.body as AlertListResult;
+      return (history.history?.length ?? 0) > 0;
+    });
+    assert.equal(history.active, undefined);
+    assert.deepEqual(
+      history.history?.map((entry) => [entry.alert_id, entry.rule, entry.state, entry.value]),
+      [[alert.id, 'desk-load', 'raised', 61.5]],
+    );
+    assert.equal(history.from, from);
+
+    const tooLong = await stack.api.get('/api/v1/alerts?from=2026-01-01T00:00:00Z&to=2026-06-01T00:00:00Z');
+    assert.equal(tooLong.status, 422);
+    assert.equal((tooLong.body as { code: string }).code, 'QUERY_TOO_LARGE');
+    const reversed = await stack.api.get('/api/v1/alerts?from=2026-06-01T00:00:00Z&to=2026-01-01T00:00:00Z');
+    assert.equal(reversed.status, 400);
+    assert.equal((reversed.body as { code: string }).code, 'INVALID_PARAMS');
   });
 
   it('without the query component: 504 problem at the deadline; started again, the next call succeeds', async () => {
