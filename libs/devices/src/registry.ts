@@ -1,9 +1,7 @@
-import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { TSchema } from '@sinclair/typebox';
 import { validator, type Validator } from '@wattbus/contracts';
-import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Document } from 'yaml';
 import type { DriverDefinition } from './driver.js';
 import { type DriverRegistry, driverShapeProblem } from './drivers.js';
 import {
@@ -12,6 +10,7 @@ import {
   type RegistryDevice,
   type RegistryFile,
 } from './registry-schema.js';
+import { readYamlFile, valueAt } from './yaml-file.js';
 
 export interface RegistryProblem {
   /** JSON pointer into the file, e.g. `/devices/3/connection/host`. */
@@ -60,28 +59,9 @@ type ErrorObject = ReturnType<Validator<unknown>['errors']>[number];
  */
 export async function loadRegistry(file: string, options: LoadRegistryOptions = {}): Promise<Registry> {
   const path = resolve(file);
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    throw new RegistryError(path, [
-      { path: '/', message: `cannot read the file: ${(error as Error).message}` },
-    ]);
-  }
-  const lineCounter = new LineCounter();
-  const document = parseDocument(text, { lineCounter, prettyErrors: false });
-  if (document.errors.length > 0) {
-    throw new RegistryError(
-      path,
-      document.errors.map((error) => ({
-        path: '/',
-        line: error.linePos?.[0]?.line,
-        message: `not valid YAML/JSON: ${error.message.split('\n')[0]}`,
-      })),
-    );
-  }
-  const where = (pointer: string): number | undefined => lineOf(document, lineCounter, pointer);
-  const value: unknown = document.toJS() ?? {};
+  const parsed = await readYamlFile(path, (problems) => new RegistryError(path, problems));
+  const where = (pointer: string): number | undefined => parsed.lineOf(pointer) ?? parsed.rootLine;
+  const value = parsed.value;
   if (!checkFile(value)) {
     // Duplicate ids are reported with the schema problems, so one run shows all of them.
     const problems = [...problemsOf(checkFile.errors(), '', where, value), ...duplicateIds(value, where)];
@@ -240,40 +220,6 @@ function valueNote(error: ErrorObject, value: unknown): string {
   return '';
 }
 
-function valueAt(root: unknown, pointer: string): unknown {
-  let node = root;
-  for (const key of pointer.split('/').slice(1)) {
-    if (key.length === 0) continue;
-    if (typeof node !== 'object' || node === null) return undefined;
-    node = (node as Record<string, unknown>)[key];
-  }
-  return node;
-}
-
 function lineSuffix(line: number | undefined): string {
   return line ? `, line ${line}` : '';
-}
-
-/** Line of the key (or item) at `pointer`, or of its closest existing ancestor. */
-function lineOf(document: Document, lineCounter: LineCounter, pointer: string): number | undefined {
-  const keys: (string | number)[] = pointer
-    .split('/')
-    .slice(1)
-    .filter((key) => key.length > 0)
-    .map((key) => (/^\d+$/.test(key) ? Number(key) : key));
-  for (let length = keys.length; length > 0; length--) {
-    const parent = length === 1 ? document.contents : document.getIn(keys.slice(0, length - 1), true);
-    const last = keys[length - 1];
-    if (isMap(parent)) {
-      // The key's own line: a value may sit on a later line, or be missing.
-      const pair = parent.items.find((item) => isScalar(item.key) && item.key.value === last);
-      const range = (pair?.key as { range?: [number, number, number] } | undefined)?.range;
-      if (range) return lineCounter.linePos(range[0]).line;
-    } else if (isSeq(parent) && typeof last === 'number') {
-      const range = (parent.items[last] as { range?: [number, number, number] } | undefined)?.range;
-      if (range) return lineCounter.linePos(range[0]).line;
-    }
-  }
-  const range = (document.contents as { range?: [number, number, number] } | null)?.range;
-  return range ? lineCounter.linePos(range[0]).line : undefined;
 }

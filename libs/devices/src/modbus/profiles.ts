@@ -1,9 +1,9 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { basename, extname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { validator } from '@wattbus/contracts';
-import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Document } from 'yaml';
 import { RegistryError, type RegistryProblem } from '../registry.js';
+import { readYamlFileSync, valueAt } from '../yaml-file.js';
 import {
   DATA_TYPES,
   FIELD_UNITS,
@@ -107,28 +107,9 @@ export function loadProfile(reference: string, baseDir = process.cwd()): MeterPr
 function loadProfileFile(file: string): { profile: MeterProfile; aliases: string[] } {
   const cached = cache.get(file);
   if (cached) return { profile: cached, aliases: aliasesOf.get(file) ?? [] };
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (error) {
-    throw new ProfileError(file, [
-      { path: '/', message: `cannot read the file: ${(error as Error).message}` },
-    ]);
-  }
-  const lineCounter = new LineCounter();
-  const document = parseDocument(text, { lineCounter, prettyErrors: false });
-  if (document.errors.length > 0) {
-    throw new ProfileError(
-      file,
-      document.errors.map((error) => ({
-        path: '/',
-        line: error.linePos?.[0]?.line,
-        message: `not valid YAML/JSON: ${error.message.split('\n')[0]}`,
-      })),
-    );
-  }
-  const where = (pointer: string) => lineOf(document, lineCounter, pointer);
-  const value: unknown = document.toJS() ?? {};
+  const parsed = readYamlFileSync(file, (problems) => new ProfileError(file, problems));
+  const where = (pointer: string) => parsed.lineOf(pointer);
+  const value = parsed.value;
   if (!checkFile(value)) {
     throw new ProfileError(
       file,
@@ -343,36 +324,4 @@ export function withOverrides(
     );
   }
   return { ...profile, registers };
-}
-
-function valueAt(root: unknown, pointer: string): unknown {
-  let node = root;
-  for (const key of pointer.split('/').slice(1)) {
-    if (key.length === 0) continue;
-    if (typeof node !== 'object' || node === null) return undefined;
-    node = (node as Record<string, unknown>)[key];
-  }
-  return node;
-}
-
-/** Line of the key (or item) at `pointer`, or of its closest existing ancestor. */
-function lineOf(document: Document, lineCounter: LineCounter, pointer: string): number | undefined {
-  const keys: (string | number)[] = pointer
-    .split('/')
-    .slice(1)
-    .filter((key) => key.length > 0)
-    .map((key) => (/^\d+$/.test(key) ? Number(key) : key));
-  for (let length = keys.length; length > 0; length--) {
-    const parent = length === 1 ? document.contents : document.getIn(keys.slice(0, length - 1), true);
-    const last = keys[length - 1];
-    let range: [number, number, number] | undefined;
-    if (isMap(parent)) {
-      const pair = parent.items.find((item) => isScalar(item.key) && item.key.value === last);
-      range = (pair?.key as { range?: [number, number, number] } | undefined)?.range;
-    } else if (isSeq(parent) && typeof last === 'number') {
-      range = (parent.items[last] as { range?: [number, number, number] } | undefined)?.range;
-    }
-    if (range) return lineCounter.linePos(range[0]).line;
-  }
-  return undefined;
 }
