@@ -54,7 +54,7 @@ export const StorageHookConfigSchema = Type.Object(
           minimum: 0,
           default: 1000,
           description:
-            'How often the log is flushed to disk; 0 = after every reading (slow, power-loss safe).',
+            'How often the log is flushed to disk; 0 = after every log write, before its PUBACKs (slow, power-loss safe).',
         }),
       },
       { additionalProperties: false, default: {} },
