@@ -162,7 +162,8 @@ export class Bus extends EventEmitter {
   /** subscribe() calls waiting for their SUBACK, and whether one ever completed (ends holding). */
   #subscribing = 0;
   #subscribedOnce = false;
-  #corked = false;
+  /** The socket corked for the current burst's PUBACKs (batchAcks), until setImmediate. */
+  #corkedStream: unknown = undefined;
   #pending = new Map<string, PendingRequest>();
   #repliesSubscribed: Promise<void> | undefined;
   #stopped = false;
@@ -527,12 +528,16 @@ export class Bus extends EventEmitter {
     // Replaces mqtt.js' default (which acks at once) so some handlers can finish before the PUBACK.
     this.#client.handleMessage = (packet, done) => {
       this.#metrics.received++;
-      if (this.#options.batchAcks && !this.#corkUntilNextTurn() && this.#options.beforeAcks) {
-        // No cork on this stream: make each message durable before its own PUBACK instead.
-        const ack = done;
-        done = (error?: Error) => {
-          if (this.#runBeforeAcks()) ack(error);
-        };
+      if (this.#options.batchAcks) {
+        this.#corkUntilNextTurn();
+        if (this.#options.beforeAcks) {
+          const ack = done;
+          // Inside the cork window the PUBACK waits in the socket until beforeAcks has run; a
+          // message acked outside it (held, or handled asynchronously) runs beforeAcks first.
+          done = (error?: Error) => {
+            if (this.#corkedStream === this.#client.stream || this.#runBeforeAcks()) ack(error);
+          };
+        }
       }
       const topic = packet.topic;
       const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
@@ -559,17 +564,15 @@ export class Bus extends EventEmitter {
   }
 
   /** Holds our writes (PUBACKs) until setImmediate, so a burst of them leaves in one writev. */
-  #corkUntilNextTurn(): boolean {
-    if (this.#corked) return true;
+  #corkUntilNextTurn(): void {
     const stream = this.#client.stream as { cork?: () => void; uncork?: () => void } | undefined;
-    if (!stream?.cork || !stream.uncork) return false;
-    this.#corked = true;
+    if (this.#corkedStream === stream || !stream?.cork || !stream.uncork) return;
+    this.#corkedStream = stream;
     stream.cork();
     setImmediate(() => {
-      this.#corked = false;
+      if (this.#corkedStream === stream) this.#corkedStream = undefined;
       if (this.#runBeforeAcks()) stream.uncork?.();
     });
-    return true;
   }
 
   /** false (and the connection dropped, PUBACKs unsent) when beforeAcks failed. */
