@@ -1,4 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
+import { MqttConnectionSchema } from '@wattbus/bus';
 import {
   ALERT_KINDS,
   ALERT_NAME_PATTERN,
@@ -170,16 +171,7 @@ export type Email = Static<typeof EmailSchema>;
 
 export const AlertHookConfigSchema = Type.Object(
   {
-    mqtt: Type.Object(
-      {
-        url: Type.String({ default: 'mqtt://127.0.0.1:1883' }),
-        username: Type.Optional(Type.String()),
-        password: Type.Optional(Type.String()),
-        base_topic: Type.String({ default: 'wattbus' }),
-        client_id: Type.Optional(Type.String({ minLength: 1 })),
-      },
-      { additionalProperties: false, default: {} },
-    ),
+    mqtt: MqttConnectionSchema,
     influx: InfluxConnectionSchema,
     data_dir: Type.String({
       minLength: 1,

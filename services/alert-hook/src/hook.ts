@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { Bus, type Subscription } from '@wattbus/bus';
+import { Bus, busConnection, type Subscription } from '@wattbus/bus';
 import {
   AlertListParamsSchema,
   AlertTopics,
@@ -69,12 +69,8 @@ export class AlertHook {
       });
       await this.#energy.start();
       this.#bus = await Bus.connect({
-        url: config.mqtt.url,
+        ...busConnection(config.mqtt),
         service: SERVICE_NAME,
-        ...(config.mqtt.client_id ? { clientId: config.mqtt.client_id } : {}),
-        baseTopic: config.mqtt.base_topic,
-        username: config.mqtt.username,
-        password: config.mqtt.password,
         logger,
       });
       const bus = this.#bus;

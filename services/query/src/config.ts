@@ -1,4 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
+import { MqttConnectionSchema } from '@wattbus/bus';
 import { InfluxConnectionSchema } from '@wattbus/influx';
 
 const WEEKDAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
@@ -39,11 +40,7 @@ export const QueryConfigSchema = Type.Object(
   {
     mqtt: Type.Object(
       {
-        url: Type.String({ default: 'mqtt://127.0.0.1:1883' }),
-        username: Type.Optional(Type.String()),
-        password: Type.Optional(Type.String()),
-        base_topic: Type.String({ default: 'wattbus' }),
-        client_id: Type.Optional(Type.String({ minLength: 1 })),
+        ...MqttConnectionSchema.properties,
         share_group: Type.String({
           default: 'query',
           pattern: '^[A-Za-z0-9_-]*$',

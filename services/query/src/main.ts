@@ -1,4 +1,4 @@
-import { Bus } from '@wattbus/bus';
+import { Bus, busConnection } from '@wattbus/bus';
 import { ConfigError, createLogger, loadConfig, parseCli, stopOnSignals } from '@wattbus/runtime';
 import { QueryConfigSchema } from './config.js';
 import { QueryComponent } from './component.js';
@@ -27,12 +27,8 @@ async function main(): Promise<void> {
     envPrefix: 'WATTBUS_QUERY_',
   });
   const bus = await Bus.connect({
-    url: config.mqtt.url,
+    ...busConnection(config.mqtt),
     service: 'query',
-    clientId: config.mqtt.client_id,
-    baseTopic: config.mqtt.base_topic,
-    username: config.mqtt.username,
-    password: config.mqtt.password,
     logger,
   });
   const component = new QueryComponent({ bus, config, logger });
