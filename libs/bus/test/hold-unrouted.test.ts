@@ -107,4 +107,37 @@ describe('persistent session: messages queued while away', () => {
     assert.deepEqual(received, [-1]);
     await resumed.stop();
   });
+
+  it('withholds the PUBACKs when beforeAcks fails: the broker re-delivers the message', async () => {
+    let failures = 1;
+    const consumer = await Bus.connect({
+      url: mosquitto.url,
+      service: 'before-acks',
+      clientId: 'before-acks-test',
+      clean: false,
+      batchAcks: true,
+      beforeAcks: () => {
+        if (failures-- > 0) throw new Error('disk full');
+      },
+      reconnectMinMs: 50,
+    });
+    const seen: number[] = [];
+    let twice!: () => void;
+    const deliveredTwice = new Promise<void>((resolve) => (twice = resolve));
+    await consumer.subscribe(
+      'ba/+',
+      checkNumber,
+      (message) => {
+        seen.push(message.n);
+        if (seen.length === 2) twice();
+      },
+      { qos: 1, ackAfterHandle: true },
+    );
+    const publisher = await Bus.connect({ url: mosquitto.url, service: 'publisher' });
+    await publisher.publish('ba/7', { n: 7 }, { qos: 1 });
+    await deliveredTwice; // the first delivery's PUBACK never left; the reconnect brought it again
+    assert.deepEqual(seen, [7, 7]);
+    await publisher.stop();
+    await consumer.stop();
+  });
 });
