@@ -1,20 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { WattbusError } from '@wattbus/contracts';
 import { freePort, waitUntil } from '@wattbus/testing';
 import { loadProfile, type DeviceDriver, type ModbusDriver } from '@wattbus/devices';
 import { SimulatedMeters, type SimulatedServer } from '../src/modbus/simulator.js';
+import { failureOf } from './helpers.js';
 import { ModbusRegistry, sampleValues } from './modbus-helpers.js';
 import { PtyPair, RtuGateway } from './modbus-socat.js';
-
-async function failureOf(work: Promise<unknown>): Promise<WattbusError> {
-  const error = await work.then(
-    () => assert.fail('expected a failure'),
-    (caught: unknown) => caught,
-  );
-  assert.ok(error instanceof WattbusError, `expected a WattbusError, got ${String(error)}`);
-  return error;
-}
 
 describe('Modbus RTU over a socat pty pair', () => {
   const meters = new SimulatedMeters();

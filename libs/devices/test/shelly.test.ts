@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { after, describe, it } from 'node:test';
-import { ReadingSchema, validator, WattbusError } from '@wattbus/contracts';
+import { ReadingSchema, validator } from '@wattbus/contracts';
 import {
   BUILTIN_DEFAULTS,
   digestAuthorization,
@@ -22,6 +22,7 @@ import {
 } from '@wattbus/devices';
 import { Value } from '@sinclair/typebox/value';
 import { pino } from 'pino';
+import { failureOf } from './helpers.js';
 
 const checkReading = validator(ReadingSchema);
 const devices: SimulatedShelly[] = [];
@@ -71,15 +72,6 @@ function driverFor(
     timeout_ms: options.timeout_ms ?? 1000,
   };
   return new ShellyDriver(device, { logger: options.logger ?? pino({ level: 'silent' }), shared });
-}
-
-async function failure(work: Promise<unknown>): Promise<WattbusError> {
-  const error = await work.then(
-    () => assert.fail('expected a failure'),
-    (caught: unknown) => caught,
-  );
-  assert.ok(error instanceof WattbusError, `expected a WattbusError, got ${String(error)}`);
-  return error;
 }
 
 /** Every value the driver returns must make a valid reading once the agent adds ts and device. */
@@ -213,7 +205,7 @@ describe('Shelly Gen1 (simulated Plug S and 3EM)', () => {
   it('reports a relay that did not switch as DEVICE_ERROR', async () => {
     const plug = await shelly({ model: 'plug-s', relayOn: true });
     plug.stuckRelay = true;
-    const error = await failure(driverFor(plug).setPower(false));
+    const error = await failureOf(driverFor(plug).setPower(false));
     assert.equal(error.code, 'DEVICE_ERROR');
     assert.match(error.message, /still on after switching it off/);
   });
@@ -242,14 +234,14 @@ describe('Shelly Gen1 (simulated Plug S and 3EM)', () => {
       (await driverFor(plug, { username: 'owner', password: 's3cret' }).read()).values[0]?.power_w,
       5,
     );
-    const wrong = await failure(driverFor(plug, { username: 'owner', password: 'guess' }).read());
+    const wrong = await failureOf(driverFor(plug, { username: 'owner', password: 'guess' }).read());
     assert.equal(wrong.code, 'DEVICE_AUTH_FAILED');
     assert.match(wrong.message, /refused the password of 'owner'/);
-    const missing = await failure(driverFor(plug).read());
+    const missing = await failureOf(driverFor(plug).read());
     assert.equal(missing.code, 'DEVICE_AUTH_FAILED');
     assert.match(missing.message, /requires a password/);
     assert.equal(
-      (await failure(driverFor(plug, { username: 'owner', password: 'guess' }).setPower(false))).code,
+      (await failureOf(driverFor(plug, { username: 'owner', password: 'guess' }).setPower(false))).code,
       'DEVICE_AUTH_FAILED',
     );
     assert.equal(plug.relays[0], true, 'an unauthenticated switch command changed nothing');
@@ -340,7 +332,7 @@ describe('Shelly Gen2+ (simulated Plus Plug S and Pro 3EM)', () => {
     });
     assertValidReadings(reading);
     assert.equal(driver.profile?.component, 'em');
-    const noRelay = await failure(driver.setPower(true));
+    const noRelay = await failureOf(driver.setPower(true));
     assert.equal(noRelay.code, 'DEVICE_ERROR');
     assert.match(noRelay.message, /has no relay/);
   });
@@ -361,7 +353,7 @@ describe('Shelly Gen2+ (simulated Plus Plug S and Pro 3EM)', () => {
       'generation and component set in the registry: no detection',
     );
     plug.stuckRelay = true;
-    assert.match((await failure(driver.setPower(true))).message, /still off after switching it on/);
+    assert.match((await failureOf(driver.setPower(true))).message, /still off after switching it on/);
     assert.equal((await driver.describe()).model, 'SNPL-00112EU', 'describe() asks /shelly for the model');
   });
 
@@ -380,13 +372,13 @@ describe('Shelly Gen2+ (simulated Plus Plug S and Pro 3EM)', () => {
 
   it('gives DEVICE_AUTH_FAILED for a wrong or missing digest password', async () => {
     const plug = await shelly({ model: 'pro-3em', password: 'right' });
-    const wrong = await failure(driverFor(plug, { password: 'wrong' }).read());
+    const wrong = await failureOf(driverFor(plug, { password: 'wrong' }).read());
     assert.equal(wrong.code, 'DEVICE_AUTH_FAILED');
     assert.match(wrong.message, /refused the password of 'admin'/);
-    const missing = await failure(driverFor(plug).read());
+    const missing = await failureOf(driverFor(plug).read());
     assert.equal(missing.code, 'DEVICE_AUTH_FAILED');
     assert.match(missing.message, /requires a password/);
-    const unset = await failure(driverFor(plug, { password_env: 'WATTBUS_TEST_NO_SUCH_PASSWORD' }).read());
+    const unset = await failureOf(driverFor(plug, { password_env: 'WATTBUS_TEST_NO_SUCH_PASSWORD' }).read());
     assert.equal(unset.code, 'DEVICE_AUTH_FAILED');
     assert.match(unset.message, /WATTBUS_TEST_NO_SUCH_PASSWORD/);
     process.env.WATTBUS_TEST_SHELLY_PASSWORD = 'right';
@@ -408,17 +400,17 @@ describe('Shelly answers that are not usable', () => {
       await driver.read();
 
       device.fault = 'garbage';
-      const garbage = await failure(driver.read());
+      const garbage = await failureOf(driver.read());
       assert.equal(garbage.code, 'DEVICE_ERROR');
       assert.match(garbage.message, /not JSON: "<html><body>Bad Gateway/);
 
       device.fault = 'server-error';
-      const serverError = await failure(driver.read());
+      const serverError = await failureOf(driver.read());
       assert.equal(serverError.code, 'DEVICE_ERROR');
       assert.match(serverError.message, /HTTP 500/);
 
       device.fault = 'wrong-type';
-      const wrongType = await failure(driver.read());
+      const wrongType = await failureOf(driver.read());
       assert.equal(wrongType.code, 'DEVICE_ERROR');
       const power = {
         'plug-s': '/meters/0/power',
@@ -429,7 +421,7 @@ describe('Shelly answers that are not usable', () => {
       assert.ok(wrongType.message.includes(`${power}: must be number`), wrongType.message);
 
       device.fault = 'missing-field';
-      const missing = await failure(driver.read());
+      const missing = await failureOf(driver.read());
       assert.equal(missing.code, 'DEVICE_ERROR');
       const energy = {
         'plug-s': 'total',
@@ -445,7 +437,7 @@ describe('Shelly answers that are not usable', () => {
         warnings.map((line) => line.err),
         [garbage.message, serverError.message, wrongType.message, missing.message],
       );
-      assert.equal((await failure(driver.read())).code, 'DEVICE_ERROR');
+      assert.equal((await failureOf(driver.read())).code, 'DEVICE_ERROR');
       assert.equal(
         log.lines.filter((line) => line.msg === 'shelly answer refused').length,
         4,
@@ -463,7 +455,7 @@ describe('Shelly answers that are not usable', () => {
     const driver = driverFor(plug);
     await driver.read();
     await plug.stop();
-    assert.equal((await failure(driver.read())).code, 'DEVICE_UNREACHABLE');
+    assert.equal((await failureOf(driver.read())).code, 'DEVICE_UNREACHABLE');
     await plug.start();
     assert.equal((await driver.read()).values[0]?.power_w, 3);
   });
@@ -473,18 +465,18 @@ describe('Shelly answers that are not usable', () => {
     const driver = driverFor(plug, {}, { timeout_ms: 200 });
     await driver.read();
     plug.fault = 'hang';
-    assert.equal((await failure(driver.read())).code, 'DEVICE_TIMEOUT');
-    assert.equal((await failure(driver.setPower(false))).code, 'DEVICE_TIMEOUT');
+    assert.equal((await failureOf(driver.read())).code, 'DEVICE_TIMEOUT');
+    assert.equal((await failureOf(driver.setPower(false))).code, 'DEVICE_TIMEOUT');
   });
 
   it('classifies a host that does not exist as unreachable', async () => {
     const driver = driverFor({ host: 'no-such-shelly.invalid', port: 80 });
-    assert.equal((await failure(driver.read())).code, 'DEVICE_UNREACHABLE');
+    assert.equal((await failureOf(driver.read())).code, 'DEVICE_UNREACHABLE');
   });
 
   it('refuses a device that is not the configured generation, naming the field', async () => {
     const plug = await shelly({ model: 'plus-plug-s' });
-    const error = await failure(driverFor(plug, { generation: 1 }).read());
+    const error = await failureOf(driverFor(plug, { generation: 1 }).read());
     assert.equal(error.code, 'DEVICE_ERROR');
     assert.match(
       error.message,

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { ReadingSchema, validator, WattbusError } from '@wattbus/contracts';
+import { ReadingSchema, validator } from '@wattbus/contracts';
 import {
   BUILTIN_DEFAULTS,
   discoverTplink,
@@ -10,6 +10,7 @@ import {
   type RegistryDevice,
 } from '@wattbus/devices';
 import { SimulatedPlug } from '@wattbus/devices/testing';
+import { failureOf } from './helpers.js';
 
 const checkReading = validator(ReadingSchema);
 const plugs: SimulatedPlug[] = [];
@@ -43,12 +44,7 @@ function driverFor(target: { host: string; port: number }, timeout_ms = 1000): T
 }
 
 async function codeOf(work: Promise<unknown>): Promise<string> {
-  const error = await work.then(
-    () => assert.fail('expected a failure'),
-    (caught: unknown) => caught,
-  );
-  assert.ok(error instanceof WattbusError, `expected a WattbusError, got ${String(error)}`);
-  return error.code;
+  return (await failureOf(work)).code;
 }
 
 describe('normalizeRealtime', () => {
