@@ -1,18 +1,11 @@
 import { Point, type PointSettings } from '@influxdata/influxdb-client';
-import type { Reading } from '@wattbus/contracts';
+import { READING_FIELDS, type Reading } from '@wattbus/contracts';
 
 /** The measurement every reading is stored in (DESIGN.md, "Storage"). */
 export const ELECTRICITY_MEASUREMENT = 'electricity';
 
-/** Numeric reading keys stored as float fields, in SI units as named. */
-export const READING_FIELDS = [
-  'power_w',
-  'voltage_v',
-  'current_a',
-  'energy_wh',
-  'power_factor',
-  'frequency_hz',
-] as const;
+/** Numeric reading keys, stored as float fields in SI units as named: the contract's list. */
+export { READING_FIELDS };
 
 /** A value that line protocol cannot carry faithfully; the reading is refused, not mangled. */
 export class LineProtocolError extends Error {
