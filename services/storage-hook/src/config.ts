@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { DEFAULT_BASE_TOPIC } from '@wattbus/contracts';
+import { MqttConnectionSchema } from '@wattbus/bus';
 import { InfluxConnectionSchema } from '@wattbus/influx';
 
 /** Environment variables: `WATTBUS_STORAGE_HOOK_<KEY>`, nested keys joined by `__` (e.g. `..._INFLUX__URL`). */
@@ -9,9 +9,8 @@ export const StorageHookConfigSchema = Type.Object(
   {
     mqtt: Type.Object(
       {
-        url: Type.String({ default: 'mqtt://127.0.0.1:1883', description: 'Broker URL.' }),
-        username: Type.Optional(Type.String()),
-        password: Type.Optional(Type.String()),
+        ...MqttConnectionSchema.properties,
+        // Required here (with a default): a persistent session needs a fixed id.
         client_id: Type.String({
           default: 'wattbus-storage-hook',
           minLength: 1,
@@ -19,7 +18,6 @@ export const StorageHookConfigSchema = Type.Object(
           description:
             'Fixed client id: the broker keeps this session (and queues readings) while the hook is away.',
         }),
-        base_topic: Type.String({ default: DEFAULT_BASE_TOPIC }),
         share_group: Type.Optional(
           Type.String({
             minLength: 1,

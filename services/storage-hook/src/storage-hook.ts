@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Bus, type MessageContext } from '@wattbus/bus';
+import { Bus, busConnection, type MessageContext } from '@wattbus/bus';
 import { ReadingSchema, validator, type Reading } from '@wattbus/contracts';
 import {
   InfluxWriter,
@@ -102,13 +102,10 @@ export class StorageHook {
     let bus: Bus;
     try {
       bus = await Bus.connect({
-        url: config.mqtt.url,
+        ...busConnection(config.mqtt),
         service: SERVICE_NAME,
         clientId: config.mqtt.client_id,
         clean: false,
-        baseTopic: config.mqtt.base_topic,
-        username: config.mqtt.username,
-        password: config.mqtt.password,
         // The broker sends our queued readings right after CONNACK, before subscribe() runs.
         holdUnroutedMs: 10_000,
         // A burst of PUBACKs leaves in one writev, and only after wal.flushPending() wrote the
