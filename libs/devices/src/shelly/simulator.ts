@@ -236,15 +236,7 @@ export class SimulatedShelly {
 
   #gen1(url: URL): { status: number; body: unknown } | undefined {
     if (url.pathname === '/status') {
-      const relays = this.relays.map((ison) => ({
-        ison,
-        has_timer: false,
-        timer_started: 0,
-        timer_duration: 0,
-        timer_remaining: 0,
-        overpower: false,
-        source: 'http',
-      }));
+      const relays = this.relays.map(gen1Relay);
       if (MODELS[this.model].kind === 'em') {
         const emeters = this.meters.map((meter) =>
           this.#faulty(
@@ -300,15 +292,7 @@ export class SimulatedShelly {
       }
       return {
         status: 200,
-        body: {
-          ison: this.relays[index],
-          has_timer: false,
-          timer_started: 0,
-          timer_duration: 0,
-          timer_remaining: 0,
-          overpower: false,
-          source: 'http',
-        },
+        body: gen1Relay(this.relays[index]),
       };
     }
     return undefined;
@@ -487,6 +471,19 @@ export class SimulatedShelly {
     nonce.lastNc = nc;
     return true;
   }
+}
+
+/** A Gen1 relay's status, as in /status and /relay/{index}. */
+function gen1Relay(ison: boolean | undefined) {
+  return {
+    ison,
+    has_timer: false,
+    timer_started: 0,
+    timer_duration: 0,
+    timer_remaining: 0,
+    overpower: false,
+    source: 'http',
+  };
 }
 
 function safeEqual(a: string, b: string): boolean {
