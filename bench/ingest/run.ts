@@ -16,6 +16,7 @@ import { loadConfig, silentLogger } from '@wattbus/runtime';
 import { readingToLine } from '@wattbus/influx';
 import { startInflux, startMosquitto, type InfluxServer } from '@wattbus/testing';
 import { StorageHook, StorageHookConfigSchema } from '@wattbus/storage-hook';
+import { benchReading } from './reading.js';
 
 const { values } = parseArgs({
   options: {
@@ -27,14 +28,13 @@ const { values } = parseArgs({
 const COUNT = Number(values.readings);
 const RUNS = Number(values.runs);
 const DEVICES = Number(values.devices);
-const T0 = Date.parse('2026-11-23T00:00:00.000Z');
 
 const influx = await startInflux();
 const mosquitto = await startMosquitto();
 
 /** Starts the publisher process; resolves with the time of its first publish and when it finished. */
 function publish(base: string): { started: Promise<number>; published: Promise<number> } {
-  const child = fork(new URL('./publisher.mjs', import.meta.url).pathname, [
+  const child = fork(new URL('./publisher.ts', import.meta.url).pathname, [
     JSON.stringify({ url: mosquitto.url, base, count: COUNT, devices: DEVICES }),
   ]);
   let onStart!: (t: number) => void;
@@ -129,22 +129,7 @@ async function directLineProtocol(run: number): Promise<number> {
   const database = `direct${run}`;
   await influx.createDatabase(database);
   const lines: string[] = [];
-  for (let i = 0; i < COUNT; i++) {
-    const d = i % DEVICES;
-    const device = `meter-${d}`;
-    lines.push(
-      readingToLine({
-        ts: new Date(T0 + Math.floor(i / DEVICES) * 1000).toISOString(),
-        device,
-        power_w: 100 + (i % 1000) / 10,
-        voltage_v: 230.1,
-        current_a: 0.43,
-        energy_wh: 1000 + i,
-        type: 'modbus',
-        location: 'hq/floor-1/panel-a',
-      }),
-    );
-  }
+  for (let i = 0; i < COUNT; i++) lines.push(readingToLine(benchReading(i, DEVICES)));
   const t0 = performance.now();
   for (let start = 0; start < lines.length; start += 5000) {
     const response = await fetch(`${influx.url}/write?db=${database}&precision=ms`, {
