@@ -1,6 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { requireBinary, startWatched, waitUntil, type WatchedProcess } from '@wattbus/testing';
+import { freePort, requireBinary, startWatched, waitUntil, type WatchedProcess } from '@wattbus/testing';
 
 /**
  * An influxd child process with its data under the platform's data dir. The watchdog around it
@@ -30,7 +30,7 @@ export class LocalInflux {
     }
     mkdirSync(this.#dir, { recursive: true });
     const config = join(this.#dir, 'influxdb.conf');
-    writeFileSync(config, influxConfig(this.#dir, this.#port));
+    writeFileSync(config, influxConfig(this.#dir, this.#port, await freePort()));
     const process = startWatched(binary, ['-config', config], join(this.#dir, 'influxd.log'));
     this.#process = process;
     await waitUntil(`influxd on ${this.url}`, () => answersPing(this.url), {
@@ -62,9 +62,9 @@ async function answersPing(url: string): Promise<boolean> {
   }
 }
 
-function influxConfig(dir: string, httpPort: number): string {
+function influxConfig(dir: string, httpPort: number, rpcPort: number): string {
   return `reporting-disabled = true
-bind-address = "127.0.0.1:${httpPort + 2}"
+bind-address = "127.0.0.1:${rpcPort}"
 [meta]
   dir = "${dir}/meta"
 [data]

@@ -1,5 +1,7 @@
 #!/usr/bin/env -S node --import tsx
-import { createLogger, parseCli, stopOnSignals } from '@wattbus/runtime';
+import { createServer } from 'node:net';
+import { createLogger, parseCli, stopOnSignals, type Logger } from '@wattbus/runtime';
+import { freePort } from '@wattbus/testing';
 import { Platform, type PlatformAddresses } from './platform.js';
 
 const cli = parseCli({
@@ -13,8 +15,11 @@ const cli = parseCli({
       default: './data',
     },
     host: { type: 'string', description: 'address every listener binds to', default: '127.0.0.1' },
-    'http-port': { type: 'string', description: 'REST API and Swagger UI', default: '8080' },
-    'mqtt-port': { type: 'string', description: 'MQTT (TCP)', default: '1883' },
+    'http-port': {
+      type: 'string',
+      description: 'REST API and Swagger UI (default: 8080, or a free port if taken)',
+    },
+    'mqtt-port': { type: 'string', description: 'MQTT (TCP) (default: 1883, or a free port if taken)' },
     'ws-port': {
       type: 'string',
       description: 'MQTT over WebSocket (0: any free port, off: none)',
@@ -41,7 +46,28 @@ Stop with Ctrl-C (SIGINT) or SIGTERM: every part stops, influxd included; readin
 hook accepted but had not written yet are replayed from its log on the next start.`,
 });
 
-function port(name: string): number {
+/**
+ * A port the user named is used as given (a clash is an error). A default port that is taken —
+ * a system mosquitto on 1883 or influxd on 8086, started by their Debian packages — is replaced
+ * by a free one, so the first command works on a machine that already runs them.
+ */
+async function port(name: string, fallback: number, logger: Logger): Promise<number> {
+  if (cli.values[name] !== undefined) return explicitPort(name);
+  if (await isFree(fallback)) return fallback;
+  const chosen = await freePort();
+  logger.warn({ port: fallback, instead: chosen }, `port ${fallback} is taken; --${name} ${chosen} instead`);
+  return chosen;
+}
+
+function isFree(candidate: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(candidate, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+function explicitPort(name: string): number {
   const value = Number(cli.values[name]);
   if (!Number.isInteger(value) || value < 0 || value > 65535) {
     process.stderr.write(`--${name} must be a port number (0-65535), got ${String(cli.values[name])}\n`);
@@ -70,16 +96,16 @@ function banner(addresses: PlatformAddresses): string {
 
 async function main(): Promise<void> {
   const logger = createLogger('platform');
-  const wsPort = cli.values['ws-port'] === 'off' ? null : port('ws-port');
+  const wsPort = cli.values['ws-port'] === 'off' ? null : await port('ws-port', 9001, logger);
   const platform = new Platform({
     options: {
       dataDir: String(cli.values['data-dir']),
       host: String(cli.values.host),
-      httpPort: port('http-port'),
-      mqttPort: port('mqtt-port'),
+      httpPort: await port('http-port', 8080, logger),
+      mqttPort: await port('mqtt-port', 1883, logger),
       wsPort,
       influxUrl: process.env.INFLUX_URL || undefined,
-      influxPort: port('influx-port'),
+      influxPort: await port('influx-port', 8086, logger),
       database: process.env.INFLUX_DATABASE || 'wattbus',
       plugCount: Math.max(1, Math.min(8, Number(cli.values.plugs) || 6)),
       timeZone: String(cli.values['time-zone']),
