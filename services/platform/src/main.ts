@@ -7,7 +7,7 @@ import { Platform, type PlatformAddresses } from './platform.js';
 const cli = parseCli({
   name: 'wattbus-platform (npm start)',
   summary:
-    'Runs the whole platform in one process: embedded MQTT broker, simulated plugs, agent, storage hook, query component and REST gateway, against a local InfluxDB.',
+    'Runs the whole platform in one process: embedded MQTT broker, a simulated fleet (TP-Link and Shelly plugs, a Modbus meter), agent, storage hook, query component, alert hook and REST gateway, against a local InfluxDB.',
   options: {
     'data-dir': {
       type: 'string',
@@ -20,17 +20,19 @@ const cli = parseCli({
       description: 'REST API and Swagger UI (default: 8080, or a free port if taken)',
     },
     'mqtt-port': { type: 'string', description: 'MQTT (TCP) (default: 1883, or a free port if taken)' },
+    // No `default:` on the ports: an unset port falls back to its default, or to a free port when
+    // that one is taken; a port given on the command line is used as given.
     'ws-port': {
       type: 'string',
-      description: 'MQTT over WebSocket (0: any free port, off: none)',
-      default: '9001',
+      description:
+        'MQTT over WebSocket (0: any free port, off: none) (default: 9001, or a free port if taken)',
     },
     'influx-port': {
       type: 'string',
-      description: 'port of the influxd started when INFLUX_URL is not set',
-      default: '8086',
+      description:
+        'port of the influxd started when INFLUX_URL is not set (default: 8086, or a free port if taken)',
     },
-    plugs: { type: 'string', description: 'number of simulated TP-Link plugs (at most 8)', default: '6' },
+    plugs: { type: 'string', description: 'number of simulated TP-Link plugs (1-8)', default: '6' },
     'time-zone': {
       type: 'string',
       description: 'IANA zone of daily energy buckets',
@@ -76,6 +78,15 @@ function explicitPort(name: string): number {
   return value;
 }
 
+function plugCount(): number {
+  const value = Number(cli.values.plugs);
+  if (!Number.isInteger(value) || value < 1 || value > 8) {
+    process.stderr.write(`--plugs must be a whole number from 1 to 8, got ${String(cli.values.plugs)}\n`);
+    process.exit(2);
+  }
+  return value;
+}
+
 function banner(addresses: PlatformAddresses): string {
   const key = addresses.apiKeyCreated
     ? `${addresses.apiKey} (new; saved in ${addresses.apiKeyFile})`
@@ -96,6 +107,7 @@ function banner(addresses: PlatformAddresses): string {
 
 async function main(): Promise<void> {
   const logger = createLogger('platform');
+  const plugs = plugCount();
   const wsPort = cli.values['ws-port'] === 'off' ? null : await port('ws-port', 9001, logger);
   const platform = new Platform({
     options: {
@@ -107,7 +119,7 @@ async function main(): Promise<void> {
       influxUrl: process.env.INFLUX_URL || undefined,
       influxPort: await port('influx-port', 8086, logger),
       database: process.env.INFLUX_DATABASE || 'wattbus',
-      plugCount: Math.max(1, Math.min(8, Number(cli.values.plugs) || 6)),
+      plugCount: plugs,
       timeZone: String(cli.values['time-zone']),
     },
     logger,
