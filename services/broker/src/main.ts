@@ -9,6 +9,9 @@ const USAGE = `Usage:
   broker [--config <file>]   run the MQTT broker (config is YAML or JSON; defaults without it)
   broker hash-password       read a password on stdin, print its scrypt hash for password_hash
   broker --help              show this help
+
+The broker reads no environment variables: every setting is in the config file (host, port,
+ws_port, users, anonymous, …). See services/broker/README.md.
 `;
 
 async function main(args: string[]): Promise<void> {
