@@ -37,29 +37,46 @@ export function parseConfig<S extends TObject>(
 export function loadConfig<S extends TObject>(options: LoadConfigOptions<S>): Static<S> {
   const fileValues = options.file ? readConfigFile(options.file) : {};
   const envSources = new Map<string, string>();
+  const envProblems: string[] = [];
   const merged = options.envPrefix
-    ? overlayEnv(fileValues, options.schema, options.env ?? process.env, options.envPrefix, envSources)
+    ? overlayEnv(
+        fileValues,
+        options.schema,
+        options.env ?? process.env,
+        options.envPrefix,
+        envSources,
+        envProblems,
+      )
     : fileValues;
   const check = validator(options.schema);
-  if (!check(merged)) {
+  const valid = check(merged);
+  if (!valid || envProblems.length > 0) {
     const where = options.file ? ` in ${resolve(options.file)}` : '';
-    const problems = check.errors().map((error) => {
-      const path = error.instancePath || '/';
-      const source = envSources.get(path);
-      const from = source ? ` (from ${source})` : '';
-      if (error.keyword === 'additionalProperties') {
-        const key = (error.params as { additionalProperty: string }).additionalProperty;
-        return `${path === '/' ? '' : path}/${key}${from}: unknown key`;
-      }
-      if (error.keyword === 'required') {
-        const key = (error.params as { missingProperty: string }).missingProperty;
-        return `${path === '/' ? '' : path}/${key}: is required`;
-      }
-      return `${path}${from}: ${error.message ?? 'is invalid'}`;
-    });
+    const problems = [...envProblems];
+    if (!valid) problems.push(...describeErrors(check.errors(), envSources));
     throw new ConfigError(`invalid configuration${where}:\n  ${problems.join('\n  ')}`);
   }
   return merged as Static<S>;
+}
+
+function describeErrors(
+  errors: ReturnType<ReturnType<typeof validator>['errors']>,
+  envSources: Map<string, string>,
+): string[] {
+  return errors.map((error) => {
+    const path = error.instancePath || '/';
+    const source = envSources.get(path);
+    const from = source ? ` (from ${source})` : '';
+    if (error.keyword === 'additionalProperties') {
+      const key = (error.params as { additionalProperty: string }).additionalProperty;
+      return `${path === '/' ? '' : path}/${key}${from}: unknown key`;
+    }
+    if (error.keyword === 'required') {
+      const key = (error.params as { missingProperty: string }).missingProperty;
+      return `${path === '/' ? '' : path}/${key}: is required`;
+    }
+    return `${path}${from}: ${error.message ?? 'is invalid'}`;
+  });
 }
 
 export function readConfigFile(file: string): Record<string, unknown> {
@@ -88,6 +105,7 @@ function overlayEnv(
   env: NodeJS.ProcessEnv,
   prefix: string,
   sources: Map<string, string>,
+  problems: string[],
 ): Record<string, unknown> {
   const result = structuredClone(base);
   for (const [name, raw] of Object.entries(env)) {
@@ -95,7 +113,12 @@ function overlayEnv(
     const path = name.slice(prefix.length).toLowerCase().split('__');
     const property = schemaAt(schema, path);
     if (!property) continue; // not one of ours: other variables may share the prefix
-    setPath(result, path, coerce(raw, property));
+    try {
+      setPath(result, path, coerce(raw, property));
+    } catch (error) {
+      problems.push(`/${path.join('/')} (from ${name}): ${(error as Error).message}`);
+      continue;
+    }
     sources.set(`/${path.join('/')}`, name);
   }
   return result;
@@ -116,13 +139,19 @@ function schemaAt(schema: TSchema, path: string[]): TSchema | undefined {
 /** Environment values are text; turn them into what the schema expects so ajv can judge them. */
 function coerce(raw: string, schema: TSchema): unknown {
   const type = (schema as { type?: string }).type;
-  if (type === 'integer' || type === 'number') return raw.trim() === '' ? raw : Number(raw);
+  if (type === 'integer' || type === 'number') {
+    // Text that is not a number stays text, so ajv says "must be integer" once, not NaN's three lines.
+    const value = Number(raw);
+    return raw.trim() === '' || Number.isNaN(value) ? raw : value;
+  }
   if (type === 'boolean')
     return raw === 'true' || raw === '1' ? true : raw === 'false' || raw === '0' ? false : raw;
   if (type === 'array' || type === 'object') {
     try {
       return JSON.parse(raw);
-    } catch {
+    } catch (error) {
+      // `a,b` is a list; text that starts like JSON was meant as JSON, so say what is wrong with it.
+      if (/^\s*[[{]/.test(raw)) throw new Error(`is not valid JSON: ${(error as Error).message}`);
       return type === 'array' ? raw.split(',').map((item) => item.trim()) : raw;
     }
   }

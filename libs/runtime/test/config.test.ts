@@ -61,6 +61,33 @@ describe('loadConfig', () => {
     );
   });
 
+  it('says a non-number is not an integer once, without NaN range errors', () => {
+    assert.throws(
+      () => loadConfig({ schema: Schema, envPrefix: 'T_', env: { T_PORT: 'abc' } }),
+      (error: Error) => {
+        assert.equal(error.message, 'invalid configuration:\n  /port (from T_PORT): must be integer');
+        return true;
+      },
+    );
+  });
+
+  it('says an environment value that starts like JSON but is not JSON is not valid JSON', () => {
+    const WithList = Type.Object(
+      { tags: Type.Array(Type.String(), { default: [] }) },
+      { additionalProperties: false },
+    );
+    assert.throws(
+      () => loadConfig({ schema: WithList, envPrefix: 'T_', env: { T_TAGS: '[{"name":' } }),
+      (error: Error) =>
+        error instanceof ConfigError && /\/tags \(from T_TAGS\): is not valid JSON: /.test(error.message),
+    );
+    // A plain comma-separated list is still a list.
+    assert.deepEqual(loadConfig({ schema: WithList, envPrefix: 'T_', env: { T_TAGS: 'a, b' } }).tags, [
+      'a',
+      'b',
+    ]);
+  });
+
   it('names the file and the key for unknown keys and wrong types', () => {
     const path = file('bad.json', JSON.stringify({ prot: 1, influx: { url: 5 } }));
     assert.throws(
