@@ -687,7 +687,15 @@ function openClient(options: BusOptions, clientId: string, protocolVersion: 4 | 
     properties:
       protocolVersion === 5 && options.clean === false ? { sessionExpiryInterval: 86_400 } : undefined,
   };
-  const client = mqtt.connect(options.url, clientOptions);
+  let client: MqttClient;
+  try {
+    client = mqtt.connect(options.url, clientOptions);
+  } catch (error) {
+    // mqtt.js says only "Missing protocol" or "Unknown protocol": name the URL and what it should be.
+    throw new Error(
+      `invalid MQTT broker URL '${options.url}': ${(error as Error).message} (expected mqtt://host:port, mqtts://, ws:// or wss://)`,
+    );
+  }
   // Nagle's algorithm holds small packets (a request, its PUBACK, the response) until the peer's
   // delayed ACK: ~40 ms per hop, ~90 ms per request/response. Send them at once, on every connect.
   client.on('connect', () =>

@@ -220,3 +220,12 @@ for (const [name, startBroker] of Object.entries(brokers)) {
     });
   });
 }
+
+describe('Bus.connect with a malformed URL', () => {
+  it('names the URL and the schemes it expects', async () => {
+    await assert.rejects(
+      Bus.connect({ url: 'nonsense', service: 'test', connectTimeoutMs: 1000 }),
+      /invalid MQTT broker URL 'nonsense': .*expected mqtt:\/\/host:port/,
+    );
+  });
+});
