@@ -39,7 +39,9 @@ const cli = parseCli({
 Examples:
   wattbus-agent --registry devices.yaml
   wattbus-agent --registry meters.yaml --collector
-  wattbus-agent --discover >> devices.yaml`,
+  wattbus-agent --discover >> devices.yaml
+
+See services/agent/README.md for every key, docs/devices.md for the registry file.`,
 });
 
 async function main(): Promise<void> {

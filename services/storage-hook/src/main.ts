@@ -13,7 +13,7 @@ const cli = parseCli({
     'Environment (overrides the file):',
     `  ${ENV_PREFIX}MQTT__URL, ${ENV_PREFIX}MQTT__CLIENT_ID, ${ENV_PREFIX}MQTT__SHARE_GROUP,`,
     `  ${ENV_PREFIX}INFLUX__URL, ${ENV_PREFIX}INFLUX__DATABASE, ${ENV_PREFIX}INFLUX__USERNAME,`,
-    `  ${ENV_PREFIX}INFLUX__PASSWORD, ${ENV_PREFIX}LOG__DIR, ${ENV_PREFIX}LOG__MAX_BYTES, … (see README.md)`,
+    `  ${ENV_PREFIX}INFLUX__PASSWORD, ${ENV_PREFIX}LOG__DIR, ${ENV_PREFIX}LOG__MAX_BYTES, … (see services/storage-hook/README.md)`,
     '  LOG_LEVEL (info)',
   ].join('\n'),
 });
