@@ -5,8 +5,7 @@ import { modbusDriver } from './modbus/driver.js';
 import { shellyDriver } from './shelly/driver.js';
 
 /**
- * The drivers every registry can name. Issue 9 adds `modbus`, issue 10 `shelly`. A registry
- * file's own `drivers:` modules go into a copy, so one file's drivers never leak into another.
+ * The drivers every registry can name: `tplink`, `modbus` and `shelly`. A registry file's own `drivers:` modules go into a copy, so one file's drivers never leak into another.
  */
 export const defaultDrivers = new DriverRegistry([
   tplinkDriver as unknown as DriverDefinition,

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { pino } from 'pino';
+import { createLogger } from '@wattbus/runtime';
 import { Broker } from './broker.js';
 import { parseBrokerConfig } from './config.js';
 import { loadBrokerConfigFile } from './config-file.js';
@@ -10,8 +10,8 @@ const USAGE = `Usage:
   broker hash-password       read a password on stdin, print its scrypt hash for password_hash
   broker --help              show this help
 
-The broker reads no environment variables: every setting is in the config file (host, port,
-ws_port, users, anonymous, …). See services/broker/README.md.
+Every setting is in the config file (host, port, ws_port, users, anonymous, …); the only
+environment variable is LOG_LEVEL (pino level, default info). See services/broker/README.md.
 `;
 
 async function main(args: string[]): Promise<void> {
@@ -37,7 +37,7 @@ async function main(args: string[]): Promise<void> {
   }
   const config =
     values.config === undefined ? parseBrokerConfig({}) : await loadBrokerConfigFile(values.config);
-  const logger = pino({ name: 'broker' });
+  const logger = createLogger('broker');
   if (config.users.length === 0 && !config.anonymous.enabled) {
     logger.warn('no users and anonymous access disabled: every client will be refused');
   }
