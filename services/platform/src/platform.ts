@@ -148,7 +148,33 @@ export class Platform {
       config: parseConfig(
         QueryConfigSchema,
         // aedes has no shared subscriptions: serve the plain request topic.
-        { mqtt: { url: mqttUrl, share_group: '' }, influx: { ...influx }, time_zone: options.timeZone },
+        {
+          mqtt: { url: mqttUrl, share_group: '' },
+          influx: { ...influx },
+          time_zone: options.timeZone,
+          // A demo tariff: 0.30 EUR/kWh, 0.22 at night (22:00-06:00) and all weekend.
+          tariff: {
+            currency: 'EUR',
+            price_per_kwh: 0.3,
+            periods: [
+              {
+                name: 'night',
+                days: ['mon', 'tue', 'wed', 'thu', 'fri'],
+                from_hour: 0,
+                to_hour: 6,
+                price_per_kwh: 0.22,
+              },
+              {
+                name: 'night',
+                days: ['mon', 'tue', 'wed', 'thu', 'fri'],
+                from_hour: 22,
+                to_hour: 24,
+                price_per_kwh: 0.22,
+              },
+              { name: 'weekend', days: ['sat', 'sun'], from_hour: 0, to_hour: 24, price_per_kwh: 0.22 },
+            ],
+          },
+        },
         'the query component',
       ),
       bus: queryBus,
