@@ -194,7 +194,8 @@ export class QueryComponent {
   }
 }
 
-function checkConfig(config: QueryConfig): void {
+/** Checks what the schema cannot (time zone, tariff periods); main runs it before connecting. */
+export function checkConfig(config: QueryConfig): void {
   if (!isTimeZone(config.time_zone))
     throw new Error(`time_zone: unknown time zone ${JSON.stringify(config.time_zone)}`);
   config.tariff.periods.forEach((period, i) => {

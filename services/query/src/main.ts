@@ -1,7 +1,7 @@
 import { Bus, busConnection } from '@wattbus/bus';
 import { ConfigError, createLogger, loadConfig, parseCli, stopOnSignals } from '@wattbus/runtime';
 import { QueryConfigSchema } from './config.js';
-import { QueryComponent } from './component.js';
+import { QueryComponent, checkConfig } from './component.js';
 
 const cli = parseCli({
   name: 'wattbus-query',
@@ -26,6 +26,11 @@ async function main(): Promise<void> {
     file: cli.values.config as string | undefined,
     envPrefix: 'WATTBUS_QUERY_',
   });
+  try {
+    checkConfig(config); // before connecting: a typo'd zone should not wait for the broker first
+  } catch (error) {
+    throw new ConfigError(`invalid configuration: ${(error as Error).message}`);
+  }
   const bus = await Bus.connect({
     ...busConnection(config.mqtt),
     service: 'query',
