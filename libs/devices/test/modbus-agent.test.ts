@@ -90,9 +90,9 @@ describe(
       return startWatched(
         'env',
         [
-          `WATTBUS_MQTT_URL=${broker.url}`,
+          `WATTBUS_AGENT_MQTT__URL=${broker.url}`,
           'WATTBUS_AGENT_ID=modbus-test',
-          'WATTBUS_DEVICE_WILLS=false',
+          'WATTBUS_AGENT_DEVICE_WILLS=false',
           'LOG_LEVEL=info',
           process.execPath,
           '--import',
@@ -265,9 +265,9 @@ describe(
       const child = spawn(process.execPath, ['--import', 'tsx', AGENT_MAIN, '--registry', file], {
         env: {
           ...process.env,
-          WATTBUS_MQTT_URL: broker.url,
+          WATTBUS_AGENT_MQTT__URL: broker.url,
           WATTBUS_AGENT_ID: 'modbus-bad',
-          WATTBUS_DEVICE_WILLS: 'false',
+          WATTBUS_AGENT_DEVICE_WILLS: 'false',
           LOG_LEVEL: 'warn',
         },
         stdio: ['ignore', 'ignore', 'pipe'],

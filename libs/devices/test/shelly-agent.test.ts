@@ -143,9 +143,9 @@ describe('shelly devices in the agent (process) through an aedes broker', () => 
       env: {
         ...process.env,
         LOG_LEVEL: 'debug',
-        WATTBUS_MQTT_URL: broker.url,
+        WATTBUS_AGENT_MQTT__URL: broker.url,
         WATTBUS_AGENT_ID: 'agent-shelly',
-        WATTBUS_DEVICE_WILLS: 'false',
+        WATTBUS_AGENT_DEVICE_WILLS: 'false',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -78,14 +78,14 @@ export class Agent {
 
   async #start(): Promise<void> {
     const config = this.#config;
-    const availabilityTopic = agentAvailabilityTopic(config.base_topic, config.agent_id);
+    const availabilityTopic = agentAvailabilityTopic(config.mqtt.base_topic, config.id);
     const bus = await Bus.connect({
-      url: config.mqtt_url,
-      username: config.mqtt_username,
-      password: config.mqtt_password,
-      baseTopic: config.base_topic,
+      url: config.mqtt.url,
+      username: config.mqtt.username,
+      password: config.mqtt.password,
+      baseTopic: config.mqtt.base_topic,
       service: 'agent',
-      clientId: config.agent_id,
+      clientId: config.id,
       will: { topic: availabilityTopic, payload: 'offline', retain: true },
       logger: this.#logger,
     });
@@ -111,11 +111,11 @@ export class Agent {
     if (config.device_wills) {
       this.#wills = new DeviceWills({
         options: {
-          url: config.mqtt_url,
-          username: config.mqtt_username,
-          password: config.mqtt_password,
-          baseTopic: config.base_topic,
-          agentId: config.agent_id,
+          url: config.mqtt.url,
+          username: config.mqtt.username,
+          password: config.mqtt.password,
+          baseTopic: config.mqtt.base_topic,
+          agentId: config.id,
         },
         devices: this.#registry.devices,
         logger: this.#logger,
@@ -153,7 +153,7 @@ export class Agent {
     }
     this.#logger.info(
       {
-        agent_id: config.agent_id,
+        agent_id: config.id,
         devices: this.#sessions.size,
         collector: config.collector,
         controller: config.controller,

@@ -1,18 +1,17 @@
 import { hostname } from 'node:os';
 import { Type, type Static } from '@sinclair/typebox';
+import { MqttConnectionSchema } from '@wattbus/bus';
 
-/** Agent settings: a YAML/JSON file (`--config`) overlaid by `WATTBUS_*` environment variables. */
+/** The broker keys every service shares, less client_id: an agent's client ids come from its `id`. */
+const { client_id: _clientId, ...brokerKeys } = MqttConnectionSchema.properties;
+
+export const ENV_PREFIX = 'WATTBUS_AGENT_';
+
+/** Agent settings: a YAML/JSON file (`--config`) overlaid by `WATTBUS_AGENT_*` environment variables. */
 export const AgentConfigSchema = Type.Object(
   {
-    mqtt_url: Type.String({
-      minLength: 1,
-      default: 'mqtt://localhost:1883',
-      description: 'MQTT broker URL.',
-    }),
-    mqtt_username: Type.Optional(Type.String()),
-    mqtt_password: Type.Optional(Type.String()),
-    base_topic: Type.String({ minLength: 1, default: 'wattbus' }),
-    agent_id: Type.String({
+    mqtt: Type.Object(brokerKeys, { additionalProperties: false, default: {} }),
+    id: Type.String({
       minLength: 1,
       maxLength: 64,
       pattern: '^[a-z0-9][a-z0-9_-]*$',

@@ -2,7 +2,7 @@
 import { loadRegistry, RegistryError } from '@wattbus/devices';
 import { ConfigError, createLogger, loadConfig, parseCli, stopOnSignals } from '@wattbus/runtime';
 import { Agent } from './agent.js';
-import { AgentConfigSchema } from './config.js';
+import { AgentConfigSchema, ENV_PREFIX } from './config.js';
 import { runDiscovery } from './discover.js';
 
 const cli = parseCli({
@@ -13,12 +13,12 @@ const cli = parseCli({
     config: {
       type: 'string',
       short: 'c',
-      description: 'agent config file (YAML/JSON); WATTBUS_* env overrides it',
+      description: 'agent config file (YAML/JSON); WATTBUS_AGENT_* env overrides it',
     },
     registry: {
       type: 'string',
       short: 'r',
-      description: 'device registry file (YAML/JSON); or WATTBUS_REGISTRY_FILE',
+      description: 'device registry file (YAML/JSON); or WATTBUS_AGENT_REGISTRY_FILE',
     },
     collector: { type: 'boolean', description: 'run the collector role only (with --controller: both)' },
     controller: { type: 'boolean', description: 'run the controller role only (with --collector: both)' },
@@ -32,9 +32,10 @@ const cli = parseCli({
     hosts: { type: 'string', description: 'host[:port],… for --discover to ask directly (other subnets)' },
   },
   epilog: `Environment (overrides the config file):
-  WATTBUS_MQTT_URL, WATTBUS_MQTT_USERNAME, WATTBUS_MQTT_PASSWORD, WATTBUS_BASE_TOPIC,
-  WATTBUS_AGENT_ID, WATTBUS_REGISTRY_FILE, WATTBUS_COLLECTOR, WATTBUS_CONTROLLER,
-  WATTBUS_DEVICE_WILLS, WATTBUS_ANSWER_UNKNOWN_DEVICES, LOG_LEVEL
+  WATTBUS_AGENT_MQTT__URL, WATTBUS_AGENT_MQTT__USERNAME, WATTBUS_AGENT_MQTT__PASSWORD,
+  WATTBUS_AGENT_MQTT__BASE_TOPIC, WATTBUS_AGENT_ID, WATTBUS_AGENT_REGISTRY_FILE,
+  WATTBUS_AGENT_COLLECTOR, WATTBUS_AGENT_CONTROLLER, WATTBUS_AGENT_DEVICE_WILLS,
+  WATTBUS_AGENT_ANSWER_UNKNOWN_DEVICES, LOG_LEVEL
 
 Examples:
   wattbus-agent --registry devices.yaml
@@ -60,7 +61,7 @@ async function main(): Promise<void> {
   const config = loadConfig({
     schema: AgentConfigSchema,
     file: values.config as string | undefined,
-    envPrefix: 'WATTBUS_',
+    envPrefix: ENV_PREFIX,
   });
   if (typeof values.registry === 'string') config.registry_file = values.registry;
   if (values.collector || values.controller) {
@@ -68,9 +69,9 @@ async function main(): Promise<void> {
     config.controller = values.controller === true;
   }
   if (!config.registry_file) {
-    throw new ConfigError('no device registry: pass --registry <file> or set WATTBUS_REGISTRY_FILE');
+    throw new ConfigError('no device registry: pass --registry <file> or set WATTBUS_AGENT_REGISTRY_FILE');
   }
-  const logger = createLogger(`agent:${config.agent_id}`);
+  const logger = createLogger(`agent:${config.id}`);
   const registry = await loadRegistry(config.registry_file);
   const agent = new Agent({ config, registry, logger });
   stopOnSignals(logger, () => agent.stop(), { timeoutMs: 15_000 });

@@ -123,7 +123,7 @@ describe('controller over MQTT (mosquitto, MQTT 5)', () => {
     const setup = await registryFor([{ id: 'desk-1', host: plugs[0]!.host, port: plugs[0]!.port }]);
     cleanups.push(setup.cleanup);
     onlyAgent = await startAgent(broker.url, setup.registry, {
-      agent_id: 'agent-only',
+      id: 'agent-only',
       collector: false,
       device_wills: false,
       answer_unknown_devices: true,

@@ -53,7 +53,7 @@ export async function registryFor(
 }
 
 export function agentConfig(url: string, overrides: Partial<AgentConfig> = {}): AgentConfig {
-  const config = Value.Default(AgentConfigSchema, { mqtt_url: url, agent_id: 'agent-test', ...overrides });
+  const config = Value.Default(AgentConfigSchema, { mqtt: { url }, id: 'agent-test', ...overrides });
   return config as AgentConfig;
 }
 

@@ -79,7 +79,7 @@ describe('wattbus-agent process', () => {
     connection: { host: 10.0.0.4 }
 `,
     );
-    const run = runAgent(['--registry', file], { WATTBUS_MQTT_URL: broker.url });
+    const run = runAgent(['--registry', file], { WATTBUS_AGENT_MQTT__URL: broker.url });
     runs.push(run);
     const { code } = await run.exited;
     assert.equal(code, 1);
@@ -99,7 +99,7 @@ describe('wattbus-agent process', () => {
   - { id: desk-3, type: kasa, location: hq, kind: workplace, connection: { host: 10.0.0.3 } }
 `,
     );
-    const second = runAgent(['--registry', file], { WATTBUS_MQTT_URL: broker.url });
+    const second = runAgent(['--registry', file], { WATTBUS_AGENT_MQTT__URL: broker.url });
     runs.push(second);
     assert.equal((await second.exited).code, 1);
     assert.match(
@@ -139,7 +139,7 @@ describe('wattbus-agent process', () => {
       })),
     );
     cleanups.push(setup.cleanup);
-    const env = { WATTBUS_MQTT_URL: broker.url, WATTBUS_AGENT_ID: 'agent-e2e' };
+    const env = { WATTBUS_AGENT_MQTT__URL: broker.url, WATTBUS_AGENT_ID: 'agent-e2e' };
     const online = () =>
       observer.agents.get('agent-e2e')?.at(-1) === 'online' &&
       ['desk-1', 'desk-2'].every((id) => observer.lastAvailability(id) === 'online');

@@ -52,8 +52,8 @@ describe('alert hook with the real agent and a simulated HS110', () => {
     ];
     await writeFile(file, JSON.stringify({ devices })); // JSON is YAML
     const config = Value.Default(AgentConfigSchema, {
-      mqtt_url: aedes.url,
-      agent_id: 'agent-alerts',
+      mqtt: { url: aedes.url },
+      id: 'agent-alerts',
       device_wills: false,
     }) as AgentConfig;
     agent = new Agent({ config, registry: await loadRegistry(file), logger: silentLogger() });

@@ -121,8 +121,8 @@ describe('end to end: gateway, query component, alert hook, TP-Link agent, simul
     );
     agent = new Agent({
       config: withDefaults<AgentConfig>(AgentConfigSchema, {
-        mqtt_url: broker.url,
-        agent_id: 'agent-e2e',
+        mqtt: { url: broker.url },
+        id: 'agent-e2e',
         device_wills: false,
       }),
       registry: await loadRegistry(registryFile),

@@ -189,10 +189,8 @@ export class Platform {
       config: parseConfig(
         AgentConfigSchema,
         {
-          mqtt_url: mqttUrl,
-          mqtt_username: PLATFORM_USER,
-          mqtt_password: password,
-          agent_id: 'embedded-agent',
+          mqtt: { url: mqttUrl, username: PLATFORM_USER, password },
+          id: 'embedded-agent',
           registry_file: registryFile,
           answer_unknown_devices: true,
         },

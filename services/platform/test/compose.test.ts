@@ -20,7 +20,7 @@ const compose = parse(readFileSync(`${root}docker-compose.yml`, 'utf8'), { merge
 
 /** Each service's config schema and the prefix of its environment variables. */
 const SERVICES: Record<string, { schema: TObject; prefix: string }> = {
-  agent: { schema: AgentConfigSchema, prefix: 'WATTBUS_' },
+  agent: { schema: AgentConfigSchema, prefix: 'WATTBUS_AGENT_' },
   'storage-hook': { schema: StorageHookConfigSchema, prefix: 'WATTBUS_STORAGE_HOOK_' },
   query: { schema: QueryConfigSchema, prefix: 'WATTBUS_QUERY_' },
   gateway: { schema: GatewayConfigSchema, prefix: 'WATTBUS_GATEWAY_' },
@@ -56,11 +56,7 @@ describe('docker-compose.yml', () => {
       assert.ok(existsSync(`${root}services/${name}/src/main.ts`));
       const env = Object.fromEntries(
         Object.entries(service.environment ?? {})
-          .filter(
-            ([key]) =>
-              key.startsWith(prefix) &&
-              !(prefix === 'WATTBUS_' && /^WATTBUS_(STORAGE|QUERY|GATEWAY|ALERTS|BACKUP)_/.test(key)),
-          )
+          .filter(([key]) => key.startsWith(prefix))
           .map(([key, value]) => [key, substitute(String(value))]),
       );
       assert.ok(Object.keys(env).length > 0, `${name} has no WATTBUS_ settings`);
