@@ -1,22 +1,33 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './ports.js';
 import { requireBinary, startWatched, waitUntil, type WatchedProcess } from './process.js';
 
+export interface InfluxServerOptions {
+  /** Where data, config and log live; default a throw-away temp dir. */
+  dir?: string;
+  /** HTTP port; default a free one. */
+  port?: number;
+}
+
 /**
- * A real InfluxDB 1.x (`influxd` from Debian's `influxdb` package) on free loopback ports with
- * a throw-away data dir. stop()/start() keep port and data, so tests can take it down mid-stream.
+ * A real InfluxDB 1.x (`influxd` from Debian's `influxdb` package) on loopback, by default on free
+ * ports with a throw-away data dir. stop()/start() keep port and data, so tests can take it down
+ * mid-stream. The embedded platform runs its local influxd through this class too.
  */
 export class InfluxServer {
   readonly dir: string;
   #binary: string;
-  #httpPort = 0;
+  #httpPort: number;
+  #configured = false;
   #process: WatchedProcess | undefined;
 
-  constructor() {
+  constructor(options: InfluxServerOptions = {}) {
     this.#binary = requireBinary('influxd', 'influxdb');
-    this.dir = mkdtempSync(join(tmpdir(), 'wattbus-influxd-'));
+    this.#httpPort = options.port ?? 0;
+    if (options.dir) mkdirSync(options.dir, { recursive: true });
+    this.dir = options.dir ?? mkdtempSync(join(tmpdir(), 'wattbus-influxd-'));
   }
 
   get url(): string {
@@ -28,10 +39,11 @@ export class InfluxServer {
   }
 
   async start(): Promise<this> {
-    if (this.#httpPort === 0) {
-      this.#httpPort = await freePort();
+    if (!this.#configured) {
+      if (this.#httpPort === 0) this.#httpPort = await freePort();
       const rpcPort = await freePort();
       writeFileSync(join(this.dir, 'influxdb.conf'), influxConfig(this.dir, this.#httpPort, rpcPort));
+      this.#configured = true;
     }
     this.#process = startWatched(
       this.#binary,
@@ -68,7 +80,7 @@ export class InfluxServer {
   }
 
   async createDatabase(database: string): Promise<void> {
-    await this.query(database, `CREATE DATABASE "${database.replace(/"/g, '\\"')}"`);
+    await this.query(database, `CREATE DATABASE "${database.replace(/["\\]/g, '\\$&')}"`);
   }
 
   /** Stops the server and deletes its data. */

@@ -13,7 +13,7 @@ import { QueryComponent, QueryConfigSchema } from '@wattbus/query';
 import { parseConfig } from '@wattbus/runtime';
 import { StorageHook, StorageHookConfigSchema } from '@wattbus/storage-hook';
 import { ensureApiKey } from './api-key.js';
-import { LocalInflux } from './local-influx.js';
+import { startLocalInflux } from './local-influx.js';
 import { SimulatedFleet } from './simulated-fleet.js';
 
 export interface PlatformOptions {
@@ -86,8 +86,8 @@ export class Platform {
 
     let influxUrl = options.influxUrl;
     if (!influxUrl) {
-      const influx = new LocalInflux({ dataDir, port: options.influxPort });
-      await influx.start();
+      const influx = await startLocalInflux({ dataDir, port: options.influxPort });
+      // Created up front, so the query component's warm-up finds it on a first start.
       await influx.createDatabase(options.database);
       this.#stops.push({ name: 'influxd', stop: () => influx.stop() });
       influxUrl = influx.url;
