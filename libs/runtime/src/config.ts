@@ -29,7 +29,11 @@ export function parseConfig<S extends TObject>(
 ): Static<S> {
   const copy = structuredClone(value);
   const check = validator(schema);
-  if (!check(copy)) throw new ConfigError(`invalid configuration of ${source}: ${check.errorText()}`);
+  if (!check(copy)) {
+    throw new ConfigError(
+      `invalid configuration of ${source}:\n  ${check.errorText().split('; ').join('\n  ')}`,
+    );
+  }
   return copy as Static<S>;
 }
 

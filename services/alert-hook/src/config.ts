@@ -7,10 +7,9 @@ import {
   DEVICE_ID_MAX_LENGTH,
   DEVICE_ID_PATTERN,
   RESERVED_RULE_NAMES,
-  validator,
 } from '@wattbus/contracts';
 import { InfluxConnectionSchema } from '@wattbus/influx';
-import { ConfigError, loadConfig } from '@wattbus/runtime';
+import { ConfigError, loadConfig, parseConfig } from '@wattbus/runtime';
 
 /**
  * Alert hook configuration. Durations are integers in milliseconds with `_ms` names, like every
@@ -236,14 +235,13 @@ export function loadAlertHookConfig(
 
 /** Validates an in-memory config (tests, embedding) like a file: defaults filled, then the rule checks. */
 export function parseAlertHookConfig(value: unknown): AlertHookConfig {
-  const copy = structuredClone(value ?? {});
-  const check = validator(AlertHookConfigSchema);
-  if (!check(copy))
-    throw new ConfigError(
-      `invalid alert hook configuration:\n  ${check.errorText().split('; ').join('\n  ')}`,
-    );
-  checkConfig(copy);
-  return copy;
+  const config = parseConfig(
+    AlertHookConfigSchema,
+    (value ?? {}) as Record<string, unknown>,
+    'the alert hook',
+  );
+  checkConfig(config);
+  return config;
 }
 
 const KIND_KEYS: Record<Rule['kind'], readonly (keyof Rule)[]> = {
