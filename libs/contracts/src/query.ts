@@ -524,6 +524,14 @@ export const QUERY_METHODS = {
   },
 } as const;
 export type QueryMethod = keyof typeof QUERY_METHODS;
+/** The params of each query method, from its schema: `QueryParams['energy']` is EnergyParams. */
+export type QueryParams = { [M in QueryMethod]: Static<(typeof QUERY_METHODS)[M]['params']> };
+/** The result of each query method, from its schema. */
+export type QueryResults = { [M in QueryMethod]: Static<(typeof QUERY_METHODS)[M]['result']> };
+
+export function isQueryMethod(name: string): name is QueryMethod {
+  return Object.hasOwn(QUERY_METHODS, name);
+}
 
 /** Named query schemas for MESSAGE_SCHEMAS (asyncapi.yaml, contract tests). */
 export const QUERY_SCHEMAS: Record<string, TSchema> = {

@@ -8,6 +8,9 @@ import {
   type EnergyResult,
   type LatestParams,
   type LatestResult,
+  type QueryMethod,
+  type QueryParams,
+  type QueryResults,
   type ReadingsParams,
   type ReadingsResult,
   type TotalsParams,
@@ -39,8 +42,16 @@ export interface CallContext {
   timeoutMs: number;
 }
 
+/** One handler per query method, typed by the contract: the component dispatches through this map. */
+export type QueryHandlers = {
+  [M in QueryMethod]: (
+    params: QueryParams[M],
+    call: CallContext,
+  ) => QueryResults[M] | Promise<QueryResults[M]>;
+};
+
 /** The answers of every query method; params arrive validated against their contract schema. */
-export class QueryMethods {
+export class QueryMethods implements QueryHandlers {
   #deps: QueryMethodsDeps;
   #energy: EnergyReader;
 
