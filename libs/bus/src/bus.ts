@@ -171,7 +171,7 @@ export class Bus extends EventEmitter {
     received: 0,
     published: 0,
     dead_lettered: 0,
-    dead_lettered_by_reason: { unparsable: 0, schema: 0, oversize: 0, rejected: 0 },
+    dead_lettered_by_reason: { unparsable: 0, schema: 0, oversize: 0, implausible: 0, rejected: 0 },
     handler_errors: 0,
     requests_sent: 0,
     requests_timed_out: 0,
@@ -479,9 +479,17 @@ export class Bus extends EventEmitter {
     this.#client.publish(deadLetterTopic, JSON.stringify(record), { qos: 1 }, () => undefined);
   }
 
-  /** Reports a message refused after parsing (e.g. a store rejected it), on the same dead-letter topic. */
-  reject(topic: string, payload: Buffer | string, message: string): void {
-    this.#deadLetter(topic, Buffer.isBuffer(payload) ? payload : Buffer.from(payload), 'rejected', message);
+  /**
+   * Reports a message refused after parsing, on the same dead-letter topic: `rejected` (e.g. a store
+   * refused it) or `implausible` (a reading beyond its device's limits or from the future).
+   */
+  reject(
+    topic: string,
+    payload: Buffer | string,
+    message: string,
+    reason: 'rejected' | 'implausible' = 'rejected',
+  ): void {
+    this.#deadLetter(topic, Buffer.isBuffer(payload) ? payload : Buffer.from(payload), reason, message);
   }
 
   #installDispatch(): void {
