@@ -2,3 +2,4 @@ export * from './connection.js';
 export * from './server.js';
 export * from './write/index.js';
 export * from './query/index.js';
+export * from './energy/index.js';
