@@ -57,6 +57,17 @@ const LIMITED_FIELDS = [
   ['frequency_hz', 'max_frequency_hz', 'Hz'],
 ] as const;
 
+/**
+ * The largest magnitude a stored field can hold for any device (DEFAULT_READING_LIMITS; the schema
+ * bounds power_factor to ±1); undefined for a field without one. The query component leaves
+ * values beyond it out of aggregates, so readings stored before these checks cannot overflow a sum.
+ */
+export function defaultFieldLimit(field: string): number | undefined {
+  if (field === 'power_factor') return 1;
+  const limited = LIMITED_FIELDS.find(([name]) => name === field);
+  return limited ? DEFAULT_READING_LIMITS[limited[1]] : undefined;
+}
+
 /** Layers of limits, later ones winning key by key (defaults, then the rating, then the registry). */
 export function mergeLimits(...layers: readonly (ReadingLimits | undefined)[]): Required<ReadingLimits> {
   const merged = { ...DEFAULT_READING_LIMITS };

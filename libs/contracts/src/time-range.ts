@@ -16,6 +16,14 @@ export const STORABLE_UNTIL_MS = Date.parse(STORABLE_UNTIL);
 export const STORABLE_YEAR_PATTERN =
   '^(16(7[89]|[89][0-9])|1[7-9][0-9]{2}|2[01][0-9]{2}|22[0-5][0-9]|226[01])-';
 
+/**
+ * The longest range one query may span: InfluxDB computes `GROUP BY time()` windows and `elapsed()`
+ * in int64 nanoseconds (292 years) and silently answers nothing beyond; 250 years leaves room
+ * for the look-back before `from`.
+ */
+export const MAX_SPAN_YEARS = 250;
+export const MAX_SPAN_MS = MAX_SPAN_YEARS * 365 * 86_400_000;
+
 /** The message of a date outside the range, the same on the bus and over HTTP. */
 export const STORABLE_RANGE_MESSAGE = `must be from ${STORABLE_FROM} to before ${STORABLE_UNTIL} (years 1678 to 2261: InfluxDB stores 1677-09-21 to 2262-04-11)`;
 

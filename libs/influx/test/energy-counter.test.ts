@@ -32,6 +32,8 @@ describe('energy from a counter', () => {
   it('a real reset counts the energy since the restart, as before', () => {
     assert.equal(energyOf([1400, 1500, 50, 250, 400]), 100 + 50 + 200 + 150);
     assert.equal(energyOf([1_000_000, 1_000_010, 3, 13, 23, 33]), 10 + 3 + 30);
+    // Readings every 6 h: down to 50 and rising steadily back over the old value is use after a reset.
+    assert.equal(energyOf([1400, 50, 250, 400, 1400]), 50 + 200 + 150 + 1000);
     // The counter was replaced by one at a higher value: a new baseline, nothing counted for it.
     assert.equal(energyOf([1_000_000, 1_000_010, 700_000, 700_010, 700_020, 700_030]), 10 + 30);
   });

@@ -4,6 +4,7 @@ import {
   DeviceMetaSchema,
   DeviceStateSchema,
   ReadingSchema,
+  isFromTheFuture,
   validator,
   type Availability,
   type DeviceMeta,
@@ -103,8 +104,12 @@ export class Fleet {
     await Promise.all(subscriptions.map((subscription) => subscription.unsubscribe().catch(() => undefined)));
   }
 
-  /** Keeps a reading if it is newer than what we have (warm-up rows never override live ones). */
+  /**
+   * Keeps a reading if it is newer than what we have (warm-up rows never override live ones) and
+   * not from the future: a device with a wrong clock would otherwise stay "latest" for good.
+   */
   remember(reading: Reading): void {
+    if (isFromTheFuture(Date.parse(reading.ts), Date.now())) return;
     const device = this.#device(reading.device);
     const previous = reading.phase ? device.phases.get(reading.phase) : device.reading;
     if (previous && Date.parse(previous.ts) >= Date.parse(reading.ts)) return;

@@ -5,7 +5,9 @@
  * - rounding jitter: a backward step of at most `jitterWh` is not energy, and neither is the
  *   climb back over it (the reference stays at the highest value seen);
  * - a one-off dip (1,000,010 → 0 → 1,000,050): the counter falls below the trend and is back at
- *   or above it within `glitchReadings` readings; the readings of the dip are ignored;
+ *   or above it within `glitchReadings` readings; the readings of the dip are ignored. (Readings
+ *   down there that rose steadily, followed by a climb back the device could make, are a reset
+ *   and the use after it: 1400 → 50 → 250 → 400 → 1400.)
  * - a one-off spike (1,000,010 → 9,999,999 → 1,000,050): the counter rises and falls back to the
  *   trend within `glitchReadings` readings, or rises faster than the device's `maxPowerW` could;
  *   the readings of the spike are ignored;
@@ -116,13 +118,14 @@ export class CounterSteps {
       }
       const trend = reference.value - jitterWh;
       if (head.value < trend) {
-        // Below the trend: a dip if the counter is back within glitchReadings readings.
+        // Below the trend: a dip if the counter is back within glitchReadings readings, unless the
+        // readings down there rose steadily and the climb back was possible: a reset, then use.
         const back = pending.findIndex((sample, i) => i > 0 && i <= glitchReadings && sample.value >= trend);
-        if (back > 0) {
+        if (back > 0 && this.#isDip(pending.slice(0, back), pending[back]!)) {
           pending.splice(0, back);
           continue;
         }
-        if (!final && pending.length <= glitchReadings) break;
+        if (back < 0 && !final && pending.length <= glitchReadings) break;
         const restarted = head.value <= reference.value / 2;
         steps.push({ fromMs: reference.ts, toMs: head.ts, wh: restarted ? head.value : 0 });
         this.#reference = pending.shift();
@@ -151,6 +154,16 @@ export class CounterSteps {
       this.#reference = pending.shift();
     }
     return steps;
+  }
+
+  /** Readings below the trend that did not rise steadily, or a climb back faster than the device can. */
+  #isDip(low: readonly CounterSample[], back: CounterSample): boolean {
+    const { jitterWh } = this.#rules;
+    const rose =
+      low.length > 1 &&
+      low[low.length - 1]!.value - low[0]!.value > jitterWh &&
+      low.every((sample, i) => i === 0 || sample.value >= low[i - 1]!.value - jitterWh);
+    return !rose || this.#tooFast(low[low.length - 1]!, back);
   }
 
   /** More energy than the device's maximum power could deliver in the time (when time passed). */
