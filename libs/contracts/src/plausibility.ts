@@ -118,7 +118,7 @@ export function plausibilityProblem(
 }
 
 function describeAhead(ms: number): string {
-  if (ms >= 86_400_000) return `${Math.floor(ms / 86_400_000)} days`;
-  if (ms >= 3_600_000) return `${Math.floor(ms / 3_600_000)} hours`;
+  if (ms >= 86_400_000) return `${Math.round(ms / 86_400_000)} days`;
+  if (ms >= 3_600_000) return `${Math.round(ms / 3_600_000)} hours`;
   return `${Math.round(ms / 1000)} s`;
 }

@@ -1,4 +1,4 @@
-import { DeviceMetaSchema, validator, type DeviceMeta } from '@wattbus/contracts';
+import { DeviceMetaSchema, validator, type DeviceMeta, type ReadingLimits } from '@wattbus/contracts';
 import type { Bus, Subscription } from '@wattbus/bus';
 import type { DeviceTags } from '@wattbus/influx';
 
@@ -6,11 +6,12 @@ const checkMeta = validator(DeviceMetaSchema);
 
 /**
  * What the fleet says about each device, from the retained `devices/+/meta` topic: type and
- * location for readings that do not carry them. An empty retained message forgets the device.
+ * location for readings that do not carry them, and the limits its readings are checked against.
+ * An empty retained message forgets the device.
  */
 export class DeviceRegistry {
   #bus: Bus;
-  #devices = new Map<string, DeviceTags>();
+  #devices = new Map<string, { tags: DeviceTags; limits?: ReadingLimits }>();
   #subscription: Subscription | undefined;
 
   constructor(deps: { bus: Bus }) {
@@ -32,7 +33,10 @@ export class DeviceRegistry {
           );
           return;
         }
-        this.#devices.set(meta.id, { type: meta.type, location: meta.location });
+        this.#devices.set(meta.id, {
+          tags: { type: meta.type, location: meta.location },
+          ...(meta.limits ? { limits: meta.limits } : {}),
+        });
       },
       {
         qos: 1,
@@ -45,7 +49,12 @@ export class DeviceRegistry {
   }
 
   tagsOf(device: string): DeviceTags | undefined {
-    return this.#devices.get(device);
+    return this.#devices.get(device)?.tags;
+  }
+
+  /** The device's plausibility limits from its meta; empty (the defaults) when unknown. */
+  limitsOf(device: string): ReadingLimits {
+    return this.#devices.get(device)?.limits ?? {};
   }
 
   get size(): number {

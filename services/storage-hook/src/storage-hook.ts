@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Bus, busConnection, type MessageContext } from '@wattbus/bus';
-import { ReadingSchema, validator, type Reading } from '@wattbus/contracts';
+import { ReadingSchema, plausibilityProblem, validator, type Reading } from '@wattbus/contracts';
 import {
   InfluxWriter,
   LineProtocolError,
@@ -29,8 +29,10 @@ export interface StorageHookCounters {
   spooled: number;
   /** Readings replayed from the log left by the previous run. */
   replayed: number;
-  /** Everything this hook dead-lettered: bad JSON/schema (by the bus), bad tags, refused by InfluxDB. */
+  /** Everything this hook dead-lettered: bad JSON/schema (by the bus), implausible, bad tags, refused by InfluxDB. */
   dead_lettered: number;
+  /** Readings refused as implausible (beyond their device's limits, or from the future); never stored. */
+  implausible: number;
   /** Readings in the log not yet stored, and its size. */
   log_depth: number;
   log_bytes: number;
@@ -58,6 +60,7 @@ export class StorageHook {
   #registry: DeviceRegistry | undefined;
   #countersTimer: NodeJS.Timeout | undefined;
   #received = 0;
+  #implausible = 0;
   #stopping = false;
   /** Lines InfluxDB refused during the replay, before the bus was connected. */
   #earlyRejections: RejectedLine[] = [];
@@ -162,6 +165,7 @@ export class StorageHook {
       spooled: wal?.appended ?? 0,
       replayed: wal?.replayed ?? 0,
       dead_lettered: this.#bus?.metrics().dead_lettered ?? 0,
+      implausible: this.#implausible,
       log_depth: wal?.depth_records ?? 0,
       log_bytes: wal?.depth_bytes ?? 0,
       log_waiting: wal?.waiting_for_room ?? 0,
@@ -206,6 +210,15 @@ export class StorageHook {
         payloadOf(context),
         `reading of ${reading.device} published on the topic of ${String(topicDevice)}`,
       );
+      return;
+    }
+    const problem = plausibilityProblem(reading, this.#registry?.limitsOf(reading.device) ?? {}, {
+      nowMs: Date.now(),
+      futureToleranceMs: this.#deps.config.future_tolerance_ms,
+    });
+    if (problem !== undefined) {
+      this.#implausible++;
+      bus.reject(context.topic, payloadOf(context), problem, 'implausible');
       return;
     }
     let line: string;
