@@ -43,3 +43,4 @@ export {
   modbusDriver,
   type ModbusConnection,
 } from './modbus/driver.js';
+export * from './ratings.js';

@@ -6,6 +6,7 @@ import type { AgentConfig } from './config.js';
 import { Controller } from './controller.js';
 import { DeviceSession, type AvailabilityChange } from './device-session.js';
 import { DeviceWills } from './device-wills.js';
+import { PlausibilityGate, deviceLimits } from './plausibility-gate.js';
 import { Poller, type PollerMetrics } from './poller.js';
 import { DevicePublisher } from './publisher.js';
 
@@ -133,7 +134,11 @@ export class Agent {
           void publisher.availability(session.device, session.availability).catch(() => undefined);
       }
     });
-    await Promise.all(this.#registry.devices.map((device) => publisher.meta(device)));
+    await Promise.all(
+      [...this.#sessions.values()].map(({ device, driver }) =>
+        publisher.meta(device, { limits: deviceLimits(device, driver) }),
+      ),
+    );
     if (config.controller) {
       this.#controller = new Controller({
         bus,
@@ -145,8 +150,12 @@ export class Agent {
       await this.#controller.start();
     }
     if (config.collector) {
+      const gate = new PlausibilityGate({
+        logger: this.#logger,
+        futureToleranceMs: config.future_tolerance_ms,
+      });
       for (const session of this.#sessions.values()) {
-        const poller = new Poller({ session, publisher, logger: this.#logger });
+        const poller = new Poller({ session, publisher, gate, logger: this.#logger });
         this.#pollers.set(session.id, poller);
         poller.start();
       }

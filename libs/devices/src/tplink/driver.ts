@@ -1,6 +1,8 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { WattbusError } from '@wattbus/contracts';
 import { createRequire } from 'node:module';
+import type { ReadingLimits } from '@wattbus/contracts';
+import { ratedLimits } from '../ratings.js';
 import type { AnyDevice, Plug as PlugType } from 'tplink-smarthome-api';
 import type {
   DeviceDriver,
@@ -95,6 +97,15 @@ export class TplinkDriver implements DeviceDriver {
         },
       };
     });
+  }
+
+  /**
+   * Kasa plugs with an energy meter (HS110, KP115) are rated 15 A (US) or 16 A (EU, UK): the larger,
+   * at 230 V, whatever the model string says (simulators and re-flashed plugs report US models on
+   * 230 V mains). 4600 W, 20 A, 299 V: the HS110 firmware's 23,456,789 W is far beyond.
+   */
+  limits(): ReadingLimits {
+    return ratedLimits({ amps: 16, volts: 230 });
   }
 
   async close(): Promise<void> {
