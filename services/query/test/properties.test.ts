@@ -29,7 +29,7 @@ const T0 = Date.parse('2026-11-02T00:00:00Z');
 const DAY = 86_400_000;
 // Bounded so the suite stays quick (PROPERTY_RUNS=5000 to search longer); fast-check prints the
 // seed and the shrunk params of a failure.
-const RUNS = { readings: 300, params: Number(process.env.PROPERTY_RUNS ?? 100) };
+const RUNS = { readings: 300, params: Number(process.env.PROPERTY_RUNS ?? 300) };
 
 const instant = fc.oneof(
   fc.integer({ min: T0 - DAY, max: T0 + 2 * DAY }),
