@@ -11,6 +11,7 @@ import {
   type DeviceState,
   type Reading,
 } from '@wattbus/contracts';
+import type { Logger } from 'pino';
 
 /** What a fleet follows: the three retained parts of a device and its live readings. */
 export type FleetPart = 'meta' | 'availability' | 'state' | 'readings';
@@ -39,6 +40,8 @@ export interface FleetDeps {
   parts?: readonly FleetPart[];
   /** Milliseconds since the epoch, for `first_seen_ms` and `reading_received_ms`. Default Date.now. */
   clock?: () => number;
+  /** Devices added and removed are logged at debug level. */
+  logger?: Logger;
 }
 
 /** Events, each after the view changed (`reading` before: it also fires for readings that are not the latest). */
@@ -76,6 +79,7 @@ export class Fleet extends EventEmitter<FleetEvents> {
   #bus: Bus;
   #parts: readonly FleetPart[];
   #clock: () => number;
+  #logger: Logger | undefined;
   #devices = new Map<string, Entry>();
   #subscriptions: Subscription[] = [];
   #retainedHeard = new Set<() => void>();
@@ -85,6 +89,7 @@ export class Fleet extends EventEmitter<FleetEvents> {
     this.#bus = deps.bus;
     this.#parts = deps.parts ?? FLEET_PARTS;
     this.#clock = deps.clock ?? Date.now;
+    this.#logger = deps.logger;
   }
 
   async start(): Promise<void> {
@@ -203,6 +208,7 @@ export class Fleet extends EventEmitter<FleetEvents> {
       !entry.meta && !entry.availability && !entry.state && !entry.reading && entry.phases.size === 0;
     if (part === 'meta' || empty) {
       this.#devices.delete(entry.id);
+      this.#logger?.debug({ device: entry.id, cleared: part }, 'device removed from the fleet');
       this.emit('removed', entry.id);
     } else {
       this.emit('changed', entry.id, part);
@@ -236,7 +242,10 @@ export class Fleet extends EventEmitter<FleetEvents> {
       this.#devices.set(id, entry);
     }
     apply(entry);
-    if (added) this.emit('added', id);
+    if (added) {
+      this.#logger?.debug({ device: id, from: part }, 'device added to the fleet');
+      this.emit('added', id);
+    }
     this.emit('changed', id, part);
   }
 }
