@@ -30,7 +30,10 @@ export interface FleetDevice {
   readonly phases: ReadonlyMap<string, Reading>;
   /** Clock time the fleet first heard of the device. */
   readonly first_seen_ms: number;
-  /** Clock time `reading` became the latest. */
+  /**
+   * Clock time the last live reading arrived, whether or not it became the latest: silence is
+   * judged by arrival, so a device with a wrong clock is judged by what it actually sends.
+   */
   readonly reading_received_ms?: number;
 }
 
@@ -115,7 +118,7 @@ export class Fleet extends EventEmitter<FleetEvents> {
         bus.subscribe(filter('readings'), checkReading, (reading, context) => {
           if (this.#deviceOf(context, 'reading.device', reading.device) === undefined) return;
           this.emit('reading', reading);
-          this.remember(reading);
+          this.#takeReading(reading, true);
         }),
     };
     // Every subscribe() is issued before any SUBACK is awaited (a bus holding early messages
@@ -147,22 +150,11 @@ export class Fleet extends EventEmitter<FleetEvents> {
   }
 
   /**
-   * Takes a reading into the view if it is the latest of its device (and phase): live ones from
-   * the bus, and stored ones (say, read from InfluxDB at start) by the same rule. True if taken.
+   * Takes a reading from elsewhere (say, the latest stored one, read from InfluxDB at start) by
+   * the rule live readings follow: kept if it is the latest of its device (and phase). True if kept.
    */
   remember(reading: Reading): boolean {
-    const device = this.#devices.get(reading.device);
-    const kept = reading.phase === undefined ? device?.reading : device?.phases.get(reading.phase);
-    if (!supersedes(reading, kept)) return false;
-    this.#change(reading.device, 'readings', (entry) => {
-      if (reading.phase !== undefined) {
-        entry.phases.set(reading.phase, reading);
-      } else {
-        entry.reading = reading;
-        entry.reading_received_ms = this.#clock();
-      }
-    });
-    return true;
+    return this.#takeReading(reading, false);
   }
 
   /**
@@ -232,6 +224,20 @@ export class Fleet extends EventEmitter<FleetEvents> {
       return undefined;
     }
     return id;
+  }
+
+  #takeReading(reading: Reading, live: boolean): boolean {
+    const device = this.#devices.get(reading.device);
+    const kept = reading.phase === undefined ? device?.reading : device?.phases.get(reading.phase);
+    const latest = supersedes(reading, kept);
+    if (!latest && !live) return false;
+    this.#change(reading.device, 'readings', (entry) => {
+      if (live) entry.reading_received_ms = this.#clock();
+      if (!latest) return;
+      if (reading.phase === undefined) entry.reading = reading;
+      else entry.phases.set(reading.phase, reading);
+    });
+    return latest;
   }
 
   #change(id: string, part: FleetPart, apply: (entry: Entry) => void): void {

@@ -187,6 +187,29 @@ for (const [name, startBroker] of Object.entries(brokers)) {
       assert.equal(fleet.get('p1')?.reading?.power_w, 30);
     });
 
+    it('notes when a live reading arrived, even one that is not the latest', LIMIT, async () => {
+      let now = 1_000;
+      const clocked = new Fleet({ bus, parts: ['readings'], clock: () => now });
+      await clocked.start();
+      try {
+        const topic = agent.topics.readings('clocked');
+        await agent.publish(topic, reading('clocked', '2026-11-02T08:00:02.000Z', 20));
+        await until(clocked, () => clocked.get('clocked')?.reading !== undefined);
+        assert.equal(clocked.get('clocked')?.first_seen_ms, 1_000);
+        assert.equal(clocked.get('clocked')?.reading_received_ms, 1_000);
+        now = 5_000;
+        await agent.publish(topic, reading('clocked', '2026-11-02T07:00:00.000Z', 10)); // its clock jumped back
+        await until(clocked, () => clocked.get('clocked')?.reading_received_ms === 5_000);
+        assert.equal(clocked.get('clocked')?.reading?.power_w, 20);
+        now = 9_000;
+        clocked.remember(reading('clocked', '2026-11-02T09:00:00.000Z', 30)); // stored, not heard
+        assert.equal(clocked.get('clocked')?.reading?.power_w, 30);
+        assert.equal(clocked.get('clocked')?.reading_received_ms, 5_000);
+      } finally {
+        await clocked.stop();
+      }
+    });
+
     it('removes a device whose meta is cleared, and tells its listeners', LIMIT, async () => {
       await agent.publish(agent.topics.meta('gone'), meta('gone'), { retain: true });
       await agent.publish(agent.topics.availability('gone'), 'online', { retain: true });
