@@ -2,30 +2,11 @@ import { EventEmitter } from 'node:events';
 import type { Bus, Subscription } from '@wattbus/bus';
 import {
   AlertTopics,
-  AvailabilitySchema,
   DeadLetterSchema,
-  DeviceMetaSchema,
-  DeviceStateSchema,
-  ReadingSchema,
   ServiceHealthSchema,
   validator,
-  type Availability,
-  type DeviceMeta,
   type ServiceHealth,
 } from '@wattbus/contracts';
-
-/** What the hook knows of one device, learned from the bus alone. */
-export interface DeviceView {
-  id: string;
-  meta?: DeviceMeta;
-  availability?: Availability;
-  on?: boolean;
-  power_w?: number;
-  energy_wh?: number;
-  /** Clock time of the last reading we received, and of when we first heard of the device. */
-  last_reading_ms?: number;
-  first_seen_ms: number;
-}
 
 export interface ServiceView {
   service: string;
@@ -36,7 +17,7 @@ export interface ServiceView {
   dead_letters_ms: number[];
 }
 
-export interface FleetDeps {
+export interface ServiceWatchDeps {
   bus: Bus;
   clock: () => number;
   /** Dead-letter times older than this are forgotten. */
@@ -44,69 +25,23 @@ export interface FleetDeps {
 }
 
 /**
- * Keeps the device fleet and service health as seen on the bus: retained meta, availability
- * and state, live readings, retained health and dead letters. Emits `device` (id, reading?)
- * and `service` (name) after each change.
+ * The services as seen on the bus, for health rules: retained health records and dead letters
+ * (devices are libs/fleet's). Emits `service` (name) after each change.
  */
-export class Fleet extends EventEmitter<{
-  device: [string];
-  reading: [string, number | undefined];
-  service: [string];
-}> {
-  #deps: FleetDeps;
-  #devices = new Map<string, DeviceView>();
+export class ServiceWatch extends EventEmitter<{ service: [string] }> {
+  #deps: ServiceWatchDeps;
   #services = new Map<string, ServiceView>();
   #subscriptions: Subscription[] = [];
 
-  constructor(deps: FleetDeps) {
+  constructor(deps: ServiceWatchDeps) {
     super();
     this.#deps = deps;
   }
 
   async start(): Promise<void> {
     const { bus } = this.#deps;
-    const topics = bus.topics;
-    const alertTopics = new AlertTopics(topics.base);
-    const deviceOf = (topic: string) => topics.parseDeviceTopic(topic)?.deviceId;
+    const alertTopics = new AlertTopics(bus.topics.base);
     this.#subscriptions.push(
-      await bus.subscribe(topics.allDevices('meta'), validator(DeviceMetaSchema), (meta, { topic }) => {
-        const id = deviceOf(topic);
-        if (id === undefined || id !== meta.id) return;
-        this.#device(id).meta = meta;
-        this.emit('device', id);
-      }),
-      await bus.subscribe(
-        topics.allDevices('availability'),
-        validator(AvailabilitySchema),
-        (availability, { topic }) => {
-          const id = deviceOf(topic);
-          if (id === undefined) return;
-          this.#device(id).availability = availability;
-          this.emit('device', id);
-        },
-        { encoding: 'text', onEmpty: () => undefined },
-      ),
-      await bus.subscribe(
-        topics.allDevices('state'),
-        validator(DeviceStateSchema),
-        (state, { topic }) => {
-          const id = deviceOf(topic);
-          if (id === undefined) return;
-          this.#device(id).on = state.on;
-          this.emit('device', id);
-        },
-        { onEmpty: () => undefined },
-      ),
-      await bus.subscribe(topics.allDevices('readings'), validator(ReadingSchema), (reading, { topic }) => {
-        const id = deviceOf(topic);
-        if (id === undefined || id !== reading.device || reading.phase !== undefined) return; // totals only
-        const device = this.#device(id);
-        device.power_w = reading.power_w;
-        device.last_reading_ms = this.#deps.clock();
-        if (reading.energy_wh !== undefined) device.energy_wh = reading.energy_wh;
-        this.emit('reading', id, reading.energy_wh);
-        this.emit('device', id);
-      }),
       await bus.subscribe(
         alertTopics.allHealth(),
         validator(ServiceHealthSchema),
@@ -143,14 +78,6 @@ export class Fleet extends EventEmitter<{
     this.removeAllListeners();
   }
 
-  device(id: string): DeviceView | undefined {
-    return this.#devices.get(id);
-  }
-
-  devices(): DeviceView[] {
-    return [...this.#devices.values()];
-  }
-
   service(name: string): ServiceView | undefined {
     return this.#services.get(name);
   }
@@ -172,15 +99,6 @@ export class Fleet extends EventEmitter<{
     const horizon = this.#deps.clock() - this.#deps.dead_letter_memory_ms;
     while (view.dead_letters_ms.length > 0 && view.dead_letters_ms[0]! <= horizon)
       view.dead_letters_ms.shift();
-  }
-
-  #device(id: string): DeviceView {
-    let device = this.#devices.get(id);
-    if (!device) {
-      device = { id, first_seen_ms: this.#deps.clock() };
-      this.#devices.set(id, device);
-    }
-    return device;
   }
 
   #service(name: string): ServiceView {
