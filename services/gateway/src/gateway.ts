@@ -51,7 +51,7 @@ export class Gateway {
     const { config, bus, logger } = this.#deps;
     const spec = this.#deps.spec ?? OpenApiSpec.load();
     this.#watchBroker(bus);
-    this.#fleet = new Fleet({ bus, parts: ['meta'] });
+    this.#fleet = new Fleet({ bus, parts: ['meta'], logger });
     this.health.set('devices', false, 'subscribing to device metas');
     await this.#fleet.start();
     await this.#fleet.retainedDelivered();

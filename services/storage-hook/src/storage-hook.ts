@@ -123,7 +123,7 @@ export class StorageHook {
     }
     this.#bus = bus;
     this.#deadLetter(this.#earlyRejections.splice(0));
-    this.#fleet = new Fleet({ bus, parts: ['meta'] });
+    this.#fleet = new Fleet({ bus, parts: ['meta'], logger });
     const filter = bus.topics.allDevices('readings');
     const shared = config.mqtt.share_group ? `$share/${config.mqtt.share_group}/${filter}` : filter;
     // Both routes are registered synchronously, before either SUBACK: a held queued reading
