@@ -8,21 +8,8 @@ import {
   type DeviceMeta,
   type Reading,
 } from '@wattbus/contracts';
-import { startAedes, startMosquitto } from '@wattbus/testing';
+import { BROKERS_UNDER_TEST, type BrokerUnderTest } from '@wattbus/testing';
 import { Fleet, type FleetPart } from '../src/index.js';
-
-interface BrokerUnderTest {
-  url: string;
-  stop(): Promise<void>;
-}
-
-const brokers: Record<string, () => Promise<BrokerUnderTest>> = {
-  mosquitto: async () => {
-    const server = await startMosquitto({ persistence: false });
-    return { url: server.url, stop: () => server.destroy() };
-  },
-  aedes: async () => startAedes(),
-};
 
 function meta(id: string, extra: Partial<DeviceMeta> = {}): DeviceMeta {
   return {
@@ -59,7 +46,7 @@ function until(fleet: Fleet, ok: () => boolean): Promise<void> {
   });
 }
 
-for (const [name, startBroker] of Object.entries(brokers)) {
+for (const [name, startBroker] of Object.entries(BROKERS_UNDER_TEST)) {
   describe(`fleet on ${name}`, () => {
     let broker: BrokerUnderTest;
     let bus: Bus;
