@@ -76,7 +76,8 @@ const checkReading = validator(ReadingSchema);
  *   keeps its last good data;
  * - an empty retained payload clears that part; a cleared meta removes the device, and a device
  *   with nothing left is removed too;
- * - a device is known once anything about it was seen.
+ * - a device is known once anything about it was seen;
+ * - the latest reading of a device (and phase) is the one with the newest `ts` (`supersedes`).
  */
 export class Fleet extends EventEmitter<FleetEvents> {
   #bus: Bus;
