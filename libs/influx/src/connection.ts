@@ -24,3 +24,8 @@ export function authorizationHeader(connection: InfluxConnection): Record<string
   const credentials = `${connection.username ?? 'wattbus'}:${connection.password}`;
   return { authorization: `Basic ${Buffer.from(credentials).toString('base64')}` };
 }
+
+/** /api/v2 wants the token as `Token …` on 2.x and 3.x. */
+export function tokenHeader(connection: InfluxConnection): Record<string, string> {
+  return connection.password === undefined ? {} : { authorization: `Token ${connection.password}` };
+}
