@@ -189,7 +189,13 @@ export class Bus extends EventEmitter {
       client = await openClient(options, clientId, protocol === 4 ? 4 : 5);
     } catch (error) {
       if (protocol === 'auto' && isProtocolRefusal(error)) {
-        logger.info({ url: options.url }, 'broker does not speak MQTT 5; using MQTT 3.1.1');
+        // Said once per broker and process: a platform opens many connections to one broker.
+        const firstTime = !brokersWithoutMqtt5.has(options.url);
+        brokersWithoutMqtt5.add(options.url);
+        logger[firstTime ? 'info' : 'debug'](
+          { url: options.url },
+          'broker does not speak MQTT 5; using MQTT 3.1.1',
+        );
         client = await openClient(options, clientId, 4);
       } else {
         throw error;
@@ -655,6 +661,9 @@ function errorResponse(id: string, error: unknown): ResponseEnvelope {
 function sanitizeClientId(clientId: string): string {
   return clientId.replace(/[+#/\s]/g, '_');
 }
+
+/** Broker URLs that refused MQTT 5 in this process (only to keep the fallback's log line to one). */
+const brokersWithoutMqtt5 = new Set<string>();
 
 function isProtocolRefusal(error: unknown): boolean {
   const code = (error as { code?: number }).code;
