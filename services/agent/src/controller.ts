@@ -35,7 +35,8 @@ export class Controller {
   #publisher: DevicePublisher;
   #logger: Logger;
   #options: ControllerOptions;
-  #subscriptions: Subscription[] = [];
+  /** Per-device request subscriptions, or one wildcard under `*` (answerUnknownDevices). */
+  #subscriptions = new Map<string, Subscription>();
 
   constructor(deps: {
     bus: Bus;
@@ -52,21 +53,38 @@ export class Controller {
   }
 
   async start(): Promise<void> {
-    const base = this.#bus.topics.base;
-    const filters = this.#options.answerUnknownDevices
-      ? [`${base}/devices/+/req/+`]
-      : [...this.#sessions.keys()].map((id) => `${base}/devices/${id}/req/+`);
-    for (const filter of filters) {
-      this.#subscriptions.push(
-        await this.#bus.serve(filter, checkAnyParams, (params, context) => this.#handle(params, context)),
-      );
+    if (this.#options.answerUnknownDevices) {
+      await this.#serve('*', `${this.#bus.topics.base}/devices/+/req/+`);
+    } else {
+      await this.serveDevices([...this.#sessions.keys()]);
     }
   }
 
+  /** Starts answering for devices added to the sessions (a no-op under the wildcard). */
+  async serveDevices(ids: readonly string[]): Promise<void> {
+    if (this.#options.answerUnknownDevices) return;
+    for (const id of ids) await this.#serve(id, `${this.#bus.topics.base}/devices/${id}/req/+`);
+  }
+
+  /** Stops answering for a device taken out of the sessions. */
+  async forgetDevice(id: string): Promise<void> {
+    const subscription = this.#subscriptions.get(id);
+    this.#subscriptions.delete(id);
+    await subscription?.unsubscribe();
+  }
+
   async stop(): Promise<void> {
-    const subscriptions = this.#subscriptions;
-    this.#subscriptions = [];
+    const subscriptions = [...this.#subscriptions.values()];
+    this.#subscriptions.clear();
     await Promise.allSettled(subscriptions.map((subscription) => subscription.unsubscribe()));
+  }
+
+  async #serve(key: string, filter: string): Promise<void> {
+    if (this.#subscriptions.has(key)) return;
+    this.#subscriptions.set(
+      key,
+      await this.#bus.serve(filter, checkAnyParams, (params, context) => this.#handle(params, context)),
+    );
   }
 
   async #handle(params: Record<string, unknown>, context: ServeContext): Promise<DeviceState> {

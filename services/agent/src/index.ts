@@ -5,3 +5,4 @@ export * from './device-session.js';
 export * from './device-wills.js';
 export * from './poller.js';
 export * from './publisher.js';
+export * from './registry-watcher.js';
