@@ -1,18 +1,38 @@
 #!/usr/bin/env -S node --import tsx
 import { createServer } from 'node:net';
-import { createLogger, parseCli, stopOnSignals, type Logger } from '@wattbus/runtime';
+import { join } from 'node:path';
+import { parseCli, stopOnSignals, type Logger } from '@wattbus/runtime';
 import { freePort } from '@wattbus/testing';
-import { Platform, type PlatformAddresses } from './platform.js';
+import { banner } from './banner.js';
+import { DISCOVERY_OPTIONS, discoverIntoFile, discoveryRequestOf } from './discovery/discover.js';
+import { Platform } from './platform.js';
+import { createPlatformLogger, type LogFormat } from './platform-logger.js';
 
 const cli = parseCli({
   name: 'wattbus-platform (npm start)',
   summary:
-    'Runs the whole platform in one process: embedded MQTT broker, a simulated fleet (TP-Link and Shelly plugs, a Modbus meter), agent, storage hook, query component, alert hook and REST gateway, against a local InfluxDB.',
+    'Runs the whole platform in one process on your devices (data/devices.yaml): embedded MQTT broker, agent, storage hook, query component, alert hook and REST gateway, against a local InfluxDB. Without a devices file (or with --demo) it runs a simulated fleet.',
   options: {
     'data-dir': {
       type: 'string',
-      description: 'where influxd data, the write-ahead log and the API key live',
+      description: 'where influxd data, the write-ahead log, passwords, the API key and logs live',
       default: './data',
+    },
+    devices: {
+      type: 'string',
+      description: 'your devices file, read and watched, never written (default: <data-dir>/devices.yaml)',
+    },
+    demo: { type: 'boolean', description: 'run the simulated fleet even when a devices file exists' },
+    discover: {
+      type: 'boolean',
+      description: 'first discover devices (options below) and add them to the devices file',
+    },
+    ...DISCOVERY_OPTIONS,
+    'log-format': {
+      type: 'string',
+      description:
+        'console: banner and notable events, JSON logs in <data-dir>/logs; json: every log line to stdout',
+      default: 'console',
     },
     host: { type: 'string', description: 'address every listener binds to', default: '127.0.0.1' },
     'http-port': {
@@ -32,7 +52,11 @@ const cli = parseCli({
       description:
         'port of the influxd started when INFLUX_URL is not set (default: 8086, or a free port if taken)',
     },
-    plugs: { type: 'string', description: 'number of simulated TP-Link plugs (1-8)', default: '6' },
+    plugs: {
+      type: 'string',
+      description: 'number of simulated TP-Link plugs of the demo (1-8)',
+      default: '6',
+    },
     'time-zone': {
       type: 'string',
       description: 'IANA zone of daily energy buckets',
@@ -87,31 +111,31 @@ function plugCount(): number {
   return value;
 }
 
-function banner(addresses: PlatformAddresses): string {
-  const key = addresses.apiKeyCreated
-    ? `${addresses.apiKey} (new; saved in ${addresses.apiKeyFile})`
-    : `in ${addresses.apiKeyFile}`;
-  return [
-    '',
-    'WattBus is running.',
-    `  REST API     ${addresses.restUrl}/api/v1/devices   (Authorization: Bearer $(cat ${addresses.apiKeyFile}))`,
-    `  Swagger UI   ${addresses.docsUrl}`,
-    `  MQTT         ${addresses.mqttUrl}   (anonymous read-only: mosquitto_sub -h 127.0.0.1 -p ${new URL(addresses.mqttUrl).port} -t 'wattbus/#' -v)`,
-    ...(addresses.wsUrl ? [`  MQTT/WS      ${addresses.wsUrl}`] : []),
-    `  InfluxDB     ${addresses.influxUrl}   database ${addresses.database}`,
-    `  API key      ${key}`,
-    'Ctrl-C stops everything.',
-    '',
-  ].join('\n');
+function logFormat(): LogFormat {
+  const value = cli.values['log-format'];
+  if (value !== 'console' && value !== 'json') {
+    process.stderr.write(`--log-format must be console or json, got ${String(value)}\n`);
+    process.exit(2);
+  }
+  return value;
 }
 
 async function main(): Promise<void> {
-  const logger = createLogger('platform');
+  const dataDir = String(cli.values['data-dir']);
+  const devicesFile =
+    typeof cli.values.devices === 'string' ? cli.values.devices : join(dataDir, 'devices.yaml');
   const plugs = plugCount();
+  if (cli.values.discover) {
+    process.stdout.write((await discoverIntoFile(discoveryRequestOf(cli.values), devicesFile)).report);
+  }
+  const { logger, logDir, console } = await createPlatformLogger({
+    format: logFormat(),
+    logDir: join(dataDir, 'logs'),
+  });
   const wsPort = cli.values['ws-port'] === 'off' ? null : await port('ws-port', 9001, logger);
   const platform = new Platform({
     options: {
-      dataDir: String(cli.values['data-dir']),
+      dataDir,
       host: String(cli.values.host),
       httpPort: await port('http-port', 8080, logger),
       mqttPort: await port('mqtt-port', 1883, logger),
@@ -119,14 +143,20 @@ async function main(): Promise<void> {
       influxUrl: process.env.INFLUX_URL || undefined,
       influxPort: await port('influx-port', 8086, logger),
       database: process.env.INFLUX_DATABASE || 'wattbus',
+      devicesFile,
+      demo: cli.values.demo === true,
       plugCount: plugs,
       timeZone: String(cli.values['time-zone']),
     },
     logger,
   });
   stopOnSignals(logger, () => platform.stop(), { timeoutMs: 10_000 });
-  const addresses = await platform.start();
-  process.stdout.write(banner(addresses));
+  try {
+    const addresses = await platform.start();
+    process.stdout.write(banner(addresses, { logDir }));
+  } finally {
+    console?.open();
+  }
 }
 
 main().catch((error: unknown) => {
