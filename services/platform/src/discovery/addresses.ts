@@ -65,10 +65,10 @@ function expandRange(range: string, option: string): string[] {
     return span(first, last, range, option);
   }
   const dash = range.indexOf('-');
-  if (dash === -1) {
+  if (dash === -1 || !isIPv4(range.slice(0, dash))) {
     if (isIPv4(range)) return [range];
     // A host name is asked as it is: the user named it.
-    if (/^[a-zA-Z0-9]([a-zA-Z0-9.-]*[a-zA-Z0-9])?$/.test(range)) return [range];
+    if (/[a-zA-Z]/.test(range) && /^[a-zA-Z0-9]([a-zA-Z0-9.-]*[a-zA-Z0-9])?$/.test(range)) return [range];
     throw new AddressError(`${option}: '${range}' is neither an IPv4 address, a host name nor a range`);
   }
   const from = range.slice(0, dash);
