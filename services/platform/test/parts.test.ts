@@ -141,6 +141,6 @@ describe('the calm console', () => {
       console.write(failure);
     }
     assert.equal(out.length, 2, out.join(''));
-    assert.match(out[1]!, /\(12 more like it before\)/);
+    assert.match(out[1]!, /\(11 more like it before\)/);
   });
 });
