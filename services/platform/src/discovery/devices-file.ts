@@ -38,6 +38,8 @@ export function mergeIntoDevicesFile(file: string, found: readonly FoundDevice[]
     devices = document.get('devices', true);
   }
   if (!isSeq(devices)) throw new Error(`${file}: 'devices' is not a list; fix it first`);
+  // `devices: []` grows into a block list, one entry under the other, as people write it.
+  devices.flow = false;
   const existing = (devices.toJSON() as unknown[]).filter(
     (entry): entry is { id?: unknown; type?: unknown; connection?: Record<string, unknown> } =>
       typeof entry === 'object' && entry !== null,
@@ -62,6 +64,8 @@ export function mergeIntoDevicesFile(file: string, found: readonly FoundDevice[]
       kind: device.kind,
       connection: device.connection,
     });
+    const connection = node.get('connection', true);
+    if (isMap(connection)) connection.flow = true;
     node.commentBefore = ` ${device.model} at ${device.address}, found ${new Date().toISOString().slice(0, 10)}${
       device.credentialsNeeded
         ? `; needs its password: set ${String(device.connection.password_env)} (or put password: here)`
@@ -83,6 +87,8 @@ export function mergeIntoDevicesFile(file: string, found: readonly FoundDevice[]
 
 function newDocument(): Document {
   const document = parseDocument('devices: []\n');
+  // One blank line between the header and the list.
+  document.contents!.spaceBefore = true;
   document.commentBefore = HEADER;
   return document;
 }
