@@ -206,6 +206,9 @@ export class Platform {
           id: 'embedded-agent',
           registry_file: source.file,
           answer_unknown_devices: true,
+          // A will covers a crash of the agent; here the broker would die with it. And 200 will
+          // connections cost 200 scrypt checks at start.
+          device_wills: false,
         },
         'the agent',
       ),
