@@ -88,7 +88,7 @@ export class ConnectionWatch {
     const retryInMs = this.#client.options.reconnectPeriod;
     if (this.#connectedNow) {
       this.#connectedNow = false;
-      const reason = this.#lastError ?? 'the broker closed the connection';
+      const reason = this.#lastError ?? this.#silentClose();
       this.#logger.warn(
         { url: this.#target.url, reason, retry_in_ms: retryInMs },
         'lost the broker; reconnecting',
@@ -107,6 +107,14 @@ export class ConnectionWatch {
     }
     this.#lastError = undefined;
   };
+
+  /** A close with no error and no DISCONNECT reason. */
+  #silentClose(): string {
+    // MQTT 3.1.1 has no DISCONNECT from the broker: aedes, for one, just closes on an ACL refusal.
+    return this.#client.options.protocolVersion === 5
+      ? 'the broker closed the connection'
+      : 'the broker closed the connection without a reason (an MQTT 3.1.1 broker does so when its ACL refuses a publish)';
+  }
 
   #onReconnect = (): void => {
     this.#attempt++;

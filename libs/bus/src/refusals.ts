@@ -11,7 +11,6 @@ const NOT_AUTHORISED = new Set([4, 5, 134, 135]);
 /** "I do not speak that protocol version": 3.1.1 1, MQTT 5 132. */
 const UNSUPPORTED_PROTOCOL = new Set([1, 132]);
 const MQTT5_NOT_AUTHORISED = 135;
-const SESSION_TAKEN_OVER = 142;
 
 export function isNotAuthorised(code: number): boolean {
   return NOT_AUTHORISED.has(code);
@@ -45,9 +44,6 @@ export function describeDisconnect(code: number, username: string | undefined): 
   if (code === MQTT5_NOT_AUTHORISED) {
     return `not authorised: the broker disconnected ${userLabel(username)} (DISCONNECT ${codeText(code)}); its ACL forbids something this client did`;
   }
-  if (code === SESSION_TAKEN_OVER) {
-    return `the broker disconnected us because another client connected with the same client id (DISCONNECT ${codeText(code)})`;
-  }
   return `the broker disconnected us (DISCONNECT ${codeText(code)})`;
 }
 
@@ -61,8 +57,8 @@ export function refusalOf(
   error: unknown,
   username: string | undefined,
 ): unknown {
-  const code = (error as { code?: unknown } | undefined)?.code;
-  if (typeof code !== 'number' || code < 0x80) return error;
+  const code = ackCode(error);
+  if (code === undefined || code < 0x80) return error;
   const what = operation === 'subscribe' ? `a subscription to '${topic}'` : `a publish to '${topic}'`;
   const ack = `${operation === 'subscribe' ? 'SUBACK' : 'PUBACK'} 0x${code.toString(16)} ${codeText(code).replace(/^\d+ ?/, '')}`;
   const lead = code === MQTT5_NOT_AUTHORISED ? 'not authorised: ' : '';
@@ -73,5 +69,14 @@ export function refusalOf(
     topic,
     code,
     `${lead}the broker refused ${what} by ${userLabel(username)} (${ack})${why}`,
+  );
+}
+
+/** The reason code of a refused ack: a PUBACK error's `code`, a SUBACK error's refused `granted` entry. */
+function ackCode(error: unknown): number | undefined {
+  const { code, packet } = (error ?? {}) as { code?: unknown; packet?: { granted?: unknown[] } };
+  if (typeof code === 'number') return code;
+  return packet?.granted?.find(
+    (granted): granted is number => typeof granted === 'number' && granted >= 0x80,
   );
 }
