@@ -297,7 +297,7 @@ describe('bus on aedes with authenticate and authorize hooks', () => {
     );
   });
 
-  it('rejects a subscription the ACL refuses (SUBACK 0x80), and keeps no route for it', async () => {
+  it('rejects a subscription the ACL refuses (SUBACK 0x80)', async () => {
     const log = recordingLogger();
     const bus = await Bus.connect({
       url: aedes.url,
