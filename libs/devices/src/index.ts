@@ -24,13 +24,7 @@ export {
   type SimulatedShellyOptions,
 } from './shelly/simulator.js';
 export * from './modbus/profile-schema.js';
-export {
-  BUILTIN_PROFILES_DIR,
-  ProfileError,
-  builtinProfiles,
-  loadProfile,
-  withOverrides,
-} from './modbus/profiles.js';
+export { BUILTIN_PROFILES_DIR, builtinProfiles, loadProfile, withOverrides } from './modbus/profiles.js';
 export type { MeterProfile, MeterRegister, ProfileOverrides } from './modbus/profiles.js';
 export { decodeWords, encodeWords, registerValue, registerWords } from './modbus/codec.js';
 export { MAX_REGISTERS_PER_READ, planReads, type ReadBlock } from './modbus/plan.js';
