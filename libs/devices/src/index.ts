@@ -16,13 +16,6 @@ export { discoverTplink, discoveryAsRegistryYaml, type DiscoveredPlug } from './
 export { ShellyDriver, shellyDriver, type ShellyProfile } from './shelly/driver.js';
 export { ShellyConnectionSchema, type ShellyConnection } from './shelly/schemas.js';
 export { digestAuthorization, parseDigestChallenge, type DigestChallenge } from './shelly/digest.js';
-export {
-  SimulatedShelly,
-  type ShellyFault,
-  type ShellyModel,
-  type SimulatedMeter,
-  type SimulatedShellyOptions,
-} from './shelly/simulator.js';
 export * from './modbus/profile-schema.js';
 export { BUILTIN_PROFILES_DIR, builtinProfiles, loadProfile, withOverrides } from './modbus/profiles.js';
 export type { MeterProfile, MeterRegister, ProfileOverrides } from './modbus/profiles.js';

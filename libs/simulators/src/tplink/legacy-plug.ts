@@ -1,9 +1,9 @@
 import { createRequire } from 'node:module';
-import type { ReadingValues } from './driver.js';
+import type { ReadingValues } from '@wattbus/devices';
 
 /**
  * A TP-Link plug simulated by `tplink-smarthome-simulator` on a free loopback port, for tests of
- * this library and of the agents. Only import it from tests: the simulator is a dev dependency.
+ * the driver library, of the agents and for the embedded demo.
  */
 type SimulatorModule = typeof import('tplink-smarthome-simulator');
 type SimulatorDevice = InstanceType<SimulatorModule['Device']>;
@@ -173,4 +173,3 @@ export class SimulatedPlug {
 function round6(value: number): number {
   return Math.round(value * 1e6) / 1e6;
 }
-export { SimulatedMeters, type SimulatedServer } from './modbus/simulator.js';
