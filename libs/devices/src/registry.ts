@@ -182,6 +182,10 @@ function problemsOf(
         const key = (error.params as { additionalProperty: string }).additionalProperty;
         path = `${path === '/' ? '' : path}/${key}`;
         message = `unknown key '${key}'`;
+      } else if (error.keyword === 'not') {
+        // Drivers use `not: { required: [a, b] }` for keys that say the same thing two ways.
+        const keys = Object.keys((valueAt(root, path) as Record<string, unknown> | undefined) ?? {});
+        message = `has keys that cannot be used together (keys: ${keys.join(', ')}); see the driver's documentation`;
       } else {
         message = `${error.message ?? 'is invalid'}${valueNote(error, valueAt(root, path))}`;
       }

@@ -1,0 +1,211 @@
+import { createHash } from 'node:crypto';
+import { WattbusError } from '@wattbus/contracts';
+import { httpPost } from './http-post.js';
+import { PassthroughCipher, openHandshakeKey, passthroughKeyPair } from './passthrough-cipher.js';
+import { parseAnswer, type TplinkCredentials, type TplinkTransport } from './transport.js';
+
+/** SMART error codes this transport acts on (the device's `error_code`). */
+const SESSION_EXPIRED = 9999;
+const LOGIN_REFUSED = new Set([-1501, 1111, 1100, 1003]);
+
+interface Session {
+  cipher: PassthroughCipher;
+  cookie: string | undefined;
+  token: string;
+}
+
+interface Envelope {
+  error_code?: unknown;
+  result?: Record<string, unknown>;
+}
+
+/**
+ * The "securePassthrough" transport of Tapo firmware before KLAP (see passthrough-cipher.ts):
+ * `POST /app` handshake with our RSA key, `login_device` with the account, then every request
+ * AES-encrypted inside a `securePassthrough` request to `/app?token=…`. An expired session
+ * (error 9999, or HTTP 403) is renewed once and the request repeated.
+ */
+export class PassthroughTransport implements TplinkTransport {
+  #host: string;
+  #port: number;
+  #where: string;
+  #timeoutMs: number;
+  #credentials: () => TplinkCredentials;
+  #session: Session | undefined;
+  handshakes = 0;
+
+  constructor(options: {
+    host: string;
+    port: number;
+    where: string;
+    timeoutMs: number;
+    credentials: () => TplinkCredentials;
+  }) {
+    this.#host = options.host;
+    this.#port = options.port;
+    this.#where = options.where;
+    this.#timeoutMs = options.timeoutMs;
+    this.#credentials = options.credentials;
+  }
+
+  async send(request: Record<string, unknown>): Promise<unknown> {
+    let renewed = false;
+    if (!this.#session) {
+      this.#session = await this.#login();
+      renewed = true;
+    }
+    for (;;) {
+      const answer = await this.#passthrough(this.#session, request);
+      if (answer !== 'expired') return answer;
+      this.#session = undefined;
+      if (renewed)
+        throw new WattbusError('DEVICE_ERROR', `${this.#where} ended the session right after a new login`);
+      this.#session = await this.#login();
+      renewed = true;
+    }
+  }
+
+  close(): void {
+    this.#session = undefined;
+  }
+
+  async #login(): Promise<Session> {
+    const credentials = this.#credentials();
+    const username = sha1Base64(credentials.username);
+    // login_version 1 sends the password itself (base64), version 2 its SHA-1; a device knows one.
+    const attempts = [
+      { username, password: Buffer.from(credentials.password).toString('base64') },
+      { username, password2: sha1Base64(credentials.password) },
+    ];
+    for (const params of attempts) {
+      const session = await this.#handshake();
+      const envelope = await this.#call(session, '', { method: 'login_device', params });
+      if (envelope === 'expired')
+        throw new WattbusError('DEVICE_ERROR', `${this.#where} ended the session during login`);
+      const code = envelope.error_code;
+      if (typeof code === 'number' && LOGIN_REFUSED.has(code)) continue;
+      const token = checkEnvelope(envelope, this.#where, 'login_device').token;
+      if (typeof token !== 'string' || token.length === 0) {
+        throw new WattbusError('DEVICE_ERROR', `${this.#where} answered login_device without a token`);
+      }
+      return { ...session, token };
+    }
+    throw new WattbusError(
+      'DEVICE_AUTH_FAILED',
+      `${this.#where} refused the configured TP-Link account at login (check username and password, both case-sensitive, of the account the device is bound to)`,
+    );
+  }
+
+  async #handshake(): Promise<Omit<Session, 'token'>> {
+    this.handshakes++;
+    const keys = passthroughKeyPair();
+    const answer = await this.#post(
+      '/app',
+      { method: 'handshake', params: { key: keys.publicPem } },
+      undefined,
+    );
+    if (answer.status !== 200) {
+      throw new WattbusError(
+        'DEVICE_ERROR',
+        `${this.#where} answered the securePassthrough handshake with HTTP ${answer.status}`,
+        {
+          status: answer.status,
+        },
+      );
+    }
+    const envelope = parseAnswer(answer.body.toString('utf8'), this.#where, 'the handshake') as Envelope;
+    const key = checkEnvelope(envelope, this.#where, 'handshake').key;
+    if (typeof key !== 'string')
+      throw new WattbusError('DEVICE_ERROR', `${this.#where} answered the handshake without a key`);
+    let opened;
+    try {
+      opened = openHandshakeKey(keys.privateKey, Buffer.from(key, 'base64'));
+    } catch (error) {
+      throw new WattbusError('DEVICE_ERROR', `${this.#where} sent ${(error as Error).message}`);
+    }
+    const cookie = answer.cookies.get('TP_SESSIONID') ?? answer.cookies.get('SESSIONID');
+    return { cipher: new PassthroughCipher(opened.key, opened.iv), cookie };
+  }
+
+  async #passthrough(session: Session, request: Record<string, unknown>): Promise<unknown> {
+    const envelope = await this.#call(session, `?token=${encodeURIComponent(session.token)}`, request);
+    return envelope === 'expired' ? 'expired' : envelope;
+  }
+
+  /** One request wrapped in securePassthrough; the inner answer, or 'expired'. */
+  async #call(
+    session: Omit<Session, 'token'>,
+    query: string,
+    request: Record<string, unknown>,
+  ): Promise<Envelope | 'expired'> {
+    const wrapped = {
+      method: 'securePassthrough',
+      params: { request: session.cipher.encrypt(JSON.stringify(request)) },
+    };
+    const answer = await this.#post(`/app${query}`, wrapped, session.cookie);
+    if (answer.status === 403) return 'expired';
+    if (answer.status !== 200) {
+      throw new WattbusError(
+        'DEVICE_ERROR',
+        `${this.#where} answered a securePassthrough request with HTTP ${answer.status}`,
+        {
+          status: answer.status,
+        },
+      );
+    }
+    const outer = parseAnswer(
+      answer.body.toString('utf8'),
+      this.#where,
+      'a securePassthrough request',
+    ) as Envelope;
+    if (outer.error_code === SESSION_EXPIRED) return 'expired';
+    const response = checkEnvelope(outer, this.#where, 'securePassthrough').response;
+    if (typeof response !== 'string') {
+      throw new WattbusError('DEVICE_ERROR', `${this.#where} answered securePassthrough without a response`);
+    }
+    let inner: string;
+    try {
+      inner = session.cipher.decrypt(response);
+    } catch (error) {
+      throw new WattbusError('DEVICE_ERROR', `${this.#where} sent ${(error as Error).message}`);
+    }
+    const envelope = parseAnswer(inner, this.#where, 'a securePassthrough request') as Envelope;
+    return envelope.error_code === SESSION_EXPIRED ? 'expired' : envelope;
+  }
+
+  async #post(path: string, body: Record<string, unknown>, cookie: string | undefined) {
+    return httpPost({
+      host: this.#host,
+      port: this.#port,
+      path,
+      body: JSON.stringify(body),
+      headers: {
+        'content-type': 'application/json',
+        ...(cookie ? { cookie: `TP_SESSIONID=${cookie}` } : {}),
+      },
+      timeoutMs: this.#timeoutMs,
+    });
+  }
+}
+
+/** The `result` of a SMART answer, or DEVICE_ERROR naming the device's error code. */
+export function checkEnvelope(envelope: unknown, where: string, method: string): Record<string, unknown> {
+  if (typeof envelope !== 'object' || envelope === null) {
+    throw new WattbusError('DEVICE_ERROR', `${where} answered ${method} with ${JSON.stringify(envelope)}`);
+  }
+  const { error_code: code, result } = envelope as Envelope;
+  if (code !== 0) {
+    throw new WattbusError(
+      'DEVICE_ERROR',
+      `${where} answered ${method} with error_code ${JSON.stringify(code)}`,
+      {
+        error_code: code,
+      },
+    );
+  }
+  return typeof result === 'object' && result !== null ? result : {};
+}
+
+function sha1Base64(text: string): string {
+  return Buffer.from(createHash('sha1').update(text).digest('hex')).toString('base64');
+}
