@@ -12,6 +12,18 @@ export {
   tplinkDriver,
   type TplinkConnection,
 } from './tplink/driver.js';
+export {
+  KlapCipher,
+  klapAuthHash,
+  klapClientProof,
+  klapServerProof,
+  sameProof,
+  splitHandshake1,
+  type KlapVersion,
+} from './tplink/klap-cipher.js';
+export { PassthroughCipher, sealHandshakeKey, sha1HexBase64 } from './tplink/passthrough-cipher.js';
+export { credentialsOf, type CredentialKeys } from './tplink/credentials.js';
+export type { TplinkCredentials, TplinkTransport } from './tplink/transport.js';
 export { discoverTplink, discoveryAsRegistryYaml, type DiscoveredPlug } from './tplink/discovery.js';
 export { ShellyDriver, shellyDriver, type ShellyProfile } from './shelly/driver.js';
 export { ShellyConnectionSchema, type ShellyConnection } from './shelly/schemas.js';

@@ -12,3 +12,6 @@ export {
   type SimulatedMeter,
   type SimulatedShellyOptions,
 } from './shelly.js';
+export { KasaState, type KasaModel } from './tplink/kasa-model.js';
+export { TapoState, type TapoModel, type TapoOutlet } from './tplink/tapo-model.js';
+export { SimulatedKlapDevice, type KlapFault, type SimulatedKlapOptions } from './tplink/klap-device.js';

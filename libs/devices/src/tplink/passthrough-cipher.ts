@@ -1,5 +1,6 @@
 import {
   constants,
+  createHash,
   createCipheriv,
   createDecipheriv,
   generateKeyPairSync,
@@ -76,4 +77,9 @@ export class PassthroughCipher {
       throw new Error('an answer that does not decrypt with the session key');
     }
   }
+}
+
+/** base64 of the hex SHA-1 of `text`: how login_device carries the account (and, in login v2, the password). */
+export function sha1HexBase64(text: string): string {
+  return Buffer.from(createHash('sha1').update(text).digest('hex')).toString('base64');
 }

@@ -1,7 +1,11 @@
-import { createHash } from 'node:crypto';
 import { WattbusError } from '@wattbus/contracts';
 import { httpPost } from './http-post.js';
-import { PassthroughCipher, openHandshakeKey, passthroughKeyPair } from './passthrough-cipher.js';
+import {
+  PassthroughCipher,
+  openHandshakeKey,
+  passthroughKeyPair,
+  sha1HexBase64,
+} from './passthrough-cipher.js';
 import { parseAnswer, type TplinkCredentials, type TplinkTransport } from './transport.js';
 
 /** SMART error codes this transport acts on (the device's `error_code`). */
@@ -71,11 +75,11 @@ export class PassthroughTransport implements TplinkTransport {
 
   async #login(): Promise<Session> {
     const credentials = this.#credentials();
-    const username = sha1Base64(credentials.username);
+    const username = sha1HexBase64(credentials.username);
     // login_version 1 sends the password itself (base64), version 2 its SHA-1; a device knows one.
     const attempts = [
       { username, password: Buffer.from(credentials.password).toString('base64') },
-      { username, password2: sha1Base64(credentials.password) },
+      { username, password2: sha1HexBase64(credentials.password) },
     ];
     for (const params of attempts) {
       const session = await this.#handshake();
@@ -204,8 +208,4 @@ export function checkEnvelope(envelope: unknown, where: string, method: string):
     );
   }
   return typeof result === 'object' && result !== null ? result : {};
-}
-
-function sha1Base64(text: string): string {
-  return Buffer.from(createHash('sha1').update(text).digest('hex')).toString('base64');
 }
