@@ -65,6 +65,10 @@ export class SimulatedKlapDevice {
   /** Set for `family: 'tapo'`. */
   readonly tapo: TapoState | undefined;
   fault: KlapFault | undefined;
+  /** The next N requests are carried out, then answered with HTTP 500: a command whose answer is lost. */
+  actThenFail = 0;
+  /** Acknowledges switch commands without switching: the relay stays as it was. */
+  stuckRelay = false;
   handshakes = 0;
   requests = 0;
   /** Requests refused because their session was unknown or expired. */
@@ -183,17 +187,47 @@ export class SimulatedKlapDevice {
     this.requests++;
     if (this.fault === 'garbage') return reply(res, 200, randomBytes(64));
     if (this.fault === 'short') return reply(res, 200, randomBytes(12));
-    res.writeHead(200).end(session.cipher.seal(this.#answer(plaintext), seq));
+    const answer = this.#answer(plaintext);
+    if (this.actThenFail > 0) {
+      this.actThenFail--;
+      return reply(res, 500, 'internal error');
+    }
+    res.writeHead(200).end(session.cipher.seal(answer, seq));
   }
 
   /** The request set's answer: Kasa's processor takes JSON text, Tapo's a parsed request. */
   #answer(plaintext: string): string {
-    if (this.kasa) return this.kasa.process(plaintext);
-    try {
-      return JSON.stringify(this.tapo!.process(JSON.parse(plaintext) as object));
-    } catch {
-      return JSON.stringify({ error_code: -1003 });
+    const relays = this.stuckRelay ? this.#relays() : undefined;
+    let answer: string;
+    if (this.kasa) {
+      answer = this.kasa.process(plaintext);
+    } else {
+      try {
+        answer = JSON.stringify(this.tapo!.process(JSON.parse(plaintext) as object));
+      } catch {
+        answer = JSON.stringify({ error_code: -1003 });
+      }
     }
+    if (relays) this.#restoreRelays(relays);
+    return answer;
+  }
+
+  #relays(): boolean[] {
+    if (this.tapo) return [this.tapo.on, ...this.tapo.outlets.map((outlet) => outlet.on)];
+    const kasa = this.kasa!;
+    if (kasa.outlets === 0) return [kasa.relayOn];
+    return Array.from({ length: kasa.outlets }, (_, index) => kasa.outletOn(index + 1));
+  }
+
+  #restoreRelays(relays: boolean[]): void {
+    if (this.tapo) {
+      this.tapo.on = relays[0]!;
+      this.tapo.outlets.forEach((outlet, index) => (outlet.on = relays[index + 1]!));
+      return;
+    }
+    const kasa = this.kasa!;
+    if (kasa.outlets === 0) kasa.relayOn = relays[0]!;
+    else relays.forEach((on, index) => kasa.setOutletOn(index + 1, on));
   }
 
   #passthroughRequest(req: IncomingMessage, url: URL, body: Buffer, res: ServerResponse): void {
