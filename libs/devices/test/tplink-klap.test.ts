@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
   BUILTIN_DEFAULTS,
+  discoverTplink,
+  discoveryAsRegistryYaml,
   KlapCipher,
   TplinkDriver,
   klapAuthHash,
@@ -296,6 +298,22 @@ describe('Kasa power strips (HS300)', () => {
     const byId = driverFor(strip, { child_id: strip.kasa.outletId(5).slice(-2) });
     assert.equal((await byId.read()).values[0]?.power_w, 300);
     assert.equal((await outlets[4]!.describe()).details?.outlet, '5');
+  });
+
+  it('lists the outlets when discovered, one registry entry each', async () => {
+    const strip = await SimulatedPlug.start({ model: 'hs300', alias: 'Desk strip' });
+    plugs.push(strip);
+    const found = await discoverTplink({
+      timeoutMs: 800,
+      broadcast: '127.255.255.255',
+      devices: [{ host: strip.host, port: strip.port }],
+    });
+    assert.equal(found[0]?.outlets?.length, 6);
+    const yaml = discoveryAsRegistryYaml(found);
+    assert.match(yaml, /strip with 6 outlets, one entry each/);
+    for (let outlet = 1; outlet <= 6; outlet++) assert.match(yaml, new RegExp(`outlet: ${outlet}\n`));
+    const ids = [...yaml.matchAll(/- id: (\S+)/g)].map((match) => match[1]);
+    assert.equal(new Set(ids).size, 6, 'six distinct ids');
   });
 
   it('refuses a strip without an outlet, and an outlet the strip does not list', async () => {
