@@ -126,11 +126,6 @@ export class TplinkDriver implements DeviceDriver {
     }
   }
 
-  /** The transport, for tests that count handshakes. */
-  get transport(): TplinkTransport {
-    return this.#transport;
-  }
-
   read(): Promise<DriverReading> {
     return this.#guard(() => this.#requests.read());
   }
@@ -183,10 +178,6 @@ class TapoTransport implements TplinkTransport {
   constructor(options: ConstructorParameters<typeof PassthroughTransport>[0]) {
     this.#current = new KlapTransport({ ...options, preferredVersion: 2 });
     this.#fallback = () => new PassthroughTransport(options);
-  }
-
-  get current(): TplinkTransport {
-    return this.#current;
   }
 
   async send(request: Record<string, unknown>): Promise<unknown> {

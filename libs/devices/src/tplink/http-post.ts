@@ -1,4 +1,5 @@
 import { request } from 'node:http';
+import type { DeviceHttp } from './transport.js';
 
 export interface HttpAnswer {
   status: number;
@@ -75,4 +76,22 @@ function cookiesOf(headers: string[] | undefined): Map<string, string> {
     }
   }
   return cookies;
+}
+
+/** A POST to a device's HTTP API with its session cookie, if any. */
+export function postToDevice(
+  device: DeviceHttp,
+  path: string,
+  body: Buffer | string,
+  contentType: string,
+  cookie: string | undefined,
+): Promise<HttpAnswer> {
+  return httpPost({
+    host: device.host,
+    port: device.port,
+    path,
+    body,
+    headers: { 'content-type': contentType, ...(cookie ? { cookie: `TP_SESSIONID=${cookie}` } : {}) },
+    timeoutMs: device.timeoutMs,
+  });
 }

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { WattbusError } from '@wattbus/contracts';
-import { httpPost, type HttpAnswer } from './http-post.js';
+import { postToDevice } from './http-post.js';
 import {
   KLAP_SEED_BYTES,
   KlapCipher,
@@ -11,7 +11,7 @@ import {
   splitHandshake1,
   type KlapVersion,
 } from './klap-cipher.js';
-import { parseAnswer, type TplinkCredentials, type TplinkTransport } from './transport.js';
+import { parseAnswer, type DeviceHttp, type TplinkCredentials, type TplinkTransport } from './transport.js';
 
 /**
  * Credentials devices fall back to besides the owner's: Kasa's and Tapo's factory set-up
@@ -25,6 +25,7 @@ const FALLBACK_CREDENTIALS: readonly TplinkCredentials[] = [
 ];
 
 /** A session cookie lives 24 h unless the device says otherwise; renew a little early. */
+const OCTETS = 'application/octet-stream';
 const DEFAULT_SESSION_SECONDS = 86_400;
 const RENEW_EARLY_MS = 20 * 60_000;
 
@@ -48,31 +49,13 @@ export class KlapNotSupported extends WattbusError {
  * new session, so an expired session costs a round trip, not a failed poll.
  */
 export class KlapTransport implements TplinkTransport {
-  #host: string;
-  #port: number;
-  #where: string;
-  #timeoutMs: number;
-  #credentials: () => TplinkCredentials;
+  #device: DeviceHttp;
   #preferred: KlapVersion;
   #session: Session | undefined;
-  /** Handshakes done, for tests and metrics. */
-  handshakes = 0;
 
-  constructor(options: {
-    host: string;
-    port: number;
-    where: string;
-    timeoutMs: number;
-    /** Called at each handshake; throws DEVICE_AUTH_FAILED when none are configured. */
-    credentials: () => TplinkCredentials;
-    /** Tried first: 1 for Kasa firmware, 2 for Tapo. The other is recognised too. */
-    preferredVersion: KlapVersion;
-  }) {
-    this.#host = options.host;
-    this.#port = options.port;
-    this.#where = options.where;
-    this.#timeoutMs = options.timeoutMs;
-    this.#credentials = options.credentials;
+  /** `preferredVersion` is tried first: 1 for Kasa firmware, 2 for Tapo. The other is recognised too. */
+  constructor(options: DeviceHttp & { preferredVersion: KlapVersion }) {
+    this.#device = options;
     this.#preferred = options.preferredVersion;
   }
 
@@ -86,13 +69,19 @@ export class KlapTransport implements TplinkTransport {
     for (;;) {
       const session = this.#session;
       const { body, seq } = session.cipher.encryptRequest(plaintext);
-      const answer = await this.#post(`/app/request?seq=${seq}`, body, session.cookie);
+      const answer = await postToDevice(
+        this.#device,
+        `/app/request?seq=${seq}`,
+        body,
+        OCTETS,
+        session.cookie,
+      );
       let problem: string;
       if (answer.status === 200) {
         try {
           return parseAnswer(
             session.cipher.open(answer.body, seq).toString('utf8'),
-            this.#where,
+            this.#device.where,
             'a request',
           );
         } catch (error) {
@@ -104,7 +93,7 @@ export class KlapTransport implements TplinkTransport {
       } else {
         throw new WattbusError(
           'DEVICE_ERROR',
-          `${this.#where} answered a KLAP request with HTTP ${answer.status}`,
+          `${this.#device.where} answered a KLAP request with HTTP ${answer.status}`,
           {
             status: answer.status,
           },
@@ -112,7 +101,10 @@ export class KlapTransport implements TplinkTransport {
       }
       this.#session = undefined;
       if (renewed)
-        throw new WattbusError('DEVICE_ERROR', `${this.#where} ${problem} right after a new handshake`);
+        throw new WattbusError(
+          'DEVICE_ERROR',
+          `${this.#device.where} ${problem} right after a new handshake`,
+        );
       this.#session = await this.#handshake();
       renewed = true;
     }
@@ -123,14 +115,13 @@ export class KlapTransport implements TplinkTransport {
   }
 
   async #handshake(): Promise<Session> {
-    this.handshakes++;
     const local = randomBytes(KLAP_SEED_BYTES);
-    const first = await this.#post('/app/handshake1', local, undefined);
-    if (first.status === 404) throw new KlapNotSupported(this.#where);
+    const first = await postToDevice(this.#device, '/app/handshake1', local, OCTETS, undefined);
+    if (first.status === 404) throw new KlapNotSupported(this.#device.where);
     if (first.status !== 200) {
       throw new WattbusError(
         'DEVICE_ERROR',
-        `${this.#where} answered KLAP handshake1 with HTTP ${first.status}`,
+        `${this.#device.where} answered KLAP handshake1 with HTTP ${first.status}`,
         {
           status: first.status,
         },
@@ -140,20 +131,22 @@ export class KlapTransport implements TplinkTransport {
     if (!parts) {
       throw new WattbusError(
         'DEVICE_ERROR',
-        `${this.#where} answered KLAP handshake1 with ${first.body.length} bytes (expected 48: a 16-byte seed and a 32-byte hash)`,
+        `${this.#device.where} answered KLAP handshake1 with ${first.body.length} bytes (expected 48: a 16-byte seed and a 32-byte hash)`,
       );
     }
     const match = this.#matchProof(local, parts.remoteSeed, parts.proof);
     const cookie = first.cookies.get('TP_SESSIONID');
-    const second = await this.#post(
+    const second = await postToDevice(
+      this.#device,
       '/app/handshake2',
       klapClientProof(match.version, local, parts.remoteSeed, match.auth),
+      OCTETS,
       cookie,
     );
     if (second.status !== 200) {
       throw new WattbusError(
         'DEVICE_ERROR',
-        `${this.#where} refused KLAP handshake2 with HTTP ${second.status}`,
+        `${this.#device.where} refused KLAP handshake2 with HTTP ${second.status}`,
         {
           status: second.status,
         },
@@ -176,7 +169,7 @@ export class KlapTransport implements TplinkTransport {
    */
   #matchProof(local: Buffer, remote: Buffer, proof: Buffer): { version: KlapVersion; auth: Buffer } {
     const versions: KlapVersion[] = this.#preferred === 1 ? [1, 2] : [2, 1];
-    for (const credentials of [this.#credentials(), ...FALLBACK_CREDENTIALS]) {
+    for (const credentials of [this.#device.credentials(), ...FALLBACK_CREDENTIALS]) {
       for (const version of versions) {
         const auth = klapAuthHash(version, credentials.username, credentials.password);
         if (sameProof(klapServerProof(version, local, remote, auth), proof)) return { version, auth };
@@ -184,21 +177,7 @@ export class KlapTransport implements TplinkTransport {
     }
     throw new WattbusError(
       'DEVICE_AUTH_FAILED',
-      `${this.#where} does not accept the configured TP-Link account: its KLAP handshake hash matches neither it nor the factory or blank credentials (check username and password, both case-sensitive, of the account the device is bound to)`,
+      `${this.#device.where} does not accept the configured TP-Link account: its KLAP handshake hash matches neither it nor the factory or blank credentials (check username and password, both case-sensitive, of the account the device is bound to)`,
     );
-  }
-
-  async #post(path: string, body: Buffer, cookie: string | undefined): Promise<HttpAnswer> {
-    return httpPost({
-      host: this.#host,
-      port: this.#port,
-      path,
-      body,
-      headers: {
-        'content-type': 'application/octet-stream',
-        ...(cookie ? { cookie: `TP_SESSIONID=${cookie}` } : {}),
-      },
-      timeoutMs: this.#timeoutMs,
-    });
   }
 }

@@ -1,12 +1,12 @@
 import { WattbusError } from '@wattbus/contracts';
-import { httpPost } from './http-post.js';
+import { postToDevice } from './http-post.js';
 import {
   PassthroughCipher,
   openHandshakeKey,
   passthroughKeyPair,
   sha1HexBase64,
 } from './passthrough-cipher.js';
-import { parseAnswer, type TplinkCredentials, type TplinkTransport } from './transport.js';
+import { parseAnswer, type DeviceHttp, type TplinkTransport } from './transport.js';
 
 /** SMART error codes this transport acts on (the device's `error_code`). */
 const SESSION_EXPIRED = 9999;
@@ -30,26 +30,11 @@ interface Envelope {
  * (error 9999, or HTTP 403) is renewed once and the request repeated.
  */
 export class PassthroughTransport implements TplinkTransport {
-  #host: string;
-  #port: number;
-  #where: string;
-  #timeoutMs: number;
-  #credentials: () => TplinkCredentials;
+  #device: DeviceHttp;
   #session: Session | undefined;
-  handshakes = 0;
 
-  constructor(options: {
-    host: string;
-    port: number;
-    where: string;
-    timeoutMs: number;
-    credentials: () => TplinkCredentials;
-  }) {
-    this.#host = options.host;
-    this.#port = options.port;
-    this.#where = options.where;
-    this.#timeoutMs = options.timeoutMs;
-    this.#credentials = options.credentials;
+  constructor(options: DeviceHttp) {
+    this.#device = options;
   }
 
   async send(request: Record<string, unknown>): Promise<unknown> {
@@ -59,11 +44,15 @@ export class PassthroughTransport implements TplinkTransport {
       renewed = true;
     }
     for (;;) {
-      const answer = await this.#passthrough(this.#session, request);
+      const session = this.#session;
+      const answer = await this.#call(session, `?token=${encodeURIComponent(session.token)}`, request);
       if (answer !== 'expired') return answer;
       this.#session = undefined;
       if (renewed)
-        throw new WattbusError('DEVICE_ERROR', `${this.#where} ended the session right after a new login`);
+        throw new WattbusError(
+          'DEVICE_ERROR',
+          `${this.#device.where} ended the session right after a new login`,
+        );
       this.#session = await this.#login();
       renewed = true;
     }
@@ -74,7 +63,7 @@ export class PassthroughTransport implements TplinkTransport {
   }
 
   async #login(): Promise<Session> {
-    const credentials = this.#credentials();
+    const credentials = this.#device.credentials();
     const username = sha1HexBase64(credentials.username);
     // login_version 1 sends the password itself (base64), version 2 its SHA-1; a device knows one.
     const attempts = [
@@ -85,25 +74,25 @@ export class PassthroughTransport implements TplinkTransport {
       const session = await this.#handshake();
       const envelope = await this.#call(session, '', { method: 'login_device', params });
       if (envelope === 'expired')
-        throw new WattbusError('DEVICE_ERROR', `${this.#where} ended the session during login`);
+        throw new WattbusError('DEVICE_ERROR', `${this.#device.where} ended the session during login`);
       const code = envelope.error_code;
       if (typeof code === 'number' && LOGIN_REFUSED.has(code)) continue;
-      const token = checkEnvelope(envelope, this.#where, 'login_device').token;
+      const token = checkEnvelope(envelope, this.#device.where, 'login_device').token;
       if (typeof token !== 'string' || token.length === 0) {
-        throw new WattbusError('DEVICE_ERROR', `${this.#where} answered login_device without a token`);
+        throw new WattbusError('DEVICE_ERROR', `${this.#device.where} answered login_device without a token`);
       }
       return { ...session, token };
     }
     throw new WattbusError(
       'DEVICE_AUTH_FAILED',
-      `${this.#where} refused the configured TP-Link account at login (check username and password, both case-sensitive, of the account the device is bound to)`,
+      `${this.#device.where} refused the configured TP-Link account at login (check username and password, both case-sensitive, of the account the device is bound to)`,
     );
   }
 
   async #handshake(): Promise<Omit<Session, 'token'>> {
-    this.handshakes++;
     const keys = passthroughKeyPair();
-    const answer = await this.#post(
+    const answer = await postJson(
+      this.#device,
       '/app',
       { method: 'handshake', params: { key: keys.publicPem } },
       undefined,
@@ -111,29 +100,28 @@ export class PassthroughTransport implements TplinkTransport {
     if (answer.status !== 200) {
       throw new WattbusError(
         'DEVICE_ERROR',
-        `${this.#where} answered the securePassthrough handshake with HTTP ${answer.status}`,
+        `${this.#device.where} answered the securePassthrough handshake with HTTP ${answer.status}`,
         {
           status: answer.status,
         },
       );
     }
-    const envelope = parseAnswer(answer.body.toString('utf8'), this.#where, 'the handshake') as Envelope;
-    const key = checkEnvelope(envelope, this.#where, 'handshake').key;
+    const envelope = parseAnswer(
+      answer.body.toString('utf8'),
+      this.#device.where,
+      'the handshake',
+    ) as Envelope;
+    const key = checkEnvelope(envelope, this.#device.where, 'handshake').key;
     if (typeof key !== 'string')
-      throw new WattbusError('DEVICE_ERROR', `${this.#where} answered the handshake without a key`);
+      throw new WattbusError('DEVICE_ERROR', `${this.#device.where} answered the handshake without a key`);
     let opened;
     try {
       opened = openHandshakeKey(keys.privateKey, Buffer.from(key, 'base64'));
     } catch (error) {
-      throw new WattbusError('DEVICE_ERROR', `${this.#where} sent ${(error as Error).message}`);
+      throw new WattbusError('DEVICE_ERROR', `${this.#device.where} sent ${(error as Error).message}`);
     }
     const cookie = answer.cookies.get('TP_SESSIONID') ?? answer.cookies.get('SESSIONID');
     return { cipher: new PassthroughCipher(opened.key, opened.iv), cookie };
-  }
-
-  async #passthrough(session: Session, request: Record<string, unknown>): Promise<unknown> {
-    const envelope = await this.#call(session, `?token=${encodeURIComponent(session.token)}`, request);
-    return envelope === 'expired' ? 'expired' : envelope;
   }
 
   /** One request wrapped in securePassthrough; the inner answer, or 'expired'. */
@@ -146,12 +134,12 @@ export class PassthroughTransport implements TplinkTransport {
       method: 'securePassthrough',
       params: { request: session.cipher.encrypt(JSON.stringify(request)) },
     };
-    const answer = await this.#post(`/app${query}`, wrapped, session.cookie);
+    const answer = await postJson(this.#device, `/app${query}`, wrapped, session.cookie);
     if (answer.status === 403) return 'expired';
     if (answer.status !== 200) {
       throw new WattbusError(
         'DEVICE_ERROR',
-        `${this.#where} answered a securePassthrough request with HTTP ${answer.status}`,
+        `${this.#device.where} answered a securePassthrough request with HTTP ${answer.status}`,
         {
           status: answer.status,
         },
@@ -159,37 +147,35 @@ export class PassthroughTransport implements TplinkTransport {
     }
     const outer = parseAnswer(
       answer.body.toString('utf8'),
-      this.#where,
+      this.#device.where,
       'a securePassthrough request',
     ) as Envelope;
     if (outer.error_code === SESSION_EXPIRED) return 'expired';
-    const response = checkEnvelope(outer, this.#where, 'securePassthrough').response;
+    const response = checkEnvelope(outer, this.#device.where, 'securePassthrough').response;
     if (typeof response !== 'string') {
-      throw new WattbusError('DEVICE_ERROR', `${this.#where} answered securePassthrough without a response`);
+      throw new WattbusError(
+        'DEVICE_ERROR',
+        `${this.#device.where} answered securePassthrough without a response`,
+      );
     }
     let inner: string;
     try {
       inner = session.cipher.decrypt(response);
     } catch (error) {
-      throw new WattbusError('DEVICE_ERROR', `${this.#where} sent ${(error as Error).message}`);
+      throw new WattbusError('DEVICE_ERROR', `${this.#device.where} sent ${(error as Error).message}`);
     }
-    const envelope = parseAnswer(inner, this.#where, 'a securePassthrough request') as Envelope;
+    const envelope = parseAnswer(inner, this.#device.where, 'a securePassthrough request') as Envelope;
     return envelope.error_code === SESSION_EXPIRED ? 'expired' : envelope;
   }
+}
 
-  async #post(path: string, body: Record<string, unknown>, cookie: string | undefined) {
-    return httpPost({
-      host: this.#host,
-      port: this.#port,
-      path,
-      body: JSON.stringify(body),
-      headers: {
-        'content-type': 'application/json',
-        ...(cookie ? { cookie: `TP_SESSIONID=${cookie}` } : {}),
-      },
-      timeoutMs: this.#timeoutMs,
-    });
-  }
+function postJson(
+  device: DeviceHttp,
+  path: string,
+  body: Record<string, unknown>,
+  cookie: string | undefined,
+) {
+  return postToDevice(device, path, JSON.stringify(body), 'application/json', cookie);
 }
 
 /** The `result` of a SMART answer, or DEVICE_ERROR naming the device's error code. */

@@ -21,6 +21,17 @@ export interface TplinkCredentials {
   password: string;
 }
 
+/** Where a KLAP or securePassthrough transport finds its device, and with which account. */
+export interface DeviceHttp {
+  host: string;
+  port: number;
+  /** The device as error messages name it. */
+  where: string;
+  timeoutMs: number;
+  /** Called at each handshake; throws DEVICE_AUTH_FAILED when a named secret is missing. */
+  credentials: () => TplinkCredentials;
+}
+
 /** Parses an answer as JSON, or fails naming the device and showing the start of what it sent. */
 export function parseAnswer(text: string, where: string, what: string): unknown {
   try {
