@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +15,8 @@ export interface MosquittoOptions {
    * run with the same queue bounds as production. Default true.
    */
   useProjectTuning?: boolean;
+  /** Users and passwords (a password file made with mosquitto_passwd); with them, no anonymous access. */
+  users?: Record<string, string>;
 }
 
 /** Path of the shipped tuning snippet, relative to this file, so the harness uses what we ship. */
@@ -78,12 +81,20 @@ export class MosquittoServer {
       (this.#options.useProjectTuning ?? true) && existsSync(PROJECT_TUNING)
         ? readFileSync(PROJECT_TUNING, 'utf8')
         : '';
+    const users = Object.entries(this.#options.users ?? {});
+    const passwordFile = join(this.dir, 'passwd');
+    for (const [index, [user, password]] of users.entries()) {
+      const passwd = requireBinary('mosquitto_passwd', 'mosquitto');
+      execFileSync(passwd, [...(index === 0 ? ['-c'] : []), '-b', passwordFile, user, password]);
+    }
     return [
       // Running as root, mosquitto would otherwise drop to a user that cannot write our temp dir.
       'user root',
       'per_listener_settings false',
       `listener ${this.#port} 127.0.0.1`,
-      'allow_anonymous true',
+      ...(users.length > 0
+        ? ['allow_anonymous false', `password_file ${passwordFile}`]
+        : ['allow_anonymous true']),
       `persistence ${persistence}`,
       `persistence_location ${this.dir}/`,
       'autosave_interval 1',
