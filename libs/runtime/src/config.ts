@@ -135,7 +135,8 @@ function overlayEnv(
     if (!property) {
       // A typo here would otherwise leave the service silently on its default.
       known ??= envNames(schema, prefix);
-      problems.push(`${name}: names no configuration key (did you mean ${closest(name, known)}?)`);
+      const hint = known.length > 0 ? ` (did you mean ${closest(name, known)}?)` : '';
+      problems.push(`${name}: names no configuration key${hint}`);
       continue;
     }
     try {

@@ -10,7 +10,7 @@ export interface ProgramOptions {
   stdin?: string;
   /**
    * SIGKILL after this long, so a program that hangs fails its test instead of holding the run;
-   * `exited` then says `signal: 'SIGKILL'`. Default 60 s.
+   * `exited` then says `signal: 'SIGKILL'`. Default 120 s.
    */
   killAfterMs?: number;
 }
@@ -70,7 +70,7 @@ export function runProgram(main: string, options: ProgramOptions = {}): ProgramR
       waiter.resolve(line);
     }
   });
-  const timer = setTimeout(() => child.kill('SIGKILL'), options.killAfterMs ?? 60_000);
+  const timer = setTimeout(() => child.kill('SIGKILL'), options.killAfterMs ?? 120_000);
   const exited = new Promise<ProgramExit>((resolve) => {
     child.once('close', (code, signal) => {
       clearTimeout(timer);

@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Bus } from '@wattbus/bus';
-import { Health, type Logger } from '@wattbus/runtime';
+import { Health, HealthPublisher, type Logger } from '@wattbus/runtime';
 import { ApiKeys } from './api-keys.js';
 import type { GatewayConfig } from './config.js';
 import { DeviceDirectory } from './device-directory.js';
@@ -39,6 +39,7 @@ export class Gateway {
   #inFlight: InFlight;
   #stopping = false;
   #unwatch: (() => void) | undefined;
+  #publisher: HealthPublisher | undefined;
 
   constructor(deps: GatewayDeps) {
     this.#deps = deps;
@@ -84,6 +85,15 @@ export class Gateway {
     const { port } = server.address() as AddressInfo;
     const host = config.host.includes(':') ? `[${config.host}]` : config.host;
     const url = `http://${host}:${port}`;
+    // The same checks as /readyz, retained on {base}/health/gateway for the alert hook.
+    this.#publisher = new HealthPublisher({
+      bus,
+      service: 'gateway',
+      logger,
+      health: this.health,
+      metrics: () => ({ ...this.metrics() }),
+    });
+    await this.#publisher.start();
     logger.info({ url, docs: `${url}/docs`, api_keys: apiKeys.size }, 'gateway listening');
     return { url, port };
   }
@@ -101,6 +111,7 @@ export class Gateway {
     if (this.#stopping) return;
     this.#stopping = true;
     this.health.set('shutdown', false, 'stopping');
+    await this.#publisher?.stop();
     const server = this.#server;
     if (server) {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Bus, busConnection, type MessageContext } from '@wattbus/bus';
+import { Bus, busConnection, type BusOptions, type MessageContext } from '@wattbus/bus';
 import { ReadingSchema, validator, type Reading } from '@wattbus/contracts';
 import {
   InfluxWriter,
@@ -8,7 +8,7 @@ import {
   readingToLine,
   type RejectedLine,
 } from '@wattbus/influx';
-import type { Logger } from '@wattbus/runtime';
+import { HealthPublisher, type Logger } from '@wattbus/runtime';
 import type { StorageHookConfig } from './config.js';
 import { LogDrain } from './drain.js';
 import { DeviceRegistry } from './registry.js';
@@ -43,6 +43,8 @@ export interface StorageHookCounters {
 export interface StorageHookDeps {
   config: StorageHookConfig;
   logger: Logger;
+  /** How to connect to the broker: the front door's (it names a failure clearly); default Bus.connect. */
+  connect?: (options: BusOptions) => Promise<Bus>;
 }
 
 /**
@@ -56,6 +58,7 @@ export class StorageHook {
   #writer: InfluxWriter | undefined;
   #drain: LogDrain | undefined;
   #registry: DeviceRegistry | undefined;
+  #health: HealthPublisher | undefined;
   #countersTimer: NodeJS.Timeout | undefined;
   #received = 0;
   #stopping = false;
@@ -101,7 +104,7 @@ export class StorageHook {
 
     let bus: Bus;
     try {
-      bus = await Bus.connect({
+      bus = await (this.#deps.connect ?? Bus.connect)({
         ...busConnection(config.mqtt),
         service: SERVICE_NAME,
         clientId: config.mqtt.client_id,
@@ -141,6 +144,14 @@ export class StorageHook {
       );
       this.#countersTimer.unref();
     }
+    this.#health = new HealthPublisher({
+      bus,
+      service: SERVICE_NAME,
+      logger,
+      probe: () => this.#influxCheck(),
+      metrics: () => this.#healthMetrics(),
+    });
+    await this.#health.start();
     logger.info(
       {
         filter: shared,
@@ -175,6 +186,7 @@ export class StorageHook {
     const { config, logger } = this.#deps;
     this.#stopping = true;
     clearInterval(this.#countersTimer);
+    await this.#health?.stop();
     // No unsubscribe(): the broker must keep queueing readings for our session while we are away.
     await this.#registry?.stop();
     await this.#bus?.stop();
@@ -190,6 +202,27 @@ export class StorageHook {
     }
     this.#wal?.stop();
     logger.info({ counters: this.counters() }, 'storage hook stopped');
+  }
+
+  /** Check `influx`: false while writes to InfluxDB fail (they are retried; the log holds the readings). */
+  #influxCheck(): Record<string, { ok: boolean; detail?: string }> {
+    const writer = this.#writer?.metrics();
+    const failing = (writer?.failing_attempts ?? 0) > 0;
+    return { influx: { ok: !failing, ...(failing ? { detail: writer?.last_error } : {}) } };
+  }
+
+  /** The numbers of docs/alerts.md: `wal_depth` and `wal_bytes` tell a growing backlog. */
+  #healthMetrics(): Record<string, number> {
+    const counters = this.counters();
+    return {
+      wal_depth: counters.log_depth,
+      wal_bytes: counters.log_bytes,
+      wal_waiting: counters.log_waiting,
+      received: counters.received,
+      written: counters.written,
+      write_retries: counters.retried,
+      dead_lettered: counters.dead_lettered,
+    };
   }
 
   /**
