@@ -39,7 +39,7 @@ export async function connectBus(options: BusOptions): Promise<Bus> {
   }
 }
 
-export function describeConnectFailure(
+function describeConnectFailure(
   error: unknown,
   options: Pick<BusOptions, 'url' | 'username'>,
 ): BrokerConnectionError {

@@ -49,7 +49,7 @@ export const EXIT_CODES = {
   interrupted: 130,
 } as const;
 
-export const EXIT_CODES_HELP =
+const EXIT_CODES_HELP =
   'Exit codes: 0 done or stopped cleanly, 1 failed (broker unreachable or refusing the credentials,\n' +
   '  a runtime error), 2 usage or configuration error (nothing started), 130 a second signal.';
 

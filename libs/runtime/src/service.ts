@@ -84,8 +84,9 @@ export interface ServiceSpec<S extends TObject> {
 /**
  * The front door of every WattBus program: parses the command line (same --help shape and exit
  * codes everywhere), loads and checks the configuration completely before any I/O, makes the
- * logger, connects the bus through `connect`, stops on SIGTERM/SIGINT. Never returns normally
- * for a service; a command's exit code becomes the process's.
+ * logger, connects the bus through `connect` (a failure is one line naming the broker), stops on
+ * SIGTERM/SIGINT. Resolves once the service runs (or a command set process.exitCode); any failure
+ * is printed as `wattbus-<name>: <message>` and exits with EXIT_CODES.
  */
 export async function runService<S extends TObject>(spec: ServiceSpec<S>): Promise<void> {
   const program = `wattbus-${spec.name}`;
