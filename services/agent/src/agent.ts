@@ -1,7 +1,7 @@
-import { Bus } from '@wattbus/bus';
+import { Bus, type BusOptions } from '@wattbus/bus';
 import { assertSegment, type Availability } from '@wattbus/contracts';
 import { SharedResources, type Registry } from '@wattbus/devices';
-import type { Logger } from 'pino';
+import { HealthPublisher, type Logger } from '@wattbus/runtime';
 import type { AgentConfig } from './config.js';
 import { Controller } from './controller.js';
 import { DeviceSession, type AvailabilityChange } from './device-session.js';
@@ -36,12 +36,21 @@ export class Agent {
   #controller: Controller | undefined;
   #wills: DeviceWills | undefined;
   #publisher: DevicePublisher | undefined;
+  #health: HealthPublisher | undefined;
+  #connect: (options: BusOptions) => Promise<Bus>;
   #stopping = false;
 
-  constructor(deps: { config: AgentConfig; registry: Registry; logger: Logger }) {
+  constructor(deps: {
+    config: AgentConfig;
+    registry: Registry;
+    logger: Logger;
+    /** How to connect to the broker: the front door's (it names a failure clearly); default Bus.connect. */
+    connect?: (options: BusOptions) => Promise<Bus>;
+  }) {
     this.#config = deps.config;
     this.#registry = deps.registry;
     this.#logger = deps.logger;
+    this.#connect = deps.connect ?? ((options) => Bus.connect(options));
   }
 
   get bus(): Bus | undefined {
@@ -79,7 +88,7 @@ export class Agent {
   async #start(): Promise<void> {
     const config = this.#config;
     const availabilityTopic = agentAvailabilityTopic(config.mqtt.base_topic, config.id);
-    const bus = await Bus.connect({
+    const bus = await this.#connect({
       url: config.mqtt.url,
       username: config.mqtt.username,
       password: config.mqtt.password,
@@ -151,6 +160,14 @@ export class Agent {
         poller.start();
       }
     }
+    // Named by the agent's id (several agents share a broker); the ACL allows wattbus/health/%c.
+    this.#health = new HealthPublisher({
+      bus,
+      service: config.id,
+      logger: this.#logger,
+      metrics: () => this.#healthMetrics(),
+    });
+    await this.#health.start();
     this.#logger.info(
       {
         agent_id: config.id,
@@ -167,6 +184,7 @@ export class Agent {
   async stop(): Promise<void> {
     if (this.#stopping) return;
     this.#stopping = true;
+    await this.#health?.stop();
     await Promise.all([...this.#pollers.values()].map((poller) => poller.stop()));
     await this.#controller?.stop();
     const publisher = this.#publisher;
@@ -179,6 +197,17 @@ export class Agent {
     await this.#shared.closeAll();
     await this.#wills?.stop();
     await this.#bus?.stop();
+  }
+
+  #healthMetrics(): Record<string, number> {
+    const devices = Object.values(this.metrics());
+    return {
+      devices: devices.length,
+      devices_online: devices.filter((device) => device.availability === 'online').length,
+      devices_offline: devices.filter((device) => device.availability === 'offline').length,
+      device_failures: devices.reduce((sum, device) => sum + device.failures, 0),
+      will_connections: this.willConnections,
+    };
   }
 
   #availabilityChanged(session: DeviceSession, change: AvailabilityChange): void {
