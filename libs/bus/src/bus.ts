@@ -479,9 +479,17 @@ export class Bus extends EventEmitter {
     this.#client.publish(deadLetterTopic, JSON.stringify(record), { qos: 1 }, () => undefined);
   }
 
-  /** Reports a message refused after parsing (e.g. a store rejected it), on the same dead-letter topic. */
-  reject(topic: string, payload: Buffer | string, message: string): void {
-    this.#deadLetter(topic, Buffer.isBuffer(payload) ? payload : Buffer.from(payload), 'rejected', message);
+  /**
+   * Reports a message refused after parsing (e.g. a store rejected it), on the same dead-letter
+   * topic. `reason` is for messages a service parses itself (the bridge's foreign payloads).
+   */
+  reject(
+    topic: string,
+    payload: Buffer | string,
+    message: string,
+    reason: DeadLetter['reason'] = 'rejected',
+  ): void {
+    this.#deadLetter(topic, Buffer.isBuffer(payload) ? payload : Buffer.from(payload), reason, message);
   }
 
   #installDispatch(): void {
