@@ -3,3 +3,4 @@ export * from './process.js';
 export * from './influxd.js';
 export * from './mosquitto.js';
 export * from './aedes.js';
+export * from './service-process.js';
