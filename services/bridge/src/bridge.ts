@@ -164,6 +164,7 @@ export class Bridge {
     await this.#foreign?.stop();
     await this.#wills?.stop();
     await this.#bus?.stop();
+    this.#logger.info({ dead_lettered: this.#deadLettered }, 'bridge stopped');
   }
 
   #enqueue(work: () => Promise<void>): void {
