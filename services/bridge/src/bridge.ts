@@ -1,9 +1,8 @@
-import { DevicePublisher, DeviceWills, agentAvailabilityTopic } from '@wattbus/agent';
-import { Bus, busConnection, type MessageContext, type Subscription } from '@wattbus/bus';
+import { AgentPresence, DevicePublisher, DeviceRequestServer, DeviceWills } from '@wattbus/agent';
+import { busConnection, type Bus, type MessageContext, type Subscription } from '@wattbus/bus';
 import type { DeadLetter } from '@wattbus/contracts';
 import type { Logger } from 'pino';
 import type { BridgeConfig } from './config.js';
-import { BridgeController } from './controller.js';
 import { DeviceLink, type LinkMetrics } from './device-link.js';
 import { ForeignBroker } from './foreign.js';
 import { MappingError, mapMessage } from './mapping.js';
@@ -37,7 +36,8 @@ export class Bridge {
   #links = new Map<string, DeviceLink>();
   #routes = new Map<string, Route[]>();
   #subscriptions: Subscription[] = [];
-  #controller: BridgeController | undefined;
+  #presence: AgentPresence | undefined;
+  #requests: DeviceRequestServer | undefined;
   #wills: DeviceWills | undefined;
   /** Foreign messages are mapped one after the other, so a device's messages apply in arrival order. */
   #queue: Promise<void> = Promise.resolve();
@@ -66,11 +66,6 @@ export class Bridge {
     return { devices, dead_lettered: { ...this.#deadLettered } };
   }
 
-  /** Resolves once every foreign message received so far has been mapped and published. */
-  idle(): Promise<void> {
-    return this.#queue;
-  }
-
   /** Connects both sides, publishes meta, serves commands, then subscribes; undoes it all on failure. */
   async start(): Promise<void> {
     try {
@@ -83,14 +78,14 @@ export class Bridge {
 
   async #start(): Promise<void> {
     const config = this.#config;
-    const availabilityTopic = agentAvailabilityTopic(config.mqtt.base_topic, config.id);
-    const bus = await Bus.connect({
-      ...busConnection(config.mqtt),
+    const presence = await AgentPresence.connect({
+      mqtt: config.mqtt,
+      id: config.id,
       service: 'bridge',
-      clientId: config.id,
-      will: { topic: availabilityTopic, payload: 'offline', retain: true },
       logger: this.#logger,
     });
+    this.#presence = presence;
+    const bus = presence.bus;
     this.#bus = bus;
     const publisher = new DevicePublisher({ bus });
     const foreign = await ForeignBroker.connect(
@@ -121,15 +116,9 @@ export class Bridge {
       });
       await this.#wills.start();
     }
-    await bus.publish(availabilityTopic, 'online', { qos: 1, retain: true });
-    bus.on('connect', () => {
-      if (this.#stopping) return;
-      void bus.publish(availabilityTopic, 'online', { qos: 1, retain: true }).catch(() => undefined);
-      for (const link of this.#links.values()) {
-        if (link.availability)
-          void publisher.availability(link.bridged.device, link.availability).catch(() => undefined);
-      }
-    });
+    await presence.announce(publisher, () =>
+      [...this.#links.values()].map((link) => [link.bridged.device, link.availability]),
+    );
     // Without the devices' broker nothing is known about them; its retained availability comes back on reconnect.
     foreign.on('offline', () => {
       if (this.#stopping) return;
@@ -137,8 +126,13 @@ export class Bridge {
       this.#enqueue(() => this.#allOffline());
     });
     await Promise.all(this.#devices.map((bridged) => publisher.meta(bridged.device, bridged.profile.model)));
-    this.#controller = new BridgeController({ bus, links: this.#links });
-    await this.#controller.start();
+    this.#requests = new DeviceRequestServer({
+      bus,
+      ids: [...this.#links.keys()],
+      owner: "this bridge's registry",
+      commandsOf: (id) => this.#links.get(id),
+    });
+    await this.#requests.start();
     this.#subscriptions = await Promise.all(
       [...this.#routes.keys()].map((topic) =>
         foreign.subscribe(topic, (payload, context) =>
@@ -156,7 +150,8 @@ export class Bridge {
   async stop(): Promise<void> {
     if (this.#stopping) return;
     this.#stopping = true;
-    await this.#controller?.stop();
+    this.#presence?.retire();
+    await this.#requests?.stop();
     await Promise.allSettled(this.#subscriptions.map((subscription) => subscription.unsubscribe()));
     await this.#queue;
     await Promise.allSettled([...this.#links.values()].map((link) => link.stop()));

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { stringify } from 'yaml';
+import { idFromName } from '@wattbus/devices';
 import { ForeignBroker, type ForeignConnection } from './foreign.js';
 import { mapMessage } from './mapping.js';
 import { builtinMqttProfiles, fillTopic, loadMqttProfile } from './profiles.js';
@@ -116,7 +117,7 @@ export function discoveryReport(
   }
   const used = new Set<string>();
   const devices = proposals.map((proposal) => {
-    const base = slug(proposal.foreignId) || proposal.profile;
+    const base = idFromName(proposal.foreignId) || proposal.profile;
     let id = base;
     for (let n = 2; used.has(id); n++) id = `${base}-${n}`.slice(0, 64);
     used.add(id);
@@ -134,13 +135,4 @@ export function discoveryReport(
     return `${lines.join('\n')}\n${stringify({ devices })}`;
   }
   return `${lines.join('\n')}\n`;
-}
-
-function slug(text: string): string {
-  return text
-    .toLowerCase()
-    .normalize('NFKD')
-    .replace(/[^a-z0-9]+/g, '-')
-    .replace(/^-+|-+$/g, '')
-    .slice(0, 64);
 }

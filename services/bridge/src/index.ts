@@ -1,6 +1,5 @@
 export * from './bridge.js';
 export * from './config.js';
-export * from './controller.js';
 export * from './device-link.js';
 export * from './discover.js';
 export * from './foreign.js';

@@ -61,6 +61,15 @@ const AvailabilityMapping = Type.Union([
   ),
 ]);
 
+/** Names and values of a profile's `{variables}`: values are topic segments, so no `/`, `+`, `#`. */
+export const VariablesSchema = (description: string) =>
+  Type.Record(Type.String({ pattern: '^[a-z][a-z0-9_]*$' }), Type.String({ pattern: '^[^/+#\\u0000]+$' }), {
+    description,
+  });
+
+export const ReportIntervalSchema = (description: string) =>
+  Type.Integer({ minimum: 1, maximum: 86_400_000, description });
+
 export const PAYLOAD_FORMATS = ['json', 'text', 'auto'] as const;
 export type PayloadFormat = (typeof PAYLOAD_FORMATS)[number];
 
@@ -107,11 +116,9 @@ export const MqttProfileFileSchema = Type.Object(
       description: "Published as the devices' meta `model`.",
     }),
     description: Type.Optional(Type.String({ maxLength: 500 })),
-    report_interval_ms: Type.Integer({
-      minimum: 1,
-      maximum: 86_400_000,
-      description: 'How often such a device reports by default (meta poll_interval_ms, for silence alerts).',
-    }),
+    report_interval_ms: ReportIntervalSchema(
+      'How often such a device reports by default (meta poll_interval_ms, for silence alerts).',
+    ),
     coalesce_ms: Type.Optional(
       Type.Integer({
         minimum: 0,
@@ -121,13 +128,8 @@ export const MqttProfileFileSchema = Type.Object(
       }),
     ),
     variables: Type.Optional(
-      Type.Record(
-        Type.String({ pattern: '^[a-z][a-z0-9_]*$' }),
-        Type.String({ pattern: '^[^/+#\\u0000]+$' }),
-        {
-          description:
-            'Defaults for `{name}` in topics and `$name` in expressions; a device may override them.',
-        },
+      VariablesSchema(
+        'Defaults for `{name}` in topics and `$name` in expressions; a device may override them.',
       ),
     ),
     messages: Type.Array(MessageMapping, { minItems: 1 }),

@@ -159,18 +159,8 @@ function compile(file: string, value: MqttProfileFile, report: Report): MqttProf
       }
       return { field, value: expression(rule.value, `${path}/reading/${field}`), unit };
     });
-    const state =
-      message.state === undefined
-        ? undefined
-        : typeof message.state === 'string'
-          ? { value: message.state }
-          : message.state;
-    const availability =
-      message.availability === undefined
-        ? undefined
-        : typeof message.availability === 'string'
-          ? { value: message.availability }
-          : message.availability;
+    const state = withValue(message.state);
+    const availability = withValue(message.availability);
     return {
       topic: topic(message.topic, `${path}/topic`),
       payload: message.payload ?? 'auto',
@@ -204,6 +194,13 @@ function compile(file: string, value: MqttProfileFile, report: Report): MqttProf
     ...(value.set ? { set: command('set') } : {}),
     ...(value.get ? { get: command('get') } : {}),
   };
+}
+
+/** `expr` and `{ value: expr, … }` are the same mapping. */
+function withValue<T extends { value: string }>(
+  mapping: string | T | undefined,
+): T | { value: string } | undefined {
+  return typeof mapping === 'string' ? { value: mapping } : mapping;
 }
 
 /** Fills `{id}` and `{variable}` into a topic template. */

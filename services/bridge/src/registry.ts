@@ -10,6 +10,7 @@ import {
   type RegistryDevice,
   type RegistryProblem,
 } from '@wattbus/devices';
+import { ReportIntervalSchema, VariablesSchema } from './profile-schema.js';
 import { loadMqttProfile, type MqttProfile } from './profiles.js';
 
 /** The device type of registry entries the bridge serves. */
@@ -31,20 +32,10 @@ export const MqttDeviceConnectionSchema = Type.Object(
         "The device's own name on its broker: Tasmota topic, Zigbee2MQTT friendly name, Shelly id or prefix, ESPHome node.",
     }),
     variables: Type.Optional(
-      Type.Record(
-        Type.String({ pattern: '^[a-z][a-z0-9_]*$' }),
-        Type.String({ pattern: '^[^/+#\\u0000]+$' }),
-        {
-          description: "Values for the profile's variables (relay channel, switch or sensor names).",
-        },
-      ),
+      VariablesSchema("Values for the profile's variables (relay channel, switch or sensor names)."),
     ),
     report_interval_ms: Type.Optional(
-      Type.Integer({
-        minimum: 1,
-        maximum: 86_400_000,
-        description: "How often the device reports (meta poll_interval_ms); default the profile's.",
-      }),
+      ReportIntervalSchema("How often the device reports (meta poll_interval_ms); default the profile's."),
     ),
   },
   { additionalProperties: false },

@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import type { DiscoveryDevice, Plug } from 'tplink-smarthome-api';
 import { stringify } from 'yaml';
+import { idFromName } from '../id-from-name.js';
 
 const { Client } = createRequire(import.meta.url)(
   'tplink-smarthome-api',
@@ -65,8 +66,8 @@ export async function discoverTplink(options: DiscoverOptions): Promise<Discover
 export function discoveryAsRegistryYaml(plugs: readonly DiscoveredPlug[]): string {
   const used = new Set<string>();
   const entries = plugs.map((plug) => {
-    let id = slug(plug.alias) || `plug-${plug.mac.replace(/[^0-9a-f]/gi, '').toLowerCase()}`;
-    for (let n = 2; used.has(id); n++) id = `${slug(plug.alias)}-${n}`;
+    let id = idFromName(plug.alias) || `plug-${plug.mac.replace(/[^0-9a-f]/gi, '').toLowerCase()}`;
+    for (let n = 2; used.has(id); n++) id = `${idFromName(plug.alias)}-${n}`;
     used.add(id);
     return {
       id,
@@ -86,13 +87,4 @@ export function discoveryAsRegistryYaml(plugs: readonly DiscoveredPlug[]): strin
     ),
   ];
   return `${header.join('\n')}\n${plugs.length > 0 ? stringify(entries) : ''}`;
-}
-
-function slug(text: string): string {
-  return text
-    .toLowerCase()
-    .normalize('NFKD')
-    .replace(/[^a-z0-9]+/g, '-')
-    .replace(/^-+|-+$/g, '')
-    .slice(0, 64);
 }
