@@ -44,6 +44,7 @@ export class DeviceLink {
   /** Fields of a burst without power_w; they join the next reading if it comes within one report interval. */
   #carried: Burst | undefined;
   #timer: NodeJS.Timeout | undefined;
+  #publishing = new Set<Promise<void>>();
   #commands: Promise<unknown> = Promise.resolve();
   #metrics: LinkMetrics = { messages: 0, readings: 0, dead_lettered: 0, commands: 0, unconfirmed: 0 };
 
@@ -145,8 +146,13 @@ export class DeviceLink {
     const fresh = carried && burst.at - carried.at <= this.bridged.device.poll_interval_ms;
     const values = { ...(fresh ? carried.values : {}), ...burst.values } as ReadingValues;
     const readings = this.#publisher.readingsOf(this.bridged.device, [values], new Date(burst.at));
-    await this.#publisher.readings(readings);
-    this.#metrics.readings++;
+    // Not awaited: the next message need not wait for this PUBACK (mqtt.js keeps the order); stop() awaits it.
+    const published = this.#publisher.readings(readings).then(
+      () => void this.#metrics.readings++,
+      (error: unknown) => this.#logger.warn({ device: this.id, err: error }, 'could not publish a reading'),
+    );
+    this.#publishing.add(published);
+    void published.finally(() => this.#publishing.delete(published));
   }
 
   /** Switches: the command, then the first state message that agrees, within the device's timeout. */
@@ -193,6 +199,7 @@ export class DeviceLink {
   /** Publishes what is gathered; a command still waiting ends by its own timeout. */
   async stop(): Promise<void> {
     await this.flush().catch(() => undefined);
+    await Promise.all(this.#publishing);
   }
 
   /** The state last published, or (when publishing it failed) what the device just said. */

@@ -261,6 +261,12 @@ describe('bridge: built-in profiles on a real mosquitto, stored through the stor
         /energy_wh: expected a finite number/,
       ],
       [`tele/${T}/SENSOR`, '', 'schema', /empty payload/],
+      [
+        `tele/${T}/SENSOR`,
+        `${'['.repeat(30_000)}${']'.repeat(30_000)}`,
+        'schema',
+        /power_w \(ENERGY\.Power\): Maximum call stack/,
+      ],
       [`tele/${T}/SENSOR`, huge, 'oversize', /exceeds max_payload_bytes 65536/],
       [`stat/${T}/POWER`, 'maybe', 'schema', /state: expected a relay state/],
       [`tele/${T}/LWT`, 'Restarting', 'schema', /availability: expected an availability/],
