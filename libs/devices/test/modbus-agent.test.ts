@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { startAedes, startWatched, type AedesServer, type WatchedProcess } from '@wattbus/testing';
 import { loadProfile, type ReadingValues } from '@wattbus/devices';
-import { SimulatedMeters, type SimulatedServer } from '../src/modbus/simulator.js';
+import { SimulatedMeters, type SimulatedServer } from '@wattbus/simulators';
 import { ModbusRegistry, sampleValues } from './modbus-helpers.js';
 import { PtyPair } from './modbus-socat.js';
 

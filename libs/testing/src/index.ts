@@ -4,3 +4,4 @@ export * from './influxd.js';
 export * from './mosquitto.js';
 export * from './aedes.js';
 export * from './service-process.js';
+export * from './brokers.js';

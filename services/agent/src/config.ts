@@ -16,6 +16,7 @@ export const AgentConfigSchema = Type.Object(
       maxLength: 64,
       pattern: '^[a-z0-9][a-z0-9_-]*$',
       default: hostBasedId('agent'),
+      'x-default-text': 'agent-<hostname>',
       description: 'Unique per agent: names its MQTT client ids and its availability topic.',
     }),
     registry_file: Type.Optional(

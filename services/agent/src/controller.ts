@@ -1,6 +1,7 @@
 import type { Bus } from '@wattbus/bus';
 import { WattbusError, type DeviceState } from '@wattbus/contracts';
 import type { Logger } from 'pino';
+import { switchAndConfirm } from './confirm-switch.js';
 import { DeviceRequestServer } from './device-requests.js';
 import type { DeviceSession } from './device-session.js';
 import type { DevicePublisher } from './publisher.js';
@@ -16,7 +17,7 @@ export interface ControllerOptions {
 
 /**
  * Serves `{base}/devices/{id}/req/{method}` for the devices of this agent: `set` switches through
- * the driver and reads the state back to confirm it, `get` reads it. Both go through the device's
+ * the driver and confirms from a fresh state read (switchAndConfirm), `get` reads it. Both go through the device's
  * session queue, so concurrent commands (and polls) reach a device one at a time, in arrival order.
  */
 export class Controller {
@@ -59,20 +60,27 @@ export class Controller {
   }
 
   async #set(session: DeviceSession, on: boolean, deadline: number | undefined): Promise<DeviceState> {
-    const confirmed = await session.run(async (driver) => {
-      await driver.setPower(on);
-      return driver.getState();
-    }, deadline);
-    session.lastOn = confirmed.on;
-    const state = await this.#publisher.state(session.device, confirmed.on);
-    if (confirmed.on !== on) {
+    const outcome = await session.run((driver) => switchAndConfirm(driver, on), deadline);
+    session.lastOn = outcome.on;
+    const state = await this.#publisher.state(session.device, outcome.on);
+    if (outcome.on !== on) {
       throw new WattbusError(
-        'DEVICE_ERROR',
-        `${session.id} did not switch ${on ? 'on' : 'off'}: it reports ${confirmed.on ? 'on' : 'off'}`,
+        'DEVICE_STATE_MISMATCH',
+        `${session.id} did not switch ${on ? 'on' : 'off'}: read after the command, it reports ${outcome.on ? 'on' : 'off'}`,
         { state },
       );
     }
-    this.#logger.info({ device: session.id, on }, 'switched');
+    const problem = outcome.commandLost ?? outcome.readBackFailed;
+    if (problem) {
+      this.#logger.warn(
+        { device: session.id, on, code: problem.code, err: problem.message },
+        outcome.commandLost
+          ? 'switched: the command failed, but the state read afterwards shows it acted'
+          : 'switched as the device acknowledged; reading the state back failed',
+      );
+    } else {
+      this.#logger.info({ device: session.id, on }, 'switched');
+    }
     return state;
   }
 

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { SimulatedPlug } from '@wattbus/devices/testing';
+import { SimulatedPlug } from '@wattbus/simulators';
 import { runServiceProcess, startAedes, type AedesServer, type ServiceProcess } from '@wattbus/testing';
 import { Observer, registryFor } from './helpers.js';
 

@@ -8,16 +8,17 @@ import {
   type AlertListResult,
   type ServiceHealth,
 } from '@wattbus/contracts';
+import { Fleet } from '@wattbus/fleet';
 import type { Logger } from 'pino';
 import { AlertBook } from './alert-book.js';
 import type { AlertHookConfig } from './config.js';
 import { Dispatcher } from './dispatcher.js';
 import { DailyEnergy } from './energy.js';
 import { Evaluator } from './evaluator.js';
-import { Fleet } from './fleet.js';
 import { AlertHistory } from './history.js';
 import { DEFAULT_DEAD_LETTER_WINDOW_MS, Judge } from './judge.js';
 import { Outbox } from './outbox.js';
+import { ServiceWatch } from './services.js';
 import { InfluxSink, WebhookSink } from './sinks.js';
 import { EmailSink } from './email.js';
 
@@ -43,6 +44,7 @@ export class AlertHook {
   #energy: DailyEnergy | undefined;
   #dispatcher: Dispatcher | undefined;
   #fleet: Fleet | undefined;
+  #services: ServiceWatch | undefined;
   #book: AlertBook | undefined;
   #evaluator: Evaluator | undefined;
   #listing: Subscription | undefined;
@@ -82,7 +84,8 @@ export class AlertHook {
       ];
       this.#dispatcher = new Dispatcher({ outbox: this.#outbox, sinks, retry: config.retry, logger });
       const windows = config.rules.map((rule) => rule.window_ms ?? DEFAULT_DEAD_LETTER_WINDOW_MS);
-      this.#fleet = new Fleet({
+      this.#fleet = new Fleet({ bus, clock, logger });
+      this.#services = new ServiceWatch({
         bus,
         clock,
         dead_letter_memory_ms: Math.max(DEFAULT_DEAD_LETTER_WINDOW_MS, ...windows),
@@ -90,6 +93,7 @@ export class AlertHook {
       this.#book = new AlertBook({ bus, dispatcher: this.#dispatcher, clock, logger });
       const judge = new Judge({
         fleet: this.#fleet,
+        services: this.#services,
         energy: this.#energy,
         clock,
         ratings_w: config.ratings_w,
@@ -105,14 +109,17 @@ export class AlertHook {
       });
       const evaluator = this.#evaluator;
       const energy = this.#energy;
-      this.#fleet.on('reading', (device, energyWh) => {
-        if (energyWh !== undefined) energy.record(device, energyWh);
+      this.#fleet.on('reading', (reading) => {
+        // Daily energy counts a device's totals, not its phases.
+        if (reading.phase === undefined && reading.energy_wh !== undefined)
+          energy.record(reading.device, reading.energy_wh);
       });
-      this.#fleet.on('device', (device) => evaluator.evaluateSubject(device, false));
-      this.#fleet.on('service', (service) => evaluator.evaluateSubject(service, true));
+      this.#fleet.on('changed', (device) => evaluator.evaluateSubject(device, false));
+      this.#services.on('service', (service) => evaluator.evaluateSubject(service, true));
       // Active alerts first, so retained device data arriving next cannot raise them again.
       await this.#book.recover(config.rules);
       await this.#fleet.start();
+      await this.#services.start();
       this.#dispatcher.start();
       const history = new AlertHistory(config.influx);
       const book = this.#book;
@@ -176,6 +183,8 @@ export class AlertHook {
     await this.#listing?.unsubscribe().catch(() => undefined);
     this.#listing = undefined;
     await this.#fleet?.stop();
+    this.#fleet?.removeAllListeners();
+    await this.#services?.stop();
     await this.#book?.settle();
     await this.#dispatcher?.stop();
     for (const email of this.#emails) email.close();
@@ -187,6 +196,7 @@ export class AlertHook {
     this.#bus = undefined;
     this.#evaluator = undefined;
     this.#fleet = undefined;
+    this.#services = undefined;
     this.#book = undefined;
     this.#dispatcher = undefined;
   }
@@ -234,7 +244,7 @@ export class AlertHook {
     if (!fleet) return;
     for (const rule of this.#deps.config.rules) {
       for (const device of rule.devices ?? []) {
-        if (isDeviceId(device) && !fleet.device(device)) {
+        if (isDeviceId(device) && !fleet.has(device)) {
           this.#deps.logger.warn(
             { rule: rule.name, device, after_ms: this.#deps.config.unknown_device_warn_ms },
             'rule names a device never seen on the bus (no meta, availability or reading): check its id',

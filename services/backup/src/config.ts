@@ -30,11 +30,16 @@ export const BackupMqttSchema = Type.Object(
   {
     url: Type.String({
       minLength: 1,
-      description: 'Broker URL; health alerts go to <base_topic>/health/backup.',
+      description:
+        'Broker URL; health reports go to <base_topic>/health/backup (without `mqtt`, failures are only logged).',
     }),
-    username: Type.Optional(Type.String()),
-    password: Type.Optional(Type.String()),
-    base_topic: Type.String({ minLength: 1, default: 'wattbus' }),
+    username: Type.Optional(Type.String({ description: 'Broker user.' })),
+    password: Type.Optional(Type.String({ description: 'Broker password.' })),
+    base_topic: Type.String({
+      minLength: 1,
+      default: 'wattbus',
+      description: 'First level(s) of every topic.',
+    }),
   },
   { additionalProperties: false },
 );
@@ -50,7 +55,7 @@ export const BackupConfigSchema = Type.Object(
     schedule: Type.String({
       minLength: 1,
       default: '0 * * * *',
-      description: 'Cron expression of the backup runs (default hourly).',
+      description: 'Cron expression of the backup runs, 5 or 6 fields (default hourly).',
     }),
     full_schedule: Type.String({
       minLength: 1,

@@ -1,8 +1,8 @@
+import { InfluxError } from '@wattbus/influx';
 import { ConfigError, createLogger, parseCli, stopOnSignals } from '@wattbus/runtime';
 import { ChainError } from './catalog.js';
 import { commandList, commandNow, commandRestore, commandVerify, UsageError, type CommandIo } from './cli.js';
 import { ENV_PREFIX, loadBackupConfig } from './config.js';
-import { InfluxError } from './influx-http.js';
 import { ManifestError } from './manifest.js';
 import { RestoreRefusedError } from './restore.js';
 import { BackupService } from './service.js';

@@ -16,10 +16,13 @@ export const BridgeConfigSchema = Type.Object(
         {
           url: Type.String({
             minLength: 1,
-            description: 'Broker the devices publish on, e.g. mqtt://homeassistant:1883.',
+            description:
+              'Broker the devices publish on, e.g. mqtt://homeassistant:1883 (default: the `mqtt` broker).',
           }),
-          username: Type.Optional(Type.String()),
-          password: Type.Optional(Type.String()),
+          username: Type.Optional(Type.String({ description: "The devices' broker user." })),
+          password: Type.Optional(
+            Type.String({ description: "The devices' broker password (redacted from logs)." }),
+          ),
         },
         {
           additionalProperties: false,
@@ -32,7 +35,9 @@ export const BridgeConfigSchema = Type.Object(
       maxLength: 64,
       pattern: '^[a-z0-9][a-z0-9_-]*$',
       default: hostBasedId('bridge'),
-      description: 'Unique per bridge: names its MQTT client ids and its availability topic.',
+      'x-default-text': 'bridge-<hostname>',
+      description:
+        'Unique per bridge: names its MQTT client ids, its availability topic and the `src` of Shelly Gen2 RPC.',
     }),
     registry_file: Type.Optional(
       Type.String({ minLength: 1, description: 'The device registry (YAML/JSON) of `type: mqtt` devices.' }),

@@ -170,7 +170,7 @@ export class DeviceLink {
       this.#metrics.unconfirmed++;
       if (last === undefined) throw this.#unreachable(timeoutMs);
       throw new WattbusError(
-        'DEVICE_ERROR',
+        'DEVICE_STATE_MISMATCH',
         `${this.id} did not switch ${on ? 'on' : 'off'}: it reports ${last ? 'on' : 'off'}`,
         { state: this.#state },
       );

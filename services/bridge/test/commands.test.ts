@@ -13,7 +13,7 @@ import {
 import { parseConfig, silentLogger } from '@wattbus/runtime';
 import { startMosquitto, waitUntil, type MosquittoServer } from '@wattbus/testing';
 import { Watcher, startBridge } from './helpers.js';
-import { EsphomeNode, ShellyGen1, ShellyGen2, TasmotaPlug, Zigbee2MqttPlug } from './simulators.js';
+import { EsphomeNode, ShellyGen1, ShellyGen2, TasmotaPlug, Zigbee2MqttPlug } from '@wattbus/simulators';
 
 const DEVICES = [
   { id: 'kitchen-plug', profile: 'tasmota', foreign: 'tasmota_A1B2C3', timeout_ms: 1500 },
@@ -188,7 +188,7 @@ describe('bridge: set/get on mosquitto, through the REST gateway and the bus', (
     );
   });
 
-  it('answers DEVICE_UNREACHABLE without a confirming state, DEVICE_ERROR when the relay does not move', async () => {
+  it('answers DEVICE_UNREACHABLE without a confirming state, DEVICE_STATE_MISMATCH when the relay does not move', async () => {
     await assert.rejects(request('ghost', 'set', { on: true }), (error: WattbusError) => {
       assert.equal(error.code, 'DEVICE_UNREACHABLE');
       assert.match(error.message, /no state from ghost \(tasmota 'tasmota_GHOST'\) within 300 ms/);
@@ -202,7 +202,7 @@ describe('bridge: set/get on mosquitto, through the REST gateway and the bus', (
 
     tasmota.stuck = true;
     await assert.rejects(request('kitchen-plug', 'set', { on: true }), (error: WattbusError) => {
-      assert.equal(error.code, 'DEVICE_ERROR');
+      assert.equal(error.code, 'DEVICE_STATE_MISMATCH');
       assert.match(error.message, /kitchen-plug did not switch on: it reports off/);
       return true;
     });

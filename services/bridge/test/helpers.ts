@@ -1,7 +1,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import mqtt, { type MqttClient } from 'mqtt';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import {
   DeadLetterSchema,
   ReadingSchema,
@@ -98,9 +98,10 @@ export class Watcher {
     });
   }
 
-  static async start(url: string, filter = 'wattbus/#'): Promise<Watcher> {
+  static async start(url: string, filter = 'wattbus/#', options: IClientOptions = {}): Promise<Watcher> {
     const client = await mqtt.connectAsync(url, {
       clientId: `watcher-${Math.random().toString(16).slice(2, 8)}`,
+      ...options,
     });
     const watcher = new Watcher(client);
     await client.subscribeAsync(filter, { qos: 1 });

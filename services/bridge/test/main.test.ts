@@ -12,7 +12,7 @@ import {
 } from '@wattbus/testing';
 import { loadBridgeRegistry } from '../src/index.js';
 import { Watcher, writeRegistry } from './helpers.js';
-import { TasmotaPlug } from './simulators.js';
+import { TasmotaPlug } from '@wattbus/simulators';
 
 const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 

@@ -14,7 +14,7 @@ import {
 } from '@wattbus/testing';
 import type { Bridge } from '../src/index.js';
 import { Watcher, startBridge } from './helpers.js';
-import { EsphomeNode, ShellyGen1, ShellyGen2, TasmotaPlug, Zigbee2MqttPlug } from './simulators.js';
+import { EsphomeNode, ShellyGen1, ShellyGen2, TasmotaPlug, Zigbee2MqttPlug } from '@wattbus/simulators';
 
 const DATABASE = 'bridge';
 

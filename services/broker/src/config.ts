@@ -16,9 +16,10 @@ const TopicRulesSchema = Type.Array(Type.String({ minLength: 1 }), {
 
 export const BrokerUserSchema = Type.Object(
   {
-    username: Type.String({ pattern: USERNAME_PATTERN, maxLength: 128 }),
+    username: Type.String({ pattern: USERNAME_PATTERN, maxLength: 128, description: 'Login name.' }),
     password_hash: Type.String({
       pattern: PASSWORD_HASH_PATTERN,
+      description: 'scrypt hash of the password, made with the hash-password command.',
       errorMessage: 'must be a scrypt hash scrypt$N$r$p$salt$hash (make one with the hash-password command)',
     }),
     publish: TopicRulesSchema,
@@ -29,7 +30,10 @@ export const BrokerUserSchema = Type.Object(
 
 export const AnonymousAccessSchema = Type.Object(
   {
-    enabled: Type.Boolean({ default: false }),
+    enabled: Type.Boolean({
+      default: false,
+      description: 'Whether a CONNECT without a username is accepted.',
+    }),
     publish: TopicRulesSchema,
     subscribe: TopicRulesSchema,
   },
@@ -55,7 +59,10 @@ export const BrokerConfigSchema = Type.Object(
         description: 'MQTT over WebSocket; 0 lets the OS choose; omitted or null disables it.',
       }),
     ),
-    users: Type.Array(BrokerUserSchema, { default: [] }),
+    users: Type.Array(BrokerUserSchema, {
+      default: [],
+      description: 'Who may connect, and the topics each may publish and subscribe to.',
+    }),
     anonymous: AnonymousAccessSchema,
     stats_interval_ms: Type.Integer({
       minimum: 0,

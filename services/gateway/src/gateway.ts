@@ -1,10 +1,10 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Bus } from '@wattbus/bus';
+import { Fleet } from '@wattbus/fleet';
 import { Health, type Logger } from '@wattbus/runtime';
 import { ApiKeys } from './api-keys.js';
 import type { GatewayConfig } from './config.js';
-import { DeviceDirectory } from './device-directory.js';
 import { createHttpApp } from './http-app.js';
 import { InFlight } from './in-flight.js';
 import { ROUTES, type Route } from './routes.js';
@@ -35,7 +35,8 @@ export class Gateway {
   readonly health = new Health();
   #deps: GatewayDeps;
   #server: Server | undefined;
-  #directory: DeviceDirectory | undefined;
+  /** Which devices exist (retained metas): a command for another is answered 404 at once. */
+  #fleet: Fleet | undefined;
   #inFlight: InFlight;
   #stopping = false;
   #unwatch: (() => void) | undefined;
@@ -50,9 +51,10 @@ export class Gateway {
     const { config, bus, logger } = this.#deps;
     const spec = this.#deps.spec ?? OpenApiSpec.load();
     this.#watchBroker(bus);
-    this.#directory = new DeviceDirectory({ bus });
+    this.#fleet = new Fleet({ bus, parts: ['meta'], logger });
     this.health.set('devices', false, 'subscribing to device metas');
-    await this.#directory.start();
+    await this.#fleet.start();
+    await this.#fleet.retainedDelivered();
     this.health.set('devices', true);
     const apiKeys = new ApiKeys(config.api_keys);
     if (apiKeys.size === 0) logger.warn('no API keys configured: every API request will get 401');
@@ -61,7 +63,7 @@ export class Gateway {
       spec,
       routes: this.#deps.routes ?? ROUTES,
       bus,
-      directory: this.#directory,
+      directory: this.#fleet,
       health: this.health,
       apiKeys,
       logger,
@@ -89,12 +91,12 @@ export class Gateway {
   }
 
   /** The devices agents announced (undefined before start). */
-  get devices(): DeviceDirectory | undefined {
-    return this.#directory;
+  get devices(): Fleet | undefined {
+    return this.#fleet;
   }
 
   metrics(): GatewayMetrics {
-    return { in_flight: this.#inFlight.count, known_devices: this.#directory?.size ?? 0 };
+    return { in_flight: this.#inFlight.count, known_devices: this.#fleet?.size ?? 0 };
   }
 
   async stop(): Promise<void> {
@@ -118,7 +120,7 @@ export class Gateway {
       await closed;
     }
     this.#unwatch?.();
-    await this.#directory?.stop();
+    await this.#fleet?.stop();
   }
 
   #watchBroker(bus: Bus): void {

@@ -8,10 +8,10 @@ import express, {
 } from 'express';
 import swaggerUi from 'swagger-ui-express';
 import type { Bus } from '@wattbus/bus';
+import type { Fleet } from '@wattbus/fleet';
 import type { Health, Logger } from '@wattbus/runtime';
 import { presentedKey, type ApiClient, type ApiKeys } from './api-keys.js';
 import type { GatewayConfig } from './config.js';
-import type { DeviceDirectory } from './device-directory.js';
 import { InFlight } from './in-flight.js';
 import { HttpProblem, renderProblem, toHttpProblem } from './problem.js';
 import type { Route, RouteContext } from './routes.js';
@@ -22,7 +22,8 @@ export interface HttpAppDeps {
   spec: OpenApiSpec;
   routes: Record<string, Route>;
   bus: Bus;
-  directory: DeviceDirectory;
+  /** Which devices exist. */
+  directory: Fleet;
   health: Health;
   apiKeys: ApiKeys;
   logger: Logger;

@@ -1,7 +1,6 @@
 export * from './api-keys.js';
 export * from './config.js';
 export * from './connect-bus.js';
-export * from './device-directory.js';
 export * from './gateway.js';
 export * from './openapi-components.js';
 export * from './problem.js';

@@ -10,8 +10,8 @@ import {
   type QueryMethod,
   type SetPowerParams,
 } from '@wattbus/contracts';
+import type { Fleet } from '@wattbus/fleet';
 import type { Health } from '@wattbus/runtime';
-import type { DeviceDirectory } from './device-directory.js';
 import { HttpProblem } from './problem.js';
 import type { RequestInput } from './spec.js';
 
@@ -23,7 +23,8 @@ export interface RouteContext {
   /** Throws 404 UNKNOWN_DEVICE for a device no agent announced (unless configured to forward). */
   ensureKnownDevice(deviceId: string): void;
   health: Health;
-  directory: DeviceDirectory;
+  /** Which devices exist. */
+  directory: Fleet;
 }
 
 export interface RouteResult {

@@ -8,6 +8,7 @@ import { AlertHook, parseAlertHookConfig } from '@wattbus/alert-hook';
 import { Broker, BrokerConfigSchema, hashPassword } from '@wattbus/broker';
 import { Bus } from '@wattbus/bus';
 import { loadRegistry } from '@wattbus/devices';
+import { ensureDatabase } from '@wattbus/influx';
 import { Gateway, GatewayConfigSchema, connectGatewayBus } from '@wattbus/gateway';
 import { QueryComponent, QueryConfigSchema } from '@wattbus/query';
 import { parseConfig } from '@wattbus/runtime';
@@ -88,7 +89,7 @@ export class Platform {
     if (!influxUrl) {
       const influx = await startLocalInflux({ dataDir, port: options.influxPort });
       // Created up front, so the query component's warm-up finds it on a first start.
-      await influx.createDatabase(options.database);
+      await ensureDatabase({ url: influx.url, database: options.database, timeout_ms: 10_000 });
       this.#stops.push({ name: 'influxd', stop: () => influx.stop() });
       influxUrl = influx.url;
     }

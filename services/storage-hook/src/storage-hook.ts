@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Bus, busConnection, type MessageContext } from '@wattbus/bus';
 import { ReadingSchema, validator, type Reading } from '@wattbus/contracts';
+import { Fleet } from '@wattbus/fleet';
 import {
   InfluxWriter,
   LineProtocolError,
@@ -11,7 +12,6 @@ import {
 import type { Logger } from '@wattbus/runtime';
 import type { StorageHookConfig } from './config.js';
 import { LogDrain } from './drain.js';
-import { DeviceRegistry } from './registry.js';
 import { WriteAheadLog } from './wal.js';
 
 export const SERVICE_NAME = 'storage-hook';
@@ -55,7 +55,8 @@ export class StorageHook {
   #wal: WriteAheadLog | undefined;
   #writer: InfluxWriter | undefined;
   #drain: LogDrain | undefined;
-  #registry: DeviceRegistry | undefined;
+  /** Type and location from the retained meta, for readings that do not carry them. */
+  #fleet: Fleet | undefined;
   #countersTimer: NodeJS.Timeout | undefined;
   #received = 0;
   #stopping = false;
@@ -122,7 +123,7 @@ export class StorageHook {
     }
     this.#bus = bus;
     this.#deadLetter(this.#earlyRejections.splice(0));
-    this.#registry = new DeviceRegistry({ bus });
+    this.#fleet = new Fleet({ bus, parts: ['meta'], logger });
     const filter = bus.topics.allDevices('readings');
     const shared = config.mqtt.share_group ? `$share/${config.mqtt.share_group}/${filter}` : filter;
     // Both routes are registered synchronously, before either SUBACK: a held queued reading
@@ -132,7 +133,7 @@ export class StorageHook {
         qos: 1,
         ackAfterHandle: true,
       }),
-      this.#registry.start(),
+      this.#fleet.start(),
     ]);
     if (config.counters_log_interval_ms > 0) {
       this.#countersTimer = setInterval(
@@ -176,7 +177,7 @@ export class StorageHook {
     this.#stopping = true;
     clearInterval(this.#countersTimer);
     // No unsubscribe(): the broker must keep queueing readings for our session while we are away.
-    await this.#registry?.stop();
+    await this.#fleet?.stop();
     await this.#bus?.stop();
     if (this.#drain) {
       const flushed = await this.#drain.flush(config.stop_flush_timeout_ms);
@@ -210,7 +211,7 @@ export class StorageHook {
     }
     let line: string;
     try {
-      line = readingToLine(reading, this.#registry?.tagsOf(reading.device));
+      line = readingToLine(reading, this.#fleet?.get(reading.device)?.meta);
     } catch (error) {
       if (!(error instanceof LineProtocolError)) throw error;
       bus.reject(context.topic, payloadOf(context), error.message);

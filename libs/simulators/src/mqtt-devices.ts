@@ -6,7 +6,7 @@ import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
  * ESPHome MQTT documentation; names are placeholders). Each answers its commands the way the
  * firmware does, and can be told to stay silent or to refuse switching.
  */
-abstract class SimulatedMqttDevice {
+export abstract class SimulatedMqttDevice {
   on = true;
   /** Ignore commands (a device that is gone but whose last will has not fired). */
   silent = false;
