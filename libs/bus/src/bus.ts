@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { Topics, type Validator } from '@wattbus/contracts';
+import { Topics, type DeadLetter, type Validator } from '@wattbus/contracts';
 import type { MqttClient } from 'mqtt';
 import { pino, type Logger } from 'pino';
 import { AckControl } from './ack-control.js';
@@ -146,14 +146,17 @@ export class Bus extends EventEmitter {
     return this.#requests.serve(filter, checkParams, handler);
   }
 
-  /** Reports a message refused after parsing (e.g. a store rejected it), on the same dead-letter topic. */
-  reject(topic: string, payload: Buffer | string, message: string): void {
-    this.#deadLetters.send(
-      topic,
-      Buffer.isBuffer(payload) ? payload : Buffer.from(payload),
-      'rejected',
-      message,
-    );
+  /**
+   * Reports a message refused after parsing (e.g. a store rejected it), on the same dead-letter
+   * topic. `reason` is for messages a service parses itself (the bridge's foreign payloads).
+   */
+  reject(
+    topic: string,
+    payload: Buffer | string,
+    message: string,
+    reason: DeadLetter['reason'] = 'rejected',
+  ): void {
+    this.#deadLetters.send(topic, Buffer.isBuffer(payload) ? payload : Buffer.from(payload), reason, message);
   }
 
   /** Graceful stop: pending requests rejected, will published by us (not fired), connection closed. */

@@ -4,6 +4,8 @@ export * from './errors.js';
 export * from './registry.js';
 export * from './registry-schema.js';
 export * from './shared-resources.js';
+export { idFromName } from './id-from-name.js';
+export { readYamlFile, readYamlFileSync, valueAt, type ParsedYaml } from './yaml-file.js';
 export { defaultDrivers, registerDriver } from './builtin.js';
 export { normalizeRealtime } from './tplink/emeter.js';
 export {

@@ -1,5 +1,5 @@
 import { Bus, type BusOptions } from '@wattbus/bus';
-import { assertSegment, type Availability } from '@wattbus/contracts';
+import type { Availability } from '@wattbus/contracts';
 import { SharedResources, type Registry } from '@wattbus/devices';
 import { HealthPublisher, type Logger } from '@wattbus/runtime';
 import type { AgentConfig } from './config.js';
@@ -7,17 +7,13 @@ import { Controller } from './controller.js';
 import { DeviceSession, type AvailabilityChange } from './device-session.js';
 import { DeviceWills } from './device-wills.js';
 import { Poller, type PollerMetrics } from './poller.js';
+import { AgentPresence } from './presence.js';
 import { DevicePublisher } from './publisher.js';
 
 export interface AgentDeviceMetrics extends Partial<PollerMetrics> {
   availability: Availability | 'unknown';
   operations: number;
   failures: number;
-}
-
-/** `{base}/agents/{agentId}/availability`: retained `online`, and the agent's own last will `offline`. */
-export function agentAvailabilityTopic(baseTopic: string, agentId: string): string {
-  return `${baseTopic}/agents/${assertSegment(agentId, 'agent id')}/availability`;
 }
 
 /**
@@ -30,6 +26,7 @@ export class Agent {
   #registry: Registry;
   #logger: Logger;
   #bus: Bus | undefined;
+  #presence: AgentPresence | undefined;
   #shared = new SharedResources();
   #sessions = new Map<string, DeviceSession>();
   #pollers = new Map<string, Poller>();
@@ -87,17 +84,15 @@ export class Agent {
 
   async #start(): Promise<void> {
     const config = this.#config;
-    const availabilityTopic = agentAvailabilityTopic(config.mqtt.base_topic, config.id);
-    const bus = await this.#connect({
-      url: config.mqtt.url,
-      username: config.mqtt.username,
-      password: config.mqtt.password,
-      baseTopic: config.mqtt.base_topic,
+    const presence = await AgentPresence.connect({
+      mqtt: config.mqtt,
+      id: config.id,
+      connect: this.#connect,
       service: 'agent',
-      clientId: config.id,
-      will: { topic: availabilityTopic, payload: 'offline', retain: true },
       logger: this.#logger,
     });
+    this.#presence = presence;
+    const bus = presence.bus;
     this.#bus = bus;
     const publisher = new DevicePublisher({ bus });
     this.#publisher = publisher;
@@ -132,16 +127,9 @@ export class Agent {
       });
       await this.#wills.start();
     }
-    await bus.publish(availabilityTopic, 'online', { qos: 1, retain: true });
-    // After a reconnect the broker has published our will: say again what is true.
-    bus.on('connect', () => {
-      if (this.#stopping) return;
-      void bus.publish(availabilityTopic, 'online', { qos: 1, retain: true }).catch(() => undefined);
-      for (const session of this.#sessions.values()) {
-        if (session.availability)
-          void publisher.availability(session.device, session.availability).catch(() => undefined);
-      }
-    });
+    await presence.announce(publisher, () =>
+      [...this.#sessions.values()].map((session) => [session.device, session.availability]),
+    );
     await Promise.all(this.#registry.devices.map((device) => publisher.meta(device)));
     if (config.controller) {
       this.#controller = new Controller({
@@ -184,6 +172,7 @@ export class Agent {
   async stop(): Promise<void> {
     if (this.#stopping) return;
     this.#stopping = true;
+    this.#presence?.retire();
     await this.#health?.stop();
     await Promise.all([...this.#pollers.values()].map((poller) => poller.stop()));
     await this.#controller?.stop();
