@@ -172,7 +172,7 @@ describe('every program enters through runtime runService', () => {
         });
         const elapsedMs = Date.now() - started;
         assert.equal((await run.exited).code, 2, run.stderr());
-        assert.match(run.stderr(), /'htp:\/\/x' has the unsupported scheme 'htp:' \(expected mqtt:\/\//);
+        assert.match(run.stderr(), /'htp:\/\/x': unsupported scheme 'htp' \(expected mqtt:\/\//);
         assert.match(run.stderr(), new RegExp(`^wattbus-${spec.service}: invalid configuration`));
         t.diagnostic(`${spec.service}: htp://x refused in ${elapsedMs} ms (node and tsx start-up included)`);
       });
