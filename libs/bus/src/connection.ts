@@ -1,6 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { DEFAULT_BASE_TOPIC } from '@wattbus/contracts';
-import type { BusOptions } from './bus.js';
+import type { BusOptions } from './options.js';
 
 /**
  * The `mqtt:` keys of a service's config: how to reach the broker. A service with more keys

@@ -1,13 +1,14 @@
 import { isDeepStrictEqual } from 'node:util';
-import { Bus } from '@wattbus/bus';
-import { assertSegment, type Availability } from '@wattbus/contracts';
+import { Bus, type BusOptions } from '@wattbus/bus';
+import type { Availability } from '@wattbus/contracts';
 import { SharedResources, type Registry, type RegistryDevice } from '@wattbus/devices';
-import type { Logger } from 'pino';
+import { HealthPublisher, type Logger } from '@wattbus/runtime';
 import type { AgentConfig } from './config.js';
 import { Controller } from './controller.js';
 import { DeviceSession, type AvailabilityChange } from './device-session.js';
 import { DeviceWills } from './device-wills.js';
 import { Poller, type PollerMetrics } from './poller.js';
+import { AgentPresence } from './presence.js';
 import { DevicePublisher } from './publisher.js';
 
 /** Device ids an updateRegistry() started, stopped and restarted, and entries it could not start. */
@@ -24,11 +25,6 @@ export interface AgentDeviceMetrics extends Partial<PollerMetrics> {
   failures: number;
 }
 
-/** `{base}/agents/{agentId}/availability`: retained `online`, and the agent's own last will `offline`. */
-export function agentAvailabilityTopic(baseTopic: string, agentId: string): string {
-  return `${baseTopic}/agents/${assertSegment(agentId, 'agent id')}/availability`;
-}
-
 /**
  * One agent process: a device session per registry entry (driver + one-at-a-time queue +
  * availability), shared by the collector (a Poller per device) and the controller. Either role
@@ -39,19 +35,29 @@ export class Agent {
   #registry: Registry;
   #logger: Logger;
   #bus: Bus | undefined;
+  #presence: AgentPresence | undefined;
   #shared = new SharedResources();
   #sessions = new Map<string, DeviceSession>();
   #pollers = new Map<string, Poller>();
   #controller: Controller | undefined;
   #wills: DeviceWills | undefined;
   #publisher: DevicePublisher | undefined;
+  #health: HealthPublisher | undefined;
+  #connect: (options: BusOptions) => Promise<Bus>;
   #stopping = false;
   #updating: Promise<unknown> = Promise.resolve();
 
-  constructor(deps: { config: AgentConfig; registry: Registry; logger: Logger }) {
+  constructor(deps: {
+    config: AgentConfig;
+    registry: Registry;
+    logger: Logger;
+    /** How to connect to the broker: the front door's (it names a failure clearly); default Bus.connect. */
+    connect?: (options: BusOptions) => Promise<Bus>;
+  }) {
     this.#config = deps.config;
     this.#registry = deps.registry;
     this.#logger = deps.logger;
+    this.#connect = deps.connect ?? ((options) => Bus.connect(options));
   }
 
   get bus(): Bus | undefined {
@@ -88,17 +94,15 @@ export class Agent {
 
   async #start(): Promise<void> {
     const config = this.#config;
-    const availabilityTopic = agentAvailabilityTopic(config.mqtt.base_topic, config.id);
-    const bus = await Bus.connect({
-      url: config.mqtt.url,
-      username: config.mqtt.username,
-      password: config.mqtt.password,
-      baseTopic: config.mqtt.base_topic,
+    const presence = await AgentPresence.connect({
+      mqtt: config.mqtt,
+      id: config.id,
+      connect: this.#connect,
       service: 'agent',
-      clientId: config.id,
-      will: { topic: availabilityTopic, payload: 'offline', retain: true },
       logger: this.#logger,
     });
+    this.#presence = presence;
+    const bus = presence.bus;
     this.#bus = bus;
     const publisher = new DevicePublisher({ bus });
     this.#publisher = publisher;
@@ -117,16 +121,9 @@ export class Agent {
         current: (id) => this.#sessions.get(id)?.availability,
       });
     }
-    await bus.publish(availabilityTopic, 'online', { qos: 1, retain: true });
-    // After a reconnect the broker has published our will: say again what is true.
-    bus.on('connect', () => {
-      if (this.#stopping) return;
-      void bus.publish(availabilityTopic, 'online', { qos: 1, retain: true }).catch(() => undefined);
-      for (const session of this.#sessions.values()) {
-        if (session.availability)
-          void publisher.availability(session.device, session.availability).catch(() => undefined);
-      }
-    });
+    await presence.announce(publisher, () =>
+      [...this.#sessions.values()].map((session) => [session.device, session.availability]),
+    );
     if (config.controller) {
       this.#controller = new Controller({
         bus,
@@ -138,6 +135,14 @@ export class Agent {
       await this.#controller.start();
     }
     await this.#bringUp(sessions);
+    // Named by the agent's id (several agents share a broker); the ACL allows wattbus/health/%c.
+    this.#health = new HealthPublisher({
+      bus,
+      service: config.id,
+      logger: this.#logger,
+      metrics: () => this.#healthMetrics(),
+    });
+    await this.#health.start();
     this.#logger.info(
       {
         agent_id: config.id,
@@ -155,6 +160,8 @@ export class Agent {
     if (this.#stopping) return;
     this.#stopping = true;
     await this.#updating;
+    this.#presence?.retire();
+    await this.#health?.stop();
     await Promise.all([...this.#pollers.values()].map((poller) => poller.stop()));
     await this.#controller?.stop();
     const publisher = this.#publisher;
@@ -167,6 +174,17 @@ export class Agent {
     await this.#shared.closeAll();
     await this.#wills?.stop();
     await this.#bus?.stop();
+  }
+
+  #healthMetrics(): Record<string, number> {
+    const devices = Object.values(this.metrics());
+    return {
+      devices: devices.length,
+      devices_online: devices.filter((device) => device.availability === 'online').length,
+      devices_offline: devices.filter((device) => device.availability === 'offline').length,
+      device_failures: devices.reduce((sum, device) => sum + device.failures, 0),
+      will_connections: this.willConnections,
+    };
   }
 
   /**

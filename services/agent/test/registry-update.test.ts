@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import { loadRegistry } from '@wattbus/devices';
-import { SimulatedPlug } from '@wattbus/devices/testing';
+import { SimulatedPlug } from '@wattbus/simulators';
 import { startAedes, waitUntil, type AedesServer } from '@wattbus/testing';
 import { stringify } from 'yaml';
 import { RegistryWatcher, type Agent } from '../src/index.js';

@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Bus } from '@wattbus/bus';
 import { Fleet } from '@wattbus/fleet';
-import { Health, type Logger } from '@wattbus/runtime';
+import { Health, HealthPublisher, type Logger } from '@wattbus/runtime';
 import { ApiKeys } from './api-keys.js';
 import type { GatewayConfig } from './config.js';
 import { createHttpApp } from './http-app.js';
@@ -40,6 +40,7 @@ export class Gateway {
   #inFlight: InFlight;
   #stopping = false;
   #unwatch: (() => void) | undefined;
+  #publisher: HealthPublisher | undefined;
 
   constructor(deps: GatewayDeps) {
     this.#deps = deps;
@@ -86,6 +87,15 @@ export class Gateway {
     const { port } = server.address() as AddressInfo;
     const host = config.host.includes(':') ? `[${config.host}]` : config.host;
     const url = `http://${host}:${port}`;
+    // The same checks as /readyz, retained on {base}/health/gateway for the alert hook.
+    this.#publisher = new HealthPublisher({
+      bus,
+      service: 'gateway',
+      logger,
+      health: this.health,
+      metrics: () => ({ ...this.metrics() }),
+    });
+    await this.#publisher.start();
     logger.info({ url, docs: `${url}/docs`, api_keys: apiKeys.size }, 'gateway listening');
     return { url, port };
   }
@@ -103,6 +113,7 @@ export class Gateway {
     if (this.#stopping) return;
     this.#stopping = true;
     this.health.set('shutdown', false, 'stopping');
+    await this.#publisher?.stop();
     const server = this.#server;
     if (server) {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));

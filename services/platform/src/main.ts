@@ -1,17 +1,74 @@
 #!/usr/bin/env -S node --import tsx
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { parseCli, stopOnSignals, type Logger } from '@wattbus/runtime';
+import { Type } from '@sinclair/typebox';
+import { RegistryError } from '@wattbus/devices';
+import { runService, UsageError, type CliResult, type Logger } from '@wattbus/runtime';
 import { freePort } from '@wattbus/testing';
 import { banner } from './banner.js';
+import type { ConsoleLog } from './console-log.js';
+import { AddressError } from './discovery/addresses.js';
 import { DISCOVERY_OPTIONS, discoverIntoFile, discoveryRequestOf } from './discovery/discover.js';
+import { NoInfluxError } from './local-influx.js';
 import { Platform } from './platform.js';
-import { createPlatformLogger, type LogFormat } from './platform-logger.js';
+import { createPlatformLogger } from './platform-logger.js';
 
-const cli = parseCli({
-  name: 'wattbus-platform (npm start)',
+type CliValues = CliResult['values'];
+
+/**
+ * A port the user named is used as given (a clash is an error). A default port that is taken —
+ * a system mosquitto on 1883 or influxd on 8086, started by their Debian packages — is replaced
+ * by a free one, so the first command works on a machine that already runs them.
+ */
+async function port(values: CliValues, name: string, fallback: number, logger: Logger): Promise<number> {
+  if (values[name] !== undefined) return explicitPort(values, name);
+  if (await isFree(fallback)) return fallback;
+  const chosen = await freePort();
+  logger.warn({ port: fallback, instead: chosen }, `port ${fallback} is taken; --${name} ${chosen} instead`);
+  return chosen;
+}
+
+function isFree(candidate: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(candidate, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+function explicitPort(values: CliValues, name: string): number {
+  const value = Number(values[name]);
+  if (!Number.isInteger(value) || value < 0 || value > 65535) {
+    throw new UsageError(`--${name} must be a port number (0-65535), got ${String(values[name])}`);
+  }
+  return value;
+}
+
+function plugCount(values: CliValues): number {
+  const value = Number(values.plugs);
+  if (!Number.isInteger(value) || value < 1 || value > 8) {
+    throw new UsageError(`--plugs must be a whole number from 1 to 8, got ${String(values.plugs)}`);
+  }
+  return value;
+}
+
+function devicesFileOf(values: CliValues): string {
+  return typeof values.devices === 'string'
+    ? values.devices
+    : join(String(values['data-dir']), 'devices.yaml');
+}
+
+/** The calm console, opened once the banner is out. */
+let consoleLog: ConsoleLog | undefined;
+let logDir: string | undefined;
+
+await runService({
+  name: 'platform',
   summary:
-    'Runs the whole platform in one process on your devices (data/devices.yaml): embedded MQTT broker, agent, storage hook, query component, alert hook and REST gateway, against a local InfluxDB. Without a devices file (or with --demo) it runs a simulated fleet.',
+    'Runs the whole platform in one process on your devices (data/devices.yaml): embedded MQTT broker, agent, storage hook, query component, alert hook and REST gateway, against a local InfluxDB. Without a devices file (or with --demo) it runs a simulated fleet. The discover command finds devices and adds them to the file.',
+  // Flags only: the embedded platform wires every part itself (see platform.ts).
+  schema: Type.Object({}, { additionalProperties: false }),
+  envPrefix: 'WATTBUS_PLATFORM_',
   options: {
     'data-dir': {
       type: 'string',
@@ -20,12 +77,13 @@ const cli = parseCli({
     },
     devices: {
       type: 'string',
-      description: 'your devices file, read and watched, never written (default: <data-dir>/devices.yaml)',
+      description:
+        'your devices file, read and watched, never written by npm start (default: <data-dir>/devices.yaml)',
     },
     demo: { type: 'boolean', description: 'run the simulated fleet even when a devices file exists' },
     discover: {
       type: 'boolean',
-      description: 'first discover devices (options below) and add them to the devices file',
+      description: 'first discover devices (options below) and add them to the devices file, then start',
     },
     ...DISCOVERY_OPTIONS,
     'log-format': {
@@ -63,103 +121,66 @@ const cli = parseCli({
       default: 'Europe/Berlin',
     },
   },
-  epilog: `Environment:
-  INFLUX_URL        use this InfluxDB instead of starting influxd (e.g. http://127.0.0.1:8086)
-  INFLUX_DATABASE   database name (default wattbus)
-  LOG_LEVEL         pino level (default info)
+  commands: {
+    discover: {
+      summary:
+        'find TP-Link Kasa plugs, Shellys and Modbus TCP meters at the addresses you name and add them to the devices file (npm run discover)',
+      async run({ cli: { values } }) {
+        process.stdout.write(
+          (await discoverIntoFile(discoveryRequestOf(values), devicesFileOf(values))).report,
+        );
+      },
+    },
+  },
+  environment: ['INFLUX_URL', 'INFLUX_DATABASE'],
+  epilog: `INFLUX_URL: use this InfluxDB instead of starting influxd (e.g. http://127.0.0.1:8086);
+INFLUX_DATABASE: its database (default wattbus).
+
+Discovery asks only the addresses you name: a broadcast goes to --broadcast or to the broadcast
+address of --interface; HTTP probes go to the --shelly addresses; Modbus to --modbus.
+  npm run discover -- --interface eth0 --shelly 192.168.1.0/24 --modbus 192.168.1.9@1
+  npm start -- --discover --interface eth0
 
 Stop with Ctrl-C (SIGINT) or SIGTERM: every part stops, influxd included; readings the storage
 hook accepted but had not written yet are replayed from its log on the next start.`,
-});
-
-/**
- * A port the user named is used as given (a clash is an error). A default port that is taken —
- * a system mosquitto on 1883 or influxd on 8086, started by their Debian packages — is replaced
- * by a free one, so the first command works on a machine that already runs them.
- */
-async function port(name: string, fallback: number, logger: Logger): Promise<number> {
-  if (cli.values[name] !== undefined) return explicitPort(name);
-  if (await isFree(fallback)) return fallback;
-  const chosen = await freePort();
-  logger.warn({ port: fallback, instead: chosen }, `port ${fallback} is taken; --${name} ${chosen} instead`);
-  return chosen;
-}
-
-function isFree(candidate: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once('error', () => resolve(false));
-    server.listen(candidate, '127.0.0.1', () => server.close(() => resolve(true)));
-  });
-}
-
-function explicitPort(name: string): number {
-  const value = Number(cli.values[name]);
-  if (!Number.isInteger(value) || value < 0 || value > 65535) {
-    process.stderr.write(`--${name} must be a port number (0-65535), got ${String(cli.values[name])}\n`);
-    process.exit(2);
-  }
-  return value;
-}
-
-function plugCount(): number {
-  const value = Number(cli.values.plugs);
-  if (!Number.isInteger(value) || value < 1 || value > 8) {
-    process.stderr.write(`--plugs must be a whole number from 1 to 8, got ${String(cli.values.plugs)}\n`);
-    process.exit(2);
-  }
-  return value;
-}
-
-function logFormat(): LogFormat {
-  const value = cli.values['log-format'];
-  if (value !== 'console' && value !== 'json') {
-    process.stderr.write(`--log-format must be console or json, got ${String(value)}\n`);
-    process.exit(2);
-  }
-  return value;
-}
-
-async function main(): Promise<void> {
-  const dataDir = String(cli.values['data-dir']);
-  const devicesFile =
-    typeof cli.values.devices === 'string' ? cli.values.devices : join(dataDir, 'devices.yaml');
-  const plugs = plugCount();
-  if (cli.values.discover) {
-    process.stdout.write((await discoverIntoFile(discoveryRequestOf(cli.values), devicesFile)).report);
-  }
-  const { logger, logDir, console } = await createPlatformLogger({
-    format: logFormat(),
-    logDir: join(dataDir, 'logs'),
-  });
-  const wsPort = cli.values['ws-port'] === 'off' ? null : await port('ws-port', 9001, logger);
-  const platform = new Platform({
-    options: {
-      dataDir,
-      host: String(cli.values.host),
-      httpPort: await port('http-port', 8080, logger),
-      mqttPort: await port('mqtt-port', 1883, logger),
-      wsPort,
-      influxUrl: process.env.INFLUX_URL || undefined,
-      influxPort: await port('influx-port', 8086, logger),
-      database: process.env.INFLUX_DATABASE || 'wattbus',
-      devicesFile,
-      demo: cli.values.demo === true,
-      plugCount: plugs,
-      timeZone: String(cli.values['time-zone']),
-    },
-    logger,
-  });
-  stopOnSignals(logger, () => platform.stop(), { timeoutMs: 10_000 });
-  try {
+  configErrors: [RegistryError, AddressError, NoInfluxError],
+  async logger({ values }) {
+    const format = values['log-format'];
+    if (format !== 'console' && format !== 'json') {
+      throw new UsageError(`--log-format must be console or json, got ${String(format)}`);
+    }
+    const made = await createPlatformLogger({ format, logDir: join(String(values['data-dir']), 'logs') });
+    consoleLog = made.console;
+    logDir = made.logDir;
+    return made.logger;
+  },
+  async start({ cli: { values }, logger }) {
+    const plugs = plugCount(values);
+    const devicesFile = devicesFileOf(values);
+    if (values.discover) {
+      process.stdout.write((await discoverIntoFile(discoveryRequestOf(values), devicesFile)).report);
+    }
+    const wsPort = values['ws-port'] === 'off' ? null : await port(values, 'ws-port', 9001, logger);
+    const platform = new Platform({
+      options: {
+        dataDir: String(values['data-dir']),
+        host: String(values.host),
+        httpPort: await port(values, 'http-port', 8080, logger),
+        mqttPort: await port(values, 'mqtt-port', 1883, logger),
+        wsPort,
+        influxUrl: process.env.INFLUX_URL || undefined,
+        influxPort: await port(values, 'influx-port', 8086, logger),
+        database: process.env.INFLUX_DATABASE || 'wattbus',
+        devicesFile,
+        demo: values.demo === true,
+        plugCount: plugs,
+        timeZone: String(values['time-zone']),
+      },
+      logger,
+    });
     const addresses = await platform.start();
     process.stdout.write(banner(addresses, { logDir }));
-  } finally {
-    console?.open();
-  }
-}
-
-main().catch((error: unknown) => {
-  process.stderr.write(`wattbus-platform: ${error instanceof Error ? error.message : String(error)}\n`);
-  process.exit(1);
+    consoleLog?.open();
+    return platform;
+  },
 });

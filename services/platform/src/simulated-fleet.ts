@@ -1,5 +1,5 @@
-import { SimulatedShelly, loadProfile, type MeterProfile } from '@wattbus/devices';
-import { SimulatedMeters, SimulatedPlug, type SimulatedServer } from '@wattbus/devices/testing';
+import { loadProfile, type MeterProfile } from '@wattbus/devices';
+import { SimulatedMeters, SimulatedPlug, SimulatedShelly, type SimulatedServer } from '@wattbus/simulators';
 
 /** What a simulated plug powers, with its typical load in watts. */
 const PROFILES = [

@@ -4,8 +4,8 @@ import { once } from 'node:events';
 import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadProfile, SimulatedShelly } from '@wattbus/devices';
-import { SimulatedMeters, SimulatedPlug, type SimulatedServer } from '@wattbus/devices/testing';
+import { loadProfile } from '@wattbus/devices';
+import { SimulatedMeters, SimulatedPlug, SimulatedShelly, type SimulatedServer } from '@wattbus/simulators';
 import { freePort, waitUntil } from '@wattbus/testing';
 import { bannerOf, run, startPlatform, storedDevices, type Ports, type RunningPlatform } from './helpers.js';
 
@@ -16,7 +16,7 @@ import { bannerOf, run, startPlatform, storedDevices, type Ports, type RunningPl
  * clients publish and subscribe with the printed accounts, and two restarts leave the file as
  * the user wrote it. One platform start serves most assertions: starts are slow.
  */
-const discoverMain = new URL('../src/discover-main.ts', import.meta.url).pathname;
+const main = new URL('../src/main.ts', import.meta.url).pathname;
 
 describe('npm start --devices FILE: the user’s own fleet', { timeout: 300_000 }, () => {
   let dir: string;
@@ -66,7 +66,8 @@ describe('npm start --devices FILE: the user’s own fleet', { timeout: 300_000 
     const discovery = await run(process.execPath, [
       '--import',
       'tsx',
-      discoverMain,
+      main,
+      'discover',
       '--devices',
       file,
       '--kasa',

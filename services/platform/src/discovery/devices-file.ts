@@ -1,6 +1,7 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DEVICE_ID_MAX_LENGTH } from '@wattbus/contracts';
+import { idFromName } from '@wattbus/devices';
 import { isMap, isSeq, parseDocument, YAMLMap, type Document } from 'yaml';
 import type { FoundDevice } from './found.js';
 
@@ -54,7 +55,7 @@ export function mergeIntoDevicesFile(file: string, found: readonly FoundDevice[]
       continue;
     }
     identities.add(identity);
-    const id = uniqueId(slug(device.name) || device.type, ids);
+    const id = uniqueId(idFromName(device.name) || device.type, ids);
     ids.add(id);
     const node = document.createNode({
       id,
@@ -97,7 +98,8 @@ function newDocument(): Document {
 function identityOf(type: string, connection: Record<string, unknown>): string {
   const defaults: Record<string, number> = { tplink: 9999, shelly: 80, modbus: 502 };
   const port = connection.port ?? defaults[type];
-  const channel = connection.channel ?? connection.unit_id ?? (type === 'modbus' ? 1 : 0);
+  const channel =
+    connection.channel ?? connection.outlet ?? connection.unit_id ?? (type === 'modbus' ? 1 : 0);
   return [type, String(connection.host).toLowerCase(), port, channel].join('|');
 }
 
@@ -105,13 +107,4 @@ function uniqueId(base: string, taken: ReadonlySet<string>): string {
   const stem = base.slice(0, DEVICE_ID_MAX_LENGTH - 4);
   if (!taken.has(stem)) return stem;
   for (let n = 2; ; n++) if (!taken.has(`${stem}-${n}`)) return `${stem}-${n}`;
-}
-
-/** A device id from a name: lower case, `-` between words, starting with a letter or digit. */
-function slug(text: string): string {
-  return text
-    .toLowerCase()
-    .normalize('NFKD')
-    .replace(/[^a-z0-9]+/g, '-')
-    .replace(/^-+|-+$/g, '');
 }

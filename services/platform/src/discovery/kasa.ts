@@ -15,14 +15,25 @@ export async function discoverKasa(options: {
   const broadcast = options.broadcast ?? options.hosts[0]?.host;
   if (broadcast === undefined) return [];
   const plugs = await discoverTplink({ timeoutMs: options.timeoutMs, broadcast, devices: options.hosts });
-  return plugs.map((plug) => ({
-    type: 'tplink',
-    name: plug.alias || plug.model,
-    model: plug.model,
-    address: `${plug.host}:${plug.port}`,
-    details: plug.has_emeter ? 'plug with energy meter' : 'plug without energy meter (cannot be polled)',
-    credentialsNeeded: false,
-    kind: 'appliance',
-    connection: plug.port === 9999 ? { host: plug.host } : { host: plug.host, port: plug.port },
-  }));
+  return plugs.flatMap((plug) => {
+    const at = plug.port === 9999 ? { host: plug.host } : { host: plug.host, port: plug.port };
+    const meter = plug.has_emeter ? 'with energy meter' : 'without energy meter (state only)';
+    const found = {
+      type: 'tplink' as const,
+      model: plug.model,
+      address: `${plug.host}:${plug.port}`,
+      credentialsNeeded: false,
+      kind: 'appliance' as const,
+    };
+    // A strip is one entry per outlet, as the driver reads it.
+    if (plug.outlets?.length) {
+      return plug.outlets.map((outlet) => ({
+        ...found,
+        name: outlet.alias || `${plug.alias || plug.model} ${outlet.number}`,
+        details: `outlet ${outlet.number} of ${plug.outlets!.length}, ${meter}`,
+        connection: { ...at, outlet: outlet.number },
+      }));
+    }
+    return [{ ...found, name: plug.alias || plug.model, details: `plug ${meter}`, connection: at }];
+  });
 }
