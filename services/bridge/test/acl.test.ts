@@ -95,7 +95,12 @@ describe("bridge under mosquitto/acl.example's `bridge` user", () => {
     try {
       // Its health, named by its id (startBridge's `bridge-test`), not by its user.
       const health = JSON.parse(
-        (await watcher.waitFor('the bridge health', (s) => s.topic === 'wattbus/health/bridge-test')).text,
+        (
+          await watcher.waitFor(
+            'health record of the bridge',
+            (s) => s.topic === 'wattbus/health/bridge-test',
+          )
+        ).text,
       ) as ServiceHealth;
       assert.equal(health.ready, true);
       assert.equal(health.checks.devices_broker?.ok, true);
