@@ -70,6 +70,12 @@ export const GatewayConfigSchema = Type.Object(
       default: 1024,
       description: 'API requests waiting at once; beyond it the gateway answers 503 at once.',
     }),
+    max_event_streams: Type.Integer({
+      minimum: 0,
+      default: 100,
+      description:
+        'Live event streams (GET /api/v1/events, the dashboard) open at once; beyond it 503. They do not count in max_in_flight.',
+    }),
     max_body_bytes: Type.Integer({ minimum: 64, maximum: 1_048_576, default: 16_384 }),
     unknown_devices: Type.Union([Type.Literal('not_found'), Type.Literal('forward')], {
       default: 'not_found',

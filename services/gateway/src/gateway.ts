@@ -7,6 +7,7 @@ import type { GatewayConfig } from './config.js';
 import { DeviceDirectory } from './device-directory.js';
 import { createHttpApp } from './http-app.js';
 import { InFlight } from './in-flight.js';
+import { LiveEvents } from './live-events.js';
 import { ROUTES, type Route } from './routes.js';
 import { OpenApiSpec } from './spec.js';
 
@@ -24,6 +25,7 @@ export interface GatewayDeps {
 export interface GatewayMetrics {
   in_flight: number;
   known_devices: number;
+  event_streams: number;
 }
 
 /**
@@ -37,6 +39,7 @@ export class Gateway {
   #server: Server | undefined;
   #directory: DeviceDirectory | undefined;
   #inFlight: InFlight;
+  #events: LiveEvents | undefined;
   #stopping = false;
   #unwatch: (() => void) | undefined;
 
@@ -54,6 +57,7 @@ export class Gateway {
     this.health.set('devices', false, 'subscribing to device metas');
     await this.#directory.start();
     this.health.set('devices', true);
+    this.#events = new LiveEvents({ bus, logger, maxStreams: config.max_event_streams });
     const apiKeys = new ApiKeys(config.api_keys);
     if (apiKeys.size === 0) logger.warn('no API keys configured: every API request will get 401');
     const app = createHttpApp({
@@ -62,6 +66,7 @@ export class Gateway {
       routes: this.#deps.routes ?? ROUTES,
       bus,
       directory: this.#directory,
+      events: this.#events,
       health: this.health,
       apiKeys,
       logger,
@@ -93,14 +98,25 @@ export class Gateway {
     return this.#directory;
   }
 
+  /** The live event streams (undefined before start). */
+  get events(): LiveEvents | undefined {
+    return this.#events;
+  }
+
   metrics(): GatewayMetrics {
-    return { in_flight: this.#inFlight.count, known_devices: this.#directory?.size ?? 0 };
+    return {
+      in_flight: this.#inFlight.count,
+      known_devices: this.#directory?.size ?? 0,
+      event_streams: this.#events?.size ?? 0,
+    };
   }
 
   async stop(): Promise<void> {
     if (this.#stopping) return;
     this.#stopping = true;
     this.health.set('shutdown', false, 'stopping');
+    // Event streams never finish by themselves: end them first, so only real requests are waited for.
+    await this.#events?.stop();
     const server = this.#server;
     if (server) {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
