@@ -11,6 +11,7 @@ import type { Bus } from '@wattbus/bus';
 import type { Health, Logger } from '@wattbus/runtime';
 import { presentedKey, type ApiClient, type ApiKeys } from './api-keys.js';
 import type { GatewayConfig } from './config.js';
+import { dashboardRouter } from './dashboard.js';
 import type { DeviceDirectory } from './device-directory.js';
 import { InFlight } from './in-flight.js';
 import type { LiveEvents } from './live-events.js';
@@ -57,6 +58,7 @@ export function createHttpApp(deps: HttpAppDeps): Express {
   app.use(requestIdAndLog(deps.logger));
   if (deps.config.cors_origins.length > 0) app.use(cors(deps.config.cors_origins));
 
+  app.use(dashboardRouter(deps.logger));
   app.get('/openapi.json', (_req, res) => {
     res.json(deps.spec.document);
   });

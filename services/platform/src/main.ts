@@ -94,6 +94,7 @@ function banner(addresses: PlatformAddresses): string {
   return [
     '',
     'WattBus is running.',
+    `  Dashboard    ${addresses.restUrl}/   (sign in with the API key below)`,
     `  REST API     ${addresses.restUrl}/api/v1/devices   (Authorization: Bearer $(cat ${addresses.apiKeyFile}))`,
     `  Swagger UI   ${addresses.docsUrl}`,
     `  MQTT         ${addresses.mqttUrl}   (anonymous read-only: mosquitto_sub -h 127.0.0.1 -p ${new URL(addresses.mqttUrl).port} -t 'wattbus/#' -v)`,
