@@ -1,6 +1,6 @@
 import type { DeviceSummary, DevicesResult, LiveEvent, Reading } from '@wattbus/contracts';
 import { announce, h } from './dom.js';
-import { formatPower, formatTime } from './format.js';
+import { formatPower } from './format.js';
 import type { Page, PageContext } from './page.js';
 import { RelaySwitch } from './relay-switch.js';
 
@@ -19,6 +19,8 @@ interface Row {
 interface Group {
   key: string;
   rows: Row[];
+  /** The group's box: the browser skips laying out and painting it while it is off screen. */
+  box: HTMLElement;
   table: HTMLTableElement;
   caption: HTMLElement;
 }
@@ -217,7 +219,6 @@ export class FleetPage implements Page {
     row.power.textContent = formatPower(reading?.power_w);
     row.power.dataset.value = reading ? String(reading.power_w) : '';
     row.power.dataset.ts = reading?.ts ?? '';
-    if (reading) row.power.title = `at ${formatTime(reading.ts)}`;
   }
 
   #status(row: Row): void {
@@ -303,7 +304,7 @@ export class FleetPage implements Page {
           ),
           h('tbody'),
         );
-        group = { key, rows: [], table, caption };
+        group = { key, rows: [], box: h('div', { class: 'group' }, table), table, caption };
         groups.set(key, group);
       }
       group.rows.push(row);
@@ -313,7 +314,7 @@ export class FleetPage implements Page {
     const fragment = document.createDocumentFragment();
     for (const group of this.#groups) {
       group.table.tBodies[0]!.append(...group.rows.map((row) => row.tr));
-      fragment.append(group.table);
+      fragment.append(group.box);
     }
     this.#list.replaceChildren(fragment);
     this.#options();
@@ -355,7 +356,7 @@ export class FleetPage implements Page {
       row.tr.hidden = !visible;
     }
     for (const group of this.#groups) {
-      group.table.hidden = group.rows.every((row) => row.tr.hidden);
+      group.box.hidden = group.rows.every((row) => row.tr.hidden);
       this.#caption(group);
     }
     this.#summarise();
