@@ -154,9 +154,9 @@ class Dashboard {
       root,
     };
     const hash = location.hash.replace(/^#/, '') || '/';
-    const device = /^\/devices\/([^/]+)$/.exec(hash);
+    const device = /^\/devices\/([a-z0-9][a-z0-9_-]*)$/.exec(hash);
     let page: Page;
-    if (device) page = new DevicePage(context, decodeURIComponent(device[1]!));
+    if (device) page = new DevicePage(context, device[1]!);
     else if (hash === '/totals') page = new TotalsPage(context);
     else if (hash === '/alerts') page = new AlertsPage(context);
     else page = new FleetPage(context);

@@ -79,6 +79,8 @@ abstract class Chart {
   protected container: HTMLElement;
   protected title: string;
   protected series: readonly SeriesSpec[];
+  /** The x range shown, in seconds: the data's window, not just its first and last point. */
+  protected window: [number, number] = [0, 1];
   #resize: ResizeObserver;
 
   constructor(container: HTMLElement, title: string, series: readonly SeriesSpec[]) {
@@ -96,7 +98,33 @@ abstract class Chart {
     return window.matchMedia('(max-width: 40rem)').matches ? 200 : 260;
   }
 
-  protected show(x: number[], ys: (number | null)[][], options: () => uPlot.Options): void {
+  /** What both kinds of chart share: size, a time axis over `window`, one y axis per scale. */
+  protected options(
+    drawing: (spec: SeriesSpec, index: number) => Partial<uPlot.Series>,
+    rest: Partial<uPlot.Options>,
+  ): uPlot.Options {
+    return {
+      width: width(this.container),
+      height: this.height(),
+      scales: scales(this.series, { time: true, range: () => this.window }),
+      axes: axes(this.series),
+      series: [
+        {},
+        ...this.series.map((spec, index) => ({
+          label: spec.label,
+          scale: spec.scale,
+          stroke: spec.color,
+          value: (_plot: uPlot, value: number | null) =>
+            value === null ? '–' : `${value.toFixed(spec.digits ?? 1)} ${spec.unit}`,
+          ...drawing(spec, index),
+        })),
+      ],
+      ...rest,
+    };
+  }
+
+  protected show(xMs: readonly number[], ys: (number | null)[][], options: () => uPlot.Options): void {
+    const x = xMs.map((ms) => ms / 1000);
     const data = [x, ...ys] as uPlot.AlignedData;
     if (this.plot) this.plot.setData(data);
     else this.plot = new uPlot(options(), data, this.container);
@@ -113,7 +141,6 @@ abstract class Chart {
 }
 
 export class TimeChart extends Chart {
-  #window: [number, number] = [0, 1];
   #onZoom: (fromMs: number, toMs: number) => void;
 
   constructor(
@@ -128,33 +155,13 @@ export class TimeChart extends Chart {
 
   /** Shows points at `xMs` over the window [fromMs, toMs) (empty buckets are null: gaps). */
   setData(xMs: readonly number[], ys: (number | null)[][], fromMs: number, toMs: number): void {
-    this.#window = [fromMs / 1000, toMs / 1000];
-    this.show(
-      xMs.map((ms) => ms / 1000),
-      ys,
-      () => this.#options(),
-    );
-    this.plot!.setScale('x', { min: this.#window[0], max: this.#window[1] });
+    this.window = [fromMs / 1000, toMs / 1000];
+    this.show(xMs, ys, () => this.#options());
+    this.plot!.setScale('x', { min: this.window[0], max: this.window[1] });
   }
 
   #options(): uPlot.Options {
-    return {
-      width: width(this.container),
-      height: this.height(),
-      scales: scales(this.series, { time: true, range: () => this.#window }),
-      axes: axes(this.series),
-      series: [
-        {},
-        ...this.series.map((spec) => ({
-          label: spec.label,
-          scale: spec.scale,
-          stroke: spec.color,
-          width: 1.5,
-          spanGaps: false,
-          value: (_plot: uPlot, value: number | null) =>
-            value === null ? '–' : `${value.toFixed(spec.digits ?? 1)} ${spec.unit}`,
-        })),
-      ],
+    return this.options(() => ({ width: 1.5, spanGaps: false }), {
       // Dragging selects a time span; the page loads it at a finer resolution.
       cursor: { drag: { x: true, y: false, setScale: false } },
       hooks: {
@@ -169,47 +176,28 @@ export class TimeChart extends Chart {
           },
         ],
       },
-    };
+    });
   }
 }
 
 export class BarChart extends Chart {
-  #window: [number, number] = [0, 1];
-
   /**
    * Bars from bucket starts `xMs` (the last bucket ends at `endMs`); the first series is drawn
    * as bars, the others as points.
    */
   setData(xMs: readonly number[], ys: (number | null)[][], endMs: number): void {
-    this.#window = [(xMs[0] ?? endMs) / 1000, endMs / 1000];
-    this.show(
-      xMs.map((ms) => ms / 1000),
-      ys,
-      () => this.#options(),
-    );
+    this.window = [(xMs[0] ?? endMs) / 1000, endMs / 1000];
+    this.show(xMs, ys, () => this.#options());
   }
 
   #options(): uPlot.Options {
     const bars = uPlot.paths.bars!({ size: [0.7, 60], align: 1 });
-    return {
-      width: width(this.container),
-      height: this.height(),
-      scales: scales(this.series, { time: true, range: () => this.#window }),
-      axes: axes(this.series),
-      series: [
-        {},
-        ...this.series.map((spec, index) => ({
-          label: spec.label,
-          scale: spec.scale,
-          stroke: spec.color,
-          value: (_plot: uPlot, value: number | null) =>
-            value === null ? '–' : `${value.toFixed(spec.digits ?? 2)} ${spec.unit}`,
-          ...(index === 0
-            ? { fill: `${spec.color}99`, paths: bars, points: { show: false } }
-            : { width: 0, paths: () => null, points: { show: true, size: 6, fill: spec.color } }),
-        })),
-      ],
-      cursor: { drag: { x: false, y: false } },
-    };
+    return this.options(
+      (spec, index) =>
+        index === 0
+          ? { fill: `${spec.color}99`, paths: bars, points: { show: false } }
+          : { width: 0, paths: () => null, points: { show: true, size: 6, fill: spec.color } },
+      { cursor: { drag: { x: false, y: false } } },
+    );
   }
 }
