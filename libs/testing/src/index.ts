@@ -3,6 +3,5 @@ export * from './process.js';
 export * from './influxd.js';
 export * from './mosquitto.js';
 export * from './aedes.js';
-export * from './service-process.js';
 export * from './brokers.js';
 export * from './program.js';

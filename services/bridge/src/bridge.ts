@@ -1,6 +1,7 @@
 import { AgentPresence, DevicePublisher, DeviceRequestServer, DeviceWills } from '@wattbus/agent';
-import { busConnection, type Bus, type MessageContext, type Subscription } from '@wattbus/bus';
+import { Bus, busConnection, type BusOptions, type MessageContext, type Subscription } from '@wattbus/bus';
 import type { DeadLetter } from '@wattbus/contracts';
+import { HealthPublisher } from '@wattbus/runtime';
 import type { Logger } from 'pino';
 import type { BridgeConfig } from './config.js';
 import { DeviceLink, type LinkMetrics } from './device-link.js';
@@ -39,15 +40,24 @@ export class Bridge {
   #presence: AgentPresence | undefined;
   #requests: DeviceRequestServer | undefined;
   #wills: DeviceWills | undefined;
+  #health: HealthPublisher | undefined;
+  #connect: (options: BusOptions) => Promise<Bus>;
   /** Foreign messages are mapped one after the other, so a device's messages apply in arrival order. */
   #queue: Promise<void> = Promise.resolve();
   #deadLettered: BridgeMetrics['dead_lettered'] = { unparsable: 0, schema: 0, oversize: 0, rejected: 0 };
   #stopping = false;
 
-  constructor(deps: { config: BridgeConfig; devices: BridgeDevice[]; logger: Logger }) {
+  constructor(deps: {
+    config: BridgeConfig;
+    devices: BridgeDevice[];
+    logger: Logger;
+    /** How to connect to the WattBus broker: the front door's (it names a failure clearly); default Bus.connect. */
+    connect?: (options: BusOptions) => Promise<Bus>;
+  }) {
     this.#config = deps.config;
     this.#devices = deps.devices;
     this.#logger = deps.logger;
+    this.#connect = deps.connect ?? ((options) => Bus.connect(options));
   }
 
   get bus(): Bus | undefined {
@@ -81,6 +91,7 @@ export class Bridge {
     const presence = await AgentPresence.connect({
       mqtt: config.mqtt,
       id: config.id,
+      connect: this.#connect,
       service: 'bridge',
       logger: this.#logger,
     });
@@ -140,6 +151,19 @@ export class Bridge {
         ),
       ),
     );
+    // Named by the bridge's id, as an agent's health is (several bridges share a broker).
+    this.#health = new HealthPublisher({
+      bus,
+      service: config.id,
+      logger: this.#logger,
+      metrics: () => this.#healthMetrics(),
+    });
+    // The devices' broker is the bridge's other half: without it, it is not ready.
+    const devicesBroker = () => this.#health?.health.set('devices_broker', foreign.connected);
+    devicesBroker();
+    foreign.on('connect', devicesBroker);
+    foreign.on('offline', devicesBroker);
+    await this.#health.start();
     this.#logger.info(
       { bridge_id: config.id, devices: this.#links.size, foreign_topics: this.#routes.size },
       'bridge started',
@@ -151,6 +175,7 @@ export class Bridge {
     if (this.#stopping) return;
     this.#stopping = true;
     this.#presence?.retire();
+    await this.#health?.stop();
     await this.#requests?.stop();
     await Promise.allSettled(this.#subscriptions.map((subscription) => subscription.unsubscribe()));
     await this.#queue;
@@ -160,6 +185,23 @@ export class Bridge {
     await this.#wills?.stop();
     await this.#bus?.stop();
     this.#logger.info({ dead_lettered: this.#deadLettered }, 'bridge stopped');
+  }
+
+  #healthMetrics(): Record<string, number> {
+    const { devices, dead_lettered } = this.metrics();
+    const links = Object.values(devices);
+    const sum = (key: 'messages' | 'readings' | 'commands' | 'unconfirmed') =>
+      links.reduce((total, link) => total + link[key], 0);
+    return {
+      devices: links.length,
+      devices_online: links.filter((link) => link.availability === 'online').length,
+      devices_offline: links.filter((link) => link.availability === 'offline').length,
+      messages: sum('messages'),
+      readings: sum('readings'),
+      commands: sum('commands'),
+      unconfirmed: sum('unconfirmed'),
+      dead_lettered: Object.values(dead_lettered).reduce((total, count) => total + count, 0),
+    };
   }
 
   #enqueue(work: () => Promise<void>): void {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import mqtt, { type MqttClient } from 'mqtt';
 import { Bus } from '@wattbus/bus';
-import type { DeviceState } from '@wattbus/contracts';
+import type { DeviceState, ServiceHealth } from '@wattbus/contracts';
 import { silentLogger } from '@wattbus/runtime';
 import { startMosquitto, type MosquittoServer } from '@wattbus/testing';
 import { Watcher, startBridge } from './helpers.js';
@@ -93,6 +93,18 @@ describe("bridge under mosquitto/acl.example's `bridge` user", () => {
       if (entry) void device.publishAsync(entry.answer[0], entry.answer[1]);
     });
     try {
+      // Its health, named by its id (startBridge's `bridge-test`), not by its user.
+      const health = JSON.parse(
+        (
+          await watcher.waitFor(
+            'health record of the bridge',
+            (s) => s.topic === 'wattbus/health/bridge-test',
+          )
+        ).text,
+      ) as ServiceHealth;
+      assert.equal(health.ready, true);
+      assert.equal(health.checks.devices_broker?.ok, true);
+      assert.equal(health.metrics.devices, DEVICES.length);
       for (const entry of DEVICES) await device.publishAsync(entry.reading[0], entry.reading[1]);
       for (const entry of DEVICES) {
         await watcher.waitFor(

@@ -4,12 +4,7 @@ import { writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import mqtt from 'mqtt';
 import { parse } from 'yaml';
-import {
-  runServiceProcess,
-  startMosquitto,
-  type MosquittoServer,
-  type ServiceProcess,
-} from '@wattbus/testing';
+import { runProgram, startMosquitto, type MosquittoServer, type ProgramRun } from '@wattbus/testing';
 import { loadBridgeRegistry } from '../src/index.js';
 import { Watcher, writeRegistry } from './helpers.js';
 import { TasmotaPlug } from '@wattbus/simulators';
@@ -19,11 +14,14 @@ const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 describe('wattbus-bridge process', () => {
   let mosquitto: MosquittoServer;
   let watcher: Watcher;
-  const runs: ServiceProcess[] = [];
+  const runs: ProgramRun[] = [];
   const cleanups: (() => Promise<void>)[] = [];
 
   const run = (args: string[], env: Record<string, string> = {}) => {
-    const started = runServiceProcess(MAIN, args, { WATTBUS_BRIDGE_MQTT__URL: mosquitto.url, ...env });
+    const started = runProgram(MAIN, {
+      args,
+      env: { LOG_LEVEL: 'warn', WATTBUS_BRIDGE_MQTT__URL: mosquitto.url, ...env },
+    });
     runs.push(started);
     return started;
   };
@@ -34,10 +32,7 @@ describe('wattbus-bridge process', () => {
   });
 
   after(async () => {
-    for (const started of runs) {
-      if (started.child.exitCode === null && started.child.signalCode === null) started.child.kill('SIGKILL');
-    }
-    await Promise.all(runs.map((started) => started.exited));
+    await Promise.all(runs.map((started) => started.stop('SIGKILL')));
     await watcher?.stop();
     for (const cleanup of cleanups) await cleanup();
     await mosquitto?.destroy();
@@ -57,7 +52,7 @@ describe('wattbus-bridge process', () => {
     }
   });
 
-  it('fails the start with every registry problem and its line', async () => {
+  it('refuses a bad registry or config with exit code 2, naming every problem and its line', async () => {
     const registry = await writeRegistry([]);
     cleanups.push(registry.cleanup);
     await writeFile(
@@ -69,18 +64,27 @@ describe('wattbus-bridge process', () => {
       ].join('\n'),
     );
     const failed = run(['--registry', registry.file]);
-    assert.equal((await failed.exited).code, 1);
+    assert.equal((await failed.exited).code, 2);
     assert.match(failed.stderr(), /^wattbus-bridge: invalid device registry/);
     assert.match(failed.stderr(), /:2 \/devices\/0\/connection: missing required key 'id'/);
     const none = run([]);
-    assert.equal((await none.exited).code, 1);
+    assert.equal((await none.exited).code, 2);
     assert.match(none.stderr(), /no device registry: pass --registry/);
     const badConfig = run(['--registry', registry.file], { WATTBUS_BRIDGE_MAX_PAYLOAD_BYTES: 'lots' });
-    assert.equal((await badConfig.exited).code, 1);
+    assert.equal((await badConfig.exited).code, 2);
     assert.match(
       badConfig.stderr(),
       /max_payload_bytes \(from WATTBUS_BRIDGE_MAX_PAYLOAD_BYTES\): must be integer/,
     );
+    const badForeign = run(['--registry', registry.file], { WATTBUS_BRIDGE_FOREIGN_MQTT__URL: 'htp://x' });
+    assert.equal((await badForeign.exited).code, 2);
+    assert.match(
+      badForeign.stderr(),
+      /\/foreign_mqtt\/url: invalid MQTT broker URL 'htp:\/\/x': unsupported scheme 'htp'/,
+    );
+    const badSeconds = run(['--discover', '--seconds', 'soon']);
+    assert.equal((await badSeconds.exited).code, 2);
+    assert.match(badSeconds.stderr(), /--seconds must be a number of seconds/);
   });
 
   it('--discover lists what is published and proposes registry entries the bridge accepts', async () => {
@@ -104,9 +108,18 @@ describe('wattbus-bridge process', () => {
     ];
     for (const [topic, payload] of documented) await client.publishAsync(topic, payload, retained);
     await client.endAsync();
-    const discovery = run(['--discover', '--seconds', '1'], { WATTBUS_BRIDGE_ID: 'bridge-discovery' });
+    // LOG_LEVEL=info: even so, nothing but the YAML goes to stdout.
+    const discovery = run(['--discover', '--seconds', '1'], {
+      WATTBUS_BRIDGE_ID: 'bridge-discovery',
+      LOG_LEVEL: 'info',
+    });
     assert.equal((await discovery.exited).code, 0, discovery.stderr());
     const output = discovery.stdout();
+    assert.deepEqual(
+      discovery.lines.filter((line) => 'level' in line),
+      [],
+      'no log lines on stdout',
+    );
     for (const [topic] of documented) assert.ok(output.includes(topic), `lists ${topic}`);
     const proposed = (
       parse(output) as { devices: { id: string; connection: { profile: string; id: string } }[] }
@@ -143,8 +156,7 @@ describe('wattbus-bridge process', () => {
         await watcher.until('a reading', () =>
           since().some((s) => s.topic === 'wattbus/devices/lamp/readings'),
         );
-        bridge.child.kill(signal);
-        const exited = await bridge.exited;
+        const exited = await bridge.stop(signal);
         if (signal === 'SIGTERM') assert.equal(exited.code, 0, bridge.stderr());
         await watcher.until(`lamp and bridge offline after ${signal}`, () => {
           const later = since();

@@ -17,6 +17,7 @@ export function banner(addresses: PlatformAddresses, options: { logDir?: string 
     'WattBus is running.',
     ...devicesLines(fleet),
     `  REST API     ${addresses.restUrl}/api/v1/devices   (Authorization: Bearer $(cat ${shown(addresses.apiKeyFile)}))`,
+    `  Dashboard    ${addresses.restUrl}/   (sign in with the API key below)`,
     `  Swagger UI   ${addresses.docsUrl}`,
     `  MQTT         ${addresses.mqttUrl}   (anonymous read-only: mosquitto_sub -h ${host} -p ${port} -t 'wattbus/#' -v)`,
     ...(addresses.wsUrl ? [`  MQTT/WS      ${addresses.wsUrl}`] : []),

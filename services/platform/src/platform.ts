@@ -9,7 +9,7 @@ import { Broker, BrokerConfigSchema, hashPassword } from '@wattbus/broker';
 import { Bus } from '@wattbus/bus';
 import { loadRegistry } from '@wattbus/devices';
 import { ensureDatabase } from '@wattbus/influx';
-import { Gateway, GatewayConfigSchema, connectGatewayBus } from '@wattbus/gateway';
+import { Gateway, GatewayConfigSchema, connectGatewayBus, type ApiKeyEntry } from '@wattbus/gateway';
 import { QueryComponent, QueryConfigSchema } from '@wattbus/query';
 import { parseConfig } from '@wattbus/runtime';
 import { StorageHook, StorageHookConfigSchema } from '@wattbus/storage-hook';
@@ -36,6 +36,8 @@ export interface PlatformOptions {
   demo: boolean;
   plugCount: number;
   timeZone: string;
+  /** More API keys besides the local one (e.g. a read-only key for a wall screen or a test). */
+  apiKeys?: ApiKeyEntry[];
 }
 
 export interface PlatformAddresses {
@@ -64,8 +66,7 @@ const PLATFORM_USER = 'platform';
  * accepted by the storage hook is lost on a stop.
  */
 export class Platform {
-  /** The simulated devices, when the demo runs. */
-  fleet: SimulatedFleet | undefined;
+  #fleet: SimulatedFleet | undefined;
   #options: PlatformOptions;
   #logger: Logger;
   #stops: { name: string; stop: () => Promise<void> }[] = [];
@@ -73,6 +74,12 @@ export class Platform {
   constructor(deps: { options: PlatformOptions; logger: Logger }) {
     this.#options = deps.options;
     this.#logger = deps.logger;
+  }
+
+  /** The simulated devices, so tests and demos can look at them; only when the demo runs. */
+  get fleet(): SimulatedFleet {
+    if (!this.#fleet) throw new Error('no simulated fleet: the platform runs a devices file (see --demo)');
+    return this.#fleet;
   }
 
   async start(): Promise<PlatformAddresses> {
@@ -258,7 +265,10 @@ export class Platform {
         host: options.host,
         port: options.httpPort,
         mqtt: { ...mqtt },
-        api_keys: [{ name: 'local', sha256: apiKey.hash, scopes: ['read', 'control'] }],
+        api_keys: [
+          { name: 'local', sha256: apiKey.hash, scopes: ['read', 'control'] },
+          ...(options.apiKeys ?? []),
+        ],
       },
       'the gateway',
     );
@@ -287,7 +297,7 @@ export class Platform {
   /** The simulators, and their registry where the agent reads it (never the user's devices file). */
   async #startDemo(file: string): Promise<void> {
     const fleet = new SimulatedFleet({ plugCount: this.#options.plugCount });
-    this.fleet = fleet;
+    this.#fleet = fleet;
     this.#stops.push({ name: 'simulated fleet', stop: () => fleet.stop() });
     await fleet.start();
     mkdirSync(dirname(file), { recursive: true });

@@ -39,6 +39,8 @@ interface Context {
   dir: string;
   influx: InfluxServer;
   registry: string;
+  /** The bridge's: a Tasmota plug nobody runs. */
+  bridgeRegistry: string;
 }
 
 const SERVICES: ServiceCase[] = [
@@ -51,6 +53,16 @@ const SERVICES: ServiceCase[] = [
     }),
     health: 'agent-front-door',
     typo: ['WATTBUS_AGENT_REGISTRY', 'WATTBUS_AGENT_REGISTRY_FILE'],
+  },
+  {
+    service: 'bridge',
+    prefix: 'WATTBUS_BRIDGE_',
+    start: ({ bridgeRegistry }) => ({
+      args: ['--registry', bridgeRegistry],
+      env: { WATTBUS_BRIDGE_ID: 'bridge-front-door', WATTBUS_BRIDGE_DEVICE_WILLS: 'false' },
+    }),
+    health: 'bridge-front-door',
+    typo: ['WATTBUS_BRIDGE_REGISTRY', 'WATTBUS_BRIDGE_REGISTRY_FILE'],
   },
   {
     service: 'storage-hook',
@@ -132,7 +144,12 @@ describe('every program enters through runtime runService', () => {
       registry,
       `devices:\n  - { id: desk-1, type: tplink, location: hq, kind: workplace, connection: { host: 127.0.0.1, port: ${await freePort()} } }\n`,
     );
-    context = { dir, influx, registry };
+    const bridgeRegistry = join(dir, 'mqtt-devices.yaml');
+    await writeFile(
+      bridgeRegistry,
+      'devices:\n  - { id: lamp-1, type: mqtt, location: hq, kind: plug, connection: { profile: tasmota, id: tasmota_LAMP1 } }\n',
+    );
+    context = { dir, influx, registry, bridgeRegistry };
     watcher = await Bus.connect({ url: open.url, service: 'watcher', logger: silentLogger() });
     await watcher.subscribe('wattbus/health/+', validator(ServiceHealthSchema), (health) => {
       records.push(health);
@@ -172,7 +189,11 @@ describe('every program enters through runtime runService', () => {
         });
         const elapsedMs = Date.now() - started;
         assert.equal((await run.exited).code, 2, run.stderr());
-        assert.match(run.stderr(), /'htp:\/\/x': unsupported scheme 'htp' \(expected mqtt:\/\//);
+        // The bus's own rule (libs/bus broker-url.ts), as Bus.connect would say it.
+        assert.match(
+          run.stderr(),
+          /\/mqtt\/url: invalid MQTT broker URL 'htp:\/\/x': unsupported scheme 'htp' \(expected mqtt:\/\//,
+        );
         assert.match(run.stderr(), new RegExp(`^wattbus-${spec.service}: invalid configuration`));
         t.diagnostic(`${spec.service}: htp://x refused in ${elapsedMs} ms (node and tsx start-up included)`);
       });
