@@ -9,3 +9,4 @@ export * from './alerts.js';
 export * from './query.js';
 export * from './time-range.js';
 export * from './plausibility.js';
+export * from './live-events.js';

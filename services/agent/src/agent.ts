@@ -1,24 +1,29 @@
-import { Bus } from '@wattbus/bus';
-import { assertSegment, type Availability } from '@wattbus/contracts';
-import { SharedResources, type Registry } from '@wattbus/devices';
-import type { Logger } from 'pino';
+import { isDeepStrictEqual } from 'node:util';
+import { Bus, type BusOptions } from '@wattbus/bus';
+import type { Availability } from '@wattbus/contracts';
+import { SharedResources, type Registry, type RegistryDevice } from '@wattbus/devices';
+import { HealthPublisher, type Logger } from '@wattbus/runtime';
 import type { AgentConfig } from './config.js';
 import { Controller } from './controller.js';
 import { DeviceSession, type AvailabilityChange } from './device-session.js';
 import { DeviceWills } from './device-wills.js';
 import { PlausibilityGate, deviceLimits } from './plausibility-gate.js';
 import { Poller, type PollerMetrics } from './poller.js';
+import { AgentPresence } from './presence.js';
 import { DevicePublisher } from './publisher.js';
+
+/** Device ids an updateRegistry() started, stopped and restarted, and entries it could not start. */
+export interface RegistryChange {
+  added: string[];
+  removed: string[];
+  changed: string[];
+  failed: { id: string; error: string }[];
+}
 
 export interface AgentDeviceMetrics extends Partial<PollerMetrics> {
   availability: Availability | 'unknown';
   operations: number;
   failures: number;
-}
-
-/** `{base}/agents/{agentId}/availability`: retained `online`, and the agent's own last will `offline`. */
-export function agentAvailabilityTopic(baseTopic: string, agentId: string): string {
-  return `${baseTopic}/agents/${assertSegment(agentId, 'agent id')}/availability`;
 }
 
 /**
@@ -31,18 +36,30 @@ export class Agent {
   #registry: Registry;
   #logger: Logger;
   #bus: Bus | undefined;
+  #presence: AgentPresence | undefined;
   #shared = new SharedResources();
   #sessions = new Map<string, DeviceSession>();
   #pollers = new Map<string, Poller>();
   #controller: Controller | undefined;
   #wills: DeviceWills | undefined;
   #publisher: DevicePublisher | undefined;
+  #gate: PlausibilityGate | undefined;
+  #health: HealthPublisher | undefined;
+  #connect: (options: BusOptions) => Promise<Bus>;
   #stopping = false;
+  #updating: Promise<unknown> = Promise.resolve();
 
-  constructor(deps: { config: AgentConfig; registry: Registry; logger: Logger }) {
+  constructor(deps: {
+    config: AgentConfig;
+    registry: Registry;
+    logger: Logger;
+    /** How to connect to the broker: the front door's (it names a failure clearly); default Bus.connect. */
+    connect?: (options: BusOptions) => Promise<Bus>;
+  }) {
     this.#config = deps.config;
     this.#registry = deps.registry;
     this.#logger = deps.logger;
+    this.#connect = deps.connect ?? ((options) => Bus.connect(options));
   }
 
   get bus(): Bus | undefined {
@@ -79,36 +96,23 @@ export class Agent {
 
   async #start(): Promise<void> {
     const config = this.#config;
-    const availabilityTopic = agentAvailabilityTopic(config.mqtt.base_topic, config.id);
-    const bus = await Bus.connect({
-      url: config.mqtt.url,
-      username: config.mqtt.username,
-      password: config.mqtt.password,
-      baseTopic: config.mqtt.base_topic,
+    const presence = await AgentPresence.connect({
+      mqtt: config.mqtt,
+      id: config.id,
+      connect: this.#connect,
       service: 'agent',
-      clientId: config.id,
-      will: { topic: availabilityTopic, payload: 'offline', retain: true },
       logger: this.#logger,
     });
+    this.#presence = presence;
+    const bus = presence.bus;
     this.#bus = bus;
     const publisher = new DevicePublisher({ bus });
     this.#publisher = publisher;
-    for (const device of this.#registry.devices) {
-      const definition = this.#registry.drivers.get(device.type);
-      if (!definition) throw new Error(`no driver for type '${device.type}' (device ${device.id})`);
-      const driver = definition.create(device, {
-        logger: this.#logger.child({ device: device.id }),
-        shared: this.#shared,
-      });
-      this.#sessions.set(
-        device.id,
-        new DeviceSession({
-          device,
-          driver,
-          onAvailabilityChange: (session, change) => this.#availabilityChanged(session, change),
-        }),
-      );
-    }
+    this.#gate = new PlausibilityGate({
+      logger: this.#logger,
+      futureToleranceMs: config.future_tolerance_ms,
+    });
+    const sessions = this.#registry.devices.map((device) => this.#session(device, this.#registry));
     if (config.device_wills) {
       this.#wills = new DeviceWills({
         options: {
@@ -118,26 +122,13 @@ export class Agent {
           baseTopic: config.mqtt.base_topic,
           agentId: config.id,
         },
-        devices: this.#registry.devices,
+        devices: [],
         logger: this.#logger,
         current: (id) => this.#sessions.get(id)?.availability,
       });
-      await this.#wills.start();
     }
-    await bus.publish(availabilityTopic, 'online', { qos: 1, retain: true });
-    // After a reconnect the broker has published our will: say again what is true.
-    bus.on('connect', () => {
-      if (this.#stopping) return;
-      void bus.publish(availabilityTopic, 'online', { qos: 1, retain: true }).catch(() => undefined);
-      for (const session of this.#sessions.values()) {
-        if (session.availability)
-          void publisher.availability(session.device, session.availability).catch(() => undefined);
-      }
-    });
-    await Promise.all(
-      [...this.#sessions.values()].map(({ device, driver }) =>
-        publisher.meta(device, { limits: deviceLimits(device, driver) }),
-      ),
+    await presence.announce(publisher, () =>
+      [...this.#sessions.values()].map((session) => [session.device, session.availability]),
     );
     if (config.controller) {
       this.#controller = new Controller({
@@ -149,17 +140,15 @@ export class Agent {
       });
       await this.#controller.start();
     }
-    if (config.collector) {
-      const gate = new PlausibilityGate({
-        logger: this.#logger,
-        futureToleranceMs: config.future_tolerance_ms,
-      });
-      for (const session of this.#sessions.values()) {
-        const poller = new Poller({ session, publisher, gate, logger: this.#logger });
-        this.#pollers.set(session.id, poller);
-        poller.start();
-      }
-    }
+    await this.#bringUp(sessions);
+    // Named by the agent's id (several agents share a broker); the ACL allows wattbus/health/%c.
+    this.#health = new HealthPublisher({
+      bus,
+      service: config.id,
+      logger: this.#logger,
+      metrics: () => this.#healthMetrics(),
+    });
+    await this.#health.start();
     this.#logger.info(
       {
         agent_id: config.id,
@@ -176,6 +165,9 @@ export class Agent {
   async stop(): Promise<void> {
     if (this.#stopping) return;
     this.#stopping = true;
+    await this.#updating;
+    this.#presence?.retire();
+    await this.#health?.stop();
     await Promise.all([...this.#pollers.values()].map((poller) => poller.stop()));
     await this.#controller?.stop();
     const publisher = this.#publisher;
@@ -190,7 +182,129 @@ export class Agent {
     await this.#bus?.stop();
   }
 
+  #healthMetrics(): Record<string, number> {
+    const devices = Object.values(this.metrics());
+    return {
+      devices: devices.length,
+      devices_online: devices.filter((device) => device.availability === 'online').length,
+      devices_offline: devices.filter((device) => device.availability === 'offline').length,
+      device_failures: devices.reduce((sum, device) => sum + device.failures, 0),
+      will_connections: this.willConnections,
+    };
+  }
+
+  /**
+   * Makes the agent serve `registry` without a restart: devices that are new start, devices that
+   * are gone stop and their retained meta, state and availability are cleared (so every fleet view
+   * forgets them), and a device whose entry changed restarts with it. Updates run one at a time.
+   */
+  updateRegistry(registry: Registry): Promise<RegistryChange> {
+    const update = this.#updating.then(() => this.#update(registry));
+    this.#updating = update.catch(() => undefined);
+    return update;
+  }
+
+  async #update(registry: Registry): Promise<RegistryChange> {
+    if (this.#stopping || !this.#bus) throw new Error('the agent is not running');
+    const next = new Map(registry.devices.map((device) => [device.id, device]));
+    const change: RegistryChange = { added: [], removed: [], changed: [], failed: [] };
+    for (const [id, session] of this.#sessions) {
+      const entry = next.get(id);
+      if (!entry) change.removed.push(id);
+      else if (!isDeepStrictEqual(entry, session.device)) change.changed.push(id);
+    }
+    for (const id of next.keys()) if (!this.#sessions.has(id)) change.added.push(id);
+    for (const id of change.removed) await this.#takeDown(id, { forget: true });
+    for (const id of change.changed) await this.#takeDown(id, { forget: false });
+    this.#registry = registry;
+    const sessions: DeviceSession[] = [];
+    for (const id of [...change.changed, ...change.added]) {
+      try {
+        sessions.push(this.#session(next.get(id)!, registry));
+      } catch (error) {
+        // One entry the driver refuses (e.g. a Modbus bus setting that clashes) leaves the rest running.
+        change.failed.push({ id, error: (error as Error).message });
+        this.#logger.error({ device: id, err: error }, 'device not started');
+      }
+    }
+    await this.#bringUp(sessions);
+    this.#logger.info({ ...change, devices: this.#sessions.size }, 'device registry updated');
+    return change;
+  }
+
+  #session(device: RegistryDevice, registry: Registry): DeviceSession {
+    const definition = registry.drivers.get(device.type);
+    if (!definition) throw new Error(`no driver for type '${device.type}' (device ${device.id})`);
+    const driver = definition.create(device, {
+      logger: this.#logger.child({ device: device.id }),
+      shared: this.#shared,
+    });
+    return new DeviceSession({
+      device,
+      driver,
+      onAvailabilityChange: (session, change) => this.#availabilityChanged(session, change),
+    });
+  }
+
+  /** Will connections, meta, request serving and polling of new sessions, in that order. */
+  async #bringUp(sessions: readonly DeviceSession[]): Promise<void> {
+    for (const session of sessions) this.#sessions.set(session.id, session);
+    try {
+      await this.#wills?.add(sessions.map((session) => session.device));
+    } catch (error) {
+      for (const session of sessions) {
+        this.#sessions.delete(session.id);
+        await session.driver.close().catch(() => undefined);
+      }
+      throw error;
+    }
+    await Promise.all(
+      sessions.map(({ device, driver }) =>
+        this.#publisher!.meta(device, { limits: deviceLimits(device, driver) }),
+      ),
+    );
+    await this.#controller?.serveDevices(sessions.map((session) => session.id));
+    if (!this.#config.collector) return;
+    for (const session of sessions) {
+      const poller = new Poller({
+        session,
+        publisher: this.#publisher!,
+        gate: this.#gate!,
+        logger: this.#logger,
+      });
+      this.#pollers.set(session.id, poller);
+      poller.start();
+    }
+  }
+
+  /** Stops one device; `forget` also clears its retained topics (it left the registry). */
+  async #takeDown(id: string, options: { forget: boolean }): Promise<void> {
+    const session = this.#sessions.get(id);
+    if (!session) return;
+    await this.#pollers.get(id)?.stop();
+    this.#pollers.delete(id);
+    await this.#controller?.forgetDevice(id);
+    this.#sessions.delete(id);
+    await this.#wills?.remove(id);
+    const bus = this.#bus!;
+    if (options.forget) {
+      // An empty retained message deletes the retained one: the device leaves every fleet view.
+      for (const topic of [bus.topics.meta(id), bus.topics.state(id), bus.topics.availability(id)]) {
+        await bus.publish(topic, '', { qos: 1, retain: true }).catch(() => undefined);
+      }
+    } else {
+      await this.#publisher!.availability(session.device, 'offline').catch(() => undefined);
+    }
+    await session.driver.close().catch(() => undefined);
+    this.#logger.info(
+      { device: id },
+      options.forget ? 'device removed' : 'device restarting with its new entry',
+    );
+  }
+
   #availabilityChanged(session: DeviceSession, change: AvailabilityChange): void {
+    // A session taken down may still finish an operation: it speaks for no device any more.
+    if (this.#sessions.get(session.id) !== session) return;
     if (change.availability === 'offline') {
       this.#logger.warn(
         {

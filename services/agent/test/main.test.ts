@@ -1,36 +1,18 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { SimulatedPlug } from '@wattbus/devices/testing';
-import { startAedes, type AedesServer } from '@wattbus/testing';
+import { SimulatedPlug } from '@wattbus/simulators';
+import { runProgram, startAedes, type AedesServer, type ProgramRun } from '@wattbus/testing';
+import { parse, stringify } from 'yaml';
 import { Observer, registryFor } from './helpers.js';
 
 const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 
-interface Run {
-  child: ChildProcess;
-  stdout: () => string;
-  stderr: () => string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-function runAgent(args: string[], env: Record<string, string> = {}): Run {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], {
-    env: { ...process.env, LOG_LEVEL: 'warn', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal })),
-  );
-  return { child, stdout: () => stdout, stderr: () => stderr, exited };
+function runAgent(args: string[], env: Record<string, string> = {}): ProgramRun {
+  return runProgram(MAIN, { args, env: { LOG_LEVEL: 'warn', ...env } });
 }
 
 describe('wattbus-agent process', () => {
@@ -38,7 +20,7 @@ describe('wattbus-agent process', () => {
   let broker: AedesServer;
   let observer: Observer;
   const plugs: SimulatedPlug[] = [];
-  const runs: Run[] = [];
+  const runs: ProgramRun[] = [];
   const cleanups: (() => Promise<void>)[] = [];
 
   before(async () => {
@@ -82,7 +64,7 @@ describe('wattbus-agent process', () => {
     const run = runAgent(['--registry', file], { WATTBUS_AGENT_MQTT__URL: broker.url });
     runs.push(run);
     const { code } = await run.exited;
-    assert.equal(code, 1);
+    assert.equal(code, 2); // the registry is configuration: exit code 2, as for a bad config file
     const stderr = run.stderr();
     assert.match(stderr, /^wattbus-agent: invalid device registry .*bad\.yaml:\n/);
     assert.match(
@@ -101,7 +83,7 @@ describe('wattbus-agent process', () => {
     );
     const second = runAgent(['--registry', file], { WATTBUS_AGENT_MQTT__URL: broker.url });
     runs.push(second);
-    assert.equal((await second.exited).code, 1);
+    assert.equal((await second.exited).code, 2);
     assert.match(
       second.stderr(),
       /bad\.yaml:2 \/devices\/0\/connection: missing required key 'host' \(device 'desk-2', type 'tplink'\)/,
@@ -129,7 +111,7 @@ describe('wattbus-agent process', () => {
     assert.match(run.stdout(), /id: desk-b/);
   });
 
-  it('marks the agent and each of its devices offline by last will when it dies, and by itself on SIGTERM', async () => {
+  it('marks the agent and each of its devices offline by last will when it dies, and by itself on SIGTERM; starts a device added to its file while it runs', async () => {
     const setup = await registryFor(
       plugs.map((plug, index) => ({
         id: `desk-${index + 1}`,
@@ -157,6 +139,20 @@ describe('wattbus-agent process', () => {
     const stopped = runAgent(['--registry', setup.file], env);
     runs.push(stopped);
     await observer.until('agent and devices online again', online, 20_000);
+    // The file gains a device while the agent runs: it reports without a restart.
+    const added = await SimulatedPlug.start({ model: 'hs110', alias: 'Desk C' });
+    plugs.push(added);
+    const file = parse(await readFile(setup.file, 'utf8')) as { devices: unknown[] };
+    file.devices.push({
+      id: 'desk-3',
+      type: 'tplink',
+      location: 'hq/floor-1/desk-3',
+      kind: 'workplace',
+      poll_interval_ms: 200,
+      connection: { host: added.host, port: added.port },
+    });
+    await writeFile(setup.file, stringify(file));
+    await observer.until('readings of the added desk-3', () => observer.count('desk-3') > 0, 20_000);
     stopped.child.kill('SIGTERM');
     const { code } = await stopped.exited;
     assert.equal(code, 0, stopped.stderr());

@@ -1,6 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { SimulatedPlug } from '@wattbus/devices/testing';
+import { SimulatedPlug } from '@wattbus/simulators';
 import { startAedes, waitUntil, type AedesServer } from '@wattbus/testing';
 import { PlausibilityGate, type Agent } from '../src/index.js';
 import { Observer, capturingLogger, registryFor, startAgent } from './helpers.js';

@@ -1,7 +1,7 @@
+import type { Fleet } from '@wattbus/fleet';
 import type { Logger } from 'pino';
 import type { AlertBook } from './alert-book.js';
 import type { Rule } from './config.js';
-import type { Fleet } from './fleet.js';
 import type { Judge } from './judge.js';
 
 export interface EvaluatorDeps {
@@ -56,7 +56,7 @@ export class Evaluator {
   /** Rules watching this device (or, for health rules, this service). */
   evaluateSubject(subject: string, health: boolean): void {
     if (!this.#running) return;
-    const device = health ? undefined : this.#deps.fleet.device(subject);
+    const device = health ? undefined : this.#deps.fleet.get(subject);
     for (const rule of this.#deps.rules) {
       if ((rule.kind === 'health') !== health) continue;
       const watched = health
@@ -96,7 +96,7 @@ export class Evaluator {
     if (now - since >= rule.for_ms) {
       if (pending) clearTimeout(pending.timer);
       this.#pending.delete(pendingKey);
-      const meta = this.#deps.fleet.device(subject)?.meta;
+      const meta = this.#deps.fleet.get(subject)?.meta;
       book.raise(rule, subject, verdict, meta ? { name: meta.name, location: meta.location } : {});
       return;
     }

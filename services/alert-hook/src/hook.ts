@@ -1,23 +1,23 @@
 import { join } from 'node:path';
-import { Bus, busConnection, type Subscription } from '@wattbus/bus';
+import { Bus, busConnection, type BusOptions, type Subscription } from '@wattbus/bus';
 import {
   AlertListParamsSchema,
   AlertTopics,
   isDeviceId,
   validator,
   type AlertListResult,
-  type ServiceHealth,
 } from '@wattbus/contracts';
-import type { Logger } from 'pino';
+import { Fleet } from '@wattbus/fleet';
+import { HealthPublisher, type Logger } from '@wattbus/runtime';
 import { AlertBook } from './alert-book.js';
 import type { AlertHookConfig } from './config.js';
 import { Dispatcher } from './dispatcher.js';
 import { DailyEnergy } from './energy.js';
 import { Evaluator } from './evaluator.js';
-import { Fleet } from './fleet.js';
 import { AlertHistory } from './history.js';
 import { DEFAULT_DEAD_LETTER_WINDOW_MS, Judge } from './judge.js';
 import { Outbox } from './outbox.js';
+import { ServiceWatch } from './services.js';
 import { InfluxSink, WebhookSink } from './sinks.js';
 import { EmailSink } from './email.js';
 
@@ -28,6 +28,8 @@ export interface AlertHookDeps {
   logger: Logger;
   /** Milliseconds since the epoch; tests move it to cross a local midnight. Default Date.now. */
   clock?: () => number;
+  /** How to connect to the broker: the front door's (it names a failure clearly); default Bus.connect. */
+  connect?: (options: BusOptions) => Promise<Bus>;
 }
 
 /**
@@ -43,9 +45,11 @@ export class AlertHook {
   #energy: DailyEnergy | undefined;
   #dispatcher: Dispatcher | undefined;
   #fleet: Fleet | undefined;
+  #services: ServiceWatch | undefined;
   #book: AlertBook | undefined;
   #evaluator: Evaluator | undefined;
   #listing: Subscription | undefined;
+  #health: HealthPublisher | undefined;
   #timers: NodeJS.Timeout[] = [];
   #emails: EmailSink[] = [];
 
@@ -68,7 +72,7 @@ export class AlertHook {
         logger,
       });
       await this.#energy.start();
-      this.#bus = await Bus.connect({
+      this.#bus = await (this.#deps.connect ?? Bus.connect)({
         ...busConnection(config.mqtt),
         service: SERVICE_NAME,
         logger,
@@ -82,7 +86,8 @@ export class AlertHook {
       ];
       this.#dispatcher = new Dispatcher({ outbox: this.#outbox, sinks, retry: config.retry, logger });
       const windows = config.rules.map((rule) => rule.window_ms ?? DEFAULT_DEAD_LETTER_WINDOW_MS);
-      this.#fleet = new Fleet({
+      this.#fleet = new Fleet({ bus, clock, logger });
+      this.#services = new ServiceWatch({
         bus,
         clock,
         dead_letter_memory_ms: Math.max(DEFAULT_DEAD_LETTER_WINDOW_MS, ...windows),
@@ -90,6 +95,7 @@ export class AlertHook {
       this.#book = new AlertBook({ bus, dispatcher: this.#dispatcher, clock, logger });
       const judge = new Judge({
         fleet: this.#fleet,
+        services: this.#services,
         energy: this.#energy,
         clock,
         ratings_w: config.ratings_w,
@@ -105,14 +111,17 @@ export class AlertHook {
       });
       const evaluator = this.#evaluator;
       const energy = this.#energy;
-      this.#fleet.on('reading', (device, energyWh) => {
-        if (energyWh !== undefined) energy.record(device, energyWh);
+      this.#fleet.on('reading', (reading) => {
+        // Daily energy counts a device's totals, not its phases.
+        if (reading.phase === undefined && reading.energy_wh !== undefined)
+          energy.record(reading.device, reading.energy_wh);
       });
-      this.#fleet.on('device', (device) => evaluator.evaluateSubject(device, false));
-      this.#fleet.on('service', (service) => evaluator.evaluateSubject(service, true));
+      this.#fleet.on('changed', (device) => evaluator.evaluateSubject(device, false));
+      this.#services.on('service', (service) => evaluator.evaluateSubject(service, true));
       // Active alerts first, so retained device data arriving next cannot raise them again.
       await this.#book.recover(config.rules);
       await this.#fleet.start();
+      await this.#services.start();
       this.#dispatcher.start();
       const history = new AlertHistory(config.influx);
       const book = this.#book;
@@ -155,8 +164,17 @@ export class AlertHook {
         this.#timers.push(setTimeout(() => this.#warnUnknownDevices(), config.unknown_device_warn_ms));
       }
       if (config.health_interval_ms > 0) {
-        this.#timers.push(setInterval(() => void this.#publishHealth(true), config.health_interval_ms));
-        await this.#publishHealth(true);
+        // Check `influx`: false while its InfluxDB writes fail.
+        this.#health = new HealthPublisher({
+          bus,
+          service: SERVICE_NAME,
+          logger,
+          clock,
+          intervalMs: config.health_interval_ms,
+          probe: () => ({ influx: { ok: this.#dispatcher?.healthy('influx') ?? true } }),
+          metrics: () => this.metrics(),
+        });
+        await this.#health.start();
       }
       logger.info(
         { rules: config.rules.length, webhooks: config.webhooks.length, active: this.#book.active().length },
@@ -176,17 +194,21 @@ export class AlertHook {
     await this.#listing?.unsubscribe().catch(() => undefined);
     this.#listing = undefined;
     await this.#fleet?.stop();
+    this.#fleet?.removeAllListeners();
+    await this.#services?.stop();
     await this.#book?.settle();
     await this.#dispatcher?.stop();
     for (const email of this.#emails) email.close();
     this.#emails = [];
     await this.#energy?.save().catch(() => undefined);
     await this.#outbox?.stop();
-    if (this.#bus?.connected && this.#deps.config.health_interval_ms > 0) await this.#publishHealth(false);
+    await this.#health?.stop();
+    this.#health = undefined;
     await this.#bus?.stop();
     this.#bus = undefined;
     this.#evaluator = undefined;
     this.#fleet = undefined;
+    this.#services = undefined;
     this.#book = undefined;
     this.#dispatcher = undefined;
   }
@@ -208,33 +230,12 @@ export class AlertHook {
     };
   }
 
-  async #publishHealth(running: boolean): Promise<void> {
-    const bus = this.#bus;
-    if (!bus) return;
-    const now = new Date(this.#clock()).toISOString();
-    const influxOk = this.#dispatcher?.healthy('influx') ?? true;
-    const health: ServiceHealth = {
-      service: SERVICE_NAME,
-      ts: now,
-      ready: running && bus.connected && influxOk,
-      checks: {
-        broker: { ok: bus.connected },
-        influx: { ok: influxOk },
-        running: { ok: running },
-      },
-      metrics: this.metrics(),
-    };
-    await bus
-      .publish(new AlertTopics(bus.topics.base).health(SERVICE_NAME), health, { qos: 1, retain: true })
-      .catch((error: unknown) => this.#deps.logger.debug({ err: error }, 'could not publish health'));
-  }
-
   #warnUnknownDevices(): void {
     const fleet = this.#fleet;
     if (!fleet) return;
     for (const rule of this.#deps.config.rules) {
       for (const device of rule.devices ?? []) {
-        if (isDeviceId(device) && !fleet.device(device)) {
+        if (isDeviceId(device) && !fleet.has(device)) {
           this.#deps.logger.warn(
             { rule: rule.name, device, after_ms: this.#deps.config.unknown_device_warn_ms },
             'rule names a device never seen on the bus (no meta, availability or reading): check its id',

@@ -4,7 +4,7 @@ export * from './alert-book.js';
 export * from './dispatcher.js';
 export * from './energy.js';
 export * from './evaluator.js';
-export * from './fleet.js';
+export * from './services.js';
 export * from './history.js';
 export * from './judge.js';
 export * from './outbox.js';

@@ -1,6 +1,7 @@
+import type { Fleet, FleetDevice } from '@wattbus/fleet';
 import type { Rule } from './config.js';
 import type { DailyEnergy } from './energy.js';
-import type { DeviceView, Fleet } from './fleet.js';
+import type { ServiceWatch } from './services.js';
 
 /** What a rule says about one subject now. */
 export interface Verdict {
@@ -13,6 +14,7 @@ export interface Verdict {
 
 export interface JudgeDeps {
   fleet: Fleet;
+  services: ServiceWatch;
   energy: DailyEnergy;
   clock: () => number;
   ratings_w: Record<string, number>;
@@ -40,7 +42,7 @@ export class Judge {
   /** Subjects (device ids or services) a rule applies to right now. */
   subjects(rule: Rule): string[] {
     if (rule.kind === 'health') {
-      return this.#deps.fleet
+      return this.#deps.services
         .services()
         .map((view) => view.service)
         .filter((service) => rule.services === undefined || rule.services.includes(service));
@@ -51,7 +53,7 @@ export class Judge {
       .map((device) => device.id);
   }
 
-  watches(rule: Rule, device: DeviceView): boolean {
+  watches(rule: Rule, device: FleetDevice): boolean {
     if (rule.kind === 'health') return false;
     if (rule.devices === undefined && rule.device_kinds === undefined) return true;
     if (rule.devices?.includes(device.id)) return true;
@@ -60,7 +62,7 @@ export class Judge {
 
   judge(rule: Rule, subject: string, raised: boolean): Verdict | null {
     if (rule.kind === 'health') return this.#health(rule, subject, raised);
-    const device = this.#deps.fleet.device(subject);
+    const device = this.#deps.fleet.get(subject);
     if (!device) return null;
     switch (rule.kind) {
       case 'offline':
@@ -75,7 +77,7 @@ export class Judge {
   }
 
   /** The power_above threshold of a device: the rule's, else its model's rating. */
-  overloadThreshold(rule: Rule, device: DeviceView): number | undefined {
+  overloadThreshold(rule: Rule, device: FleetDevice): number | undefined {
     if (rule.threshold_w !== undefined) return rule.threshold_w;
     const model = device.meta?.model;
     if (model === undefined) return undefined;
@@ -86,7 +88,7 @@ export class Judge {
     return best?.[1];
   }
 
-  #offline(rule: Rule, device: DeviceView): Verdict | null {
+  #offline(rule: Rule, device: FleetDevice): Verdict | null {
     if (device.availability === 'offline') {
       return { breach: true, message: `${device.id} is offline (its agent says so)` };
     }
@@ -95,8 +97,8 @@ export class Judge {
     const polls = rule.silent_polls ?? DEFAULT_SILENT_POLLS;
     const windowMs = polls * pollMs;
     const now = this.#deps.clock();
-    const since = device.last_reading_ms ?? Math.max(device.first_seen_ms, this.#deps.started_ms);
-    if (device.last_reading_ms === undefined && now - since < windowMs) return null; // too early to tell
+    const since = device.reading_received_ms ?? Math.max(device.first_seen_ms, this.#deps.started_ms);
+    if (device.reading_received_ms === undefined && now - since < windowMs) return null; // too early to tell
     const silenceMs = now - since;
     if (silenceMs > windowMs) {
       return {
@@ -110,13 +112,13 @@ export class Judge {
     return this.#back(device);
   }
 
-  #back(device: DeviceView): Verdict {
+  #back(device: FleetDevice): Verdict {
     return { breach: false, message: `${device.id} is back online and reporting` };
   }
 
-  #powerAbove(rule: Rule, device: DeviceView, raised: boolean): Verdict | null {
+  #powerAbove(rule: Rule, device: FleetDevice, raised: boolean): Verdict | null {
     const threshold = this.overloadThreshold(rule, device);
-    const power = device.power_w;
+    const power = device.reading?.power_w;
     if (threshold === undefined || power === undefined) return null;
     const clear = threshold - (rule.hysteresis_w ?? 0);
     const breach = raised ? power > clear : power > threshold;
@@ -131,11 +133,11 @@ export class Judge {
     };
   }
 
-  #powerBelow(rule: Rule, device: DeviceView, raised: boolean): Verdict | null {
+  #powerBelow(rule: Rule, device: FleetDevice, raised: boolean): Verdict | null {
     const threshold = rule.threshold_w ?? 0;
-    const power = device.power_w;
+    const power = device.reading?.power_w;
     if (power === undefined) return null;
-    if (rule.expect === 'when_on' && device.on === false) {
+    if (rule.expect === 'when_on' && device.state?.on === false) {
       return {
         breach: false,
         message: `${device.id} was switched off; no power expected`,
@@ -156,7 +158,7 @@ export class Judge {
     };
   }
 
-  #energy(rule: Rule, device: DeviceView): Verdict | null {
+  #energy(rule: Rule, device: FleetDevice): Verdict | null {
     const consumed = this.#deps.energy.today(device.id);
     const budget = rule.budget_wh;
     if (consumed === undefined || budget === undefined) return null;
@@ -174,7 +176,7 @@ export class Judge {
   }
 
   #health(rule: Rule, service: string, raised: boolean): Verdict | null {
-    const view = this.#deps.fleet.service(service);
+    const view = this.#deps.services.service(service);
     if (!view) return null;
     if (rule.stale_after_ms !== undefined) {
       if (view.health_received_ms === undefined) return null;
@@ -210,7 +212,7 @@ export class Judge {
     let what = metric;
     if (metric === 'dead_letters') {
       const windowMs = rule.window_ms ?? DEFAULT_DEAD_LETTER_WINDOW_MS;
-      value = this.#deps.fleet.deadLetters(service, windowMs);
+      value = this.#deps.services.deadLetters(service, windowMs);
       what = `dead letters in ${formatSeconds(windowMs)}`;
     } else {
       value = view.health?.metrics[metric];

@@ -1,12 +1,13 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Bus } from '@wattbus/bus';
-import { Health, type Logger } from '@wattbus/runtime';
+import { Fleet } from '@wattbus/fleet';
+import { Health, HealthPublisher, type Logger } from '@wattbus/runtime';
 import { ApiKeys } from './api-keys.js';
 import type { GatewayConfig } from './config.js';
-import { DeviceDirectory } from './device-directory.js';
 import { createHttpApp } from './http-app.js';
 import { InFlight } from './in-flight.js';
+import { LiveEvents } from './live-events.js';
 import { ROUTES, type Route } from './routes.js';
 import { OpenApiSpec } from './spec.js';
 
@@ -24,6 +25,7 @@ export interface GatewayDeps {
 export interface GatewayMetrics {
   in_flight: number;
   known_devices: number;
+  event_streams: number;
 }
 
 /**
@@ -35,10 +37,13 @@ export class Gateway {
   readonly health = new Health();
   #deps: GatewayDeps;
   #server: Server | undefined;
-  #directory: DeviceDirectory | undefined;
+  /** Which devices exist (retained metas): a command for another is answered 404 at once. */
+  #fleet: Fleet | undefined;
   #inFlight: InFlight;
+  #events: LiveEvents | undefined;
   #stopping = false;
   #unwatch: (() => void) | undefined;
+  #publisher: HealthPublisher | undefined;
 
   constructor(deps: GatewayDeps) {
     this.#deps = deps;
@@ -50,10 +55,12 @@ export class Gateway {
     const { config, bus, logger } = this.#deps;
     const spec = this.#deps.spec ?? OpenApiSpec.load();
     this.#watchBroker(bus);
-    this.#directory = new DeviceDirectory({ bus });
+    this.#fleet = new Fleet({ bus, parts: ['meta'], logger });
     this.health.set('devices', false, 'subscribing to device metas');
-    await this.#directory.start();
+    await this.#fleet.start();
+    await this.#fleet.retainedDelivered();
     this.health.set('devices', true);
+    this.#events = new LiveEvents({ bus, logger, maxStreams: config.max_event_streams });
     const apiKeys = new ApiKeys(config.api_keys);
     if (apiKeys.size === 0) logger.warn('no API keys configured: every API request will get 401');
     const app = createHttpApp({
@@ -61,7 +68,8 @@ export class Gateway {
       spec,
       routes: this.#deps.routes ?? ROUTES,
       bus,
-      directory: this.#directory,
+      directory: this.#fleet,
+      events: this.#events,
       health: this.health,
       apiKeys,
       logger,
@@ -84,23 +92,44 @@ export class Gateway {
     const { port } = server.address() as AddressInfo;
     const host = config.host.includes(':') ? `[${config.host}]` : config.host;
     const url = `http://${host}:${port}`;
+    // The same checks as /readyz, retained on {base}/health/gateway for the alert hook.
+    this.#publisher = new HealthPublisher({
+      bus,
+      service: 'gateway',
+      logger,
+      health: this.health,
+      metrics: () => ({ ...this.metrics() }),
+    });
+    await this.#publisher.start();
     logger.info({ url, docs: `${url}/docs`, api_keys: apiKeys.size }, 'gateway listening');
     return { url, port };
   }
 
   /** The devices agents announced (undefined before start). */
-  get devices(): DeviceDirectory | undefined {
-    return this.#directory;
+  get devices(): Fleet | undefined {
+    return this.#fleet;
+  }
+
+  /** The live event streams (undefined before start). */
+  get events(): LiveEvents | undefined {
+    return this.#events;
   }
 
   metrics(): GatewayMetrics {
-    return { in_flight: this.#inFlight.count, known_devices: this.#directory?.size ?? 0 };
+    return {
+      in_flight: this.#inFlight.count,
+      known_devices: this.#fleet?.size ?? 0,
+      event_streams: this.#events?.size ?? 0,
+    };
   }
 
   async stop(): Promise<void> {
     if (this.#stopping) return;
     this.#stopping = true;
     this.health.set('shutdown', false, 'stopping');
+    // Event streams never finish by themselves: end them first, so only real requests are waited for.
+    await this.#events?.stop();
+    await this.#publisher?.stop();
     const server = this.#server;
     if (server) {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
@@ -118,7 +147,7 @@ export class Gateway {
       await closed;
     }
     this.#unwatch?.();
-    await this.#directory?.stop();
+    await this.#fleet?.stop();
   }
 
   #watchBroker(bus: Bus): void {

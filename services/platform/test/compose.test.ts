@@ -7,6 +7,7 @@ import { parse } from 'yaml';
 import { AgentConfigSchema } from '@wattbus/agent';
 import { AlertHookConfigSchema } from '@wattbus/alert-hook';
 import { BackupConfigSchema } from '@wattbus/backup';
+import { BridgeConfigSchema } from '@wattbus/bridge';
 import { GatewayConfigSchema } from '@wattbus/gateway';
 import { QueryConfigSchema } from '@wattbus/query';
 import { loadConfig } from '@wattbus/runtime';
@@ -21,6 +22,7 @@ const compose = parse(readFileSync(`${root}docker-compose.yml`, 'utf8'), { merge
 /** Each service's config schema and the prefix of its environment variables. */
 const SERVICES: Record<string, { schema: TObject; prefix: string }> = {
   agent: { schema: AgentConfigSchema, prefix: 'WATTBUS_AGENT_' },
+  bridge: { schema: BridgeConfigSchema, prefix: 'WATTBUS_BRIDGE_' },
   'storage-hook': { schema: StorageHookConfigSchema, prefix: 'WATTBUS_STORAGE_HOOK_' },
   query: { schema: QueryConfigSchema, prefix: 'WATTBUS_QUERY_' },
   gateway: { schema: GatewayConfigSchema, prefix: 'WATTBUS_GATEWAY_' },

@@ -4,4 +4,3 @@ export * from './tariff.js';
 export * from './energy.js';
 export * from './methods.js';
 export * from './component.js';
-export * from './health.js';

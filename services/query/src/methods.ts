@@ -248,10 +248,10 @@ export class QueryMethods implements QueryHandlers {
     const buckets = params.every
       ? this.#buckets(fromMs, toMs, params.every, zone)
       : [{ start: fromMs, end: toMs }];
-    let devices: FleetDevice[];
+    let devices: Pick<FleetDevice, 'id'>[];
     if (params.device !== undefined) {
       await this.#ensureKnown(params.device, call);
-      devices = [this.#deps.fleet.get(params.device) ?? { id: params.device, phases: new Map() }];
+      devices = [{ id: params.device }];
     } else {
       devices = this.#deps.fleet.matching(params).filter((device) => device.meta);
     }
@@ -280,7 +280,7 @@ export class QueryMethods implements QueryHandlers {
 
   /** Energy (Wh) and cost per bucket of each device; base rows are priced by their local hour. */
   async #priced(
-    devices: readonly FleetDevice[],
+    devices: readonly Pick<FleetDevice, 'id'>[],
     fromMs: number,
     toMs: number,
     buckets: readonly Bucket[],

@@ -1,5 +1,4 @@
 export * from './config.js';
 export * from './wal.js';
 export * from './drain.js';
-export * from './registry.js';
 export * from './storage-hook.js';

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Bus, busConnection, type MessageContext } from '@wattbus/bus';
+import { Bus, busConnection, type BusOptions, type MessageContext } from '@wattbus/bus';
 import { ReadingSchema, plausibilityProblem, validator, type Reading } from '@wattbus/contracts';
+import { Fleet } from '@wattbus/fleet';
 import {
   InfluxWriter,
   LineProtocolError,
@@ -8,10 +9,9 @@ import {
   readingToLine,
   type RejectedLine,
 } from '@wattbus/influx';
-import type { Logger } from '@wattbus/runtime';
+import { HealthPublisher, type Logger } from '@wattbus/runtime';
 import type { StorageHookConfig } from './config.js';
 import { LogDrain } from './drain.js';
-import { DeviceRegistry } from './registry.js';
 import { WriteAheadLog } from './wal.js';
 
 export const SERVICE_NAME = 'storage-hook';
@@ -45,6 +45,8 @@ export interface StorageHookCounters {
 export interface StorageHookDeps {
   config: StorageHookConfig;
   logger: Logger;
+  /** How to connect to the broker: the front door's (it names a failure clearly); default Bus.connect. */
+  connect?: (options: BusOptions) => Promise<Bus>;
 }
 
 /**
@@ -57,7 +59,9 @@ export class StorageHook {
   #wal: WriteAheadLog | undefined;
   #writer: InfluxWriter | undefined;
   #drain: LogDrain | undefined;
-  #registry: DeviceRegistry | undefined;
+  /** Type and location from the retained meta, for readings that do not carry them. */
+  #fleet: Fleet | undefined;
+  #health: HealthPublisher | undefined;
   #countersTimer: NodeJS.Timeout | undefined;
   #received = 0;
   #implausible = 0;
@@ -104,7 +108,7 @@ export class StorageHook {
 
     let bus: Bus;
     try {
-      bus = await Bus.connect({
+      bus = await (this.#deps.connect ?? Bus.connect)({
         ...busConnection(config.mqtt),
         service: SERVICE_NAME,
         clientId: config.mqtt.client_id,
@@ -125,7 +129,7 @@ export class StorageHook {
     }
     this.#bus = bus;
     this.#deadLetter(this.#earlyRejections.splice(0));
-    this.#registry = new DeviceRegistry({ bus });
+    this.#fleet = new Fleet({ bus, parts: ['meta'], logger });
     const filter = bus.topics.allDevices('readings');
     const shared = config.mqtt.share_group ? `$share/${config.mqtt.share_group}/${filter}` : filter;
     // Both routes are registered synchronously, before either SUBACK: a held queued reading
@@ -135,7 +139,7 @@ export class StorageHook {
         qos: 1,
         ackAfterHandle: true,
       }),
-      this.#registry.start(),
+      this.#fleet.start(),
     ]);
     if (config.counters_log_interval_ms > 0) {
       this.#countersTimer = setInterval(
@@ -144,6 +148,14 @@ export class StorageHook {
       );
       this.#countersTimer.unref();
     }
+    this.#health = new HealthPublisher({
+      bus,
+      service: SERVICE_NAME,
+      logger,
+      probe: () => this.#influxCheck(),
+      metrics: () => this.#healthMetrics(),
+    });
+    await this.#health.start();
     logger.info(
       {
         filter: shared,
@@ -179,8 +191,9 @@ export class StorageHook {
     const { config, logger } = this.#deps;
     this.#stopping = true;
     clearInterval(this.#countersTimer);
+    await this.#health?.stop();
     // No unsubscribe(): the broker must keep queueing readings for our session while we are away.
-    await this.#registry?.stop();
+    await this.#fleet?.stop();
     await this.#bus?.stop();
     if (this.#drain) {
       const flushed = await this.#drain.flush(config.stop_flush_timeout_ms);
@@ -194,6 +207,28 @@ export class StorageHook {
     }
     this.#wal?.stop();
     logger.info({ counters: this.counters() }, 'storage hook stopped');
+  }
+
+  /** Check `influx`: false while writes to InfluxDB fail (they are retried; the log holds the readings). */
+  #influxCheck(): Record<string, { ok: boolean; detail?: string }> {
+    const writer = this.#writer?.metrics();
+    const failing = (writer?.failing_attempts ?? 0) > 0;
+    return { influx: { ok: !failing, ...(failing ? { detail: writer?.last_error } : {}) } };
+  }
+
+  /** The numbers of docs/alerts.md: `wal_depth` and `wal_bytes` tell a growing backlog. */
+  #healthMetrics(): Record<string, number> {
+    const counters = this.counters();
+    return {
+      wal_depth: counters.log_depth,
+      wal_bytes: counters.log_bytes,
+      wal_waiting: counters.log_waiting,
+      received: counters.received,
+      written: counters.written,
+      write_retries: counters.retried,
+      dead_lettered: counters.dead_lettered,
+      implausible: counters.implausible,
+    };
   }
 
   /**
@@ -212,7 +247,7 @@ export class StorageHook {
       );
       return;
     }
-    const problem = plausibilityProblem(reading, this.#registry?.limitsOf(reading.device) ?? {}, {
+    const problem = plausibilityProblem(reading, this.#fleet?.get(reading.device)?.meta?.limits ?? {}, {
       nowMs: Date.now(),
       futureToleranceMs: this.#deps.config.future_tolerance_ms,
     });
@@ -223,7 +258,7 @@ export class StorageHook {
     }
     let line: string;
     try {
-      line = readingToLine(reading, this.#registry?.tagsOf(reading.device));
+      line = readingToLine(reading, this.#fleet?.get(reading.device)?.meta);
     } catch (error) {
       if (!(error instanceof LineProtocolError)) throw error;
       bus.reject(context.topic, payloadOf(context), error.message);
