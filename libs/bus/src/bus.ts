@@ -4,11 +4,12 @@ import { Topics, type Validator } from '@wattbus/contracts';
 import type { MqttClient } from 'mqtt';
 import { pino, type Logger } from 'pino';
 import { AckControl } from './ack-control.js';
-import { openConnection, sanitizeClientId, type OpenConnection } from './connect.js';
+import { endSession, openConnection, sanitizeClientId, type OpenConnection } from './connect.js';
 import type { BrokerTarget, ConnectionWatch } from './connection-watch.js';
 import { DeadLetters } from './dead-letters.js';
 import { newBusMetrics, type BusMetrics } from './metrics.js';
 import { busSettings, type BusOptions, type BusSettings } from './options.js';
+import { Probes } from './probes.js';
 import { refusalOf } from './refusals.js';
 import { RequestResponse, type RequestHandler, type RequestOptions } from './requests.js';
 import { TopicRouter, type MessageHandler, type SubscribeOptions, type Subscription } from './router.js';
@@ -33,6 +34,7 @@ export class Bus extends EventEmitter {
   #router: TopicRouter;
   #requests: RequestResponse;
   #acks: AckControl | undefined;
+  #probes: Probes;
   #stopped = false;
 
   /**
@@ -49,7 +51,7 @@ export class Bus extends EventEmitter {
 
   private constructor(connection: OpenConnection, settings: BusSettings, clientId: string, logger: Logger) {
     super();
-    const { client, watch, target } = connection;
+    const { client, watch, target, connack } = connection;
     this.#client = client;
     this.#watch = watch;
     this.#target = target;
@@ -68,6 +70,15 @@ export class Bus extends EventEmitter {
       router: this.#router,
       deadLetters: this.#deadLetters,
       requestTimeoutMs: settings.requestTimeoutMs,
+    });
+    this.#probes = new Probes({
+      client,
+      router: this.#router,
+      topics: this.topics,
+      clientId,
+      target,
+      connack,
+      timeoutMs: settings.probeTimeoutMs,
     });
     this.#router.start();
     client.on('connect', () => this.emit('connect'));
@@ -156,8 +167,37 @@ export class Bus extends EventEmitter {
     );
   }
 
-  /** Graceful stop: pending requests rejected, will published by us (not fired), connection closed. */
-  async stop(): Promise<void> {
+  /**
+   * Checks that the broker delivers through share group `group` (once per group: its MQTT 5
+   * CONNACK, then a probe through `$share/<group>/` within probeTimeoutMs) and returns the
+   * filter `$share/<group>/<filter>` to subscribe or serve. Rejects with
+   * SharedSubscriptionsUnsupportedError naming what the broker lacks.
+   */
+  async joinShareGroup(group: string, filter: string): Promise<string> {
+    await this.#probes.verifyShareGroup(group);
+    return `$share/${group}/${filter}`;
+  }
+
+  /**
+   * Leaves `subscriptions` without losing what the broker already dealt us: UNSUBSCRIBE (no new
+   * messages), wait for a marker sent behind our session's queue (what was queued has arrived),
+   * wait for the handlers to finish. false when the marker did not come back within
+   * probeTimeoutMs. Then `stop({ endSession: true })` hands a share group member's share over.
+   */
+  async drain(subscriptions: Subscription[]): Promise<boolean> {
+    const removeRoutes = await this.#router.leave(subscriptions);
+    const complete = await this.#probes.marker();
+    await this.#router.idle();
+    removeRoutes();
+    return complete;
+  }
+
+  /**
+   * Graceful stop: pending requests rejected, will published by us (not fired), connection
+   * closed. `endSession` also ends a persistent session (`clean: false`), so the broker stops
+   * queueing for it (a share group member leaving for good).
+   */
+  async stop(options: { endSession?: boolean } = {}): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
     this.#requests.stop();
@@ -172,7 +212,14 @@ export class Bus extends EventEmitter {
       await this.#client.endAsync(true);
       return;
     }
+    const persistent = !this.#settings.clean;
+    if (options.endSession && persistent && this.protocolVersion === 5) {
+      // MQTT 5 ends the session with the DISCONNECT itself.
+      await this.#client.endAsync(false, { properties: { sessionExpiryInterval: 0 } });
+      return;
+    }
     // A normal DISCONNECT tells the broker to discard the will.
     await this.#client.endAsync(false);
+    if (options.endSession && persistent) await endSession(this.#settings, this.clientId);
   }
 }

@@ -67,6 +67,11 @@ export class TopicRouter {
   #subscribing = 0;
   #subscribedOnce = false;
   #stopped = false;
+  /** Each subscription's route, for `leave`. */
+  #routeOf = new WeakMap<Subscription, Route>();
+  /** Handlers still running (returned a promise), and who waits for none to be. */
+  #running = 0;
+  #idleWaiters: Array<() => void> = [];
 
   constructor(deps: TopicRouterDeps) {
     this.#deps = deps;
@@ -110,11 +115,13 @@ export class TopicRouter {
       this.#subscribedOnce = true;
     } catch (error) {
       this.#routes = this.#routes.filter((candidate) => candidate !== route);
+      if (!this.#routes.some((candidate) => candidate.filter === filter))
+        forgetResubscription(client, filter);
       throw refusalOf('subscribe', filter, error, this.#deps.username);
     } finally {
       this.#subscribing--;
     }
-    return {
+    const subscription: Subscription = {
       filter,
       unsubscribe: async () => {
         this.#routes = this.#routes.filter((candidate) => candidate !== route);
@@ -123,6 +130,28 @@ export class TopicRouter {
         }
       },
     };
+    this.#routeOf.set(subscription, route);
+    return subscription;
+  }
+
+  /**
+   * UNSUBSCRIBEs but keeps the routes: what the broker dealt us before its UNSUBACK (still in
+   * our session's queue) is handled as usual. Returns the function that removes the routes, to
+   * call once that queue is known to be empty (see Bus.drain).
+   */
+  async leave(subscriptions: Subscription[]): Promise<() => void> {
+    const routes = new Set(subscriptions.map((subscription) => this.#routeOf.get(subscription)));
+    const filters = [...new Set(subscriptions.map((subscription) => subscription.filter))];
+    if (filters.length > 0) await this.#deps.client.unsubscribeAsync(filters);
+    return () => {
+      this.#routes = this.#routes.filter((route) => !routes.has(route));
+    };
+  }
+
+  /** Resolves once no handler is running (every message received so far has been handled). */
+  idle(): Promise<void> {
+    if (this.#running === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
   }
 
   /**
@@ -205,7 +234,10 @@ export class TopicRouter {
         continue;
       }
       if (typeof (result as { then?: unknown } | undefined)?.then !== 'function') continue;
-      const run = Promise.resolve(result).catch(failed);
+      this.#running++;
+      const run = Promise.resolve(result)
+        .catch(failed)
+        .finally(() => this.#handled());
       if (route.ackAfterHandle) awaited.push(run);
     }
     if (awaited.length === 0) return done();
@@ -213,6 +245,11 @@ export class TopicRouter {
       () => done(),
       () => done(),
     );
+  }
+
+  #handled(): void {
+    if (--this.#running > 0) return;
+    for (const wake of this.#idleWaiters.splice(0)) wake();
   }
 
   #routesFor(topic: string): Route[] {
@@ -235,4 +272,14 @@ export class TopicRouter {
       this.#routeWaiters.add(check);
     });
   }
+}
+
+/**
+ * mqtt.js records a filter for resubscription on reconnect when it sends the SUBSCRIBE, and keeps
+ * it when the subscribe fails: a filter the broker refused, or disconnected us for (ejabberd on
+ * `$share`, reason 158), would be sent again on every reconnect. Its record is private, hence the cast.
+ */
+function forgetResubscription(client: MqttClient, filter: string): void {
+  const record = (client as unknown as { _resubscribeTopics?: Record<string, unknown> })._resubscribeTopics;
+  if (record) delete record[filter];
 }

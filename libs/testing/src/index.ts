@@ -4,3 +4,5 @@ export * from './influxd.js';
 export * from './mosquitto.js';
 export * from './aedes.js';
 export * from './brokers.js';
+export * from './redis.js';
+export * from './mqtt-proxy.js';
