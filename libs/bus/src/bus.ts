@@ -62,7 +62,13 @@ export class Bus extends EventEmitter {
     const parts = { client, logger, metrics: this.#metrics, username: target.username };
     this.#deadLetters = new DeadLetters({ ...parts, topics: this.topics, service: this.service });
     this.#acks = settings.batchAcks ? new AckControl(client, settings.beforeAcks, logger) : undefined;
-    this.#router = new TopicRouter({ ...parts, settings, deadLetters: this.#deadLetters, acks: this.#acks });
+    this.#router = new TopicRouter({
+      ...parts,
+      brokerUrl: target.url,
+      settings,
+      deadLetters: this.#deadLetters,
+      acks: this.#acks,
+    });
     this.#requests = new RequestResponse({
       ...parts,
       topics: this.topics,
@@ -169,13 +175,12 @@ export class Bus extends EventEmitter {
 
   /**
    * Checks that the broker delivers through share group `group` (once per group: its MQTT 5
-   * CONNACK, then a probe through `$share/<group>/` within probeTimeoutMs) and returns the
-   * filter `$share/<group>/<filter>` to subscribe or serve. Rejects with
-   * SharedSubscriptionsUnsupportedError naming what the broker lacks.
+   * CONNACK, then a probe through `$share/<group>/` within probeTimeoutMs). Rejects with
+   * SharedSubscriptionsUnsupportedError naming what the broker lacks. Subscribe through the
+   * group with `shareGroupFilter(group, filter)`.
    */
-  async joinShareGroup(group: string, filter: string): Promise<string> {
-    await this.#probes.verifyShareGroup(group);
-    return `$share/${group}/${filter}`;
+  verifyShareGroup(group: string): Promise<void> {
+    return this.#probes.verifyShareGroup(group);
   }
 
   /**

@@ -31,7 +31,7 @@ export type MqttConnection = Static<typeof MqttConnectionSchema>;
 /**
  * The `share_group` key of a service whose instances can split their messages. Unset by default:
  * a service relies on `$share` only when asked to, and then checks at start that the broker
- * delivers through it (`Bus.joinShareGroup`). Empty means unset (so an environment variable can
+ * delivers through it (`Bus.verifyShareGroup`). Empty means unset (so an environment variable can
  * clear a file's value).
  */
 export function shareGroupSchema(instances: string) {

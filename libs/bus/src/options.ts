@@ -57,7 +57,7 @@ export interface BusOptions {
   reconnectMaxMs?: number;
   /**
    * How long (ms) a probe may take to come back: through a share group when joining it
-   * (`joinShareGroup`), and behind the queue when leaving one (`drain`).
+   * (`verifyShareGroup`), and behind the queue when leaving one (`drain`).
    */
   probeTimeoutMs?: number;
   logger?: Logger;

@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { Type } from '@sinclair/typebox';
 import { validator, type Topics } from '@wattbus/contracts';
-import type { IConnackPacket, IDisconnectPacket, MqttClient } from 'mqtt';
+import type { IConnackPacket, MqttClient } from 'mqtt';
 import type { BrokerTarget } from './connection-watch.js';
-import { BusRefusedError, SharedSubscriptionsUnsupportedError, type ShareGroupEvidence } from './errors.js';
-import { SHARED_SUBSCRIPTIONS_NOT_SUPPORTED, refusalOf } from './refusals.js';
+import { SharedSubscriptionsUnsupportedError } from './errors.js';
+import { shareGroupFilter } from './match.js';
+import { refusalOf } from './refusals.js';
 import type { TopicRouter } from './router.js';
 
 export interface ProbesDeps {
@@ -54,35 +55,17 @@ export class Probes {
   }
 
   async #verify(group: string): Promise<void> {
-    const { client, connack, topics, clientId, timeoutMs } = this.#deps;
-    const unsupported = (evidence: ShareGroupEvidence, why: string) =>
-      new SharedSubscriptionsUnsupportedError(group, evidence, why, this.#deps.target.url);
+    const { connack, topics, clientId, timeoutMs, target } = this.#deps;
     // MQTT 5 §3.2.2.3.15: absent means available.
     if (connack.properties?.sharedSubscriptionAvailable === false) {
-      throw unsupported('connack', 'its CONNACK says Shared Subscription Available = 0');
+      const why = 'its CONNACK says Shared Subscription Available = 0';
+      throw new SharedSubscriptionsUnsupportedError(group, 'connack', why, target.url);
     }
-    const filter = `$share/${group}/${topics.probe(clientId)}`;
-    // ejabberd answers the SUBSCRIBE with DISCONNECT 158; the subscribe then fails as "Connection closed".
-    let disconnected: IDisconnectPacket | undefined;
-    const onDisconnect = (packet: IDisconnectPacket) => (disconnected ??= packet);
-    client.on('disconnect', onDisconnect);
-    try {
-      if (await this.#roundTrip(filter)) return;
-      throw unsupported(
-        'no-delivery',
-        `a probe published to ${topics.probe(clientId)} did not come back through ${filter} within ${timeoutMs} ms (the broker accepted the subscription and delivered nothing)`,
-      );
-    } catch (error) {
-      if (disconnected?.reasonCode === SHARED_SUBSCRIPTIONS_NOT_SUPPORTED) {
-        throw unsupported('disconnect', `it disconnected us on subscribing to ${filter} (DISCONNECT 158)`);
-      }
-      if (error instanceof BusRefusedError && error.code === SHARED_SUBSCRIPTIONS_NOT_SUPPORTED) {
-        throw unsupported('suback', `it refused ${filter} (SUBACK 0x9e)`);
-      }
-      throw error;
-    } finally {
-      client.off('disconnect', onDisconnect);
-    }
+    // A broker that refuses the filter (158) makes the subscribe fail with that error already.
+    const filter = shareGroupFilter(group, topics.probe(clientId));
+    if (await this.#roundTrip(filter)) return;
+    const why = `a probe published to ${topics.probe(clientId)} did not come back through ${filter} within ${timeoutMs} ms (the broker accepted the subscription and delivered nothing)`;
+    throw new SharedSubscriptionsUnsupportedError(group, 'no-delivery', why, target.url);
   }
 
   /** Subscribes `filter`, publishes a fresh token to our probe topic, waits for it to come back. */

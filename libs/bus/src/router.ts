@@ -1,13 +1,14 @@
 import type { Validator } from '@wattbus/contracts';
-import type { IPublishPacket, MqttClient } from 'mqtt';
+import type { IDisconnectPacket, IPublishPacket, MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import type { AckControl } from './ack-control.js';
 import { takeEarlyMessages } from './connect.js';
 import type { DeadLetters } from './dead-letters.js';
-import { topicMatches, unshared } from './match.js';
+import { BusRefusedError, SharedSubscriptionsUnsupportedError } from './errors.js';
+import { shareGroupOf, topicMatches, unshared } from './match.js';
 import type { BusMetrics } from './metrics.js';
 import type { BusSettings } from './options.js';
-import { refusalOf } from './refusals.js';
+import { SHARED_SUBSCRIPTIONS_NOT_SUPPORTED, refusalOf } from './refusals.js';
 
 export interface MessageContext {
   topic: string;
@@ -47,6 +48,8 @@ export interface TopicRouterDeps {
   client: MqttClient;
   settings: Pick<BusSettings, 'maxPayloadBytes' | 'holdUnroutedMs'>;
   username: string | undefined;
+  /** For error messages (password hidden). */
+  brokerUrl: string;
   logger: Logger;
   metrics: BusMetrics;
   deadLetters: DeadLetters;
@@ -72,6 +75,9 @@ export class TopicRouter {
   /** Handlers still running (returned a promise), and who waits for none to be. */
   #running = 0;
   #idleWaiters: Array<() => void> = [];
+  /** The reason code of the broker's last DISCONNECT (MQTT 5), to explain a failed subscribe. */
+  #lastDisconnect: number | undefined;
+  #onDisconnect = (packet: IDisconnectPacket) => (this.#lastDisconnect = packet.reasonCode);
 
   constructor(deps: TopicRouterDeps) {
     this.#deps = deps;
@@ -82,12 +88,14 @@ export class TopicRouter {
     const client = this.#deps.client;
     // Replaces mqtt.js' default (which acks at once) so some handlers can finish before the PUBACK.
     client.handleMessage = (packet, done) => this.#receive(packet, done);
+    client.on('disconnect', this.#onDisconnect);
     for (const [packet, done] of takeEarlyMessages(client)) client.handleMessage(packet, done);
   }
 
   /** No more holding: a message nobody routes is acked at once. */
   stop(): void {
     this.#stopped = true;
+    this.#deps.client.off('disconnect', this.#onDisconnect);
   }
 
   /**
@@ -110,6 +118,7 @@ export class TopicRouter {
     for (const wake of [...this.#routeWaiters]) wake();
     const client = this.#deps.client;
     this.#subscribing++;
+    this.#lastDisconnect = undefined;
     try {
       await client.subscribeAsync(filter, { qos: options.qos ?? 1 });
       this.#subscribedOnce = true;
@@ -117,7 +126,7 @@ export class TopicRouter {
       this.#routes = this.#routes.filter((candidate) => candidate !== route);
       if (!this.#routes.some((candidate) => candidate.filter === filter))
         forgetResubscription(client, filter);
-      throw refusalOf('subscribe', filter, error, this.#deps.username);
+      throw this.#subscribeError(filter, refusalOf('subscribe', filter, error, this.#deps.username));
     } finally {
       this.#subscribing--;
     }
@@ -146,6 +155,29 @@ export class TopicRouter {
     return () => {
       this.#routes = this.#routes.filter((route) => !routes.has(route));
     };
+  }
+
+  /**
+   * A `$share/` filter refused with 158 "Shared Subscriptions not supported", in its SUBACK or
+   * in a DISCONNECT (ejabberd; the subscribe then fails as "Connection closed"), says so.
+   */
+  #subscribeError(filter: string, error: unknown): unknown {
+    const group = shareGroupOf(filter);
+    if (group === undefined) return error;
+    const url = this.#deps.brokerUrl;
+    if (error instanceof BusRefusedError && error.code === SHARED_SUBSCRIPTIONS_NOT_SUPPORTED) {
+      return new SharedSubscriptionsUnsupportedError(
+        group,
+        'suback',
+        `it refused ${filter} (SUBACK 0x9e)`,
+        url,
+      );
+    }
+    if (this.#lastDisconnect === SHARED_SUBSCRIPTIONS_NOT_SUPPORTED) {
+      const why = `it disconnected us on subscribing to ${filter} (DISCONNECT 158)`;
+      return new SharedSubscriptionsUnsupportedError(group, 'disconnect', why, url);
+    }
+    return error;
   }
 
   /** Resolves once no handler is running (every message received so far has been handled). */

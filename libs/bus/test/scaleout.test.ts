@@ -18,6 +18,7 @@ import {
   BusConnectError,
   SharedSubscriptionsUnsupportedError,
   busConnection,
+  shareGroupFilter,
   MqttConnectionSchema,
   type ShareGroupEvidence,
 } from '../src/index.js';
@@ -85,8 +86,11 @@ describe('share groups are verified before a service relies on them', () => {
 
   it('joins a group on mosquitto: the probe comes back through $share', async () => {
     const bus = await connect(mosquitto.url);
-    const filter = await bus.joinShareGroup('writers', 'wattbus/devices/+/readings');
-    assert.equal(filter, '$share/writers/wattbus/devices/+/readings');
+    await bus.verifyShareGroup('writers');
+    assert.equal(
+      shareGroupFilter('writers', 'wattbus/devices/+/readings'),
+      '$share/writers/wattbus/devices/+/readings',
+    );
   });
 
   it('the shipped mosquitto ACL example lets a service probe its group (and drain)', async () => {
@@ -100,7 +104,8 @@ describe('share groups are verified before a service relies on them', () => {
         password: 'secret',
         clientId: 'hook-acl',
       });
-      const filter = await bus.joinShareGroup('writers', 'wattbus/devices/+/readings');
+      await bus.verifyShareGroup('writers');
+      const filter = shareGroupFilter('writers', 'wattbus/devices/+/readings');
       const subscription = await bus.subscribe(filter, anyNumber, () => undefined);
       assert.equal(await bus.drain([subscription]), true);
       await bus.stop();
@@ -111,7 +116,7 @@ describe('share groups are verified before a service relies on them', () => {
 
   it('fails on aedes, which accepts $share and delivers nothing', async () => {
     const bus = await connect(aedes.url);
-    await assert.rejects(bus.joinShareGroup('writers', 'wattbus/devices/+/readings'), (error: unknown) => {
+    await assert.rejects(bus.verifyShareGroup('writers'), (error: unknown) => {
       unsupported('no-delivery')(error);
       assert.match((error as Error).message, /delivered nothing/);
       assert.match((error as Error).message, new RegExp(`at ${aedes.url}`));
@@ -124,12 +129,18 @@ describe('share groups are verified before a service relies on them', () => {
     proxies.push(proxy);
     const bus = await connect(proxy.url);
     assert.equal(bus.protocolVersion, 5);
-    await assert.rejects(bus.joinShareGroup('writers', 'wattbus/x'), (error: unknown) => {
+    await assert.rejects(bus.verifyShareGroup('writers'), (error: unknown) => {
       unsupported('disconnect')(error);
       assert.match((error as Error).message, /DISCONNECT 158/);
       return true;
     });
-    // The bus reconnects and still works for plain subscriptions.
+    // Subscribing through a group (without verifying first) says the same.
+    await new Promise<void>((resolve) => (bus.connected ? resolve() : bus.once('connect', resolve)));
+    await assert.rejects(
+      bus.subscribe(shareGroupFilter('writers', 'wattbus/devices/+/readings'), anyNumber, () => undefined),
+      unsupported('disconnect'),
+    );
+    // The bus reconnects (without re-sending the refused filter) and still works for plain subscriptions.
     await new Promise<void>((resolve) => (bus.connected ? resolve() : bus.once('connect', resolve)));
     let got: number | undefined;
     const arrived = new Promise<void>((resolve) =>
@@ -150,7 +161,7 @@ describe('share groups are verified before a service relies on them', () => {
     });
     proxies.push(proxy);
     const bus = await connect(proxy.url, { probeTimeoutMs: 60_000 });
-    await assert.rejects(bus.joinShareGroup('writers', 'wattbus/x'), unsupported('connack'));
+    await assert.rejects(bus.verifyShareGroup('writers'), unsupported('connack'));
   });
 });
 
@@ -229,7 +240,8 @@ describe('leaving a share group hands its share over (mosquitto)', () => {
   async function member(clientId: string, handle: (value: number) => void, protocol: 4 | 5) {
     const bus = await Bus.connect({ url: mosquitto.url, service: 'test', clientId, clean: false, protocol });
     buses.push(bus);
-    const filter = await bus.joinShareGroup(`drain-${protocol}`, `drain-${protocol}/+`);
+    await bus.verifyShareGroup(`drain-${protocol}`);
+    const filter = shareGroupFilter(`drain-${protocol}`, `drain-${protocol}/+`);
     // A slow handler, so messages wait in the member's queue when it leaves.
     const subscription = await bus.subscribe(
       filter,

@@ -1,4 +1,4 @@
-import { Bus } from '@wattbus/bus';
+import { Bus, busConnection } from '@wattbus/bus';
 import { assertSegment, type Availability } from '@wattbus/contracts';
 import { SharedResources, type Registry } from '@wattbus/devices';
 import type { Logger } from 'pino';
@@ -80,10 +80,7 @@ export class Agent {
     const config = this.#config;
     const availabilityTopic = agentAvailabilityTopic(config.mqtt.base_topic, config.id);
     const bus = await Bus.connect({
-      url: config.mqtt.url,
-      username: config.mqtt.username,
-      password: config.mqtt.password,
-      baseTopic: config.mqtt.base_topic,
+      ...busConnection(config.mqtt),
       service: 'agent',
       clientId: config.id,
       will: { topic: availabilityTopic, payload: 'offline', retain: true },

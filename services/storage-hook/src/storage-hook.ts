@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Bus, busConnection, type MessageContext } from '@wattbus/bus';
+import { Bus, busConnection, shareGroupFilter, type MessageContext, type Subscription } from '@wattbus/bus';
 import { ReadingSchema, validator, type Reading } from '@wattbus/contracts';
 import { Fleet } from '@wattbus/fleet';
 import {
@@ -59,6 +59,7 @@ export class StorageHook {
   #fleet: Fleet | undefined;
   #countersTimer: NodeJS.Timeout | undefined;
   #received = 0;
+  #readings: Subscription | undefined;
   #stopping = false;
   /** Lines InfluxDB refused during the replay, before the bus was connected. */
   #earlyRejections: RejectedLine[] = [];
@@ -125,16 +126,25 @@ export class StorageHook {
     this.#deadLetter(this.#earlyRejections.splice(0));
     this.#fleet = new Fleet({ bus, parts: ['meta'], logger });
     const filter = bus.topics.allDevices('readings');
-    const shared = config.mqtt.share_group ? `$share/${config.mqtt.share_group}/${filter}` : filter;
+    const group = config.mqtt.share_group || undefined;
+    const shared = group ? shareGroupFilter(group, filter) : filter;
     // Both routes are registered synchronously, before either SUBACK: a held queued reading
     // stalls mqtt.js' input, so awaiting one SUBACK before the next subscribe() would deadlock.
-    await Promise.all([
-      bus.subscribe(shared, checkReading, (reading, context) => this.#take(reading, context), {
-        qos: 1,
-        ackAfterHandle: true,
-      }),
-      this.#fleet.start(),
-    ]);
+    // For the same reason the share group is verified after, not before (a broker without
+    // shared subscriptions delivers nothing through it meanwhile).
+    try {
+      [this.#readings] = await Promise.all([
+        bus.subscribe(shared, checkReading, (reading, context) => this.#take(reading, context), {
+          qos: 1,
+          ackAfterHandle: true,
+        }),
+        this.#fleet.start(),
+      ]);
+      if (group) await bus.verifyShareGroup(group);
+    } catch (error) {
+      await this.stop();
+      throw error;
+    }
     if (config.counters_log_interval_ms > 0) {
       this.#countersTimer = setInterval(
         () => logger.info({ counters: this.counters() }, 'storage hook counters'),
@@ -171,14 +181,26 @@ export class StorageHook {
     };
   }
 
-  /** Stop taking readings, write out what the log holds (bounded by stop_flush_timeout_ms), close. */
+  /**
+   * Stop taking readings, write out what the log holds (bounded by stop_flush_timeout_ms), close.
+   * A member of a share group leaves it (see leave_group_on_stop); any other hook keeps its
+   * session, so the broker queues readings for it while it is away.
+   */
   async stop(): Promise<void> {
     const { config, logger } = this.#deps;
+    if (this.#stopping) return;
     this.#stopping = true;
     clearInterval(this.#countersTimer);
-    // No unsubscribe(): the broker must keep queueing readings for our session while we are away.
+    const leaving = Boolean(config.mqtt.share_group) && config.mqtt.leave_group_on_stop;
+    if (leaving && this.#readings && this.#bus) {
+      // Readings already dealt to us arrive and are logged; then no more come.
+      const drained = await this.#bus.drain([this.#readings]);
+      if (!drained) logger.warn('the broker did not confirm the end of our queue; leaving the group anyway');
+    }
     await this.#fleet?.stop();
-    await this.#bus?.stop();
+    await this.#bus?.stop({ endSession: leaving });
+    if (leaving)
+      logger.info({ group: config.mqtt.share_group }, 'left the share group; its share goes to the others');
     if (this.#drain) {
       const flushed = await this.#drain.flush(config.stop_flush_timeout_ms);
       if (!flushed) {
