@@ -4,5 +4,6 @@ export * from './influxd.js';
 export * from './mosquitto.js';
 export * from './aedes.js';
 export * from './brokers.js';
+export * from './local-server.js';
 export * from './redis.js';
 export * from './mqtt-proxy.js';

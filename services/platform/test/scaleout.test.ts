@@ -62,6 +62,15 @@ const TOPOLOGIES: Record<string, () => Promise<Topology>> = {
   },
 };
 
+/** A query component's config for `database` on `influxUrl`, as its environment would give it. */
+function queryConfig(influxUrl: string, env: Record<string, string>) {
+  return loadConfig({
+    schema: QueryConfigSchema,
+    env: { WATTBUS_QUERY_INFLUX__URL: influxUrl, WATTBUS_QUERY_WARMUP_LOOKBACK_MS: '0', ...env },
+    envPrefix: 'WATTBUS_QUERY_',
+  });
+}
+
 function meta(id: string): DeviceMeta {
   return {
     id,
@@ -120,16 +129,10 @@ for (const [name, startTopology] of Object.entries(TOPOLOGIES)) {
         const component = new QueryComponent({
           bus,
           logger: silentLogger(),
-          config: loadConfig({
-            schema: QueryConfigSchema,
-            env: {
-              WATTBUS_QUERY_MQTT__URL: url,
-              WATTBUS_QUERY_INFLUX__URL: influx.url,
-              WATTBUS_QUERY_INFLUX__DATABASE: database,
-              WATTBUS_QUERY_HEALTH_NAME: `query-${index}`,
-              WATTBUS_QUERY_WARMUP_LOOKBACK_MS: '0',
-            },
-            envPrefix: 'WATTBUS_QUERY_',
+          config: queryConfig(influx.url, {
+            WATTBUS_QUERY_MQTT__URL: url,
+            WATTBUS_QUERY_INFLUX__DATABASE: database,
+            WATTBUS_QUERY_HEALTH_NAME: `query-${index}`,
           }),
         });
         components.push(component);
@@ -222,15 +225,7 @@ for (const [name, startTopology] of Object.entries(TOPOLOGIES)) {
       const component = new QueryComponent({
         bus,
         logger: silentLogger(),
-        config: loadConfig({
-          schema: QueryConfigSchema,
-          env: {
-            WATTBUS_QUERY_MQTT__SHARE_GROUP: 'query',
-            WATTBUS_QUERY_INFLUX__URL: influx.url,
-            WATTBUS_QUERY_WARMUP_LOOKBACK_MS: '0',
-          },
-          envPrefix: 'WATTBUS_QUERY_',
-        }),
+        config: queryConfig(influx.url, { WATTBUS_QUERY_MQTT__SHARE_GROUP: 'query' }),
       });
       await assert.rejects(component.start(), (error: unknown) => {
         assert.ok(error instanceof SharedSubscriptionsUnsupportedError, String(error));

@@ -27,6 +27,23 @@ export const StorageHookConfigSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    partition: Type.Optional(
+      Type.Object(
+        {
+          index: Type.Integer({ minimum: 0, description: "This hook's partition, 0 to count - 1." }),
+          count: Type.Integer({
+            minimum: 1,
+            maximum: 1024,
+            description: 'How many partitions (hooks) there are.',
+          }),
+        },
+        {
+          additionalProperties: false,
+          description:
+            'Store only the readings of the devices that hash to this partition: count hooks without a share group each write 1/count while every hook receives everything (works on any broker; run every index). Unset: store every reading.',
+        },
+      ),
+    ),
     influx: Type.Object(
       {
         ...InfluxConnectionSchema.properties,

@@ -25,6 +25,8 @@ export interface StorageHookCounters {
   written: number;
   /** Write attempts that failed and were retried. */
   retried: number;
+  /** Valid readings of devices in another hook's partition (see `partition`), acked and not stored. */
+  skipped: number;
   /** Readings appended to the write-ahead log since start. */
   spooled: number;
   /** Readings replayed from the log left by the previous run. */
@@ -59,6 +61,7 @@ export class StorageHook {
   #fleet: Fleet | undefined;
   #countersTimer: NodeJS.Timeout | undefined;
   #received = 0;
+  #skipped = 0;
   #readings: Subscription | undefined;
   #stopping = false;
   /** Lines InfluxDB refused during the replay, before the bus was connected. */
@@ -70,6 +73,11 @@ export class StorageHook {
 
   async start(): Promise<void> {
     const { config, logger } = this.#deps;
+    if (config.partition && config.partition.index >= config.partition.count) {
+      throw new Error(
+        `partition.index (${config.partition.index}) must be below partition.count (${config.partition.count})`,
+      );
+    }
     // The log first: what the last run left is written out before anything new.
     const wal = new WriteAheadLog({
       options: {
@@ -168,6 +176,7 @@ export class StorageHook {
     const writer = this.#writer?.metrics();
     return {
       received: this.#received,
+      skipped: this.#skipped,
       written: writer?.lines_written ?? 0,
       retried: writer?.retries ?? 0,
       spooled: wal?.appended ?? 0,
@@ -231,6 +240,11 @@ export class StorageHook {
       );
       return;
     }
+    const partition = this.#deps.config.partition;
+    if (partition && partitionOf(reading.device, partition.count) !== partition.index) {
+      this.#skipped++;
+      return;
+    }
     let line: string;
     try {
       line = readingToLine(reading, this.#fleet?.get(reading.device)?.meta);
@@ -289,6 +303,16 @@ export class StorageHook {
     if (!this.#bus) throw new Error('the storage hook is not started');
     return this.#bus;
   }
+}
+
+/** The partition of a device: FNV-1a of its id, modulo `count` (stable across hooks and restarts). */
+export function partitionOf(device: string, count: number): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < device.length; i++) {
+    hash ^= device.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return (hash >>> 0) % count;
 }
 
 function payloadOf(context: MessageContext): Buffer {

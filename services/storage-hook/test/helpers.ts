@@ -18,6 +18,7 @@ export interface HookOverrides {
   log?: Partial<StorageHookConfig['log']>;
   batch?: Partial<StorageHookConfig['batch']>;
   stop_flush_timeout_ms?: number;
+  partition?: StorageHookConfig['partition'];
 }
 
 export function hookConfig(overrides: HookOverrides = {}): StorageHookConfig & { cleanup: () => void } {

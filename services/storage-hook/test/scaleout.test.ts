@@ -180,8 +180,9 @@ describe('storage hooks on a broker without shared subscriptions (aedes)', () =>
     for (const cleanup of cleanups) cleanup();
   });
 
-  function hook(base: string, id: string, shareGroup?: string): StorageHook {
+  function hook(base: string, id: string, shareGroup?: string, extra: HookOverrides = {}): StorageHook {
     const { cleanup, ...config } = hookConfig({
+      ...extra,
       mqtt: { url: aedes.url, base_topic: base, client_id: id, share_group: shareGroup },
       influx: { url: influx.url, database: base },
     });
@@ -212,5 +213,39 @@ describe('storage hooks on a broker without shared subscriptions (aedes)', () =>
     );
     assert.equal(await storedCount(influx, 'standby'), 2000, 'a duplicate overwrote itself');
     assert.deepEqual(await totalsByDevice(influx, 'standby'), expectedTotals(messages));
+  });
+
+  it('partitioned by device: two hooks each store their half, every reading once', async () => {
+    const pair = [0, 1].map((index) =>
+      hook('parts', `parts-${index}`, undefined, { partition: { index, count: 2 } }),
+    );
+    await Promise.all(pair.map((member) => member.start()));
+    const messages = readings('parts', 20, 100);
+    await publishAll(client, messages);
+    await waitUntil(
+      'every reading received by both and written by one',
+      async () => {
+        const counters = pair.map((member) => member.counters());
+        return (
+          counters.every((c) => c.received + c.skipped === 2000) &&
+          counters[0]!.written + counters[1]!.written === 2000
+        );
+      },
+      { timeoutMs: 60_000, intervalMs: 200 },
+    );
+    const counters = pair.map((member) => member.counters());
+    assert.ok(
+      counters.every((c) => c.written > 0),
+      `both wrote a share: ${counters.map((c) => c.written).join(' / ')}`,
+    );
+    assert.equal(await storedCount(influx, 'parts'), 2000);
+    assert.deepEqual(await totalsByDevice(influx, 'parts'), expectedTotals(messages));
+  });
+
+  it('refuses a partition index outside its count', async () => {
+    await assert.rejects(
+      hook('badpart', 'badpart-1', undefined, { partition: { index: 2, count: 2 } }).start(),
+      /partition\.index \(2\) must be below partition\.count \(2\)/,
+    );
   });
 });
