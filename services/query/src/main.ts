@@ -12,7 +12,7 @@ const cli = parseCli({
     'Environment (overrides the file): WATTBUS_QUERY_<KEY>, nested keys joined by __, e.g.',
     '  WATTBUS_QUERY_MQTT__URL=mqtt://broker:1883  WATTBUS_QUERY_INFLUX__URL=http://influxdb:8086',
     '  WATTBUS_QUERY_INFLUX__DATABASE=wattbus       WATTBUS_QUERY_TIME_ZONE=Europe/Madrid',
-    '  WATTBUS_QUERY_MQTT__SHARE_GROUP=""          (brokers without shared subscriptions, e.g. aedes)',
+    '  WATTBUS_QUERY_MQTT__SHARE_GROUP=query       (split requests; brokers with $share, checked at start)',
     '  WATTBUS_QUERY_TARIFF=\'{"currency":"EUR","price_per_kwh":0.2}\'',
     'See services/query/README.md for every key.',
   ].join('\n'),
