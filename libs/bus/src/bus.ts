@@ -35,6 +35,7 @@ export class Bus extends EventEmitter {
   #requests: RequestResponse;
   #acks: AckControl | undefined;
   #probes: Probes;
+  #logger: Logger;
   #stopped = false;
 
   /**
@@ -56,6 +57,7 @@ export class Bus extends EventEmitter {
     this.#watch = watch;
     this.#target = target;
     this.#settings = settings;
+    this.#logger = logger;
     this.clientId = clientId;
     this.service = settings.service;
     this.topics = new Topics(settings.baseTopic);
@@ -190,7 +192,10 @@ export class Bus extends EventEmitter {
    * probeTimeoutMs. Then `stop({ endSession: true })` hands a share group member's share over.
    */
   async drain(subscriptions: Subscription[]): Promise<boolean> {
-    const removeRoutes = await this.#router.leave(subscriptions);
+    // Offline, an UNSUBSCRIBE would wait for the broker to come back: nothing to drain then.
+    if (!this.connected) return false;
+    const removeRoutes = await within(this.#router.leave(subscriptions), this.#settings.probeTimeoutMs);
+    if (!removeRoutes) return false;
     const complete = await this.#probes.marker();
     await this.#router.idle();
     removeRoutes();
@@ -218,13 +223,32 @@ export class Bus extends EventEmitter {
       return;
     }
     const persistent = !this.#settings.clean;
-    if (options.endSession && persistent && this.protocolVersion === 5) {
+    if (options.endSession && persistent && this.connected && this.protocolVersion === 5) {
       // MQTT 5 ends the session with the DISCONNECT itself.
       await this.#client.endAsync(false, { properties: { sessionExpiryInterval: 0 } });
       return;
     }
     // A normal DISCONNECT tells the broker to discard the will.
     await this.#client.endAsync(false);
-    if (options.endSession && persistent) await endSession(this.#settings, this.clientId);
+    if (!options.endSession || !persistent) return;
+    await endSession(this.#settings, this.clientId).catch((error: unknown) =>
+      this.#logger.warn(
+        { err: error, client_id: this.clientId },
+        'could not end the session; the broker keeps it until it expires',
+      ),
+    );
+  }
+}
+
+/** `promise`'s value, or undefined when it takes longer than `timeoutMs` (or rejects). */
+async function within<T>(promise: Promise<T>, timeoutMs: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<undefined>(
+    (resolve) => (timer = setTimeout(() => resolve(undefined), timeoutMs)),
+  );
+  try {
+    return await Promise.race([promise.catch(() => undefined), timedOut]);
+  } finally {
+    clearTimeout(timer);
   }
 }

@@ -60,13 +60,13 @@ class Mqtt5Unanswered extends BusConnectError {}
 /**
  * Ends a persistent session for good, so the broker forgets its subscriptions and queue (a share
  * group member's share then goes to the others). MQTT 5: DISCONNECT with Session Expiry 0, given
- * to `client.end`; MQTT 3.1.1 has no such DISCONNECT: a CONNECT with clean session does it.
+ * to `client.end`; MQTT 3.1.1 has no such DISCONNECT (nor can one be sent while offline): a
+ * CONNECT with clean session, which takes the session over and discards it, does it.
  */
 export async function endSession(settings: BusSettings, clientId: string): Promise<void> {
-  const client = await mqtt.connectAsync(settings.url, {
-    ...clientOptions({ ...settings, clean: true, will: undefined }, clientId, 4),
-    reconnectPeriod: 0,
-  });
+  const options = clientOptions({ ...settings, clean: true, will: undefined }, clientId, 4);
+  // One attempt: a close without CONNACK rejects instead of waiting for a retry.
+  const client = await mqtt.connectAsync(settings.url, { ...options, reconnectPeriod: 0 }, false);
   await client.endAsync();
 }
 
