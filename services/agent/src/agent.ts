@@ -7,6 +7,7 @@ import type { AgentConfig } from './config.js';
 import { Controller } from './controller.js';
 import { DeviceSession, type AvailabilityChange } from './device-session.js';
 import { DeviceWills } from './device-wills.js';
+import { PlausibilityGate, deviceLimits } from './plausibility-gate.js';
 import { Poller, type PollerMetrics } from './poller.js';
 import { AgentPresence } from './presence.js';
 import { DevicePublisher } from './publisher.js';
@@ -42,6 +43,7 @@ export class Agent {
   #controller: Controller | undefined;
   #wills: DeviceWills | undefined;
   #publisher: DevicePublisher | undefined;
+  #gate: PlausibilityGate | undefined;
   #health: HealthPublisher | undefined;
   #connect: (options: BusOptions) => Promise<Bus>;
   #stopping = false;
@@ -106,6 +108,10 @@ export class Agent {
     this.#bus = bus;
     const publisher = new DevicePublisher({ bus });
     this.#publisher = publisher;
+    this.#gate = new PlausibilityGate({
+      logger: this.#logger,
+      futureToleranceMs: config.future_tolerance_ms,
+    });
     const sessions = this.#registry.devices.map((device) => this.#session(device, this.#registry));
     if (config.device_wills) {
       this.#wills = new DeviceWills({
@@ -252,11 +258,20 @@ export class Agent {
       }
       throw error;
     }
-    await Promise.all(sessions.map((session) => this.#publisher!.meta(session.device)));
+    await Promise.all(
+      sessions.map(({ device, driver }) =>
+        this.#publisher!.meta(device, { limits: deviceLimits(device, driver) }),
+      ),
+    );
     await this.#controller?.serveDevices(sessions.map((session) => session.id));
     if (!this.#config.collector) return;
     for (const session of sessions) {
-      const poller = new Poller({ session, publisher: this.#publisher!, logger: this.#logger });
+      const poller = new Poller({
+        session,
+        publisher: this.#publisher!,
+        gate: this.#gate!,
+        logger: this.#logger,
+      });
       this.#pollers.set(session.id, poller);
       poller.start();
     }

@@ -7,4 +7,5 @@ export * from './device-wills.js';
 export * from './poller.js';
 export * from './presence.js';
 export * from './publisher.js';
+export * from './plausibility-gate.js';
 export * from './registry-watcher.js';

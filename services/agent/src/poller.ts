@@ -1,6 +1,7 @@
 import { WattbusError } from '@wattbus/contracts';
 import type { Logger } from 'pino';
 import type { DeviceSession } from './device-session.js';
+import { deviceLimits, type PlausibilityGate } from './plausibility-gate.js';
 import type { DevicePublisher } from './publisher.js';
 
 export interface PollerMetrics {
@@ -9,6 +10,8 @@ export interface PollerMetrics {
   readings_published: number;
   /** Ticks dropped because the previous poll (or a command) still held the device. */
   skipped_ticks: number;
+  /** Readings not published: beyond the device's limits, or from the future. */
+  implausible_readings: number;
 }
 
 /**
@@ -20,17 +23,30 @@ export interface PollerMetrics {
 export class Poller {
   #session: DeviceSession;
   #publisher: DevicePublisher;
+  #gate: PlausibilityGate;
   #logger: Logger;
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
   #stopped = true;
   #nextAt = 0;
   #described = false;
-  #metrics: PollerMetrics = { polls: 0, failed_polls: 0, readings_published: 0, skipped_ticks: 0 };
+  #metrics: PollerMetrics = {
+    polls: 0,
+    failed_polls: 0,
+    readings_published: 0,
+    skipped_ticks: 0,
+    implausible_readings: 0,
+  };
 
-  constructor(deps: { session: DeviceSession; publisher: DevicePublisher; logger: Logger }) {
+  constructor(deps: {
+    session: DeviceSession;
+    publisher: DevicePublisher;
+    gate: PlausibilityGate;
+    logger: Logger;
+  }) {
     this.#session = deps.session;
     this.#publisher = deps.publisher;
+    this.#gate = deps.gate;
     this.#logger = deps.logger;
   }
 
@@ -116,9 +132,11 @@ export class Poller {
       );
       return;
     }
+    const plausible = this.#gate.filter(device, deviceLimits(device, session.driver), readings);
+    this.#metrics.implausible_readings += readings.length - plausible.length;
     try {
-      await this.#publisher.readings(readings);
-      this.#metrics.readings_published += readings.length;
+      await this.#publisher.readings(plausible);
+      this.#metrics.readings_published += plausible.length;
       if (on !== undefined && on !== session.lastOn) {
         session.lastOn = on;
         await this.#publisher.state(device, on);
@@ -133,8 +151,10 @@ export class Poller {
   async #describe(): Promise<void> {
     this.#described = true;
     try {
+      const { device, driver } = this.#session;
       const description = await this.#session.run((driver) => driver.describe());
-      await this.#publisher.meta(this.#session.device, description.model);
+      // The model may narrow the driver's rating: the meta carries the limits it now knows.
+      await this.#publisher.meta(device, { model: description.model, limits: deviceLimits(device, driver) });
     } catch (error) {
       this.#logger.debug({ device: this.#session.device.id, err: error }, 'could not describe the device');
     }

@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { MqttConnectionSchema, shareGroupSchema } from '@wattbus/bus';
+import { DEFAULT_FUTURE_TOLERANCE_MS } from '@wattbus/contracts';
 import { InfluxConnectionSchema } from '@wattbus/influx';
 
 /** Environment variables: `WATTBUS_STORAGE_HOOK_<KEY>`, nested keys joined by `__` (e.g. `..._INFLUX__URL`). */
@@ -106,6 +107,12 @@ export const StorageHookConfigSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    future_tolerance_ms: Type.Integer({
+      minimum: 0,
+      default: DEFAULT_FUTURE_TOLERANCE_MS,
+      description:
+        'A reading stamped further ahead of this host clock is refused as implausible (a device with a wrong clock).',
+    }),
     counters_log_interval_ms: Type.Integer({
       minimum: 0,
       default: 60_000,

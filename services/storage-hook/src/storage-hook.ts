@@ -7,7 +7,7 @@ import {
   type MessageContext,
   type Subscription,
 } from '@wattbus/bus';
-import { ReadingSchema, validator, type Reading } from '@wattbus/contracts';
+import { ReadingSchema, plausibilityProblem, validator, type Reading } from '@wattbus/contracts';
 import { Fleet } from '@wattbus/fleet';
 import {
   InfluxWriter,
@@ -38,8 +38,10 @@ export interface StorageHookCounters {
   spooled: number;
   /** Readings replayed from the log left by the previous run. */
   replayed: number;
-  /** Everything this hook dead-lettered: bad JSON/schema (by the bus), bad tags, refused by InfluxDB. */
+  /** Everything this hook dead-lettered: bad JSON/schema (by the bus), implausible, bad tags, refused by InfluxDB. */
   dead_lettered: number;
+  /** Readings refused as implausible (beyond their device's limits, or from the future); never stored. */
+  implausible: number;
   /** Readings in the log not yet stored, and its size. */
   log_depth: number;
   log_bytes: number;
@@ -71,6 +73,7 @@ export class StorageHook {
   #health: HealthPublisher | undefined;
   #countersTimer: NodeJS.Timeout | undefined;
   #received = 0;
+  #implausible = 0;
   #skipped = 0;
   #readings: Subscription | undefined;
   #stopping = false;
@@ -200,6 +203,7 @@ export class StorageHook {
       spooled: wal?.appended ?? 0,
       replayed: wal?.replayed ?? 0,
       dead_lettered: this.#bus?.metrics().dead_lettered ?? 0,
+      implausible: this.#implausible,
       log_depth: wal?.depth_records ?? 0,
       log_bytes: wal?.depth_bytes ?? 0,
       log_waiting: wal?.waiting_for_room ?? 0,
@@ -261,6 +265,7 @@ export class StorageHook {
       written: counters.written,
       write_retries: counters.retried,
       dead_lettered: counters.dead_lettered,
+      implausible: counters.implausible,
     };
   }
 
@@ -283,6 +288,15 @@ export class StorageHook {
     const partition = this.#deps.config.partition;
     if (partition && partitionOf(reading.device, partition.count) !== partition.index) {
       this.#skipped++;
+      return;
+    }
+    const problem = plausibilityProblem(reading, this.#fleet?.get(reading.device)?.meta?.limits ?? {}, {
+      nowMs: Date.now(),
+      futureToleranceMs: this.#deps.config.future_tolerance_ms,
+    });
+    if (problem !== undefined) {
+      this.#implausible++;
+      bus.reject(context.topic, payloadOf(context), problem, 'implausible');
       return;
     }
     let line: string;

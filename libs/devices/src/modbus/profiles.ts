@@ -1,7 +1,7 @@
 import { readdirSync } from 'node:fs';
 import { basename, extname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { validator } from '@wattbus/contracts';
+import { validator, type ReadingLimits } from '@wattbus/contracts';
 import { ProfileError, type RegistryProblem } from '../errors.js';
 import { readYamlFileSync, valueAt } from '../yaml-file.js';
 import {
@@ -47,6 +47,8 @@ export interface MeterProfile {
   phases: 1 | 3;
   serial: SerialSettings;
   max_gap_registers: number;
+  /** Plausibility limits from the meter's rating, when the profile gives them. */
+  limits?: ReadingLimits;
   registers: MeterRegister[];
 }
 
@@ -139,6 +141,7 @@ function loadProfileFile(file: string): { profile: MeterProfile; aliases: string
     phases: value.phases,
     serial: value.serial ?? {},
     max_gap_registers: value.max_gap_registers ?? 0,
+    ...(value.limits ? { limits: value.limits } : {}),
     registers,
   };
   cache.set(file, profile);
