@@ -6,6 +6,8 @@ export interface ProgramOptions {
   /** Added to this process's environment. */
   env?: Record<string, string>;
   cwd?: string;
+  /** Flags for node itself (e.g. `--max-semi-space-size=2`), before the entry point. */
+  nodeFlags?: string[];
   /** Text written to its stdin (then closed); default: stdin closed at once. */
   stdin?: string;
   /**
@@ -49,7 +51,8 @@ process.on('exit', () => {
  */
 export function runProgram(main: string, options: ProgramOptions = {}): ProgramRun {
   const runner = main.endsWith('.ts') ? ['--import', 'tsx'] : ['--enable-source-maps'];
-  const child = spawn(process.execPath, [...runner, main, ...(options.args ?? [])], {
+  const flags = [...runner, ...(options.nodeFlags ?? [])];
+  const child = spawn(process.execPath, [...flags, main, ...(options.args ?? [])], {
     cwd: options.cwd,
     env: { ...process.env, ...options.env },
     stdio: ['pipe', 'pipe', 'pipe'],

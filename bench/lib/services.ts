@@ -1,0 +1,51 @@
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { runProgram, type ProgramRun } from '@wattbus/testing';
+
+export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+/**
+ * How a service runs: `source` is `node --import tsx src/main.ts` (development), `built` is
+ * `node --enable-source-maps dist/main.js` (production); `built:FLAGS` adds node flags,
+ * e.g. `built:--max-semi-space-size=2`. `base` runs the sources of another checkout (`--base DIR`,
+ * e.g. `git archive <commit> | tar -x -C DIR` plus a copy of node_modules) as that version did.
+ */
+export interface Mode {
+  name: string;
+  built: boolean;
+  nodeFlags: string[];
+  /** The repository whose services/ it runs. */
+  root: string;
+}
+
+export function parseModes(spec: string, base?: string): Mode[] {
+  return spec.split(',').map((name) => {
+    const [kind, flags = ''] = name.split(':');
+    const nodeFlags = flags.split(' ').filter(Boolean);
+    if (kind === 'base') {
+      if (!base) throw new Error('mode base needs --base DIR');
+      return { name, built: false, nodeFlags, root: base.endsWith('/') ? base : `${base}/` };
+    }
+    if (kind !== 'source' && kind !== 'built') {
+      throw new Error(`mode ${name}: expected source, built, built:FLAGS or base`);
+    }
+    return { name, built: kind === 'built', nodeFlags, root: REPO_ROOT };
+  });
+}
+
+/** `npm run bundle` for these services (all when empty), so built modes run the current sources. */
+export function bundle(services: string[] = []): void {
+  const result = spawnSync(process.execPath, [`${REPO_ROOT}scripts/bundle.mjs`, ...services], {
+    stdio: 'inherit',
+  });
+  if (result.status !== 0) throw new Error('scripts/bundle.mjs failed');
+}
+
+export function startService(
+  service: string,
+  mode: Mode,
+  options: { args?: string[]; env?: Record<string, string> } = {},
+): ProgramRun {
+  const main = `${mode.root}services/${service}/${mode.built ? 'dist/main.js' : 'src/main.ts'}`;
+  return runProgram(main, { ...options, nodeFlags: mode.nodeFlags, killAfterMs: 24 * 3600_000 });
+}
