@@ -9,11 +9,12 @@
  *
  * The plugs run in their own process (bench/collector/plugs.ts), mosquitto is the broker, and
  * this process only subscribes to the readings. A poll's slot is on the agent's grid: every
- * poller starts at the same instant (agent start) and polls at origin + k × interval. The
- * reading's `ts` is taken when the plug has answered, so lateness = ts − slot includes the plug's
- * answer time. The origin is estimated as the earliest phase of any reading in the window (the
- * first poll of some second is on time, give or take the answer time). A slot without a reading
- * counts as a poll outside the 250 ms.
+ * poller starts at the same instant (agent start) and polls at origin + offset + k × interval,
+ * the offset spreading the devices over the interval (services/agent gridOffsetMs; 0 for all in
+ * mode `base`, whose agent predates it). The reading's `ts` is taken when the plug has answered,
+ * so lateness = ts − slot includes the plug's answer time. The common origin is estimated as the
+ * earliest phase of any reading in the window (some poll is on time, give or take the answer
+ * time). A slot without a reading counts as a poll outside the 250 ms.
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -22,6 +23,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import mqtt from 'mqtt';
 import { startMosquitto } from '@wattbus/testing';
+import { gridOffsetMs } from '../../services/agent/src/poller.js';
 import { cpuSecondsOf, median } from '../lib/proc.js';
 import { bundle, parseModes, REPO_ROOT, startService } from '../lib/services.js';
 
@@ -46,6 +48,8 @@ interface Result {
   mode: string;
   run: number;
   cpu_percent: number;
+  /** The simulated plugs' process, for context: when it saturates, polls are late because of it. */
+  plugs_cpu_percent: number;
   slots: number;
   readings: number;
   within_250_ms_percent: number;
@@ -58,19 +62,21 @@ const rank = (sorted: number[], q: number) =>
   sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] ?? NaN;
 
 /** Lateness of every reading against the common grid, and the slots that had none. */
-function lateness(readings: Map<string, number[]>, from: number, to: number) {
-  const phase = (ts: number) => (((ts - from) % INTERVAL) + INTERVAL) % INTERVAL;
+function lateness(readings: Map<string, number[]>, from: number, to: number, spread: boolean) {
+  const offset = (device: string) =>
+    spread ? gridOffsetMs(Number(device.slice(5)) - 1, PLUGS, INTERVAL) : 0;
+  const phaseOf = (device: string, ts: number) =>
+    (((ts - from - offset(device)) % INTERVAL) + INTERVAL) % INTERVAL;
   let origin = Infinity;
-  for (const list of readings.values()) for (const ts of list) origin = Math.min(origin, phase(ts));
+  for (const [device, list] of readings)
+    for (const ts of list) origin = Math.min(origin, phaseOf(device, ts));
   const late: number[] = [];
   let slots = 0;
   for (let device = 1; device <= PLUGS; device++) {
     const list = readings.get(`plug-${device}`) ?? [];
-    // Slots whose time lies in the window: from + origin + k × interval.
-    const first = Math.ceil((from - (from + origin)) / INTERVAL);
-    const deviceSlots = Math.floor((to - (from + origin)) / INTERVAL) - first + 1;
-    slots += deviceSlots;
-    for (const ts of list) late.push((phase(ts) - origin + INTERVAL) % INTERVAL);
+    // One slot per interval in the window (a reading of a slot near its end may fall after it).
+    slots += Math.round((to - from) / INTERVAL);
+    for (const ts of list) late.push((phaseOf(`plug-${device}`, ts) - origin + INTERVAL) % INTERVAL);
   }
   late.sort((a, b) => a - b);
   const onTime = late.filter((ms) => ms <= ON_TIME_MS).length;
@@ -82,6 +88,7 @@ async function measure(
   run: number,
   mqttUrl: string,
   registry: string,
+  plugsPid: number,
 ): Promise<Result> {
   const subscriber = await mqtt.connectAsync(mqttUrl, { clientId: `bench-collector-${run}` });
   const readings = new Map<string, number[]>();
@@ -110,21 +117,29 @@ async function measure(
   await Promise.race([sleep(Number(args['warmup-s']) * 1000), died]);
   const load = loadavg()[0]!;
   const cpuBefore = cpuSecondsOf(agent.child.pid!);
+  const plugsBefore = cpuSecondsOf(plugsPid);
   const from = Date.now();
   recording.from = from;
   recording.to = from + WINDOW_MS;
   await Promise.race([sleep(WINDOW_MS), died]);
   const cpuAfter = cpuSecondsOf(agent.child.pid!);
+  const plugsAfter = cpuSecondsOf(plugsPid);
   const wall = (Date.now() - from) / 1000;
   // Readings of the window's last slots are still on their way.
   await sleep(Math.min(2000, INTERVAL * 2));
   await agent.stop('SIGTERM');
   await subscriber.endAsync();
-  const { slots, readings: count, onTime, late } = lateness(readings, recording.from, recording.to);
+  const {
+    slots,
+    readings: count,
+    onTime,
+    late,
+  } = lateness(readings, recording.from, recording.to, mode.name !== 'base');
   return {
     mode: mode.name,
     run,
     cpu_percent: Math.round(((cpuAfter - cpuBefore) / wall) * 1000) / 10,
+    plugs_cpu_percent: Math.round(((plugsAfter - plugsBefore) / wall) * 1000) / 10,
     slots,
     readings: count,
     within_250_ms_percent: Math.round((onTime / slots) * 10000) / 100,
@@ -148,7 +163,7 @@ const results: Result[] = [];
 try {
   for (let run = 0; run < Number(args.runs); run++) {
     for (const mode of run % 2 === 0 ? MODES : [...MODES].reverse()) {
-      const result = await measure(mode, run, mosquitto.url, registry);
+      const result = await measure(mode, run, mosquitto.url, registry, plugs.pid!);
       results.push(result);
       process.stderr.write(`${JSON.stringify(result)}\n`);
     }
@@ -162,12 +177,12 @@ process.stdout.write(
   `${PLUGS} plugs at ${INTERVAL} ms, ${args.seconds} s windows after ${args['warmup-s']} s warm-up, medians of ${args.runs} run(s)\n`,
 );
 process.stdout.write(
-  '| mode | agent CPU (% of a core) | polls within 250 ms of their slot | lateness p50 / p99 | load |\n| --- | --- | --- | --- | --- |\n',
+  '| mode | agent CPU (% of a core) | polls within 250 ms of their slot | readings / slots | lateness p50 / p99 | plug process CPU | load |\n| --- | --- | --- | --- | --- | --- | --- |\n',
 );
 for (const mode of MODES) {
   const of = results.filter((result) => result.mode === mode.name);
   const m = (key: keyof Result) => median(of.map((result) => Number(result[key])));
   process.stdout.write(
-    `| ${mode.name} | ${m('cpu_percent')} % | ${m('within_250_ms_percent')} % | ${m('lateness_p50_ms')} / ${m('lateness_p99_ms')} ms | ${m('load')} |\n`,
+    `| ${mode.name} | ${m('cpu_percent')} % | ${m('within_250_ms_percent')} % | ${m('readings')} / ${m('slots')} | ${m('lateness_p50_ms')} / ${m('lateness_p99_ms')} ms | ${m('plugs_cpu_percent')} % | ${m('load')} |\n`,
   );
 }

@@ -83,11 +83,12 @@ try {
           return [service, startService(service, mode, { args: serviceArgs, env })] as const;
         }),
       );
-      const memory = await measure(programs, Number(args['settle-s']));
+      const memory = programs.size > 0 ? await measure(programs, Number(args['settle-s'])) : new Map();
       for (const [service, figures] of memory) samples.push({ mode: mode.name, service, run, ...figures });
-      process.stderr.write(
-        `run ${run + 1}/${RUNS} ${mode.name}: ${[...memory].map(([s, m]) => `${s} ${m.rss_mb}`).join(', ')} MB\n`,
-      );
+      if (memory.size > 0)
+        process.stderr.write(
+          `run ${run + 1}/${RUNS} ${mode.name}: ${[...memory].map(([s, m]) => `${s} ${m.rss_mb}`).join(', ')} MB\n`,
+        );
 
       if (args.platform) {
         load.push(loadavg()[0]!);

@@ -6,7 +6,7 @@ import type { AgentConfig } from './config.js';
 import { Controller } from './controller.js';
 import { DeviceSession, type AvailabilityChange } from './device-session.js';
 import { DeviceWills } from './device-wills.js';
-import { Poller, type PollerMetrics } from './poller.js';
+import { gridOffsetMs, Poller, type PollerMetrics } from './poller.js';
 import { DevicePublisher } from './publisher.js';
 
 export interface AgentDeviceMetrics extends Partial<PollerMetrics> {
@@ -154,11 +154,12 @@ export class Agent {
       await this.#controller.start();
     }
     if (config.collector) {
-      for (const session of this.#sessions.values()) {
+      const sessions = [...this.#sessions.values()];
+      sessions.forEach((session, index) => {
         const poller = new Poller({ session, publisher, logger: this.#logger });
         this.#pollers.set(session.id, poller);
-        poller.start();
-      }
+        poller.start(gridOffsetMs(index, sessions.length, session.device.poll_interval_ms));
+      });
     }
     // Named by the agent's id (several agents share a broker); the ACL allows wattbus/health/%c.
     this.#health = new HealthPublisher({
