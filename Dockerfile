@@ -16,7 +16,7 @@ RUN npm ci --no-audit --no-fund \
 
 FROM node:20-bookworm-slim
 ARG SERVICE=gateway
-ENV NODE_ENV=production WATTBUS_SERVICE=${SERVICE} NODE_OPTIONS="--enable-source-maps"
+ENV NODE_ENV=production WATTBUS_SERVICE=${SERVICE}
 WORKDIR /app
 # The bundles load files their sources name relative to themselves (openapi.yaml, device
 # profiles), and npm packages from node_modules: the tree keeps the repository's layout.
@@ -27,4 +27,5 @@ VOLUME ["/var/lib/wattbus"]
 # Only the gateway serves HTTP; the other services exit on a fatal error and are restarted.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s \
   CMD ["node", "-e", "if (process.env.WATTBUS_SERVICE !== 'gateway') process.exit(0); fetch('http://127.0.0.1:' + (process.env.WATTBUS_GATEWAY_PORT || 8080) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
-ENTRYPOINT ["sh", "-c", "exec node \"services/$WATTBUS_SERVICE/dist/main.js\" \"$@\"", "wattbus"]
+# scripts/service.sh: node --enable-source-maps with the memory settings of docs/benchmarks.md.
+ENTRYPOINT ["sh", "-c", "exec sh scripts/service.sh \"$WATTBUS_SERVICE\" \"$@\"", "wattbus"]

@@ -7,29 +7,37 @@ export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 /**
  * How a service runs: `source` is `node --import tsx src/main.ts` (development), `built` is
  * `node --enable-source-maps dist/main.js` (production); `built:FLAGS` adds node flags,
- * e.g. `built:--max-semi-space-size=2`. `base` runs the sources of another checkout (`--base DIR`,
+ * e.g. `built:--max-semi-space-size=2`, and `built:FLAGS:VAR=VALUE …` environment variables too,
+ * e.g. `built:--max-semi-space-size=2:MALLOC_ARENA_MAX=1`. `base` runs the sources of another checkout (`--base DIR`,
  * e.g. `git archive <commit> | tar -x -C DIR` plus a copy of node_modules) as that version did.
  */
 export interface Mode {
   name: string;
   built: boolean;
   nodeFlags: string[];
+  env: Record<string, string>;
   /** The repository whose services/ it runs. */
   root: string;
 }
 
 export function parseModes(spec: string, base?: string): Mode[] {
   return spec.split(',').map((name) => {
-    const [kind, flags = ''] = name.split(':');
+    const [kind, flags = '', variables = ''] = name.split(':');
     const nodeFlags = flags.split(' ').filter(Boolean);
+    const env = Object.fromEntries(
+      variables
+        .split(' ')
+        .filter(Boolean)
+        .map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]),
+    );
     if (kind === 'base') {
       if (!base) throw new Error('mode base needs --base DIR');
-      return { name, built: false, nodeFlags, root: base.endsWith('/') ? base : `${base}/` };
+      return { name, built: false, nodeFlags, env, root: base.endsWith('/') ? base : `${base}/` };
     }
     if (kind !== 'source' && kind !== 'built') {
       throw new Error(`mode ${name}: expected source, built, built:FLAGS or base`);
     }
-    return { name, built: kind === 'built', nodeFlags, root: REPO_ROOT };
+    return { name, built: kind === 'built', nodeFlags, env, root: REPO_ROOT };
   });
 }
 
@@ -47,5 +55,10 @@ export function startService(
   options: { args?: string[]; env?: Record<string, string> } = {},
 ): ProgramRun {
   const main = `${mode.root}services/${service}/${mode.built ? 'dist/main.js' : 'src/main.ts'}`;
-  return runProgram(main, { ...options, nodeFlags: mode.nodeFlags, killAfterMs: 24 * 3600_000 });
+  return runProgram(main, {
+    ...options,
+    env: { ...mode.env, ...options.env },
+    nodeFlags: mode.nodeFlags,
+    killAfterMs: 24 * 3600_000,
+  });
 }

@@ -1,5 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -60,6 +61,17 @@ describe('services as built JavaScript (npm run bundle)', () => {
       assert.deepEqual(await run.exited, { code: 0, signal: null }, `${service}: ${run.stderr()}`);
       assert.match(run.stdout(), new RegExp(`^Usage: wattbus-${service}`), service);
     }
+  });
+
+  it('scripts/service.sh (npm start, start:<service>, the Dockerfile) runs a bundle, or says how to build it', () => {
+    const help = spawnSync('sh', [`${root}scripts/service.sh`, 'storage-hook', '--help'], {
+      encoding: 'utf8',
+    });
+    assert.equal(help.status, 0, help.stderr);
+    assert.match(help.stdout, /^Usage: wattbus-storage-hook/);
+    const missing = spawnSync('sh', [`${root}scripts/service.sh`, 'no-such-service'], { encoding: 'utf8' });
+    assert.equal(missing.status, 2);
+    assert.match(missing.stderr, /no-such-service\/dist\/main\.js is missing; build it with: npm run bundle/);
   });
 
   it('the gateway bundle serves openapi.yaml from the repository root', async () => {

@@ -18,7 +18,6 @@ import {
   isTimeZone,
   maxBucketCount,
   parseDuration,
-  seriesRows,
   type Bucket,
   type InfluxQueryClient,
 } from '@wattbus/influx';
@@ -121,10 +120,18 @@ export class QueryMethods {
     }
     const [result] = await this.#deps.client.run(q, { timeoutMs: call.timeoutMs });
     const points: ReadingsResult['points'] = [];
+    // Up to max_points rows: read them by column index, without an object per row first.
     for (const series of result?.series ?? []) {
-      for (const row of seriesRows(series)) {
-        const point: ReadingsResult['points'][number] = { ts: new Date(row.time as number).toISOString() };
-        for (const field of fields) point[field] = typeof row[field] === 'number' ? row[field] : null;
+      const timeAt = series.columns.indexOf('time');
+      const fieldAt = fields.map((field) => series.columns.indexOf(field));
+      for (const values of series.values) {
+        const point: ReadingsResult['points'][number] = {
+          ts: new Date(values[timeAt] as number).toISOString(),
+        };
+        fields.forEach((field, i) => {
+          const value = values[fieldAt[i]!];
+          point[field] = typeof value === 'number' ? value : null;
+        });
         points.push(point);
       }
     }
