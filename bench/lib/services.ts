@@ -8,8 +8,10 @@ export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
  * How a service runs: `source` is `node --import tsx src/main.ts` (development), `built` is
  * `node --enable-source-maps dist/main.js` (production); `built:FLAGS` adds node flags,
  * e.g. `built:--max-semi-space-size=2`, and `built:FLAGS:VAR=VALUE …` environment variables too,
- * e.g. `built:--max-semi-space-size=2:MALLOC_ARENA_MAX=1`. `base` runs the sources of another checkout (`--base DIR`,
- * e.g. `git archive <commit> | tar -x -C DIR` plus a copy of node_modules) as that version did.
+ * e.g. `built:--max-semi-space-size=2:MALLOC_ARENA_MAX=1`. `production` is `built` with the
+ * settings scripts/service.sh gives each service (npm start, the Dockerfile). `base` runs the
+ * sources of another checkout (`--base DIR`, e.g. `git archive <commit> | tar -x -C DIR` plus a
+ * copy of node_modules) as that version did.
  */
 export interface Mode {
   name: string;
@@ -34,8 +36,11 @@ export function parseModes(spec: string, base?: string): Mode[] {
       if (!base) throw new Error('mode base needs --base DIR');
       return { name, built: false, nodeFlags, env, root: base.endsWith('/') ? base : `${base}/` };
     }
+    if (kind === 'production') {
+      return { name, built: true, nodeFlags, env: { MALLOC_ARENA_MAX: '1', ...env }, root: REPO_ROOT };
+    }
     if (kind !== 'source' && kind !== 'built') {
-      throw new Error(`mode ${name}: expected source, built, built:FLAGS or base`);
+      throw new Error(`mode ${name}: expected source, built, built:FLAGS, production or base`);
     }
     return { name, built: kind === 'built', nodeFlags, env, root: REPO_ROOT };
   });
@@ -55,10 +60,13 @@ export function startService(
   options: { args?: string[]; env?: Record<string, string> } = {},
 ): ProgramRun {
   const main = `${mode.root}services/${service}/${mode.built ? 'dist/main.js' : 'src/main.ts'}`;
+  // As scripts/service.sh: a 2 MB young generation, except for the storage hook.
+  const young =
+    mode.name.startsWith('production') && service !== 'storage-hook' ? ['--max-semi-space-size=2'] : [];
   return runProgram(main, {
     ...options,
     env: { ...mode.env, ...options.env },
-    nodeFlags: mode.nodeFlags,
+    nodeFlags: [...young, ...mode.nodeFlags],
     killAfterMs: 24 * 3600_000,
   });
 }
