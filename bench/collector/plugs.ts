@@ -10,7 +10,10 @@ const count = Number(process.argv[2] ?? 1000);
 const intervalMs = Number(process.argv[3] ?? 1000);
 const fleet = await plugFleet(count, { poll_interval_ms: intervalMs });
 process.send!({ registry: fleet.registry, dir: fleet.dir });
-process.on('message', async () => {
+const stop = async () => {
   await Promise.all(fleet.plugs.map((plug) => plug.stop()));
   process.exit(0);
-});
+};
+process.on('message', stop);
+// The bench died without saying stop: do not outlive it.
+process.on('disconnect', stop);

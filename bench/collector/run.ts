@@ -61,24 +61,31 @@ interface Result {
 const rank = (sorted: number[], q: number) =>
   sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] ?? NaN;
 
-/** Lateness of every reading against the common grid, and the slots that had none. */
+/**
+ * Lateness of every reading against the common grid, and the slots that had none. Phases are
+ * taken on a circle of one interval; the frame starts half an interval before their circular mean,
+ * so a poll a millisecond "early" (timer and wall clock differ by up to 1 ms) is not read as
+ * 999 ms late, and the origin is the earliest phase in that frame.
+ */
 function lateness(readings: Map<string, number[]>, from: number, to: number, spread: boolean) {
   const offset = (device: string) =>
     spread ? gridOffsetMs(Number(device.slice(5)) - 1, PLUGS, INTERVAL) : 0;
-  const phaseOf = (device: string, ts: number) =>
-    (((ts - from - offset(device)) % INTERVAL) + INTERVAL) % INTERVAL;
-  let origin = Infinity;
+  const circle = (ms: number) => ((ms % INTERVAL) + INTERVAL) % INTERVAL;
+  const phases: number[] = [];
   for (const [device, list] of readings)
-    for (const ts of list) origin = Math.min(origin, phaseOf(device, ts));
-  const late: number[] = [];
-  let slots = 0;
-  for (let device = 1; device <= PLUGS; device++) {
-    const list = readings.get(`plug-${device}`) ?? [];
-    // One slot per interval in the window (a reading of a slot near its end may fall after it).
-    slots += Math.round((to - from) / INTERVAL);
-    for (const ts of list) late.push((phaseOf(`plug-${device}`, ts) - origin + INTERVAL) % INTERVAL);
+    for (const ts of list) phases.push(circle(ts - from - offset(device)));
+  let x = 0;
+  let y = 0;
+  for (const phase of phases) {
+    x += Math.cos((2 * Math.PI * phase) / INTERVAL);
+    y += Math.sin((2 * Math.PI * phase) / INTERVAL);
   }
-  late.sort((a, b) => a - b);
+  const mean = circle((Math.atan2(y, x) / (2 * Math.PI)) * INTERVAL);
+  const inFrame = phases.map((phase) => circle(phase - mean + INTERVAL / 2));
+  const origin = Math.min(...inFrame);
+  const late = inFrame.map((phase) => phase - origin).sort((a, b) => a - b);
+  // One slot per interval and device in the window (a reading of a slot near its end may fall after it).
+  const slots = PLUGS * Math.round((to - from) / INTERVAL);
   const onTime = late.filter((ms) => ms <= ON_TIME_MS).length;
   return { slots, readings: late.length, onTime, late };
 }
