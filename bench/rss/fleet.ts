@@ -2,6 +2,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SimulatedPlug } from '@wattbus/simulators';
+import { startInflux, startMosquitto } from '@wattbus/testing';
 
 /** What each service needs to start against one broker and one InfluxDB, as deployed. */
 export interface Backends {
@@ -75,4 +76,17 @@ export async function plugFleet(
   );
   await writeFile(registry, `defaults: ${JSON.stringify(defaults)}\ndevices:\n${lines.join('\n')}\n`);
   return { plugs, dir, registry };
+}
+
+/** mosquitto, influxd with the `wattbus` database and six simulated plugs: what every service needs. */
+export async function startBackends(): Promise<{ backends: Backends; stop: () => Promise<void> }> {
+  const fleet = await plugFleet(6);
+  const [mosquitto, influx] = await Promise.all([startMosquitto({ persistence: false }), startInflux()]);
+  await influx.createDatabase('wattbus');
+  return {
+    backends: { mqttUrl: mosquitto.url, influxUrl: influx.url, dir: fleet.dir, registry: fleet.registry },
+    stop: async () => {
+      await Promise.all([mosquitto.destroy(), influx.destroy(), ...fleet.plugs.map((plug) => plug.stop())]);
+    },
+  };
 }

@@ -15,10 +15,10 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { startInflux, startMosquitto, type ProgramRun } from '@wattbus/testing';
+import type { ProgramRun } from '@wattbus/testing';
 import { median, memoryOf, type ProcessMemory } from '../lib/proc.js';
 import { bundle, parseModes, REPO_ROOT, startService, type Mode } from '../lib/services.js';
-import { plugFleet, recipe, SERVICES, type Backends } from './fleet.js';
+import { recipe, SERVICES, startBackends } from './fleet.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -61,15 +61,7 @@ async function measure(
 const order = (run: number): Mode[] => (run % 2 === 0 ? MODES : [...MODES].reverse());
 
 bundle();
-const fleet = await plugFleet(6);
-const [mosquitto, influx] = await Promise.all([startMosquitto({ persistence: false }), startInflux()]);
-await influx.createDatabase('wattbus');
-const backends: Backends = {
-  mqttUrl: mosquitto.url,
-  influxUrl: influx.url,
-  dir: fleet.dir,
-  registry: fleet.registry,
-};
+const { backends, stop: stopBackends } = await startBackends();
 const samples: Sample[] = [];
 const load: number[] = [];
 
@@ -92,7 +84,7 @@ try {
 
       if (args.platform) {
         load.push(loadavg()[0]!);
-        const dataDir = join(fleet.dir, `platform-${run}-${mode.name.replace(/\W/g, '_')}`);
+        const dataDir = join(backends.dir, `platform-${run}-${mode.name.replace(/\W/g, '_')}`);
         const platform = startService('platform', mode, {
           args: [
             '--data-dir',
@@ -117,7 +109,7 @@ try {
     }
   }
 } finally {
-  await Promise.all([mosquitto.destroy(), influx.destroy(), ...fleet.plugs.map((plug) => plug.stop())]);
+  await stopBackends();
 }
 
 const rows: string[] = [];

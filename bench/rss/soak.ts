@@ -12,11 +12,11 @@ import { loadavg } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import mqtt from 'mqtt';
-import { startInflux, startMosquitto, type ProgramRun } from '@wattbus/testing';
+import type { ProgramRun } from '@wattbus/testing';
 import { hashApiKey, makeApiKey } from '../../services/gateway/src/api-keys.js';
 import { memoryOf } from '../lib/proc.js';
 import { bundle, parseModes, startService } from '../lib/services.js';
-import { plugFleet, recipe, type Backends } from './fleet.js';
+import { recipe, startBackends } from './fleet.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -33,15 +33,7 @@ const SERVICES = ['agent', 'storage-hook', 'query', 'gateway', 'alert-hook'];
 const DEVICES = 100;
 
 if (MODE!.built) bundle(SERVICES);
-const fleet = await plugFleet(6);
-const [mosquitto, influx] = await Promise.all([startMosquitto({ persistence: false }), startInflux()]);
-await influx.createDatabase('wattbus');
-const backends: Backends = {
-  mqttUrl: mosquitto.url,
-  influxUrl: influx.url,
-  dir: fleet.dir,
-  registry: fleet.registry,
-};
+const { backends, stop: stopBackends } = await startBackends();
 const key = makeApiKey();
 const extra: Record<string, Record<string, string>> = {
   gateway: {
@@ -62,7 +54,7 @@ for (const [name, run] of programs) {
 }
 
 // Readings: `RATE` per second, in 10 bursts a second, QoS 1, as a fleet of meters would send them.
-const publisher = await mqtt.connectAsync(mosquitto.url, { clientId: 'soak-publisher' });
+const publisher = await mqtt.connectAsync(backends.mqttUrl, { clientId: 'soak-publisher' });
 let sent = 0;
 const publishing = setInterval(() => {
   const now = Date.now();
@@ -119,7 +111,7 @@ try {
   clearInterval(asking);
   await publisher.endAsync();
   await Promise.all([...programs.values()].map((run) => run.stop('SIGTERM')));
-  await Promise.all([mosquitto.destroy(), influx.destroy(), ...fleet.plugs.map((plug) => plug.stop())]);
+  await stopBackends();
 }
 const growth = SERVICES.map((service) => {
   const series = history.get(service)!;
