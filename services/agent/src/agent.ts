@@ -8,7 +8,7 @@ import { Controller } from './controller.js';
 import { DeviceSession, type AvailabilityChange } from './device-session.js';
 import { DeviceWills } from './device-wills.js';
 import { PlausibilityGate, deviceLimits } from './plausibility-gate.js';
-import { Poller, type PollerMetrics } from './poller.js';
+import { gridOffsetMs, Poller, type PollerMetrics } from './poller.js';
 import { AgentPresence } from './presence.js';
 import { DevicePublisher } from './publisher.js';
 
@@ -265,7 +265,8 @@ export class Agent {
     );
     await this.#controller?.serveDevices(sessions.map((session) => session.id));
     if (!this.#config.collector) return;
-    for (const session of sessions) {
+    // Spread over the interval: 1,000 plugs at 1 s poll one per millisecond, not all at once.
+    sessions.forEach((session, index) => {
       const poller = new Poller({
         session,
         publisher: this.#publisher!,
@@ -273,8 +274,8 @@ export class Agent {
         logger: this.#logger,
       });
       this.#pollers.set(session.id, poller);
-      poller.start();
-    }
+      poller.start(gridOffsetMs(index, sessions.length, session.device.poll_interval_ms));
+    });
   }
 
   /** Stops one device; `forget` also clears its retained topics (it left the registry). */

@@ -15,7 +15,18 @@ export interface PollerMetrics {
 }
 
 /**
- * Polls one device on a fixed grid (origin + k × interval), so timing does not drift. The next
+ * Where each of `count` pollers of one agent puts its grid within its interval: evenly spread
+ * (index × interval / count), so 1,000 plugs at 1 s are polled one per millisecond instead of all
+ * in the same instant, where the last of them would wait for the other 999 (bench/collector).
+ */
+export function gridOffsetMs(index: number, count: number, intervalMs: number): number {
+  return count > 0 ? Math.floor((index * intervalMs) / count) % intervalMs : 0;
+}
+
+/**
+ * Polls one device on a fixed grid (origin + offset + k × interval), so timing does not drift. The
+ * first poll is at start (every device is read at once when the agent starts); the grid's
+ * `offsetMs` applies from the second poll on. The next
  * poll is scheduled only after the current one finished, so polls never overlap: when a poll
  * overruns, the ticks it covered are skipped, not queued. Once the device is offline the wait
  * grows (interval × 2^n up to max_backoff_ms), so an unplugged device costs little.
@@ -29,6 +40,7 @@ export class Poller {
   #running: Promise<void> | undefined;
   #stopped = true;
   #nextAt = 0;
+  #offsetMs = 0;
   #described = false;
   #metrics: PollerMetrics = {
     polls: 0,
@@ -54,10 +66,12 @@ export class Poller {
     return { ...this.#metrics };
   }
 
-  start(): void {
+  /** `offsetMs`: where this poller's grid lies within its interval (see gridOffsetMs). */
+  start(offsetMs = 0): void {
     if (!this.#stopped) return;
     this.#stopped = false;
     this.#nextAt = Date.now();
+    this.#offsetMs = offsetMs;
     this.#schedule();
   }
 
@@ -102,7 +116,8 @@ export class Poller {
       this.#nextAt = now + backoff;
       return;
     }
-    this.#nextAt += device.poll_interval_ms;
+    this.#nextAt += device.poll_interval_ms + this.#offsetMs;
+    this.#offsetMs = 0;
     if (this.#nextAt <= now) {
       const missed = Math.ceil((now - this.#nextAt) / device.poll_interval_ms);
       this.#metrics.skipped_ticks += missed;
