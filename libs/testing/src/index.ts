@@ -4,3 +4,4 @@ export * from './influxd.js';
 export * from './mosquitto.js';
 export * from './aedes.js';
 export * from './brokers.js';
+export * from './prometheus.js';
