@@ -47,30 +47,16 @@ export class ServiceMetrics {
 
   /** A counter the core keeps (a number, or numbers by `label`), read at each scrape. */
   counter(name: string, help: string, read: () => Observed, label?: string): void {
-    new Counter({
-      name,
-      help,
-      labelNames: label ? [label] : [],
-      registers: [this.registry],
-      collect() {
-        this.reset();
-        for (const [labels, value] of entries(read(), label)) this.inc(labels, value);
-      },
-    });
+    observed(this.registry, { name, help, type: 'counter', labelNames: label ? [label] : [] }, (emit) =>
+      emitObserved(read(), label, emit),
+    );
   }
 
   /** A gauge the core keeps (a number, or numbers by `label`), read at each scrape. */
   gauge(name: string, help: string, read: () => Observed, label?: string): void {
-    new Gauge({
-      name,
-      help,
-      labelNames: label ? [label] : [],
-      registers: [this.registry],
-      collect() {
-        this.reset();
-        for (const [labels, value] of entries(read(), label)) this.set(labels, value);
-      },
-    });
+    observed(this.registry, { name, help, type: 'gauge', labelNames: label ? [label] : [] }, (emit) =>
+      emitObserved(read(), label, emit),
+    );
   }
 
   /** A histogram observed by the caller; buckets in the metric's unit (seconds by convention). */
@@ -95,11 +81,51 @@ export const DURATION_BUCKETS_SECONDS = [
   0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
 ];
 
-function entries(reading: Observed, label: string | undefined): [LabelValues<string>, number][] {
-  if (reading === undefined) return [];
-  if (typeof reading === 'number') return [[{}, reading]];
-  if (!label) throw new Error('a reading by label needs the label name');
-  return Object.entries(reading).map(([value, count]) => [{ [label]: value }, count]);
+function emitObserved(value: Observed, label: string | undefined, emit: Emit): void {
+  if (value === undefined) return;
+  if (typeof value === 'number') return emit({}, value);
+  if (!label) throw new Error('values by label need the label name');
+  for (const [labelValue, count] of Object.entries(value)) emit({ [label]: labelValue }, count);
+}
+
+/** Hands one sample (labels and value) to the metric being collected. */
+export type Emit = (labels: LabelValues<string>, value: number) => void;
+
+export interface ObservedMetric {
+  name: string;
+  help: string;
+  type: 'counter' | 'gauge';
+  labelNames: readonly string[];
+}
+
+/**
+ * A counter or gauge whose samples are all produced at scrape time by `collect` (the series of
+ * the last scrape are dropped first, so a series not emitted again disappears).
+ */
+export function observed(registry: Registry, metric: ObservedMetric, collect: (emit: Emit) => void): void {
+  const common = {
+    name: metric.name,
+    help: metric.help,
+    labelNames: metric.labelNames,
+    registers: [registry],
+  };
+  if (metric.type === 'counter') {
+    new Counter({
+      ...common,
+      collect() {
+        this.reset();
+        collect((labels, value) => this.inc(labels, value));
+      },
+    });
+  } else {
+    new Gauge({
+      ...common,
+      collect() {
+        this.reset();
+        collect((labels, value) => this.set(labels, value));
+      },
+    });
+  }
 }
 
 /**
