@@ -1,11 +1,13 @@
 import { Bus } from '@wattbus/bus';
 import { assertSegment, type Availability } from '@wattbus/contracts';
 import { SharedResources, type Registry } from '@wattbus/devices';
+import type { ServiceMetrics } from '@wattbus/runtime';
 import type { Logger } from 'pino';
 import type { AgentConfig } from './config.js';
 import { Controller } from './controller.js';
 import { DeviceSession, type AvailabilityChange } from './device-session.js';
 import { DeviceWills } from './device-wills.js';
+import { agentMetrics } from './metrics.js';
 import { Poller, type PollerMetrics } from './poller.js';
 import { DevicePublisher } from './publisher.js';
 
@@ -38,10 +40,11 @@ export class Agent {
   #publisher: DevicePublisher | undefined;
   #stopping = false;
 
-  constructor(deps: { config: AgentConfig; registry: Registry; logger: Logger }) {
+  constructor(deps: { config: AgentConfig; registry: Registry; logger: Logger; metrics?: ServiceMetrics }) {
     this.#config = deps.config;
     this.#registry = deps.registry;
     this.#logger = deps.logger;
+    if (deps.metrics) agentMetrics(deps.metrics, this);
   }
 
   get bus(): Bus | undefined {

@@ -1,6 +1,14 @@
 #!/usr/bin/env -S node --import tsx
 import { loadRegistry, RegistryError } from '@wattbus/devices';
-import { ConfigError, createLogger, loadConfig, parseCli, stopOnSignals } from '@wattbus/runtime';
+import {
+  ConfigError,
+  createLogger,
+  loadConfig,
+  parseCli,
+  serveAdmin,
+  ServiceMetrics,
+  stopOnSignals,
+} from '@wattbus/runtime';
 import { Agent } from './agent.js';
 import { AgentConfigSchema, ENV_PREFIX } from './config.js';
 import { runDiscovery } from './discover.js';
@@ -35,7 +43,8 @@ const cli = parseCli({
   WATTBUS_AGENT_MQTT__URL, WATTBUS_AGENT_MQTT__USERNAME, WATTBUS_AGENT_MQTT__PASSWORD,
   WATTBUS_AGENT_MQTT__BASE_TOPIC, WATTBUS_AGENT_ID, WATTBUS_AGENT_REGISTRY_FILE,
   WATTBUS_AGENT_COLLECTOR, WATTBUS_AGENT_CONTROLLER, WATTBUS_AGENT_DEVICE_WILLS,
-  WATTBUS_AGENT_ANSWER_UNKNOWN_DEVICES, LOG_LEVEL
+  WATTBUS_AGENT_ANSWER_UNKNOWN_DEVICES, WATTBUS_AGENT_ADMIN__HOST (127.0.0.1),
+  WATTBUS_AGENT_ADMIN__PORT (9471: /metrics), WATTBUS_AGENT_ADMIN__ENABLED, LOG_LEVEL
 
 Examples:
   wattbus-agent --registry devices.yaml
@@ -73,8 +82,17 @@ async function main(): Promise<void> {
   }
   const logger = createLogger(`agent:${config.id}`);
   const registry = await loadRegistry(config.registry_file);
-  const agent = new Agent({ config, registry, logger });
-  stopOnSignals(logger, () => agent.stop(), { timeoutMs: 15_000 });
+  const metrics = new ServiceMetrics('agent');
+  const agent = new Agent({ config, registry, logger, metrics });
+  const admin = await serveAdmin(config.admin, [metrics.registry], logger);
+  stopOnSignals(
+    logger,
+    async () => {
+      await agent.stop();
+      await admin?.stop();
+    },
+    { timeoutMs: 15_000 },
+  );
   await agent.start();
 }
 
