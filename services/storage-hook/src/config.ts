@@ -1,6 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { MqttConnectionSchema } from '@wattbus/bus';
 import { InfluxConnectionSchema } from '@wattbus/influx';
+import { adminSchema } from '@wattbus/runtime';
 
 /** Environment variables: `WATTBUS_STORAGE_HOOK_<KEY>`, nested keys joined by `__` (e.g. `..._INFLUX__URL`). */
 export const ENV_PREFIX = 'WATTBUS_STORAGE_HOOK_';
@@ -73,6 +74,7 @@ export const StorageHookConfigSchema = Type.Object(
       description:
         'On SIGTERM, how long to keep writing the log out before exiting (the rest replays on start).',
     }),
+    admin: adminSchema(9472),
   },
   { additionalProperties: false },
 );

@@ -1,4 +1,11 @@
-import { createLogger, loadConfig, parseCli, stopOnSignals } from '@wattbus/runtime';
+import {
+  createLogger,
+  loadConfig,
+  parseCli,
+  serveAdmin,
+  ServiceMetrics,
+  stopOnSignals,
+} from '@wattbus/runtime';
 import { ENV_PREFIX, StorageHookConfigSchema } from './config.js';
 import { SERVICE_NAME, StorageHook } from './storage-hook.js';
 
@@ -13,7 +20,8 @@ const cli = parseCli({
     'Environment (overrides the file):',
     `  ${ENV_PREFIX}MQTT__URL, ${ENV_PREFIX}MQTT__CLIENT_ID, ${ENV_PREFIX}MQTT__SHARE_GROUP,`,
     `  ${ENV_PREFIX}INFLUX__URL, ${ENV_PREFIX}INFLUX__DATABASE, ${ENV_PREFIX}INFLUX__USERNAME,`,
-    `  ${ENV_PREFIX}INFLUX__PASSWORD, ${ENV_PREFIX}LOG__DIR, ${ENV_PREFIX}LOG__MAX_BYTES, … (see services/storage-hook/README.md)`,
+    `  ${ENV_PREFIX}INFLUX__PASSWORD, ${ENV_PREFIX}LOG__DIR, ${ENV_PREFIX}LOG__MAX_BYTES,`,
+    `  ${ENV_PREFIX}ADMIN__HOST, ${ENV_PREFIX}ADMIN__PORT (9472: /metrics), … (see services/storage-hook/README.md)`,
     '  LOG_LEVEL (info)',
   ].join('\n'),
 });
@@ -25,8 +33,17 @@ try {
     file: typeof cli.values.config === 'string' ? cli.values.config : undefined,
     envPrefix: ENV_PREFIX,
   });
-  const hook = new StorageHook({ config, logger });
-  stopOnSignals(logger, () => hook.stop(), { timeoutMs: config.stop_flush_timeout_ms + 10_000 });
+  const metrics = new ServiceMetrics(SERVICE_NAME);
+  const hook = new StorageHook({ config, logger, metrics });
+  const admin = await serveAdmin(config.admin, [metrics.registry], logger);
+  stopOnSignals(
+    logger,
+    async () => {
+      await hook.stop();
+      await admin?.stop();
+    },
+    { timeoutMs: config.stop_flush_timeout_ms + 10_000 },
+  );
   await hook.start();
 } catch (error) {
   logger.fatal({ err: error }, (error as Error).message);

@@ -8,10 +8,12 @@ import {
   deviceOfLine,
   readingToLine,
   type RejectedLine,
+  type WriteRequestTiming,
 } from '@wattbus/influx';
-import type { Logger } from '@wattbus/runtime';
+import type { Logger, ServiceMetrics } from '@wattbus/runtime';
 import type { StorageHookConfig } from './config.js';
 import { LogDrain } from './drain.js';
+import { storageHookMetrics } from './metrics.js';
 import { WriteAheadLog } from './wal.js';
 
 export const SERVICE_NAME = 'storage-hook';
@@ -34,6 +36,7 @@ export interface StorageHookCounters {
   /** Readings in the log not yet stored, and its size. */
   log_depth: number;
   log_bytes: number;
+  log_segments: number;
   /** Appends waiting for room in a full log (the broker is being held back). */
   log_waiting: number;
   influx_server: string | undefined;
@@ -43,6 +46,8 @@ export interface StorageHookCounters {
 export interface StorageHookDeps {
   config: StorageHookConfig;
   logger: Logger;
+  /** The hook's counters, log and InfluxDB write latency go here. */
+  metrics?: ServiceMetrics;
 }
 
 /**
@@ -62,9 +67,11 @@ export class StorageHook {
   #stopping = false;
   /** Lines InfluxDB refused during the replay, before the bus was connected. */
   #earlyRejections: RejectedLine[] = [];
+  #onWriteRequest: ((request: WriteRequestTiming) => void) | undefined;
 
   constructor(deps: StorageHookDeps) {
     this.#deps = deps;
+    if (deps.metrics) this.#onWriteRequest = storageHookMetrics(deps.metrics, this);
   }
 
   async start(): Promise<void> {
@@ -93,6 +100,7 @@ export class StorageHook {
       retryMinMs: config.batch.retry_min_ms,
       retryMaxMs: config.batch.retry_max_ms,
       logger,
+      onRequest: this.#onWriteRequest,
     });
     writer.start();
     this.#writer = writer;
@@ -165,6 +173,7 @@ export class StorageHook {
       dead_lettered: this.#bus?.metrics().dead_lettered ?? 0,
       log_depth: wal?.depth_records ?? 0,
       log_bytes: wal?.depth_bytes ?? 0,
+      log_segments: wal?.segments ?? 0,
       log_waiting: wal?.waiting_for_room ?? 0,
       influx_server: writer?.server,
       influx_last_error: writer?.last_error,
@@ -265,6 +274,11 @@ export class StorageHook {
 
   get bus(): Bus {
     if (!this.#bus) throw new Error('the storage hook is not started');
+    return this.#bus;
+  }
+
+  /** The bus once connected (undefined before), for metrics. */
+  get connectedBus(): Bus | undefined {
     return this.#bus;
   }
 }
