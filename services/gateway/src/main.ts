@@ -1,4 +1,12 @@
-import { ConfigError, createLogger, loadConfig, parseCli, stopOnSignals } from '@wattbus/runtime';
+import {
+  ConfigError,
+  createLogger,
+  loadConfig,
+  parseCli,
+  serveAdmin,
+  ServiceMetrics,
+  stopOnSignals,
+} from '@wattbus/runtime';
 import { ENV_PREFIX, GatewayConfigSchema } from './config.js';
 import { connectGatewayBus } from './connect-bus.js';
 import { Gateway } from './gateway.js';
@@ -31,7 +39,8 @@ const cli = parseCli({
     'Environment (overrides the file; nested keys with __):',
     '  WATTBUS_GATEWAY_HOST, WATTBUS_GATEWAY_PORT, WATTBUS_GATEWAY_MQTT__URL, WATTBUS_GATEWAY_MQTT__USERNAME,',
     '  WATTBUS_GATEWAY_MQTT__PASSWORD, WATTBUS_GATEWAY_API_KEYS (JSON array), WATTBUS_GATEWAY_CORS_ORIGINS,',
-    '  WATTBUS_GATEWAY_QUERY_TIMEOUT_MS, WATTBUS_GATEWAY_DEVICE_TIMEOUT_MS, WATTBUS_GATEWAY_MAX_IN_FLIGHT, …',
+    '  WATTBUS_GATEWAY_QUERY_TIMEOUT_MS, WATTBUS_GATEWAY_DEVICE_TIMEOUT_MS, WATTBUS_GATEWAY_MAX_IN_FLIGHT,',
+    '  WATTBUS_GATEWAY_ADMIN__HOST, WATTBUS_GATEWAY_ADMIN__PORT (9474: /metrics), …',
     '  LOG_LEVEL (default info). See services/gateway/README.md for every key.',
   ].join('\n'),
 });
@@ -51,13 +60,16 @@ async function main(): Promise<void> {
   });
   const logger = createLogger('gateway');
   const bus = await connectGatewayBus(config, logger);
-  const gateway = new Gateway({ config, bus, logger });
+  const metrics = new ServiceMetrics('gateway');
+  const gateway = new Gateway({ config, bus, logger, metrics });
   await gateway.start();
+  const admin = await serveAdmin(config.admin, [metrics.registry], logger);
   stopOnSignals(
     logger,
     async () => {
       await gateway.stop();
       await bus.stop();
+      await admin?.stop();
     },
     // stop() itself gives in-flight requests stop_timeout_ms; leave it room to close the rest.
     { timeoutMs: config.stop_timeout_ms + 5_000 },
