@@ -280,12 +280,24 @@ export async function serveMetrics(options: ServeMetricsOptions): Promise<Metric
   };
 }
 
-/** Serves a service's metrics where its `admin:` config says; undefined when disabled. */
+/**
+ * Serves a service's metrics where its `admin:` config says; undefined when disabled. A port
+ * that cannot be bound (taken, not allowed) is logged as an error and the service runs on
+ * without /metrics: monitoring is not worth an outage, and Prometheus shows the target down.
+ */
 export async function serveAdmin(
   admin: AdminConfig,
   registries: ServeMetricsOptions['registries'],
   logger?: Logger,
 ): Promise<MetricsServer | undefined> {
   if (!admin.enabled) return undefined;
-  return serveMetrics({ host: admin.host, port: admin.port, registries, logger });
+  try {
+    return await serveMetrics({ host: admin.host, port: admin.port, registries, logger });
+  } catch (error) {
+    logger?.error(
+      { err: error, host: admin.host, port: admin.port },
+      `cannot serve /metrics on ${admin.host}:${admin.port} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); running without it: set admin.port`,
+    );
+    return undefined;
+  }
 }

@@ -13,6 +13,7 @@ import {
 } from '../src/index.js';
 import { parseConfig } from '../src/config.js';
 import { Type } from '@sinclair/typebox';
+import { pino } from 'pino';
 
 describe('service metrics', () => {
   it('reads counters and gauges from the core at scrape time, labelled with the service', async () => {
@@ -131,5 +132,22 @@ describe('metrics server', () => {
     const config = parseConfig(Schema, { admin: { enabled: false } }, 'a test');
     assert.deepEqual(config.admin, { enabled: false, host: '127.0.0.1', port: 9999 });
     assert.equal(await serveAdmin(config.admin, [metrics.registry]), undefined);
+  });
+
+  it('runs on without /metrics when the admin port is taken, saying so', async () => {
+    const metrics = new ServiceMetrics('agent', { processMetrics: false });
+    const first = await serveMetrics({ host: '127.0.0.1', port: 0, registries: [metrics.registry] });
+    const lines: string[] = [];
+    const logger = pino({ level: 'error' }, { write: (line: string) => lines.push(line) });
+    try {
+      const admin = { enabled: true, host: '127.0.0.1', port: first.port };
+      assert.equal(await serveAdmin(admin, [metrics.registry], logger), undefined);
+      assert.match(
+        lines.join(''),
+        new RegExp(`cannot serve /metrics on 127\\.0\\.0\\.1:${first.port} \\(EADDRINUSE\\)`),
+      );
+    } finally {
+      await first.stop();
+    }
   });
 });

@@ -9,6 +9,7 @@ import {
   type ServiceHealth,
 } from '@wattbus/contracts';
 import { Fleet } from '@wattbus/fleet';
+import type { ServiceMetrics } from '@wattbus/runtime';
 import type { Logger } from 'pino';
 import { AlertBook } from './alert-book.js';
 import type { AlertHookConfig } from './config.js';
@@ -21,6 +22,7 @@ import { Outbox } from './outbox.js';
 import { ServiceWatch } from './services.js';
 import { InfluxSink, WebhookSink } from './sinks.js';
 import { EmailSink } from './email.js';
+import { alertHookMetrics } from './metrics.js';
 
 export const SERVICE_NAME = 'alert-hook';
 
@@ -29,6 +31,8 @@ export interface AlertHookDeps {
   logger: Logger;
   /** Milliseconds since the epoch; tests move it to cross a local midnight. Default Date.now. */
   clock?: () => number;
+  /** Active alerts, notifications and the bus go here. */
+  metrics?: ServiceMetrics;
 }
 
 /**
@@ -54,6 +58,12 @@ export class AlertHook {
   constructor(deps: AlertHookDeps) {
     this.#deps = deps;
     this.#clock = deps.clock ?? Date.now;
+    if (deps.metrics) alertHookMetrics(deps.metrics, this);
+  }
+
+  /** The bus once connected (undefined before), for metrics. */
+  get bus(): Bus | undefined {
+    return this.#bus;
   }
 
   async start(): Promise<void> {

@@ -1,4 +1,11 @@
-import { ConfigError, createLogger, parseCli, stopOnSignals } from '@wattbus/runtime';
+import {
+  ConfigError,
+  createLogger,
+  parseCli,
+  serveAdmin,
+  ServiceMetrics,
+  stopOnSignals,
+} from '@wattbus/runtime';
 import { ENV_PREFIX, loadAlertHookConfig } from './config.js';
 import { AlertHook, SERVICE_NAME } from './hook.js';
 
@@ -14,6 +21,7 @@ const cli = parseCli({
   ${ENV_PREFIX}MQTT__URL=mqtt://broker:1883  ${ENV_PREFIX}INFLUX__URL=http://influx:8086
   ${ENV_PREFIX}DATA_DIR=/var/lib/wattbus/alerts  ${ENV_PREFIX}TIME_ZONE=Europe/Berlin
   ${ENV_PREFIX}RULES='[{"name":"offline","kind":"offline","for_ms":60000}]'
+  ${ENV_PREFIX}ADMIN__HOST=0.0.0.0  ${ENV_PREFIX}ADMIN__PORT=9475  (/metrics)
 LOG_LEVEL sets the log level (default info). See services/alert-hook/README.md for the rules.`,
 });
 
@@ -28,12 +36,15 @@ async function main(): Promise<void> {
     );
     return;
   }
-  const hook = new AlertHook({ config, logger });
+  const metrics = new ServiceMetrics(SERVICE_NAME);
+  const hook = new AlertHook({ config, logger, metrics });
+  const admin = await serveAdmin(config.admin, [metrics.registry], logger);
   const starting = hook.start();
   // Signals are handled from the first moment: a stop during start-up waits for it, then stops.
   stopOnSignals(logger, async () => {
     await starting.catch(() => undefined);
     await hook.stop();
+    await admin?.stop();
   });
   await starting;
 }

@@ -1,7 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { Cron } from 'croner';
 import { InfluxConnectionSchema } from '@wattbus/influx';
-import { ConfigError, loadConfig } from '@wattbus/runtime';
+import { adminSchema, ConfigError, loadConfig } from '@wattbus/runtime';
 
 export const KeepSchema = Type.Object(
   {
@@ -95,6 +95,7 @@ export const BackupConfigSchema = Type.Object(
     }),
     keep: KeepSchema,
     mqtt: Type.Optional(BackupMqttSchema),
+    admin: adminSchema(9476),
   },
   { additionalProperties: false },
 );

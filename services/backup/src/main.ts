@@ -1,4 +1,11 @@
-import { ConfigError, createLogger, parseCli, stopOnSignals } from '@wattbus/runtime';
+import {
+  ConfigError,
+  createLogger,
+  parseCli,
+  serveAdmin,
+  ServiceMetrics,
+  stopOnSignals,
+} from '@wattbus/runtime';
 import { ChainError } from './catalog.js';
 import { commandList, commandNow, commandRestore, commandVerify, UsageError, type CommandIo } from './cli.js';
 import { ENV_PREFIX, loadBackupConfig } from './config.js';
@@ -30,7 +37,7 @@ Commands:
     to: { type: 'string', description: 'restore: only points before this time (ISO 8601 or epoch ms)' },
   },
   epilog: `Every config key can also come from the environment: ${ENV_PREFIX}DIRECTORY, ${ENV_PREFIX}INFLUX__URL,
-${ENV_PREFIX}INFLUX__PASSWORD, ${ENV_PREFIX}KEEP__LAST, ${ENV_PREFIX}MQTT__URL, …
+${ENV_PREFIX}INFLUX__PASSWORD, ${ENV_PREFIX}KEEP__LAST, ${ENV_PREFIX}MQTT__URL, ${ENV_PREFIX}ADMIN__PORT (run: /metrics on 9476), …
 Exit codes: 0 done, 1 failed (a damaged backup, an unreachable server), 2 bad usage or config.
 See services/backup/README.md and docs/backup.md.`,
 } as const;
@@ -76,13 +83,22 @@ async function main(): Promise<number> {
       const health = loaded.mqtt
         ? new HealthReporter({ mqtt: loaded.mqtt, logger, now: Date.now })
         : undefined;
-      const service = new BackupService({ config: loaded, logger, health });
+      const metrics = new ServiceMetrics('backup');
+      const service = new BackupService({ config: loaded, logger, health, metrics });
+      const admin = await serveAdmin(loaded.admin, [metrics.registry], logger);
       await service.start();
       logger.info(
         { schedule: loaded.schedule, full_schedule: loaded.full_schedule, directory: loaded.directory },
         'backup service started',
       );
-      stopOnSignals(logger, () => service.stop(), { timeoutMs: 60_000 });
+      stopOnSignals(
+        logger,
+        async () => {
+          await service.stop();
+          await admin?.stop();
+        },
+        { timeoutMs: 60_000 },
+      );
       return new Promise<number>(() => undefined); // runs until a signal
     }
     case undefined:

@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { Ajv, type ErrorObject } from 'ajv';
+import { adminSchema } from '@wattbus/runtime';
 import { isValidTopicFilter, USERNAME_PLACEHOLDER } from './acl.js';
 import { PASSWORD_HASH_PATTERN, parsePasswordHash, PasswordHashFormatError } from './passwords.js';
 
@@ -67,6 +68,7 @@ export const BrokerConfigSchema = Type.Object(
       default: 5000,
       description: 'How long stop() lets clients close before cutting their connections.',
     }),
+    admin: adminSchema(9477),
   },
   { additionalProperties: false },
 );

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { createLogger } from '@wattbus/runtime';
+import { createLogger, serveAdmin, ServiceMetrics } from '@wattbus/runtime';
 import { Broker } from './broker.js';
 import { parseBrokerConfig } from './config.js';
 import { loadBrokerConfigFile } from './config-file.js';
@@ -41,15 +41,17 @@ async function main(args: string[]): Promise<void> {
   if (config.users.length === 0 && !config.anonymous.enabled) {
     logger.warn('no users and anonymous access disabled: every client will be refused');
   }
-  const broker = new Broker({ config, logger });
+  const metrics = new ServiceMetrics('broker');
+  const broker = new Broker({ config, logger, metrics });
   const ports = await broker.start();
+  const admin = await serveAdmin(config.admin, [metrics.registry], logger);
   logger.info({ host: config.host, mqtt_port: ports.mqttPort, ws_port: ports.wsPort }, 'broker listening');
 
   const stop = (signal: NodeJS.Signals) => {
     logger.info({ signal }, 'stopping');
     // A second signal means "now": do not wait for clients any longer.
     process.once(signal, () => process.exit(1));
-    broker.stop().then(
+    Promise.all([broker.stop(), admin?.stop()]).then(
       () => logger.info('stopped'),
       (error: unknown) => {
         logger.error({ err: error }, 'stop failed');

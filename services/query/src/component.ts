@@ -2,10 +2,11 @@ import { Type } from '@sinclair/typebox';
 import type { Bus, ServeContext, Subscription } from '@wattbus/bus';
 import { QUERY_METHODS, ReadingSchema, WattbusError, validator, type QueryMethod } from '@wattbus/contracts';
 import { InfluxQueryClient, isTimeZone, seriesRows } from '@wattbus/influx';
-import type { Logger } from '@wattbus/runtime';
+import type { Logger, ServiceMetrics } from '@wattbus/runtime';
 import type { QueryConfig } from './config.js';
 import { Fleet } from './fleet.js';
 import { QueryHealth } from './health.js';
+import { queryMetrics } from './metrics.js';
 import { QueryMethods, type CallContext } from './methods.js';
 import { Tariff } from './tariff.js';
 
@@ -13,6 +14,8 @@ export interface QueryComponentDeps {
   bus: Bus;
   config: QueryConfig;
   logger: Logger;
+  /** Requests, errors by code, devices known and the bus go here. */
+  metrics?: ServiceMetrics;
 }
 
 const anyParams = validator(Type.Record(Type.String(), Type.Unknown()));
@@ -63,6 +66,11 @@ export class QueryComponent {
       metrics: () => this.metrics(),
     });
     this.warmedUp = new Promise((resolve) => (this.#warmedUp = resolve));
+    if (deps.metrics) queryMetrics(deps.metrics, this);
+  }
+
+  get bus(): Bus {
+    return this.#deps.bus;
   }
 
   /** Counters for health records and logs. */

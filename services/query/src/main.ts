@@ -1,5 +1,13 @@
 import { Bus, busConnection } from '@wattbus/bus';
-import { ConfigError, createLogger, loadConfig, parseCli, stopOnSignals } from '@wattbus/runtime';
+import {
+  ConfigError,
+  createLogger,
+  loadConfig,
+  parseCli,
+  serveAdmin,
+  ServiceMetrics,
+  stopOnSignals,
+} from '@wattbus/runtime';
 import { QueryConfigSchema } from './config.js';
 import { QueryComponent, checkConfig } from './component.js';
 
@@ -14,6 +22,7 @@ const cli = parseCli({
     '  WATTBUS_QUERY_INFLUX__DATABASE=wattbus       WATTBUS_QUERY_TIME_ZONE=Europe/Madrid',
     '  WATTBUS_QUERY_MQTT__SHARE_GROUP=""          (brokers without shared subscriptions, e.g. aedes)',
     '  WATTBUS_QUERY_TARIFF=\'{"currency":"EUR","price_per_kwh":0.2}\'',
+    '  WATTBUS_QUERY_ADMIN__HOST=0.0.0.0  WATTBUS_QUERY_ADMIN__PORT=9473  (/metrics)',
     'See services/query/README.md for every key.',
   ].join('\n'),
 });
@@ -36,10 +45,13 @@ async function main(): Promise<void> {
     service: 'query',
     logger,
   });
-  const component = new QueryComponent({ bus, config, logger });
+  const metrics = new ServiceMetrics('query');
+  const component = new QueryComponent({ bus, config, logger, metrics });
+  const admin = await serveAdmin(config.admin, [metrics.registry], logger);
   stopOnSignals(logger, async () => {
     await component.stop();
     await bus.stop();
+    await admin?.stop();
   });
   await component.start();
 }
