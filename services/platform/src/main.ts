@@ -32,6 +32,11 @@ const cli = parseCli({
       description:
         'port of the influxd started when INFLUX_URL is not set (default: 8086, or a free port if taken)',
     },
+    'metrics-port': {
+      type: 'string',
+      description:
+        "Prometheus /metrics of every device and part (off: none) (default: 9233, tplink-plug-exporter's, or a free port if taken)",
+    },
     plugs: { type: 'string', description: 'number of simulated TP-Link plugs (1-8)', default: '6' },
     'time-zone': {
       type: 'string',
@@ -99,6 +104,9 @@ function banner(addresses: PlatformAddresses): string {
     `  MQTT         ${addresses.mqttUrl}   (anonymous read-only: mosquitto_sub -h 127.0.0.1 -p ${new URL(addresses.mqttUrl).port} -t 'wattbus/#' -v)`,
     ...(addresses.wsUrl ? [`  MQTT/WS      ${addresses.wsUrl}`] : []),
     `  InfluxDB     ${addresses.influxUrl}   database ${addresses.database}`,
+    ...(addresses.metricsUrl
+      ? [`  Prometheus   ${addresses.metricsUrl}   (every device, and every part's own metrics)`]
+      : []),
     `  API key      ${key}`,
     'Ctrl-C stops everything.',
     '',
@@ -109,6 +117,7 @@ async function main(): Promise<void> {
   const logger = createLogger('platform');
   const plugs = plugCount();
   const wsPort = cli.values['ws-port'] === 'off' ? null : await port('ws-port', 9001, logger);
+  const metricsPort = cli.values['metrics-port'] === 'off' ? null : await port('metrics-port', 9233, logger);
   const platform = new Platform({
     options: {
       dataDir: String(cli.values['data-dir']),
@@ -121,6 +130,7 @@ async function main(): Promise<void> {
       database: process.env.INFLUX_DATABASE || 'wattbus',
       plugCount: plugs,
       timeZone: String(cli.values['time-zone']),
+      metricsPort,
     },
     logger,
   });

@@ -10,7 +10,8 @@ import { Bus } from '@wattbus/bus';
 import { loadRegistry } from '@wattbus/devices';
 import { Gateway, GatewayConfigSchema, connectGatewayBus } from '@wattbus/gateway';
 import { QueryComponent, QueryConfigSchema } from '@wattbus/query';
-import { parseConfig } from '@wattbus/runtime';
+import { PrometheusHook, PrometheusHookConfigSchema } from '@wattbus/prometheus';
+import { parseConfig, serveMetrics, ServiceMetrics, type Registry } from '@wattbus/runtime';
 import { StorageHook, StorageHookConfigSchema } from '@wattbus/storage-hook';
 import { ensureApiKey } from './api-key.js';
 import { startLocalInflux } from './local-influx.js';
@@ -29,6 +30,8 @@ export interface PlatformOptions {
   database: string;
   plugCount: number;
   timeZone: string;
+  /** /metrics of the Prometheus hook and every part; null: none. */
+  metricsPort: number | null;
 }
 
 export interface PlatformAddresses {
@@ -41,6 +44,7 @@ export interface PlatformAddresses {
   apiKeyFile: string;
   apiKey: string;
   apiKeyCreated: boolean;
+  metricsUrl?: string;
 }
 
 /** Internal MQTT user of the services in this process; its password is new on every start. */
@@ -56,6 +60,8 @@ export class Platform {
   #options: PlatformOptions;
   #logger: Logger;
   #stops: { name: string; stop: () => Promise<void> }[] = [];
+  /** The process' metrics, then each part's (labelled service=<part>), all on one /metrics. */
+  #registries: Registry[] = [];
 
   constructor(deps: { options: PlatformOptions; logger: Logger }) {
     this.#options = deps.options;
@@ -83,6 +89,12 @@ export class Platform {
     const dataDir = resolve(options.dataDir);
     mkdirSync(dataDir, { recursive: true });
     const log = (name: string) => this.#logger.child({ part: name });
+    this.#registries = [new ServiceMetrics('platform').registry];
+    const metrics = (service: string) => {
+      const part = new ServiceMetrics(service, { processMetrics: false });
+      this.#registries.push(part.registry);
+      return part;
+    };
 
     let influxUrl = options.influxUrl;
     if (!influxUrl) {
@@ -117,6 +129,7 @@ export class Platform {
         'the embedded broker',
       ),
       logger: log('broker'),
+      metrics: metrics('broker'),
     });
     const ports = await broker.start();
     this.#stops.push({ name: 'broker', stop: () => broker.stop() });
@@ -138,6 +151,7 @@ export class Platform {
         'the storage hook',
       ),
       logger: log('storage-hook'),
+      metrics: metrics('storage-hook'),
     });
     await storageHook.start();
     this.#stops.push({ name: 'storage hook', stop: () => storageHook.stop() });
@@ -179,6 +193,7 @@ export class Platform {
       ),
       bus: queryBus,
       logger: log('query'),
+      metrics: metrics('query'),
     });
     await query.start();
     this.#stops.push({ name: 'query component', stop: () => query.stop() });
@@ -198,6 +213,7 @@ export class Platform {
       ),
       registry: await loadRegistry(registryFile),
       logger: log('agent'),
+      metrics: metrics('agent'),
     });
     await agent.start();
     this.#stops.push({ name: 'agent', stop: () => agent.stop() });
@@ -221,6 +237,7 @@ export class Platform {
         ],
       }),
       logger: log('alert-hook'),
+      metrics: metrics('alert-hook'),
     });
     await alertHook.start();
     this.#stops.push({ name: 'alert hook', stop: () => alertHook.stop() });
@@ -239,9 +256,16 @@ export class Platform {
     // The gateway's own connect: it accepts replies larger than the bus default (1-day readings).
     const gatewayBus = await connectGatewayBus(gatewayConfig, log('gateway'));
     this.#stops.push({ name: 'gateway bus', stop: () => gatewayBus.stop() });
-    const gateway = new Gateway({ config: gatewayConfig, bus: gatewayBus, logger: log('gateway') });
+    const gateway = new Gateway({
+      config: gatewayConfig,
+      bus: gatewayBus,
+      logger: log('gateway'),
+      metrics: metrics('gateway'),
+    });
     const http = await gateway.start();
     this.#stops.push({ name: 'gateway', stop: () => gateway.stop() });
+
+    const metricsUrl = options.metricsPort === null ? undefined : await this.#startMetrics(mqtt, metrics);
 
     return {
       restUrl: http.url,
@@ -253,7 +277,30 @@ export class Platform {
       apiKeyFile: apiKey.file,
       apiKey: apiKey.key,
       apiKeyCreated: apiKey.created,
+      metricsUrl,
     };
+  }
+
+  /** The Prometheus hook, and one /metrics with its device series and every part's own. */
+  async #startMetrics(
+    mqtt: { url: string; username: string; password: string },
+    metrics: (service: string) => ServiceMetrics,
+  ): Promise<string> {
+    const hook = new PrometheusHook({
+      config: parseConfig(PrometheusHookConfigSchema, { mqtt }, 'the prometheus hook'),
+      logger: this.#logger.child({ part: 'prometheus-hook' }),
+      metrics: metrics('prometheus-hook'),
+    });
+    await hook.start();
+    this.#stops.push({ name: 'prometheus hook', stop: () => hook.stop() });
+    const server = await serveMetrics({
+      host: this.#options.host,
+      port: this.#options.metricsPort!,
+      registries: [hook.registry, ...this.#registries],
+      logger: this.#logger,
+    });
+    this.#stops.push({ name: 'metrics', stop: () => server.stop() });
+    return server.url;
   }
 
   #registryYaml(): string {
