@@ -1,5 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,6 +25,7 @@ import {
 import { PrometheusHook, PrometheusHookConfigSchema } from '../src/index.js';
 
 const ALIAS = 'Desk 1 (laptop, screens)';
+const dashboardFile = new URL('../../../grafana/dashboards/wattbus-prometheus.json', import.meta.url);
 const POWER_W = 123.45;
 
 /**
@@ -154,6 +156,43 @@ describe('a real Prometheus scraping the hook and the agent', () => {
     );
     assert.equal(samples[0]!.metric.service, 'agent');
   });
+
+  it(
+    'runs every query of the Grafana Prometheus dashboard; the device panels have data',
+    { timeout: 60_000 },
+    async () => {
+      const dashboard = JSON.parse(readFileSync(dashboardFile, 'utf8')) as {
+        panels: Array<{ title: string; targets: Array<{ expr: string }> }>;
+        templating: { list: Array<{ query: string }> };
+      };
+      // What Grafana puts in for its macros and the dashboard's variable.
+      const expand = (expr: string) =>
+        expr.replaceAll('$device', '.*').replaceAll('$__rate_interval', '1m').replaceAll('$__range', '1h');
+      const withData = new Set([
+        'Power per device',
+        'Online',
+        'Relay on',
+        'Voltage',
+        'Current',
+        'Targets up',
+      ]);
+      for (const panel of dashboard.panels) {
+        for (const target of panel.targets) {
+          const samples = await prometheus.query(expand(target.expr));
+          if (withData.has(panel.title))
+            assert.ok(samples.length > 0, `${panel.title}: no data for ${target.expr}`);
+        }
+      }
+      for (const variable of dashboard.templating.list) {
+        const [, metric, label] = /^label_values\((\w+), (\w+)\)$/.exec(variable.query)!;
+        const samples = await prometheus.query(metric!);
+        assert.ok(
+          samples.some((sample) => sample.metric[label!] === 'desk-1'),
+          variable.query,
+        );
+      }
+    },
+  );
 
   it('passes promtool check metrics on every /metrics', async () => {
     for (const server of servers) {
