@@ -91,7 +91,11 @@ describe('bus metrics', () => {
     let current: Bus | undefined = undefined;
     busMetrics(metrics, () => current);
     const before = await metrics.registry.metrics();
-    assert.equal(valueOf(before, 'wattbus_bus_connected', { service: 'metrics-test' }), 0, 'no bus yet');
+    assert.equal(
+      valueOf(before, 'wattbus_bus_connected', { service: 'metrics-test' }),
+      undefined,
+      'no bus yet',
+    );
     current = bus;
     let deadLettered!: () => void;
     const heard = new Promise<void>((resolve) => (deadLettered = resolve));

@@ -12,7 +12,7 @@ export function backupMetrics(metrics: ServiceMetrics, service: BackupService): 
   );
   metrics.gauge(
     'wattbus_backup_last_success_timestamp_seconds',
-    'When the last good backup finished, in seconds since the epoch (0 before the first).',
+    'When the last good backup finished, in seconds since the epoch (absent before the first).',
     () => (counts().last_success_ms === undefined ? undefined : counts().last_success_ms! / 1000),
   );
   metrics.gauge('wattbus_backup_last_run_duration_seconds', 'How long the last backup run took.', () =>

@@ -116,9 +116,16 @@ const KASA_LABELS = ['alias', 'id', 'model', 'type'] as const;
 export function deviceMetrics(options: DeviceMetricsOptions): Registry {
   const registry = new Registry();
   const clock = options.clock ?? Date.now;
+  // One scrape collects every metric in the same turn of the event loop: the fleet is looked at
+  // once per scrape, not once per metric, and every metric sees the same moment.
+  let snapshot: Exposed[] | undefined;
   const exposed = () => {
-    const now = clock();
-    return options.devices().map((device) => expose(device, now, options.staleAfterPolls));
+    if (snapshot === undefined) {
+      const now = clock();
+      snapshot = options.devices().map((device) => expose(device, now, options.staleAfterPolls));
+      setImmediate(() => (snapshot = undefined));
+    }
+    return snapshot;
   };
   const define = (
     metric: Omit<ObservedMetric, 'labelNames'>,
