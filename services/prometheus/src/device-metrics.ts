@@ -31,75 +31,60 @@ interface Exposed {
   readings: Reading[];
 }
 
+type Metric = Omit<ObservedMetric, 'labelNames'>;
 type Field = (reading: Reading) => number | undefined;
 
+const gauge = (name: string, help: string): Metric => ({ name, help, type: 'gauge' });
+const counter = (name: string, help: string): Metric => ({ name, help, type: 'counter' });
+const flag = (value: boolean | undefined) => (value === undefined ? undefined : Number(value));
+
 /** `wattbus_*` series of every reading (total and per phase), by Prometheus naming conventions. */
-const READING_SERIES: { metric: Omit<ObservedMetric, 'labelNames'>; value: Field }[] = [
-  {
-    metric: {
-      name: 'wattbus_power_watts',
-      help: 'Active power in watts (negative when exporting).',
-      type: 'gauge',
-    },
-    value: (reading) => reading.power_w,
-  },
-  {
-    metric: { name: 'wattbus_voltage_volts', help: 'Voltage in volts.', type: 'gauge' },
-    value: (reading) => reading.voltage_v,
-  },
-  {
-    metric: { name: 'wattbus_current_amperes', help: 'Current in amperes.', type: 'gauge' },
-    value: (reading) => reading.current_a,
-  },
-  {
-    // Prometheus' base unit of energy is the joule (promtool refuses `hours`): Wh × 3600.
-    metric: {
-      name: 'wattbus_energy_joules_total',
-      help: "Energy in joules (1 Wh = 3600 J), from the device's own cumulative counter.",
-      type: 'counter',
-    },
-    value: (reading) => (reading.energy_wh === undefined ? undefined : reading.energy_wh * 3600),
-  },
-  {
-    metric: { name: 'wattbus_power_factor', help: 'Power factor (-1 to 1).', type: 'gauge' },
-    value: (reading) => reading.power_factor,
-  },
-  {
-    metric: { name: 'wattbus_frequency_hertz', help: 'Grid frequency in hertz.', type: 'gauge' },
-    value: (reading) => reading.frequency_hz,
-  },
-  {
-    metric: {
-      name: 'wattbus_reading_timestamp_seconds',
-      help: 'Time of the latest reading (its own ts), in seconds since the epoch.',
-      type: 'gauge',
-    },
-    value: (reading) => Date.parse(reading.ts) / 1000,
-  },
+const READING_SERIES: [Metric, Field][] = [
+  [gauge('wattbus_power_watts', 'Active power in watts (negative when exporting).'), (r) => r.power_w],
+  [gauge('wattbus_voltage_volts', 'Voltage in volts.'), (r) => r.voltage_v],
+  [gauge('wattbus_current_amperes', 'Current in amperes.'), (r) => r.current_a],
+  // Prometheus' base unit of energy is the joule (promtool refuses `hours`): Wh × 3600.
+  [
+    counter(
+      'wattbus_energy_joules_total',
+      "Energy in joules (1 Wh = 3600 J), from the device's own cumulative counter.",
+    ),
+    (r) => (r.energy_wh === undefined ? undefined : r.energy_wh * 3600),
+  ],
+  [gauge('wattbus_power_factor', 'Power factor (-1 to 1).'), (r) => r.power_factor],
+  [gauge('wattbus_frequency_hertz', 'Grid frequency in hertz.'), (r) => r.frequency_hz],
+  [
+    gauge(
+      'wattbus_reading_timestamp_seconds',
+      'Time of the latest reading (its own ts), in seconds since the epoch.',
+    ),
+    (r) => Date.parse(r.ts) / 1000,
+  ],
 ];
 
-/** tplink-plug-exporter's value series (names, units and help as it has them), from the total reading. */
-const KASA_READING_SERIES: { metric: Omit<ObservedMetric, 'labelNames'>; value: Field }[] = [
-  {
-    metric: { name: 'kasa_current', help: 'Current flowing through device in Ampere.', type: 'gauge' },
-    value: (reading) => reading.current_a,
-  },
-  {
-    metric: { name: 'kasa_voltage', help: 'Current voltage connected to device in Volt.', type: 'gauge' },
-    value: (reading) => reading.voltage_v,
-  },
-  {
-    metric: { name: 'kasa_power_load', help: 'Current power in Watt.', type: 'gauge' },
-    value: (reading) => reading.power_w,
-  },
-  {
-    metric: {
-      name: 'kasa_power_total',
-      help: 'Power consumption since device connected in kWh.',
-      type: 'counter',
-    },
-    value: (reading) => (reading.energy_wh === undefined ? undefined : reading.energy_wh / 1000),
-  },
+/** `wattbus_*` series of a device's availability and state. */
+const DEVICE_SERIES: [Metric, (device: Exposed) => number | undefined][] = [
+  [
+    gauge('wattbus_online', '1 while the device is online, 0 once offline (its availability).'),
+    (d) => flag(d.online),
+  ],
+  [
+    gauge('wattbus_relay_on', '1 while the relay is on, 0 while off (its retained state).'),
+    (d) => flag(d.relayOn),
+  ],
+];
+
+/** tplink-plug-exporter's series (names, types, units and help as it has them). */
+const KASA_SERIES: [Metric, (device: Exposed) => number | undefined][] = [
+  [gauge('kasa_online', 'Device online.'), (d) => flag(d.online)],
+  [gauge('kasa_relay_state', 'Relay state (switch on/off).'), (d) => flag(d.relayOn)],
+  [gauge('kasa_current', 'Current flowing through device in Ampere.'), (d) => d.reading?.current_a],
+  [gauge('kasa_voltage', 'Current voltage connected to device in Volt.'), (d) => d.reading?.voltage_v],
+  [gauge('kasa_power_load', 'Current power in Watt.'), (d) => d.reading?.power_w],
+  [
+    counter('kasa_power_total', 'Power consumption since device connected in kWh.'),
+    (d) => (d.reading?.energy_wh === undefined ? undefined : d.reading.energy_wh / 1000),
+  ],
 ];
 
 const WATTBUS_LABELS = ['device', 'location', 'kind', 'phase'] as const;
@@ -128,13 +113,27 @@ export function deviceMetrics(options: DeviceMetricsOptions): Registry {
     return snapshot;
   };
   const define = (
-    metric: Omit<ObservedMetric, 'labelNames'>,
+    metric: Metric,
     labelNames: readonly string[],
     collect: (devices: Exposed[], emit: Emit) => void,
   ) => observed(registry, { ...metric, labelNames }, (emit) => collect(exposed(), emit));
+  /** One series per device (of those `which` keeps) where `value` finds one. */
+  const perDevice = (
+    metric: Metric,
+    labelNames: readonly string[],
+    labels: (device: Exposed) => Record<string, string>,
+    value: (device: Exposed) => number | undefined,
+    which: (device: Exposed) => boolean = () => true,
+  ) =>
+    define(metric, labelNames, (devices, emit) => {
+      for (const device of devices) {
+        const sample = which(device) ? value(device) : undefined;
+        if (sample !== undefined) emit(labels(device), sample);
+      }
+    });
 
   define(
-    { name: 'wattbus_device_info', help: 'Always 1: what a device is, from its meta.', type: 'gauge' },
+    gauge('wattbus_device_info', 'Always 1: what a device is, from its meta.'),
     ['device', 'name', 'type', 'kind', 'location', 'model'],
     (devices, emit) => {
       for (const { id, meta } of devices) {
@@ -144,31 +143,9 @@ export function deviceMetrics(options: DeviceMetricsOptions): Registry {
       }
     },
   );
-  define(
-    {
-      name: 'wattbus_online',
-      help: '1 while the device is online, 0 once offline (its availability).',
-      type: 'gauge',
-    },
-    WATTBUS_LABELS,
-    (devices, emit) => {
-      for (const device of devices)
-        if (device.online !== undefined) emit(wattbusLabels(device), Number(device.online));
-    },
-  );
-  define(
-    {
-      name: 'wattbus_relay_on',
-      help: '1 while the relay is on, 0 while off (its retained state).',
-      type: 'gauge',
-    },
-    WATTBUS_LABELS,
-    (devices, emit) => {
-      for (const device of devices)
-        if (device.relayOn !== undefined) emit(wattbusLabels(device), Number(device.relayOn));
-    },
-  );
-  for (const { metric, value } of READING_SERIES) {
+  for (const [metric, value] of DEVICE_SERIES)
+    perDevice(metric, WATTBUS_LABELS, (d) => wattbusLabels(d), value);
+  for (const [metric, value] of READING_SERIES) {
     define(metric, WATTBUS_LABELS, (devices, emit) => {
       for (const device of devices) {
         for (const reading of device.readings) {
@@ -178,28 +155,7 @@ export function deviceMetrics(options: DeviceMetricsOptions): Registry {
       }
     });
   }
-
-  const kasa = (devices: Exposed[]) => devices.filter(isKasa);
-  define({ name: 'kasa_online', help: 'Device online.', type: 'gauge' }, KASA_LABELS, (devices, emit) => {
-    for (const device of kasa(devices))
-      if (device.online !== undefined) emit(kasaLabels(device), Number(device.online));
-  });
-  define(
-    { name: 'kasa_relay_state', help: 'Relay state (switch on/off).', type: 'gauge' },
-    KASA_LABELS,
-    (devices, emit) => {
-      for (const device of kasa(devices))
-        if (device.relayOn !== undefined) emit(kasaLabels(device), Number(device.relayOn));
-    },
-  );
-  for (const { metric, value } of KASA_READING_SERIES) {
-    define(metric, KASA_LABELS, (devices, emit) => {
-      for (const device of kasa(devices)) {
-        const sample = device.reading === undefined ? undefined : value(device.reading);
-        if (sample !== undefined) emit(kasaLabels(device), sample);
-      }
-    });
-  }
+  for (const [metric, value] of KASA_SERIES) perDevice(metric, KASA_LABELS, kasaLabels, value, isKasa);
   return registry;
 }
 
