@@ -15,3 +15,53 @@ export class BusStoppedError extends WattbusError {
     this.name = 'BusStoppedError';
   }
 }
+
+/**
+ * Why `Bus.connect` gave up: `url` malformed or of a scheme mqtt.js cannot open (at once, no
+ * network); `not-authorised` the broker refused the credentials (CONNACK 4/5, MQTT 5: 134/135);
+ * `refused` any other CONNACK refusal (e.g. client id rejected, server unavailable);
+ * `unreachable` no CONNACK within connectTimeoutMs (refused TCP, unknown host, TLS, timeout).
+ */
+export type BusConnectReason = 'url' | 'not-authorised' | 'refused' | 'unreachable';
+
+/** `Bus.connect` failed. The message names the URL (password hidden) and, when refused, the user. */
+export class BusConnectError extends Error {
+  readonly reason: BusConnectReason;
+  /** The broker URL with any password replaced by `***`. */
+  readonly url: string;
+  readonly username: string | undefined;
+  /** The broker's CONNACK code (3.1.1 return code or MQTT 5 reason code) when it refused us. */
+  readonly code: number | undefined;
+
+  constructor(
+    reason: BusConnectReason,
+    message: string,
+    details: { url: string; username?: string; code?: number },
+  ) {
+    super(message);
+    this.name = 'BusConnectError';
+    this.reason = reason;
+    this.url = details.url;
+    this.username = details.username;
+    this.code = details.code;
+  }
+}
+
+/**
+ * The broker refused one operation, as its ACL does: a subscribe answered with SUBACK 0x80/0x87
+ * or, on MQTT 5, a publish answered with PUBACK 0x87 (3.1.1 has no way to say so).
+ */
+export class BusRefusedError extends Error {
+  readonly operation: 'subscribe' | 'publish';
+  readonly topic: string;
+  /** The SUBACK/PUBACK reason code. */
+  readonly code: number;
+
+  constructor(operation: 'subscribe' | 'publish', topic: string, code: number, message: string) {
+    super(message);
+    this.name = 'BusRefusedError';
+    this.operation = operation;
+    this.topic = topic;
+    this.code = code;
+  }
+}

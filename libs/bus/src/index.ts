@@ -1,5 +1,10 @@
 export * from './bus.js';
+export * from './options.js';
+export type { MessageContext, MessageHandler, SubscribeOptions, Subscription } from './router.js';
+export type { RequestHandler, RequestOptions, ServeContext } from './requests.js';
+export type { BusMetrics } from './metrics.js';
 export * from './errors.js';
+export * from './broker-url.js';
 export * from './match.js';
-export * from './dead-letters.js';
+export { deadLetterRecord } from './dead-letters.js';
 export * from './connection.js';

@@ -1,5 +1,46 @@
 import { WattbusError } from '@wattbus/contracts';
 
+/*
+ * Every error type of this library lives here, below everything else: the registry, the drivers
+ * and the file readers all import from this module, and it imports none of them, so the library
+ * has no import cycle.
+ */
+
+export interface RegistryProblem {
+  /** JSON pointer into the file, e.g. `/devices/3/connection/host`. */
+  path: string;
+  /** 1-based line of the closest node that exists, when known. */
+  line?: number;
+  message: string;
+}
+
+/** A registry file that cannot be used; the message lists every problem with its place. */
+export class RegistryError extends Error {
+  readonly file: string;
+  readonly problems: RegistryProblem[];
+
+  constructor(file: string, problems: RegistryProblem[], heading = `invalid device registry ${file}`) {
+    const lines = problems.map(
+      (problem) => `${file}${problem.line ? `:${problem.line}` : ''} ${problem.path}: ${problem.message}`,
+    );
+    super(`${heading}:\n  ${lines.join('\n  ')}`);
+    this.name = 'RegistryError';
+    this.file = file;
+    this.problems = problems;
+  }
+}
+
+/**
+ * A profile file that cannot be used: names the file and, per problem, the JSON pointer and line.
+ * A RegistryError, so the agent's CLI prints it as a configuration error, not as a crash.
+ */
+export class ProfileError extends RegistryError {
+  constructor(file: string, problems: RegistryProblem[], heading = `invalid Modbus meter profile ${file}`) {
+    super(file, problems, heading);
+    this.name = 'ProfileError';
+  }
+}
+
 const UNREACHABLE_CODES = new Set([
   'ECONNREFUSED',
   'ECONNRESET',

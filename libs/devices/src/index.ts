@@ -4,6 +4,8 @@ export * from './errors.js';
 export * from './registry.js';
 export * from './registry-schema.js';
 export * from './shared-resources.js';
+export { idFromName } from './id-from-name.js';
+export { readYamlFile, readYamlFileSync, valueAt, type ParsedYaml } from './yaml-file.js';
 export { defaultDrivers, registerDriver } from './builtin.js';
 export { normalizeRealtime } from './tplink/emeter.js';
 export {
@@ -12,25 +14,24 @@ export {
   tplinkDriver,
   type TplinkConnection,
 } from './tplink/driver.js';
+export {
+  KlapCipher,
+  klapAuthHash,
+  klapClientProof,
+  klapServerProof,
+  sameProof,
+  splitHandshake1,
+  type KlapVersion,
+} from './tplink/klap-cipher.js';
+export { PassthroughCipher, sealHandshakeKey, sha1HexBase64 } from './tplink/passthrough-cipher.js';
+export { credentialsOf, type CredentialKeys } from './tplink/credentials.js';
+export type { TplinkCredentials, TplinkTransport } from './tplink/transport.js';
 export { discoverTplink, discoveryAsRegistryYaml, type DiscoveredPlug } from './tplink/discovery.js';
 export { ShellyDriver, shellyDriver, type ShellyProfile } from './shelly/driver.js';
 export { ShellyConnectionSchema, type ShellyConnection } from './shelly/schemas.js';
 export { digestAuthorization, parseDigestChallenge, type DigestChallenge } from './shelly/digest.js';
-export {
-  SimulatedShelly,
-  type ShellyFault,
-  type ShellyModel,
-  type SimulatedMeter,
-  type SimulatedShellyOptions,
-} from './shelly/simulator.js';
 export * from './modbus/profile-schema.js';
-export {
-  BUILTIN_PROFILES_DIR,
-  ProfileError,
-  builtinProfiles,
-  loadProfile,
-  withOverrides,
-} from './modbus/profiles.js';
+export { BUILTIN_PROFILES_DIR, builtinProfiles, loadProfile, withOverrides } from './modbus/profiles.js';
 export type { MeterProfile, MeterRegister, ProfileOverrides } from './modbus/profiles.js';
 export { decodeWords, encodeWords, registerValue, registerWords } from './modbus/codec.js';
 export { MAX_REGISTERS_PER_READ, planReads, type ReadBlock } from './modbus/plan.js';

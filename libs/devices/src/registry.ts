@@ -11,30 +11,8 @@ import {
   type RegistryFile,
 } from './registry-schema.js';
 import { readYamlFile, valueAt } from './yaml-file.js';
-
-export interface RegistryProblem {
-  /** JSON pointer into the file, e.g. `/devices/3/connection/host`. */
-  path: string;
-  /** 1-based line of the closest node that exists, when known. */
-  line?: number;
-  message: string;
-}
-
-/** A registry file that cannot be used; the message lists every problem with its place. */
-export class RegistryError extends Error {
-  readonly file: string;
-  readonly problems: RegistryProblem[];
-
-  constructor(file: string, problems: RegistryProblem[]) {
-    const lines = problems.map(
-      (problem) => `${file}${problem.line ? `:${problem.line}` : ''} ${problem.path}: ${problem.message}`,
-    );
-    super(`invalid device registry ${file}:\n  ${lines.join('\n  ')}`);
-    this.name = 'RegistryError';
-    this.file = file;
-    this.problems = problems;
-  }
-}
+import { defaultDrivers } from './builtin.js';
+import { RegistryError, type RegistryProblem } from './errors.js';
 
 export interface Registry {
   file: string;
@@ -70,9 +48,7 @@ export async function loadRegistry(file: string, options: LoadRegistryOptions = 
       problems.sort((a, b) => (a.line ?? 0) - (b.line ?? 0)),
     );
   }
-  // Imported here, not at the top: driver modules import RegistryError from this file, and a
-  // static import of the built-in drivers would make that a cycle evaluated in the wrong order.
-  const drivers = (options.drivers ?? (await import('./builtin.js')).defaultDrivers).copy();
+  const drivers = (options.drivers ?? defaultDrivers).copy();
   const problems: RegistryProblem[] = [];
   await loadDriverModules(value, dirname(path), drivers, problems, where);
   problems.push(...duplicateIds(value, where), ...checkDevices(value, drivers, where));
@@ -187,8 +163,8 @@ function resolveDevices(registry: RegistryFile): RegistryDevice[] {
   }));
 }
 
-/** ajv errors as problems with a readable "what was expected". */
-function problemsOf(
+/** ajv errors as problems with a readable "what was expected" (also for other files this library's users check). */
+export function problemsOf(
   errors: readonly ErrorObject[],
   prefix: string,
   where: (pointer: string) => number | undefined,
@@ -206,6 +182,10 @@ function problemsOf(
         const key = (error.params as { additionalProperty: string }).additionalProperty;
         path = `${path === '/' ? '' : path}/${key}`;
         message = `unknown key '${key}'`;
+      } else if (error.keyword === 'not') {
+        // Drivers use `not: { required: [a, b] }` for keys that say the same thing two ways.
+        const keys = Object.keys((valueAt(root, path) as Record<string, unknown> | undefined) ?? {});
+        message = `has keys that cannot be used together (keys: ${keys.join(', ')}); see the driver's documentation`;
       } else {
         message = `${error.message ?? 'is invalid'}${valueNote(error, valueAt(root, path))}`;
       }

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Document } from 'yaml';
-import type { RegistryProblem } from './registry.js';
+import type { RegistryProblem } from './errors.js';
 
 /**
  * Reading and parsing of the configuration files this library checks (device registry, Modbus

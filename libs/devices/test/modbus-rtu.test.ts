@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { freePort, waitUntil } from '@wattbus/testing';
 import { loadProfile, type DeviceDriver, type ModbusDriver } from '@wattbus/devices';
-import { SimulatedMeters, type SimulatedServer } from '../src/modbus/simulator.js';
+import { SimulatedMeters, type SimulatedServer } from '@wattbus/simulators';
 import { failureOf } from './helpers.js';
 import { ModbusRegistry, sampleValues } from './modbus-helpers.js';
 import { PtyPair, RtuGateway } from './modbus-socat.js';

@@ -8,7 +8,7 @@ import {
   loadProfile,
   withOverrides,
 } from '@wattbus/devices';
-import { SimulatedMeters, type SimulatedServer } from '../src/modbus/simulator.js';
+import { SimulatedMeters, type SimulatedServer } from '@wattbus/simulators';
 import { ModbusRegistry, sampleValues } from './modbus-helpers.js';
 
 const checkReading = validator(ReadingSchema);

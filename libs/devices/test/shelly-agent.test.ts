@@ -13,7 +13,7 @@ import {
   type Reading,
   type ResponseEnvelope,
 } from '@wattbus/contracts';
-import { SimulatedShelly } from '@wattbus/devices';
+import { SimulatedShelly } from '@wattbus/simulators';
 import { startAedes, type AedesServer } from '@wattbus/testing';
 import { stringify } from 'yaml';
 

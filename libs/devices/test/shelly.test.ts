@@ -14,12 +14,11 @@ import {
   SharedResources,
   ShellyConnectionSchema,
   ShellyDriver,
-  SimulatedShelly,
   type DriverReading,
   type RegistryDevice,
   type ShellyConnection,
-  type SimulatedShellyOptions,
 } from '@wattbus/devices';
+import { SimulatedShelly, type SimulatedShellyOptions } from '@wattbus/simulators';
 import { Value } from '@sinclair/typebox/value';
 import { pino } from 'pino';
 import { failureOf } from './helpers.js';

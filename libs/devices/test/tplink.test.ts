@@ -9,7 +9,7 @@ import {
   TplinkDriver,
   type RegistryDevice,
 } from '@wattbus/devices';
-import { SimulatedPlug } from '@wattbus/devices/testing';
+import { SimulatedPlug } from '@wattbus/simulators';
 import { failureOf } from './helpers.js';
 
 const checkReading = validator(ReadingSchema);

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { extname, resolve } from 'node:path';
+import { closest } from 'fastest-levenshtein';
 import { parse as parseYaml } from 'yaml';
 import type { Static, TObject, TSchema } from '@sinclair/typebox';
 import { validator } from '@wattbus/contracts';
@@ -17,8 +18,16 @@ export interface LoadConfigOptions<S extends TObject> {
   /** YAML or JSON file; optional, every key can come from defaults and the environment. */
   file?: string;
   env?: NodeJS.ProcessEnv;
-  /** `WATTBUS_GATEWAY_` maps `WATTBUS_GATEWAY_HTTP_PORT` to `http_port` and `..._INFLUX__URL` to `influx.url`. */
+  /**
+   * `WATTBUS_GATEWAY_` maps `WATTBUS_GATEWAY_HTTP_PORT` to `http_port` and `..._INFLUX__URL` to
+   * `influx.url`. A variable with the prefix that names no key is an error naming the closest one.
+   */
   envPrefix?: string;
+  /**
+   * Validates the merged file and environment values instead of the schema's validator, for a
+   * service with its own messages (the broker); it throws a ConfigError naming `source`.
+   */
+  parse?: (value: Record<string, unknown>, source: string | undefined) => Static<S>;
 }
 
 /** Fills defaults and validates an in-memory config (e.g. one process wiring several services). */
@@ -52,12 +61,15 @@ export function loadConfig<S extends TObject>(options: LoadConfigOptions<S>): St
         envProblems,
       )
     : fileValues;
+  const where = options.file ? ` in ${resolve(options.file)}` : '';
+  if (options.parse && envProblems.length === 0) {
+    return options.parse(merged, options.file === undefined ? undefined : resolve(options.file));
+  }
   const check = validator(options.schema);
-  const valid = check(merged);
+  const valid = options.parse ? true : check(merged);
   if (!valid || envProblems.length > 0) {
-    const where = options.file ? ` in ${resolve(options.file)}` : '';
     const problems = [...envProblems];
-    if (!valid) problems.push(...describeErrors(check.errors(), envSources));
+    if (!valid) problems.push(...describeErrors(check.errors(), envSources, options.schema));
     throw new ConfigError(`invalid configuration${where}:\n  ${problems.join('\n  ')}`);
   }
   return merged as Static<S>;
@@ -66,6 +78,7 @@ export function loadConfig<S extends TObject>(options: LoadConfigOptions<S>): St
 function describeErrors(
   errors: ReturnType<ReturnType<typeof validator>['errors']>,
   envSources: Map<string, string>,
+  schema: TSchema,
 ): string[] {
   return errors.map((error) => {
     const path = error.instancePath || '/';
@@ -73,7 +86,9 @@ function describeErrors(
     const from = source ? ` (from ${source})` : '';
     if (error.keyword === 'additionalProperties') {
       const key = (error.params as { additionalProperty: string }).additionalProperty;
-      return `${path === '/' ? '' : path}/${key}${from}: unknown key`;
+      const siblings = Object.keys(propertiesOf(schemaAtPointer(schema, path)) ?? {});
+      const hint = siblings.length > 0 ? ` (did you mean ${closest(key, siblings)}?)` : '';
+      return `${path === '/' ? '' : path}/${key}${from}: unknown key${hint}`;
     }
     if (error.keyword === 'required') {
       const key = (error.params as { missingProperty: string }).missingProperty;
@@ -112,11 +127,18 @@ function overlayEnv(
   problems: string[],
 ): Record<string, unknown> {
   const result = structuredClone(base);
+  let known: string[] | undefined;
   for (const [name, raw] of Object.entries(env)) {
     if (!name.startsWith(prefix) || raw === undefined) continue;
     const path = name.slice(prefix.length).toLowerCase().split('__');
     const property = schemaAt(schema, path);
-    if (!property) continue; // not one of ours: other variables may share the prefix
+    if (!property) {
+      // A typo here would otherwise leave the service silently on its default.
+      known ??= envNames(schema, prefix);
+      const hint = known.length > 0 ? ` (did you mean ${closest(name, known)}?)` : '';
+      problems.push(`${name}: names no configuration key${hint}`);
+      continue;
+    }
     try {
       setPath(result, path, coerce(raw, property));
     } catch (error) {
@@ -128,21 +150,47 @@ function overlayEnv(
   return result;
 }
 
+/**
+ * Every environment variable the schema takes: each key, and each key of a nested object (whole
+ * objects too, as JSON, unless `leaves`).
+ */
+export function envNames(schema: TSchema, prefix: string, options: { leaves?: boolean } = {}): string[] {
+  return Object.entries(propertiesOf(schema) ?? {}).flatMap(([key, property]) => {
+    const name = `${prefix}${key.toUpperCase()}`;
+    if (!propertiesOf(property)) return [name];
+    return [...(options.leaves ? [] : [name]), ...envNames(property, `${name}__`, options)];
+  });
+}
+
+function propertiesOf(schema: TSchema | undefined): Record<string, TSchema> | undefined {
+  return (schema as { properties?: Record<string, TSchema> } | undefined)?.properties;
+}
+
 function schemaAt(schema: TSchema, path: string[]): TSchema | undefined {
   let current: TSchema | undefined = schema;
   for (const key of path) {
-    const properties: Record<string, TSchema> | undefined = (
-      current as { properties?: Record<string, TSchema> }
-    ).properties;
-    current = properties?.[key];
+    current = propertiesOf(current)?.[key];
     if (!current) return undefined;
+  }
+  return current;
+}
+
+/** The schema of the object at an ajv instance path such as `/influx` (array items by index). */
+function schemaAtPointer(schema: TSchema, pointer: string): TSchema | undefined {
+  let current: TSchema | undefined = schema;
+  for (const key of pointer.split('/').filter(Boolean)) {
+    const node = current as { properties?: Record<string, TSchema>; items?: TSchema } | undefined;
+    current = /^\d+$/.test(key) && node?.items ? node.items : node?.properties?.[key];
   }
   return current;
 }
 
 /** Environment values are text; turn them into what the schema expects so ajv can judge them. */
 function coerce(raw: string, schema: TSchema): unknown {
-  const type = (schema as { type?: string }).type;
+  const types = (schema as { type?: string | string[] }).type;
+  // `['integer', 'null']`: the text null is null, anything else is judged as the other type.
+  if (Array.isArray(types) && types.includes('null') && raw === 'null') return null;
+  const type = Array.isArray(types) ? types.find((candidate) => candidate !== 'null') : types;
   if (type === 'integer' || type === 'number') {
     // Text that is not a number stays text, so ajv says "must be integer" once, not NaN's three lines.
     const value = Number(raw);

@@ -4,7 +4,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Type } from '@sinclair/typebox';
-import { ConfigError, loadConfig } from '../src/index.js';
+import { ConfigError, envNames, loadConfig } from '../src/index.js';
 
 const Schema = Type.Object(
   {
@@ -46,7 +46,7 @@ describe('loadConfig', () => {
       schema: Schema,
       file: path,
       envPrefix: 'T_',
-      env: { T_VERBOSE: 'true', T_INFLUX__URL: 'http://db:8086', T_UNRELATED: 'x' },
+      env: { T_VERBOSE: 'true', T_INFLUX__URL: 'http://db:8086', OTHER_PORT: '1' },
     });
     assert.equal(config.port, 9000);
     assert.equal(config.verbose, true);
@@ -109,5 +109,49 @@ describe('loadConfig', () => {
       () => loadConfig({ schema: Schema, file: path }),
       /cannot parse config file .*broken\.yaml/,
     );
+  });
+});
+
+describe('unknown names', () => {
+  it('says which key a misspelled prefixed environment variable meant', () => {
+    const Zoned = Type.Object(
+      { time_zone: Type.String({ default: 'UTC' }), influx: Schema.properties.influx },
+      { additionalProperties: false },
+    );
+    assert.throws(
+      () =>
+        loadConfig({
+          schema: Zoned,
+          envPrefix: 'WATTBUS_QUERY_',
+          env: { WATTBUS_QUERY_TIMEZONE: 'Europe/Madrid', WATTBUS_QUERY_INFLUX__DATABSE: 'x', OTHER: '1' },
+        }),
+      (error: Error) => {
+        assert.ok(error instanceof ConfigError);
+        assert.match(
+          error.message,
+          /WATTBUS_QUERY_TIMEZONE: names no configuration key \(did you mean WATTBUS_QUERY_TIME_ZONE\?\)/,
+        );
+        assert.match(error.message, /did you mean WATTBUS_QUERY_INFLUX__DATABASE\?/);
+        return true;
+      },
+    );
+  });
+
+  it('suggests the closest key for an unknown key in a file', () => {
+    const path = file('typo.yaml', 'influx:\n  databse: lab\n');
+    assert.throws(
+      () => loadConfig({ schema: Schema, file: path }),
+      /\/influx\/databse: unknown key \(did you mean database\?\)/,
+    );
+  });
+
+  it('lists every variable the schema takes', () => {
+    assert.deepEqual(envNames(Schema, 'T_', { leaves: true }), [
+      'T_PORT',
+      'T_NAME',
+      'T_VERBOSE',
+      'T_INFLUX__URL',
+      'T_INFLUX__DATABASE',
+    ]);
   });
 });

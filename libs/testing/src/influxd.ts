@@ -79,8 +79,14 @@ export class InfluxServer {
     return body;
   }
 
+  /**
+   * Test databases have plain names, so the statement needs no escaping: quoting InfluxQL names
+   * is libs/influx's job (`quote`, `ensureDatabase`), which itself is tested with this harness.
+   */
   async createDatabase(database: string): Promise<void> {
-    await this.query(database, `CREATE DATABASE "${database.replace(/["\\]/g, '\\$&')}"`);
+    if (!/^[A-Za-z0-9_]+$/.test(database))
+      throw new Error(`test database ${JSON.stringify(database)}: use letters, digits and _ only`);
+    await this.query(database, `CREATE DATABASE "${database}"`);
   }
 
   /** Stops the server and deletes its data. */

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +15,13 @@ export interface MosquittoOptions {
    * run with the same queue bounds as production. Default true.
    */
   useProjectTuning?: boolean;
+  /**
+   * User name → password. When given, anonymous clients are refused and the passwords go into a
+   * password file hashed by mosquitto_passwd, as in production (mosquitto/mosquitto.conf).
+   */
+  users?: Record<string, string>;
+  /** Lines of an acl_file (e.g. `user agent` then `topic readwrite wattbus/#`); only with `users`. */
+  acl?: string;
 }
 
 /** Path of the shipped tuning snippet, relative to this file, so the harness uses what we ship. */
@@ -44,6 +52,7 @@ export class MosquittoServer {
   async start(): Promise<this> {
     if (this.#port === 0) {
       this.#port = await freePort();
+      this.#writeUsers();
       writeFileSync(join(this.dir, 'mosquitto.conf'), this.#config());
     }
     this.#process = startWatched(
@@ -72,6 +81,17 @@ export class MosquittoServer {
     return this.#process?.log() ?? '';
   }
 
+  /** The password file (plain `user:password` lines, then hashed in place) and the ACL file. */
+  #writeUsers(): void {
+    const users = this.#options.users;
+    if (!users) return;
+    const passwords = join(this.dir, 'passwd');
+    const lines = Object.entries(users).map(([user, password]) => `${user}:${password}\n`);
+    writeFileSync(passwords, lines.join(''), { mode: 0o600 });
+    execFileSync(requireBinary('mosquitto_passwd', 'mosquitto'), ['-U', passwords]);
+    if (this.#options.acl !== undefined) writeFileSync(join(this.dir, 'acl'), `${this.#options.acl}\n`);
+  }
+
   #config(): string {
     const persistence = this.#options.persistence ?? true;
     const tuning =
@@ -83,7 +103,13 @@ export class MosquittoServer {
       'user root',
       'per_listener_settings false',
       `listener ${this.#port} 127.0.0.1`,
-      'allow_anonymous true',
+      ...(this.#options.users
+        ? [
+            'allow_anonymous false',
+            `password_file ${join(this.dir, 'passwd')}`,
+            ...(this.#options.acl === undefined ? [] : [`acl_file ${join(this.dir, 'acl')}`]),
+          ]
+        : ['allow_anonymous true']),
       `persistence ${persistence}`,
       `persistence_location ${this.dir}/`,
       'autosave_interval 1',

@@ -1,25 +1,20 @@
-import { Bus } from '@wattbus/bus';
-import { assertSegment, type Availability } from '@wattbus/contracts';
+import { Bus, type BusOptions } from '@wattbus/bus';
+import type { Availability } from '@wattbus/contracts';
 import { SharedResources, type Registry } from '@wattbus/devices';
-import type { ServiceMetrics } from '@wattbus/runtime';
-import type { Logger } from 'pino';
+import { HealthPublisher, type Logger, type ServiceMetrics } from '@wattbus/runtime';
 import type { AgentConfig } from './config.js';
 import { Controller } from './controller.js';
 import { DeviceSession, type AvailabilityChange } from './device-session.js';
 import { DeviceWills } from './device-wills.js';
 import { agentMetrics } from './metrics.js';
 import { Poller, type PollerMetrics } from './poller.js';
+import { AgentPresence } from './presence.js';
 import { DevicePublisher } from './publisher.js';
 
 export interface AgentDeviceMetrics extends Partial<PollerMetrics> {
   availability: Availability | 'unknown';
   operations: number;
   failures: number;
-}
-
-/** `{base}/agents/{agentId}/availability`: retained `online`, and the agent's own last will `offline`. */
-export function agentAvailabilityTopic(baseTopic: string, agentId: string): string {
-  return `${baseTopic}/agents/${assertSegment(agentId, 'agent id')}/availability`;
 }
 
 /**
@@ -32,18 +27,30 @@ export class Agent {
   #registry: Registry;
   #logger: Logger;
   #bus: Bus | undefined;
+  #presence: AgentPresence | undefined;
   #shared = new SharedResources();
   #sessions = new Map<string, DeviceSession>();
   #pollers = new Map<string, Poller>();
   #controller: Controller | undefined;
   #wills: DeviceWills | undefined;
   #publisher: DevicePublisher | undefined;
+  #health: HealthPublisher | undefined;
+  #connect: (options: BusOptions) => Promise<Bus>;
   #stopping = false;
 
-  constructor(deps: { config: AgentConfig; registry: Registry; logger: Logger; metrics?: ServiceMetrics }) {
+  constructor(deps: {
+    config: AgentConfig;
+    registry: Registry;
+    logger: Logger;
+    /** How to connect to the broker: the front door's (it names a failure clearly); default Bus.connect. */
+    connect?: (options: BusOptions) => Promise<Bus>;
+    /** Polls on time and late, readings, devices by availability and the bus go here. */
+    metrics?: ServiceMetrics;
+  }) {
     this.#config = deps.config;
     this.#registry = deps.registry;
     this.#logger = deps.logger;
+    this.#connect = deps.connect ?? ((options) => Bus.connect(options));
     if (deps.metrics) agentMetrics(deps.metrics, this);
   }
 
@@ -81,17 +88,15 @@ export class Agent {
 
   async #start(): Promise<void> {
     const config = this.#config;
-    const availabilityTopic = agentAvailabilityTopic(config.mqtt.base_topic, config.id);
-    const bus = await Bus.connect({
-      url: config.mqtt.url,
-      username: config.mqtt.username,
-      password: config.mqtt.password,
-      baseTopic: config.mqtt.base_topic,
+    const presence = await AgentPresence.connect({
+      mqtt: config.mqtt,
+      id: config.id,
+      connect: this.#connect,
       service: 'agent',
-      clientId: config.id,
-      will: { topic: availabilityTopic, payload: 'offline', retain: true },
       logger: this.#logger,
     });
+    this.#presence = presence;
+    const bus = presence.bus;
     this.#bus = bus;
     const publisher = new DevicePublisher({ bus });
     this.#publisher = publisher;
@@ -126,16 +131,9 @@ export class Agent {
       });
       await this.#wills.start();
     }
-    await bus.publish(availabilityTopic, 'online', { qos: 1, retain: true });
-    // After a reconnect the broker has published our will: say again what is true.
-    bus.on('connect', () => {
-      if (this.#stopping) return;
-      void bus.publish(availabilityTopic, 'online', { qos: 1, retain: true }).catch(() => undefined);
-      for (const session of this.#sessions.values()) {
-        if (session.availability)
-          void publisher.availability(session.device, session.availability).catch(() => undefined);
-      }
-    });
+    await presence.announce(publisher, () =>
+      [...this.#sessions.values()].map((session) => [session.device, session.availability]),
+    );
     await Promise.all(this.#registry.devices.map((device) => publisher.meta(device)));
     if (config.controller) {
       this.#controller = new Controller({
@@ -154,6 +152,14 @@ export class Agent {
         poller.start();
       }
     }
+    // Named by the agent's id (several agents share a broker); the ACL allows wattbus/health/%c.
+    this.#health = new HealthPublisher({
+      bus,
+      service: config.id,
+      logger: this.#logger,
+      metrics: () => this.#healthMetrics(),
+    });
+    await this.#health.start();
     this.#logger.info(
       {
         agent_id: config.id,
@@ -170,6 +176,8 @@ export class Agent {
   async stop(): Promise<void> {
     if (this.#stopping) return;
     this.#stopping = true;
+    this.#presence?.retire();
+    await this.#health?.stop();
     await Promise.all([...this.#pollers.values()].map((poller) => poller.stop()));
     await this.#controller?.stop();
     const publisher = this.#publisher;
@@ -182,6 +190,17 @@ export class Agent {
     await this.#shared.closeAll();
     await this.#wills?.stop();
     await this.#bus?.stop();
+  }
+
+  #healthMetrics(): Record<string, number> {
+    const devices = Object.values(this.metrics());
+    return {
+      devices: devices.length,
+      devices_online: devices.filter((device) => device.availability === 'online').length,
+      devices_offline: devices.filter((device) => device.availability === 'offline').length,
+      device_failures: devices.reduce((sum, device) => sum + device.failures, 0),
+      will_connections: this.willConnections,
+    };
   }
 
   #availabilityChanged(session: DeviceSession, change: AvailabilityChange): void {

@@ -16,7 +16,8 @@ export const AgentConfigSchema = Type.Object(
       minLength: 1,
       maxLength: 64,
       pattern: '^[a-z0-9][a-z0-9_-]*$',
-      default: defaultAgentId(),
+      default: hostBasedId('agent'),
+      'x-default-text': 'agent-<hostname>',
       description: 'Unique per agent: names its MQTT client ids and its availability topic.',
     }),
     registry_file: Type.Optional(
@@ -40,10 +41,11 @@ export const AgentConfigSchema = Type.Object(
 );
 export type AgentConfig = Static<typeof AgentConfigSchema>;
 
-function defaultAgentId(): string {
+/** `<prefix>-<hostname>` as an id (`[a-z0-9][a-z0-9_-]*`, at most 64): a default that differs per machine. */
+export function hostBasedId(prefix: string): string {
   const host = hostname()
     .toLowerCase()
     .replace(/[^a-z0-9_-]+/g, '-')
     .replace(/^[^a-z0-9]+/, '');
-  return `agent-${host || 'local'}`.slice(0, 64);
+  return `${prefix}-${host || 'local'}`.slice(0, 64);
 }

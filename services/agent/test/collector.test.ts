@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { SimulatedPlug, type SimulatedModel } from '@wattbus/devices/testing';
+import { SimulatedPlug, type SimulatedModel } from '@wattbus/simulators';
 import { startAedes, type AedesServer } from '@wattbus/testing';
 import type { Agent } from '../src/index.js';
 import { capturingLogger, Observer, registryFor, startAgent } from './helpers.js';

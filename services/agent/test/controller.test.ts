@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Bus } from '@wattbus/bus';
 import { DeviceStateSchema, validator, WattbusError, type DeviceState } from '@wattbus/contracts';
-import { SimulatedPlug } from '@wattbus/devices/testing';
+import { SimulatedPlug } from '@wattbus/simulators';
 import { startMosquitto, type MosquittoServer } from '@wattbus/testing';
 import type { Agent } from '../src/index.js';
 import { Observer, registryFor, startAgent } from './helpers.js';

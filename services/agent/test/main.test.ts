@@ -1,36 +1,17 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { SimulatedPlug } from '@wattbus/devices/testing';
-import { startAedes, type AedesServer } from '@wattbus/testing';
+import { SimulatedPlug } from '@wattbus/simulators';
+import { runProgram, startAedes, type AedesServer, type ProgramRun } from '@wattbus/testing';
 import { Observer, registryFor } from './helpers.js';
 
 const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 
-interface Run {
-  child: ChildProcess;
-  stdout: () => string;
-  stderr: () => string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-function runAgent(args: string[], env: Record<string, string> = {}): Run {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], {
-    env: { ...process.env, LOG_LEVEL: 'warn', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal })),
-  );
-  return { child, stdout: () => stdout, stderr: () => stderr, exited };
+function runAgent(args: string[], env: Record<string, string> = {}): ProgramRun {
+  return runProgram(MAIN, { args, env: { LOG_LEVEL: 'warn', ...env } });
 }
 
 describe('wattbus-agent process', () => {
@@ -38,7 +19,7 @@ describe('wattbus-agent process', () => {
   let broker: AedesServer;
   let observer: Observer;
   const plugs: SimulatedPlug[] = [];
-  const runs: Run[] = [];
+  const runs: ProgramRun[] = [];
   const cleanups: (() => Promise<void>)[] = [];
 
   before(async () => {
@@ -82,7 +63,7 @@ describe('wattbus-agent process', () => {
     const run = runAgent(['--registry', file], { WATTBUS_AGENT_MQTT__URL: broker.url });
     runs.push(run);
     const { code } = await run.exited;
-    assert.equal(code, 1);
+    assert.equal(code, 2); // the registry is configuration: exit code 2, as for a bad config file
     const stderr = run.stderr();
     assert.match(stderr, /^wattbus-agent: invalid device registry .*bad\.yaml:\n/);
     assert.match(
@@ -101,7 +82,7 @@ describe('wattbus-agent process', () => {
     );
     const second = runAgent(['--registry', file], { WATTBUS_AGENT_MQTT__URL: broker.url });
     runs.push(second);
-    assert.equal((await second.exited).code, 1);
+    assert.equal((await second.exited).code, 2);
     assert.match(
       second.stderr(),
       /bad\.yaml:2 \/devices\/0\/connection: missing required key 'host' \(device 'desk-2', type 'tplink'\)/,

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { SimulatedPlug } from '@wattbus/devices/testing';
+import { SimulatedPlug } from '@wattbus/simulators';
 import { serveMetrics, ServiceMetrics, silentLogger, type MetricsServer } from '@wattbus/runtime';
 import { checkMetrics, startAedes, valueOf, type AedesServer } from '@wattbus/testing';
 import { Agent } from '../src/index.js';

@@ -32,7 +32,7 @@ export const RuleSchema = Type.Object(
     ),
     severity: Type.Union(
       ALERT_SEVERITIES.map((severity) => Type.Literal(severity)),
-      { default: 'warning' },
+      { default: 'warning', description: 'How severe the alert is; webhooks and e-mails filter on it.' },
     ),
     for_ms: Type.Integer({
       minimum: 0,
@@ -114,8 +114,11 @@ export type Rule = Static<typeof RuleSchema>;
 
 export const WebhookSchema = Type.Object(
   {
-    name: Type.String({ ...Name, description: 'Names the delivery queue (and the outbox entries).' }),
-    url: Type.String({ pattern: '^https?://', description: 'Where the POST goes.' }),
+    name: Type.String({
+      ...Name,
+      description: 'Unique among webhooks and e-mails; names its queue in the outbox.',
+    }),
+    url: Type.String({ pattern: '^https?://', description: 'Where the POST goes (http or https).' }),
     template: Type.Union(
       [Type.Literal('json'), Type.Literal('slack'), Type.Literal('matrix'), Type.Literal('ntfy')],
       {
@@ -124,7 +127,11 @@ export const WebhookSchema = Type.Object(
       },
     ),
     ntfy_topic: Type.Optional(
-      Type.String({ minLength: 1, maxLength: 64, description: 'ntfy: topic to publish to.' }),
+      Type.String({
+        minLength: 1,
+        maxLength: 64,
+        description: 'Required with template ntfy: the topic (the POST goes to the server root URL).',
+      }),
     ),
     headers: Type.Record(Type.String(), Type.String(), {
       default: {},
@@ -132,9 +139,9 @@ export const WebhookSchema = Type.Object(
     }),
     min_severity: Type.Union(
       ALERT_SEVERITIES.map((severity) => Type.Literal(severity)),
-      { default: 'info' },
+      { default: 'info', description: 'Only alerts at least this severe.' },
     ),
-    timeout_ms: Type.Integer({ minimum: 100, default: 10_000 }),
+    timeout_ms: Type.Integer({ minimum: 100, default: 10_000, description: 'Per attempt.' }),
   },
   { additionalProperties: false },
 );
@@ -142,27 +149,34 @@ export type Webhook = Static<typeof WebhookSchema>;
 
 export const EmailSchema = Type.Object(
   {
-    name: Type.String({ ...Name, description: 'Names the delivery queue (and the outbox entries).' }),
+    name: Type.String({
+      ...Name,
+      description: 'Unique among webhooks and e-mails; names its queue in the outbox.',
+    }),
     smtp: Type.Object(
       {
-        host: Type.String({ minLength: 1 }),
-        port: Type.Integer({ minimum: 1, maximum: 65535, default: 587 }),
+        host: Type.String({ minLength: 1, description: 'SMTP server.' }),
+        port: Type.Integer({ minimum: 1, maximum: 65535, default: 587, description: 'SMTP port.' }),
         secure: Type.Boolean({
           default: false,
           description: 'TLS from the start (port 465); else STARTTLS when offered.',
         }),
-        username: Type.Optional(Type.String()),
-        password: Type.Optional(Type.String()),
+        username: Type.Optional(Type.String({ description: 'SMTP AUTH user.' })),
+        password: Type.Optional(Type.String({ description: 'SMTP AUTH password.' })),
       },
       { additionalProperties: false },
     ),
     from: Type.String({ minLength: 3, description: 'Sender, e.g. "WattBus <alerts@example.org>".' }),
-    to: Type.Array(Type.String({ minLength: 3 }), { minItems: 1 }),
+    to: Type.Array(Type.String({ minLength: 3 }), { minItems: 1, description: 'Recipients.' }),
     min_severity: Type.Union(
       ALERT_SEVERITIES.map((severity) => Type.Literal(severity)),
-      { default: 'warning' },
+      { default: 'warning', description: 'Only alerts at least this severe.' },
     ),
-    timeout_ms: Type.Integer({ minimum: 100, default: 30_000 }),
+    timeout_ms: Type.Integer({
+      minimum: 100,
+      default: 30_000,
+      description: 'Connection, greeting and socket timeouts.',
+    }),
   },
   { additionalProperties: false },
 );
@@ -199,8 +213,16 @@ export const AlertHookConfigSchema = Type.Object(
     }),
     retry: Type.Object(
       {
-        min_ms: Type.Integer({ minimum: 1, default: 1000 }),
-        max_ms: Type.Integer({ minimum: 1, default: 300_000 }),
+        min_ms: Type.Integer({
+          minimum: 1,
+          default: 1000,
+          description: 'Shortest wait before a failed webhook, e-mail or InfluxDB delivery is tried again.',
+        }),
+        max_ms: Type.Integer({
+          minimum: 1,
+          default: 300_000,
+          description: 'Longest such wait (exponential backoff with jitter in between).',
+        }),
       },
       { additionalProperties: false, default: {} },
     ),
@@ -209,8 +231,11 @@ export const AlertHookConfigSchema = Type.Object(
       default: 30_000,
       description: 'How often the hook publishes its own ServiceHealth; 0 disables it.',
     }),
-    rules: Type.Array(RuleSchema, { default: [] }),
-    webhooks: Type.Array(WebhookSchema, { default: [] }),
+    rules: Type.Array(RuleSchema, { default: [], description: 'Alert rules (see Rules below).' }),
+    webhooks: Type.Array(WebhookSchema, {
+      default: [],
+      description: 'HTTP endpoints notified of every transition (see Webhooks below).',
+    }),
     emails: Type.Array(EmailSchema, { default: [], description: 'E-mail over SMTP (nodemailer).' }),
     admin: adminSchema(9475),
   },

@@ -1,5 +1,5 @@
 import { WattbusError, type AlertListParams, type AlertTransition } from '@wattbus/contracts';
-import { authorizationHeader, quote, type InfluxConnection } from '@wattbus/influx';
+import { InfluxQueryClient, type InfluxConnection, type StatementResult } from '@wattbus/influx';
 
 export const DEFAULT_HISTORY_MS = 24 * 3600_000;
 export const MAX_HISTORY_MS = 31 * 24 * 3600_000;
@@ -7,10 +7,10 @@ export const DEFAULT_HISTORY_LIMIT = 1000;
 
 /** Reads alert transitions back from measurement `alerts` with InfluxQL, newest first. */
 export class AlertHistory {
-  #connection: InfluxConnection;
+  #client: InfluxQueryClient;
 
   constructor(connection: InfluxConnection) {
-    this.#connection = connection;
+    this.#client = new InfluxQueryClient({ connection });
   }
 
   /** The bounded range a list request asks for: `to` defaults to now, `from` to 24 h before `to`. */
@@ -29,39 +29,24 @@ export class AlertHistory {
   }
 
   async list(params: AlertListParams, fromMs: number, toMs: number): Promise<AlertTransition[]> {
-    const conditions = [`time >= ${Math.floor(fromMs)}ms`, `time <= ${Math.floor(toMs)}ms`];
-    if (params.rule !== undefined) conditions.push(`"rule" = ${quote(params.rule, 'string')}`);
-    if (params.subject !== undefined) conditions.push(`"device" = ${quote(params.subject, 'string')}`);
+    const q = await this.#client.builder();
+    const conditions = [`time >= ${q.time(Math.floor(fromMs))}`, `time <= ${q.time(Math.floor(toMs))}`];
+    if (params.rule !== undefined) conditions.push(`${q.ident('rule')} = ${q.value(params.rule)}`);
+    if (params.subject !== undefined) conditions.push(`${q.ident('device')} = ${q.value(params.subject)}`);
     const limit = params.limit ?? DEFAULT_HISTORY_LIMIT;
-    const query =
+    q.statement(
       'SELECT "alert_id", "kind", "message", "rule", "device", "severity", "state", "value" FROM "alerts" ' +
-      `WHERE ${conditions.join(' AND ')} ORDER BY time DESC LIMIT ${limit}`;
-    const url = new URL('/query', this.#connection.url);
-    url.searchParams.set('db', this.#connection.database);
-    url.searchParams.set('epoch', 'ms');
-    url.searchParams.set('q', query);
-    let response: Response;
+        `WHERE ${conditions.join(' AND ')} ORDER BY time DESC LIMIT ${limit}`,
+    );
+    let results: StatementResult[];
     try {
-      response = await fetch(url, {
-        headers: authorizationHeader(this.#connection),
-        signal: AbortSignal.timeout(this.#connection.timeout_ms),
-      });
+      results = await this.#client.run(q);
     } catch (error) {
-      throw new WattbusError(
-        'STORE_UNAVAILABLE',
-        `InfluxDB at ${this.#connection.url} is unreachable: ${(error as Error).message}`,
-      );
+      // Nothing was ever written: no history yet.
+      if (error instanceof WattbusError && /database not found/.test(error.message)) return [];
+      throw error;
     }
-    const body = (await response.json().catch(() => ({}))) as InfluxAnswer;
-    const failed = body.error ?? body.results?.find((result) => result.error)?.error;
-    if (!response.ok || failed) {
-      if (failed && /database not found/.test(failed)) return [];
-      throw new WattbusError(
-        'QUERY_FAILED',
-        `InfluxDB answered ${response.status}: ${failed ?? 'no detail'}`,
-      );
-    }
-    const series = body.results?.[0]?.series?.[0];
+    const series = results[0]?.series[0];
     if (!series) return [];
     const column = (name: string) => series.columns.indexOf(name);
     const at = {
@@ -93,9 +78,4 @@ export class AlertHistory {
       } satisfies AlertTransition;
     });
   }
-}
-
-interface InfluxAnswer {
-  error?: string;
-  results?: Array<{ error?: string; series?: Array<{ columns: string[]; values: unknown[][] }> }>;
 }

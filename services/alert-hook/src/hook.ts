@@ -1,16 +1,14 @@
 import { join } from 'node:path';
-import { Bus, busConnection, type Subscription } from '@wattbus/bus';
+import { Bus, busConnection, type BusOptions, type Subscription } from '@wattbus/bus';
 import {
   AlertListParamsSchema,
   AlertTopics,
   isDeviceId,
   validator,
   type AlertListResult,
-  type ServiceHealth,
 } from '@wattbus/contracts';
 import { Fleet } from '@wattbus/fleet';
-import type { ServiceMetrics } from '@wattbus/runtime';
-import type { Logger } from 'pino';
+import { HealthPublisher, type Logger, type ServiceMetrics } from '@wattbus/runtime';
 import { AlertBook } from './alert-book.js';
 import type { AlertHookConfig } from './config.js';
 import { Dispatcher } from './dispatcher.js';
@@ -31,6 +29,8 @@ export interface AlertHookDeps {
   logger: Logger;
   /** Milliseconds since the epoch; tests move it to cross a local midnight. Default Date.now. */
   clock?: () => number;
+  /** How to connect to the broker: the front door's (it names a failure clearly); default Bus.connect. */
+  connect?: (options: BusOptions) => Promise<Bus>;
   /** Active alerts, notifications and the bus go here. */
   metrics?: ServiceMetrics;
 }
@@ -52,6 +52,7 @@ export class AlertHook {
   #book: AlertBook | undefined;
   #evaluator: Evaluator | undefined;
   #listing: Subscription | undefined;
+  #health: HealthPublisher | undefined;
   #timers: NodeJS.Timeout[] = [];
   #emails: EmailSink[] = [];
 
@@ -80,7 +81,7 @@ export class AlertHook {
         logger,
       });
       await this.#energy.start();
-      this.#bus = await Bus.connect({
+      this.#bus = await (this.#deps.connect ?? Bus.connect)({
         ...busConnection(config.mqtt),
         service: SERVICE_NAME,
         logger,
@@ -172,8 +173,17 @@ export class AlertHook {
         this.#timers.push(setTimeout(() => this.#warnUnknownDevices(), config.unknown_device_warn_ms));
       }
       if (config.health_interval_ms > 0) {
-        this.#timers.push(setInterval(() => void this.#publishHealth(true), config.health_interval_ms));
-        await this.#publishHealth(true);
+        // Check `influx`: false while its InfluxDB writes fail.
+        this.#health = new HealthPublisher({
+          bus,
+          service: SERVICE_NAME,
+          logger,
+          clock,
+          intervalMs: config.health_interval_ms,
+          probe: () => ({ influx: { ok: this.#dispatcher?.healthy('influx') ?? true } }),
+          metrics: () => this.metrics(),
+        });
+        await this.#health.start();
       }
       logger.info(
         { rules: config.rules.length, webhooks: config.webhooks.length, active: this.#book.active().length },
@@ -201,7 +211,8 @@ export class AlertHook {
     this.#emails = [];
     await this.#energy?.save().catch(() => undefined);
     await this.#outbox?.stop();
-    if (this.#bus?.connected && this.#deps.config.health_interval_ms > 0) await this.#publishHealth(false);
+    await this.#health?.stop();
+    this.#health = undefined;
     await this.#bus?.stop();
     this.#bus = undefined;
     this.#evaluator = undefined;
@@ -226,27 +237,6 @@ export class AlertHook {
       notifications_dropped: dispatch.dropped,
       dead_lettered: this.#bus?.metrics().dead_lettered ?? 0,
     };
-  }
-
-  async #publishHealth(running: boolean): Promise<void> {
-    const bus = this.#bus;
-    if (!bus) return;
-    const now = new Date(this.#clock()).toISOString();
-    const influxOk = this.#dispatcher?.healthy('influx') ?? true;
-    const health: ServiceHealth = {
-      service: SERVICE_NAME,
-      ts: now,
-      ready: running && bus.connected && influxOk,
-      checks: {
-        broker: { ok: bus.connected },
-        influx: { ok: influxOk },
-        running: { ok: running },
-      },
-      metrics: this.metrics(),
-    };
-    await bus
-      .publish(new AlertTopics(bus.topics.base).health(SERVICE_NAME), health, { qos: 1, retain: true })
-      .catch((error: unknown) => this.#deps.logger.debug({ err: error }, 'could not publish health'));
   }
 
   #warnUnknownDevices(): void {

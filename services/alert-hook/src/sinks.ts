@@ -1,5 +1,5 @@
 import { ALERT_SEVERITIES, type Alert, type AlertNotification } from '@wattbus/contracts';
-import { authorizationHeader, quote, type InfluxConnection } from '@wattbus/influx';
+import { InfluxError, encodeLine, ensureDatabase, influxWrite, type InfluxConnection } from '@wattbus/influx';
 import type { Webhook } from './config.js';
 import type { OutboxEntry } from './outbox.js';
 
@@ -100,7 +100,7 @@ export function alertText(alert: Alert): string {
   return `[${alert.state.toUpperCase()} ${alert.severity}] ${alert.rule} on ${where}: ${alert.message}`;
 }
 
-/** Writes each transition as a point of measurement `alerts` with `/write?precision=ms`. */
+/** Writes each transition as a point of measurement `alerts`. */
 export class InfluxSink implements Sink {
   readonly name = 'influx';
   readonly batch = 500;
@@ -116,46 +116,33 @@ export class InfluxSink implements Sink {
   }
 
   async deliver(entries: OutboxEntry[], signal: AbortSignal): Promise<void> {
-    const line = entries.map((entry) => alertLine(entry.alert)).join('\n');
-    let response = await this.#post(line, signal);
-    if (response.status === 404 && !this.#databaseCreated) {
+    let lines: string[];
+    try {
+      lines = entries.map((entry) => alertLine(entry.alert));
+    } catch (error) {
+      throw new DeliveryError(`an alert cannot be stored: ${(error as Error).message}`, true);
+    }
+    try {
+      await this.#write(lines, signal);
+    } catch (error) {
+      if (!(error instanceof InfluxError)) throw error;
+      // 408 and 429 are "later", 5xx InfluxDB's trouble, no answer at all is worth another try.
+      const status = error.status;
+      const retry = status === undefined || status >= 500 || status === 429 || status === 408;
+      throw new DeliveryError(error.message, !retry);
+    }
+  }
+
+  async #write(lines: string[], signal: AbortSignal): Promise<void> {
+    try {
+      await influxWrite(this.#connection, lines, { signal });
+    } catch (error) {
+      if (!(error instanceof InfluxError) || error.status !== 404 || this.#databaseCreated) throw error;
       // InfluxDB 1.x: "database not found"; create it once (2.x/3.x buckets are made by their admin).
       this.#databaseCreated = true;
-      await this.#createDatabase(signal);
-      response = await this.#post(line, signal);
+      await ensureDatabase(this.#connection).catch(() => undefined);
+      await influxWrite(this.#connection, lines, { signal });
     }
-    if (response.status === 204 || response.ok) return;
-    const text = await response.text().catch(() => '');
-    const retry = response.status >= 500 || response.status === 429 || response.status === 408;
-    throw new DeliveryError(`InfluxDB /write answered ${response.status}: ${text.slice(0, 200)}`, !retry);
-  }
-
-  async #post(body: string, signal: AbortSignal): Promise<Response> {
-    const url = new URL('/write', this.#connection.url);
-    url.searchParams.set('db', this.#connection.database);
-    url.searchParams.set('precision', 'ms');
-    try {
-      return await fetch(url, {
-        method: 'POST',
-        headers: { ...authorizationHeader(this.#connection), 'content-type': 'text/plain; charset=utf-8' },
-        body,
-        signal: AbortSignal.any([signal, AbortSignal.timeout(this.#connection.timeout_ms)]),
-      });
-    } catch (error) {
-      throw new DeliveryError(`InfluxDB at ${this.#connection.url} unreachable: ${causeOf(error)}`, false);
-    }
-  }
-
-  async #createDatabase(signal: AbortSignal): Promise<void> {
-    const url = new URL('/query', this.#connection.url);
-    url.searchParams.set('q', `CREATE DATABASE ${quote(this.#connection.database, 'identifier')}`);
-    await fetch(url, {
-      method: 'POST',
-      headers: authorizationHeader(this.#connection),
-      signal: AbortSignal.any([signal, AbortSignal.timeout(this.#connection.timeout_ms)]),
-    })
-      .then((response) => response.arrayBuffer())
-      .catch(() => undefined);
   }
 }
 
@@ -164,29 +151,20 @@ export function alertLine(alert: Alert): string {
   const at = Date.parse(
     alert.state === 'resolved' ? (alert.resolved_at ?? alert.raised_at) : alert.raised_at,
   );
-  const tags = [
-    ['rule', alert.rule],
-    ['device', alert.subject],
-    ['severity', alert.severity],
-    ['kind', alert.kind],
-  ]
-    .map(([key, value]) => `${key}=${escapeTag(value!)}`)
-    .join(',');
-  const fields = [
-    `state=${quoteField(alert.state)}`,
-    `alert_id=${quoteField(alert.id)}`,
-    `message=${quoteField(alert.message)}`,
-    ...(alert.value !== undefined && Number.isFinite(alert.value) ? [`value=${alert.value}`] : []),
-  ].join(',');
-  return `alerts,${tags} ${fields} ${at}`;
-}
-
-function escapeTag(value: string): string {
-  return value.replace(/[,= \\]/g, '\\$&');
-}
-
-function quoteField(value: string): string {
-  return `"${value.replace(/["\\]/g, '\\$&').replace(/\n/g, ' ')}"`;
+  const text = (value: string) => ({ type: 'string' as const, value: value.replace(/\n/g, ' ') });
+  return encodeLine({
+    measurement: 'alerts',
+    tags: { rule: alert.rule, device: alert.subject, severity: alert.severity, kind: alert.kind },
+    fields: {
+      state: text(alert.state),
+      alert_id: text(alert.id),
+      message: text(alert.message),
+      ...(alert.value !== undefined && Number.isFinite(alert.value)
+        ? { value: { type: 'float' as const, value: alert.value } }
+        : {}),
+    },
+    timestamp: at,
+  });
 }
 
 function causeOf(error: unknown): string {

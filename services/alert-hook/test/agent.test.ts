@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { Value } from '@sinclair/typebox/value';
 import { Agent, AgentConfigSchema, type AgentConfig } from '@wattbus/agent';
 import { loadRegistry } from '@wattbus/devices';
-import { SimulatedPlug } from '@wattbus/devices/testing';
+import { SimulatedPlug } from '@wattbus/simulators';
 import { silentLogger } from '@wattbus/runtime';
 import { startAedes, startInflux, type AedesServer, type InfluxServer } from '@wattbus/testing';
 import type { AlertHook } from '../src/index.js';

@@ -1,17 +1,21 @@
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { promisify } from 'node:util';
 import { ConfigError } from '@wattbus/runtime';
-import { freePort, startAedes } from '@wattbus/testing';
+import { freePort, runProgram, startAedes } from '@wattbus/testing';
 import { loadAlertHookConfig, parseAlertHookConfig } from '../src/index.js';
 
-const run = promisify(execFile);
 const MAIN = join(import.meta.dirname, '..', 'src', 'main.ts');
+
+/** Runs main.ts to its end; resolves with its output when it exits 0, rejects with its code otherwise. */
+async function run(args: string[]): Promise<{ stdout: string }> {
+  const program = runProgram(MAIN, { args });
+  const { code } = await program.exited;
+  if (code !== 0) throw Object.assign(new Error(program.stderr()), { code, stderr: program.stderr() });
+  return { stdout: program.stdout() };
+}
 
 function rejects(rules: unknown[], pattern: RegExp, extra: Record<string, unknown> = {}): void {
   assert.throws(
@@ -128,12 +132,12 @@ describe('rule configuration', () => {
 
 describe('main', () => {
   test('--help describes the options and the environment', async () => {
-    const { stdout } = await run(process.execPath, ['--import', 'tsx', MAIN, '--help']);
+    const { stdout } = await run(['--help']);
     assert.match(stdout, /--config/);
     assert.match(stdout, /WATTBUS_ALERTS_/);
   });
 
-  test('a bad rule fails start-up with exit code 1 and a clear message', async () => {
+  test('a bad rule fails start-up with exit code 2 (configuration error) and a clear message', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'alert-config-'));
     const file = join(dir, 'alerts.yaml');
     writeFileSync(
@@ -150,11 +154,11 @@ describe('main', () => {
         '',
       ].join('\n'),
     );
-    const failure = await run(process.execPath, ['--import', 'tsx', MAIN, '--config', file]).then(
+    const failure = await run(['--config', file]).then(
       () => assert.fail('start-up should fail'),
       (error: { code: number; stderr: string }) => error,
     );
-    assert.equal(failure.code, 1);
+    assert.equal(failure.code, 2);
     assert.match(failure.stderr, /alert-hook: invalid configuration in .*alerts\.yaml/);
     assert.match(failure.stderr, /\/rules\/0\/threshold_w: must be >= 0/);
     assert.match(failure.stderr, /\/rules\/1\/for_ms: must be integer/);
@@ -164,45 +168,25 @@ describe('main', () => {
     const dir = mkdtempSync(join(tmpdir(), 'alert-config-'));
     const file = join(dir, 'alerts.yaml');
     writeFileSync(file, 'rules:\n  - name: offline\n    kind: offline\n    for_ms: 30000\n');
-    const { stdout } = await run(process.execPath, [
-      '--import',
-      'tsx',
-      MAIN,
-      '--config',
-      file,
-      '--check-config',
-    ]);
+    const { stdout } = await run(['--config', file, '--check-config']);
     assert.match(stdout, /configuration ok: 1 rules, 0 webhooks/);
   });
 
   test('runs from the environment alone and stops cleanly on SIGTERM', async () => {
     const aedes = await startAedes();
     try {
-      const child = spawn(process.execPath, ['--import', 'tsx', MAIN], {
+      const child = runProgram(MAIN, {
         env: {
-          ...process.env,
           WATTBUS_ALERTS_MQTT__URL: aedes.url,
           WATTBUS_ALERTS_INFLUX__URL: `http://127.0.0.1:${await freePort()}`,
           WATTBUS_ALERTS_DATA_DIR: mkdtempSync(join(tmpdir(), 'alert-main-')),
           WATTBUS_ALERTS_RULES: JSON.stringify([{ name: 'offline', kind: 'offline' }]),
         },
-        stdio: ['ignore', 'pipe', 'pipe'],
       });
-      let output = '';
-      let errors = '';
-      child.stderr.on('data', (chunk: Buffer) => (errors += chunk.toString('utf8')));
-      const started = new Promise<void>((resolve, reject) => {
-        child.stdout.on('data', (chunk: Buffer) => {
-          output += chunk.toString('utf8');
-          if (output.includes('alert hook started')) resolve();
-        });
-        child.once('exit', (code) => reject(new Error(`exited with ${code} before starting: ${errors}`)));
-      });
-      await started;
-      child.kill('SIGTERM');
-      const [code] = (await once(child, 'close')) as [number | null]; // close: after stdout is drained
+      await child.logLine('alert hook started');
+      const { code } = await child.stop('SIGTERM'); // after stdout is drained
       assert.equal(code, 0);
-      assert.match(output, /"msg":"stopped"/);
+      assert.match(child.stdout(), /"msg":"stopped"/);
     } finally {
       await aedes.stop();
     }

@@ -5,12 +5,20 @@ import { basename, join, resolve } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
-import { detectServer } from '@wattbus/influx';
+import {
+  InfluxError,
+  InfluxQL,
+  causeOf,
+  detectServer,
+  influxQuery,
+  influxQueryStream,
+  rowToLine,
+  type FieldType,
+  type InfluxSeries,
+} from '@wattbus/influx';
 import type { Logger } from '@wattbus/runtime';
 import { PARTIAL_SUFFIX, removeDirectory, type CatalogEntry } from './catalog.js';
 import type { BackupConfig } from './config.js';
-import { InfluxError, queryAll, quoteIdentifier, streamQuery, timeLiteral } from './influx-http.js';
-import { toLine, type FieldColumn, type FieldType } from './line-protocol.js';
 import { MANIFEST_FILE, MANIFEST_FORMAT, type CopiedFile, type DataFile, type Manifest } from './manifest.js';
 
 export const TOOL_VERSION = (
@@ -66,7 +74,10 @@ export class BackupWriter {
     try {
       server = await detectServer(connection);
     } catch (error) {
-      throw new InfluxError(`cannot reach InfluxDB at ${connection.url}: ${describe(error)}`);
+      throw new InfluxError(
+        'STORE_UNAVAILABLE',
+        `cannot reach InfluxDB at ${connection.url}: ${causeOf(error)}`,
+      );
     }
     await mkdir(join(partial, 'data'), { recursive: true });
     try {
@@ -115,18 +126,19 @@ export class BackupWriter {
     const { config } = this.#deps;
     // A misspelt database would otherwise give empty "successful" backups forever (1.x answers
     // SHOW MEASUREMENTS on a missing database with nothing).
-    const databases = await queryAll(config.influx, 'SHOW DATABASES').then(
-      (series) => series.flatMap((entry) => (entry.values ?? []).map((row) => String(row[0]))),
+    const databases = await this.#show('SHOW DATABASES').then(
+      (series) => series.flatMap((entry) => entry.values.map((row) => String(row[0]))),
       // A server or token that may not list databases: the check is a courtesy, skip it.
       (error: unknown) => (error instanceof InfluxError ? undefined : Promise.reject(error)),
     );
     if (databases !== undefined && !databases.includes(config.influx.database)) {
       throw new InfluxError(
+        'QUERY_FAILED',
         `database ${config.influx.database} does not exist on ${config.influx.url} (it has: ${databases.join(', ') || 'none'})`,
       );
     }
-    const series = await queryAll(config.influx, 'SHOW MEASUREMENTS');
-    const names = series.flatMap((entry) => (entry.values ?? []).map((row) => String(row[0])));
+    const series = await this.#show('SHOW MEASUREMENTS');
+    const names = series.flatMap((entry) => entry.values.map((row) => String(row[0])));
     return config.measurements === undefined
       ? names
       : names.filter((name) => config.measurements!.includes(name));
@@ -141,14 +153,19 @@ export class BackupWriter {
     onProgress?: (progress: BackupProgress) => void,
   ): Promise<DataFile> {
     const { config } = this.#deps;
-    const quoted = quoteIdentifier(measurement);
+    // Only names and instants enter these statements, as quoted identifiers and integers.
+    const influxql = new InfluxQL('inline');
+    const quoted = influxql.ident(measurement);
     const fieldTypes = async () => {
       const found: Record<string, FieldType[]> = {};
-      for (const entry of await queryAll(config.influx, `SHOW FIELD KEYS FROM ${quoted}`)) {
-        for (const row of entry.values ?? []) {
+      for (const entry of await this.#show(`SHOW FIELD KEYS FROM ${quoted}`)) {
+        for (const row of entry.values) {
           const [name, type] = [String(row[0]), String(row[1])];
           if (!FIELD_TYPES.has(type as FieldType)) {
-            throw new InfluxError(`field ${name} of ${measurement} has an unknown type ${type}`);
+            throw new InfluxError(
+              'QUERY_FAILED',
+              `field ${name} of ${measurement} has an unknown type ${type}`,
+            );
           }
           (found[name] ??= []).push(type as FieldType);
         }
@@ -156,8 +173,8 @@ export class BackupWriter {
       return found;
     };
     const fields = await fieldTypes();
-    const tagSeries = await queryAll(config.influx, `SHOW TAG KEYS FROM ${quoted}`);
-    const tags = tagSeries.flatMap((entry) => (entry.values ?? []).map((row) => String(row[0])));
+    const tagSeries = await this.#show(`SHOW TAG KEYS FROM ${quoted}`);
+    const tags = tagSeries.flatMap((entry) => entry.values.map((row) => String(row[0])));
 
     const start = from ?? (await this.#firstTime(quoted));
     const stats = { points: 0, first: null as number | null, last: null as number | null };
@@ -167,19 +184,24 @@ export class BackupWriter {
       let windowMs = config.window_ms;
       while (windowStart < to) {
         const windowEnd = Math.min(to, windowStart + windowMs);
-        const query = `SELECT * FROM ${quoted} WHERE time >= ${timeLiteral(windowStart)} AND time < ${timeLiteral(windowEnd)} GROUP BY *`;
+        const query = `SELECT * FROM ${quoted} WHERE ${influxql.range(windowStart, windowEnd)} GROUP BY *`;
         let inWindow = 0;
-        for await (const series of streamQuery(config.influx, query, config.chunk_size)) {
+        const answer = influxQueryStream(config.influx, query, {
+          chunkSize: config.chunk_size,
+          // A window of a large measurement streams for long: bound it generously, not per request.
+          timeoutMs: Math.max(config.influx.timeout_ms, 60_000) * 10,
+        });
+        for await (const series of answer) {
           // A field written since SHOW FIELD KEYS: ask again; still unknown, its JSON value decides.
           if (series.columns.slice(1).some((name) => fields[name] === undefined))
             Object.assign(fields, await fieldTypes());
-          const columns: FieldColumn[] = series.columns
+          const columns = series.columns
             .slice(1)
             .map((name) => ({ name, type: fields[name]?.[0] ?? 'float' }));
           let text = '';
-          for (const row of series.values ?? []) {
+          for (const row of series.values) {
             const time = row[0] as number;
-            const line = toLine(measurement, series.tags ?? {}, columns, row.slice(1), time);
+            const line = rowToLine(measurement, series.tags ?? {}, columns, row.slice(1), time);
             if (line === undefined) continue;
             text += `${line}\n`;
             stats.points++;
@@ -219,12 +241,15 @@ export class BackupWriter {
 
   /** The oldest point's time (ms), or null for an empty measurement. */
   async #firstTime(quoted: string): Promise<number | null> {
-    const series = await queryAll(
-      this.#deps.config.influx,
-      `SELECT * FROM ${quoted} ORDER BY time ASC LIMIT 1`,
-    );
-    const time = series[0]?.values?.[0]?.[0];
+    const series = await this.#show(`SELECT * FROM ${quoted} ORDER BY time ASC LIMIT 1`);
+    const time = series[0]?.values[0]?.[0];
     return typeof time === 'number' ? time : null;
+  }
+
+  /** A statement with a small answer (SHOW …), its series collected. */
+  async #show(statement: string): Promise<InfluxSeries[]> {
+    const [result] = await influxQuery(this.#deps.config.influx, statement);
+    return result?.series ?? [];
   }
 }
 
@@ -252,7 +277,7 @@ async function copyFiles(sources: readonly string[], backupDirectory: string): P
         copied.push({ source: absolute, file: null, bytes: 0, sha256: null });
         continue;
       }
-      throw new Error(`cannot copy ${absolute} into the backup: ${describe(error)}`);
+      throw new Error(`cannot copy ${absolute} into the backup: ${(error as Error).message}`);
     }
     const file = `config/${String(index).padStart(2, '0')}-${basename(absolute)}`;
     await writeFile(join(backupDirectory, file), content);
@@ -287,10 +312,4 @@ function freeId(root: string, base: string): string {
 
 function safeName(name: string): string {
   return name.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 60) || 'measurement';
-}
-
-function describe(error: unknown): string {
-  const cause = (error as { cause?: { code?: string; message?: string; errors?: Array<{ code?: string }> } })
-    .cause;
-  return cause?.code ?? cause?.errors?.[0]?.code ?? cause?.message ?? (error as Error).message;
 }

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import type { Logger } from '@wattbus/runtime';
+import { UsageError, type Logger } from '@wattbus/runtime';
 import { chainOf, readCatalog, type CatalogEntry } from './catalog.js';
 import type { BackupConfig } from './config.js';
 import { MANIFEST_FILE, readManifest } from './manifest.js';
@@ -9,10 +9,7 @@ import { Restorer } from './restore.js';
 import { BackupService } from './service.js';
 import { verifyBackup } from './verify.js';
 
-/** A mistake in how the command was called: exit code 2. */
-export class UsageError extends Error {
-  override name = 'UsageError';
-}
+export { UsageError };
 
 export interface CommandIo {
   out: NodeJS.WritableStream;

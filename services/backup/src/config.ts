@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { Cron } from 'croner';
+import { MqttConnectionSchema } from '@wattbus/bus';
 import { InfluxConnectionSchema } from '@wattbus/influx';
 import { adminSchema, ConfigError, loadConfig } from '@wattbus/runtime';
 
@@ -26,19 +27,6 @@ export const KeepSchema = Type.Object(
 );
 export type Keep = Static<typeof KeepSchema>;
 
-export const BackupMqttSchema = Type.Object(
-  {
-    url: Type.String({
-      minLength: 1,
-      description: 'Broker URL; health alerts go to <base_topic>/health/backup.',
-    }),
-    username: Type.Optional(Type.String()),
-    password: Type.Optional(Type.String()),
-    base_topic: Type.String({ minLength: 1, default: 'wattbus' }),
-  },
-  { additionalProperties: false },
-);
-
 export const BackupConfigSchema = Type.Object(
   {
     influx: InfluxConnectionSchema,
@@ -50,7 +38,7 @@ export const BackupConfigSchema = Type.Object(
     schedule: Type.String({
       minLength: 1,
       default: '0 * * * *',
-      description: 'Cron expression of the backup runs (default hourly).',
+      description: 'Cron expression of the backup runs, 5 or 6 fields (default hourly).',
     }),
     full_schedule: Type.String({
       minLength: 1,
@@ -58,7 +46,7 @@ export const BackupConfigSchema = Type.Object(
       description:
         'A run is a full backup when this cron expression fired since the last full one (default weekly, Monday 00:00).',
     }),
-    timezone: Type.String({
+    time_zone: Type.String({
       minLength: 1,
       default: 'UTC',
       description: 'Time zone of the cron expressions and of the daily/weekly/monthly tiers.',
@@ -94,7 +82,11 @@ export const BackupConfigSchema = Type.Object(
       description: 'Configuration and registry files copied into every backup.',
     }),
     keep: KeepSchema,
-    mqtt: Type.Optional(BackupMqttSchema),
+    mqtt: Type.Object(MqttConnectionSchema.properties, {
+      additionalProperties: false,
+      default: {},
+      description: 'The broker the `run` service publishes its health on (wattbus/health/backup).',
+    }),
     admin: adminSchema(9476),
   },
   { additionalProperties: false },
@@ -117,10 +109,10 @@ export function checkBackupConfig(config: BackupConfig, file?: string): void {
   const where = file === undefined ? '' : ` in ${file}`;
   const problems: string[] = [];
   try {
-    new Intl.DateTimeFormat('en', { timeZone: config.timezone });
+    new Intl.DateTimeFormat('en', { timeZone: config.time_zone });
   } catch {
     problems.push(
-      `/timezone: unknown time zone '${config.timezone}' (use an IANA name such as Europe/Berlin)`,
+      `/time_zone: unknown time zone '${config.time_zone}' (use an IANA name such as Europe/Berlin)`,
     );
   }
   for (const key of ['schedule', 'full_schedule'] as const) {
@@ -140,6 +132,6 @@ export function checkBackupConfig(config: BackupConfig, file?: string): void {
 }
 
 /** A paused croner job: we only ask it for the next run, our own timer does the waiting. */
-export function cronOf(pattern: string, timezone: string): Cron {
-  return new Cron(pattern, { paused: true, timezone, mode: '5-or-6-parts' });
+export function cronOf(pattern: string, timeZone: string): Cron {
+  return new Cron(pattern, { paused: true, timezone: timeZone, mode: '5-or-6-parts' });
 }

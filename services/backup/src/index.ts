@@ -17,16 +17,6 @@ export {
   type Keep,
 } from './config.js';
 export { HealthReporter, SERVICE_NAME } from './health-reporter.js';
-export { InfluxError, quoteIdentifier, timeLiteral } from './influx-http.js';
-export {
-  endsInsideString,
-  LineProtocolError,
-  parseLine,
-  records,
-  timestampOf,
-  toLine,
-  type FieldType,
-} from './line-protocol.js';
 export { ManifestError, ManifestSchema, readManifest, type Manifest } from './manifest.js';
 export {
   Restorer,

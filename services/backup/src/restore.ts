@@ -1,11 +1,9 @@
 import { createReadStream } from 'node:fs';
 import { join } from 'node:path';
 import { createGunzip } from 'node:zlib';
-import type { InfluxConnection } from '@wattbus/influx';
+import { ensureDatabase, influxWrite, records, timestampOf, type InfluxConnection } from '@wattbus/influx';
 import type { Logger } from '@wattbus/runtime';
 import type { CatalogEntry } from './catalog.js';
-import { execute, writeLines } from './influx-http.js';
-import { records, timestampOf } from './line-protocol.js';
 import { checkChecksums, type VerifyProblem } from './verify.js';
 
 export class RestoreRefusedError extends Error {
@@ -67,12 +65,9 @@ export class Restorer {
     if (problems.length > 0) throw new RestoreRefusedError(problems);
 
     try {
-      await execute(
-        influx,
-        `CREATE DATABASE "${influx.database.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`,
-      );
+      await ensureDatabase(influx);
     } catch (error) {
-      // 2.x and 3.x have no CREATE DATABASE on /query: the bucket (and its DBRP mapping) must exist.
+      // A token without the right to create it: the database (or bucket and DBRP mapping) may still exist.
       logger.warn(
         { err: error, database: influx.database },
         'could not create the database; writing into it as it is',
@@ -104,7 +99,7 @@ export class Restorer {
         let batch: string[] = [];
         const flush = async () => {
           if (batch.length === 0) return;
-          await writeLines(influx, influx.database, `${batch.join('\n')}\n`);
+          await influxWrite(influx, batch, { attempts: 4, timeoutMs: Math.max(influx.timeout_ms, 30_000) });
           summary.points_written += batch.length;
           summary.per_measurement[file.measurement] =
             (summary.per_measurement[file.measurement] ?? 0) + batch.length;

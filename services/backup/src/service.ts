@@ -14,7 +14,7 @@ export interface BackupServiceDeps {
   config: BackupConfig;
   logger: Logger;
   clock?: Clock;
-  /** Where failures (and recoveries) are reported; absent without an MQTT url. */
+  /** Where runs (failures and recoveries) are reported; absent for one-shot commands. */
   health?: HealthReporter;
   /** Runs by result and the last good one go here. */
   metrics?: ServiceMetrics;
@@ -64,7 +64,7 @@ export function decideKind(catalog: Catalog, now: number, config: BackupConfig, 
     return { reason: 'chain broken' };
   }
   const newestFull = chain[0]!;
-  const fullDue = cronOf(config.full_schedule, config.timezone).nextRun(
+  const fullDue = cronOf(config.full_schedule, config.time_zone).nextRun(
     new Date(newestFull.manifest.range.to_ms),
   );
   if (fullDue !== null && fullDue.getTime() <= now) return { reason: 'full_schedule' };
@@ -77,7 +77,6 @@ export class BackupService {
   #clock: Clock;
   #writer: BackupWriter;
   #timer: unknown;
-  #healthTimer: unknown;
   #running: Promise<RunResult> | undefined;
   #stopped = true;
   #lastSlot = -Infinity;
@@ -105,14 +104,12 @@ export class BackupService {
     // Leftovers of a run that was killed; one service owns a directory, so none is in progress.
     for (const directory of catalog.partial) await removeDirectory(directory);
     await this.#deps.health?.start();
-    this.#scheduleHealth();
     this.#schedule();
   }
 
   async stop(): Promise<void> {
     this.#stopped = true;
     this.#clock.clearTimeout(this.#timer);
-    this.#clock.clearTimeout(this.#healthTimer);
     await this.#running;
     await this.#deps.health?.stop();
   }
@@ -178,7 +175,7 @@ export class BackupService {
 
   async #rotate(backups: CatalogEntry[]): Promise<string[]> {
     const { config, logger } = this.#deps;
-    const plan = planRotation(backups, config.keep, config.timezone);
+    const plan = planRotation(backups, config.keep, config.time_zone);
     for (const entry of plan.remove) {
       await removeDirectory(entry.directory);
       logger.info({ id: entry.manifest.id }, 'rotation removed a backup');
@@ -191,7 +188,7 @@ export class BackupService {
     const { config, logger } = this.#deps;
     const now = this.#clock.now();
     // After the slot that just ran, even if the timer fired a little early.
-    const next = cronOf(config.schedule, config.timezone).nextRun(new Date(Math.max(now, this.#lastSlot)));
+    const next = cronOf(config.schedule, config.time_zone).nextRun(new Date(Math.max(now, this.#lastSlot)));
     if (next === null) {
       logger.warn({ schedule: config.schedule }, 'the schedule has no future run');
       return;
@@ -206,13 +203,5 @@ export class BackupService {
       },
       Math.min(wait, MAX_TIMER_MS),
     );
-  }
-
-  #scheduleHealth(): void {
-    const health = this.#deps.health;
-    if (this.#stopped || health === undefined) return;
-    this.#healthTimer = this.#clock.setTimeout(() => {
-      void health.republish().finally(() => this.#scheduleHealth());
-    }, 60_000);
   }
 }

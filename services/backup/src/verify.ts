@@ -1,9 +1,9 @@
 import { createReadStream } from 'node:fs';
 import { join } from 'node:path';
 import { createGunzip } from 'node:zlib';
+import { LineProtocolError, parseLine, records } from '@wattbus/influx';
 import { sha256File } from './backup.js';
 import type { CatalogEntry } from './catalog.js';
-import { LineProtocolError, parseLine, records } from './line-protocol.js';
 
 export interface VerifyProblem {
   /** The file, as a path a user can open. */

@@ -1,6 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { Bus } from '@wattbus/bus';
@@ -9,6 +7,7 @@ import { ServiceMetrics, silentLogger } from '@wattbus/runtime';
 import {
   checkMetrics,
   freePort,
+  runProgram,
   startAedes,
   startInflux,
   valueOf,
@@ -51,6 +50,16 @@ describe('health reports', () => {
       const check = () => (received.length >= count ? resolve(received[count - 1]!) : waiters.push(check));
       check();
     });
+  /** The n-th record (1-based) published on a run: the start record has no `backup` check, the stop record is not running. */
+  const nextRunReport = (count: number) =>
+    new Promise<ServiceHealth>((resolve) => {
+      const check = () => {
+        const runs = received.filter((health) => health.checks.backup && health.checks.running?.ok);
+        if (runs.length >= count) resolve(runs[count - 1]!);
+        else waiters.push(check);
+      };
+      check();
+    });
 
   async function runWith(influxUrl: string): Promise<void> {
     const config = makeConfig({
@@ -58,16 +67,18 @@ describe('health reports', () => {
       directory: dir.path,
       mqtt: { url: aedes.url },
     });
-    const health = new HealthReporter({ mqtt: config.mqtt!, logger: silentLogger(), now: Date.now });
+    const bus = await Bus.connect({ url: config.mqtt.url, service: 'backup', logger: silentLogger() });
+    const health = new HealthReporter({ bus, logger: silentLogger(), now: Date.now });
     const service = new BackupService({ config, logger: silentLogger(), health });
     await health.start();
     await service.runOnce();
     await health.stop();
+    await bus.stop();
   }
 
   test('a failed backup publishes a ServiceHealth with check backup false and why; the next good one clears it', async () => {
     await runWith(`http://127.0.0.1:${await freePort()}`);
-    const failed = await nextHealth(1);
+    const failed = await nextRunReport(1);
     assert.equal(failed.service, 'backup');
     assert.equal(failed.ready, false);
     assert.equal(failed.checks.backup?.ok, false);
@@ -78,7 +89,7 @@ describe('health reports', () => {
     assert.equal(failed.metrics.last_run_ok, 0);
 
     await runWith(influx.url);
-    const recovered = await nextHealth(2);
+    const recovered = await nextRunReport(2);
     assert.equal(recovered.ready, true);
     assert.match(recovered.checks.backup?.detail ?? '', /^backup \S+-full \(full, 0 points\)$/);
   });
@@ -106,23 +117,19 @@ describe('health reports', () => {
   });
 
   test('main run: backs up on its schedule, reports health, stops on SIGTERM', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'run'], {
-      cwd: fileURLToPath(new URL('..', import.meta.url)),
+    const run = runProgram(fileURLToPath(new URL('../src/main.ts', import.meta.url)), {
+      args: ['run'],
       env: {
-        ...process.env,
         WATTBUS_BACKUP_INFLUX__URL: influx.url,
         WATTBUS_BACKUP_DIRECTORY: `${dir.path}/service`,
         WATTBUS_BACKUP_SCHEDULE: '* * * * * *', // every second (6 fields)
         WATTBUS_BACKUP_MQTT__URL: aedes.url,
       },
-      stdio: ['ignore', 'pipe', 'pipe'],
     });
-    const exited = once(child, 'exit');
     const count = received.length;
     const report = await nextHealth(count + 1);
     assert.equal(report.ready, true, report.checks.backup?.detail);
-    child.kill('SIGTERM');
-    const [code] = (await exited) as [number];
+    const { code } = await run.stop('SIGTERM');
     assert.equal(code, 0);
   });
 });

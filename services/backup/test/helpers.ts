@@ -1,11 +1,9 @@
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { validator } from '@wattbus/contracts';
-import type { InfluxServer } from '@wattbus/testing';
+import { runProgram, type InfluxServer } from '@wattbus/testing';
 import { BackupConfigSchema, checkBackupConfig, type BackupConfig } from '../src/config.js';
 
 /** A config with defaults filled, checked like the service checks it. */
@@ -17,23 +15,17 @@ export function makeConfig(overrides: Record<string, unknown>): BackupConfig {
   return value;
 }
 
-const packageDirectory = fileURLToPath(new URL('..', import.meta.url));
+const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 
 /** Runs `src/main.ts` with `args` (env added to this process's) to its exit; its output collected. */
 export async function runMain(
   args: string[],
   env: Record<string, string> = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], {
-    cwd: packageDirectory,
-    env: { ...process.env, ...env },
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk) => (stdout += String(chunk)));
-  child.stderr.on('data', (chunk) => (stderr += String(chunk)));
-  const [code] = (await once(child, 'exit')) as [number];
-  return { code, stdout, stderr };
+  const run = runProgram(MAIN, { args, env });
+  const { code, signal } = await run.exited;
+  if (code === null) throw new Error(`main ${args.join(' ')} ended by ${signal}: ${run.stderr()}`);
+  return { code, stdout: run.stdout(), stderr: run.stderr() };
 }
 
 export async function tempDir(prefix: string): Promise<{ path: string; remove: () => Promise<void> }> {

@@ -22,16 +22,19 @@ describe('config', () => {
 
   test('a bad cron expression, time zone or key is named with the file', async () => {
     const file = join(dir.path, 'backup.yaml');
-    await writeFile(file, "schedule: 'every hour'\ntimezone: Mars/Olympus\n");
+    await writeFile(file, "schedule: 'every hour'\ntime_zone: Mars/Olympus\n");
     assert.throws(
       () => loadBackupConfig(file, {}),
       (error: Error) => {
         assert.match(error.message, /invalid configuration in .*backup\.yaml/);
         assert.match(error.message, /\/schedule: 'every hour' is not a cron expression/);
-        assert.match(error.message, /\/timezone: unknown time zone 'Mars\/Olympus'/);
+        assert.match(error.message, /\/time_zone: unknown time zone 'Mars\/Olympus'/);
         return true;
       },
     );
+    // The key was `timezone` before it was named like every other service's.
+    await writeFile(file, 'timezone: Europe/Berlin\n');
+    assert.throws(() => loadBackupConfig(file, {}), /\/timezone: unknown key \(did you mean time_zone\?\)/);
     await writeFile(file, 'keep:\n  last: 0\n  hourly: 3\n');
     assert.throws(
       () => loadBackupConfig(file, {}),

@@ -97,6 +97,31 @@ export class Broker {
     }
   }
 
+  /**
+   * Publishes as the broker itself (no client, no ACL), like the `$SYS` stats: the broker's own
+   * health record. JSON for objects; resolves once aedes delivered it.
+   */
+  publish(topic: string, payload: unknown, options: { qos?: 0 | 1; retain?: boolean } = {}): Promise<void> {
+    const aedes = this.#running?.aedes;
+    if (aedes === undefined) return Promise.reject(new Error('the broker is not running'));
+    const body = typeof payload === 'string' ? payload : JSON.stringify(payload);
+    const packet = {
+      cmd: 'publish' as const,
+      topic,
+      payload: Buffer.from(body),
+      qos: options.qos ?? 0,
+      retain: options.retain ?? false,
+      dup: false,
+    };
+    return new Promise((resolve, reject) =>
+      aedes.publish(packet, (error) => (error ? reject(error) : resolve())),
+    );
+  }
+
+  get running(): boolean {
+    return this.#running !== undefined;
+  }
+
   metrics(): BrokerMetrics {
     return {
       clients_connected: this.#running?.aedes.connectedClients ?? 0,

@@ -1,6 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { Ajv, type ErrorObject } from 'ajv';
-import { adminSchema } from '@wattbus/runtime';
+import { adminSchema, ConfigError, loadConfig } from '@wattbus/runtime';
 import { isValidTopicFilter, USERNAME_PLACEHOLDER } from './acl.js';
 import { PASSWORD_HASH_PATTERN, parsePasswordHash, PasswordHashFormatError } from './passwords.js';
 
@@ -17,9 +17,10 @@ const TopicRulesSchema = Type.Array(Type.String({ minLength: 1 }), {
 
 export const BrokerUserSchema = Type.Object(
   {
-    username: Type.String({ pattern: USERNAME_PATTERN, maxLength: 128 }),
+    username: Type.String({ pattern: USERNAME_PATTERN, maxLength: 128, description: 'Login name.' }),
     password_hash: Type.String({
       pattern: PASSWORD_HASH_PATTERN,
+      description: 'scrypt hash of the password, made with the hash-password command.',
       errorMessage: 'must be a scrypt hash scrypt$N$r$p$salt$hash (make one with the hash-password command)',
     }),
     publish: TopicRulesSchema,
@@ -30,7 +31,10 @@ export const BrokerUserSchema = Type.Object(
 
 export const AnonymousAccessSchema = Type.Object(
   {
-    enabled: Type.Boolean({ default: false }),
+    enabled: Type.Boolean({
+      default: false,
+      description: 'Whether a CONNECT without a username is accepted.',
+    }),
     publish: TopicRulesSchema,
     subscribe: TopicRulesSchema,
   },
@@ -56,7 +60,10 @@ export const BrokerConfigSchema = Type.Object(
         description: 'MQTT over WebSocket; 0 lets the OS choose; omitted or null disables it.',
       }),
     ),
-    users: Type.Array(BrokerUserSchema, { default: [] }),
+    users: Type.Array(BrokerUserSchema, {
+      default: [],
+      description: 'Who may connect, and the topics each may publish and subscribe to.',
+    }),
     anonymous: AnonymousAccessSchema,
     stats_interval_ms: Type.Integer({
       minimum: 0,
@@ -68,17 +75,27 @@ export const BrokerConfigSchema = Type.Object(
       default: 5000,
       description: 'How long stop() lets clients close before cutting their connections.',
     }),
+    base_topic: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description:
+          "Topic prefix of the broker's own health record, {base}/health/broker (default wattbus).",
+      }),
+    ),
     admin: adminSchema(9477),
   },
   { additionalProperties: false },
 );
+
+/** Environment variables: `WATTBUS_BROKER_<KEY>` (e.g. `WATTBUS_BROKER_PORT`; users as JSON). */
+export const ENV_PREFIX = 'WATTBUS_BROKER_';
 
 export type BrokerConfig = Static<typeof BrokerConfigSchema>;
 export type BrokerUser = Static<typeof BrokerUserSchema>;
 export type AnonymousAccess = Static<typeof AnonymousAccessSchema>;
 
 /** A config that does not validate; `issues` are `path: message` lines, e.g. `users/2/password_hash: …`. */
-export class BrokerConfigError extends Error {
+export class BrokerConfigError extends ConfigError {
   override name = 'BrokerConfigError';
   readonly issues: readonly string[];
 
@@ -92,6 +109,17 @@ const ajv = new Ajv({ allErrors: true, useDefaults: true, allowUnionTypes: true,
 // An annotation only: it carries a friendlier message than "must match pattern ^scrypt…".
 ajv.addKeyword({ keyword: 'errorMessage', schemaType: 'string' });
 const validateShape = ajv.compile<BrokerConfig>(BrokerConfigSchema);
+
+/** Reads a YAML or JSON file and `WATTBUS_BROKER_*` variables through runtime's loader; checks them here. */
+export function loadBrokerConfig(file?: string, env: NodeJS.ProcessEnv = process.env): BrokerConfig {
+  return loadConfig({
+    schema: BrokerConfigSchema,
+    file,
+    env,
+    envPrefix: ENV_PREFIX,
+    parse: parseBrokerConfig,
+  });
+}
 
 /**
  * Checks `value` (parsed YAML or JSON) and returns it with defaults filled in; the input is not

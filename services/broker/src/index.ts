@@ -4,13 +4,14 @@ export {
   BrokerConfigError,
   BrokerConfigSchema,
   BrokerUserSchema,
+  ENV_PREFIX,
+  loadBrokerConfig,
   parseBrokerConfig,
   USERNAME_PATTERN,
   type AnonymousAccess,
   type BrokerConfig,
   type BrokerUser,
 } from './config.js';
-export { loadBrokerConfigFile } from './config-file.js';
 export {
   covers,
   expandRules,

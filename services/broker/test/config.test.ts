@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { BrokerConfigError, hashPassword, loadBrokerConfigFile, parseBrokerConfig } from '../src/index.js';
+import { BrokerConfigError, hashPassword, loadBrokerConfig, parseBrokerConfig } from '../src/index.js';
 import { FAST_COST } from './helpers.js';
 
 /** Asserts that `action` throws a BrokerConfigError with an issue matching `issue`. */
@@ -125,7 +125,7 @@ describe('parseBrokerConfig', () => {
   });
 });
 
-describe('loadBrokerConfigFile', () => {
+describe('loadBrokerConfig (runtime loader)', () => {
   let directory: string;
   before(async () => {
     directory = await mkdtemp(join(tmpdir(), 'wattbus-broker-config-'));
@@ -138,7 +138,7 @@ describe('loadBrokerConfigFile', () => {
       path,
       'port: 0\nws_port: 9001\nanonymous:\n  enabled: true\n  subscribe: ["wattbus/#"]\n',
     );
-    const config = await loadBrokerConfigFile(path);
+    const config = loadBrokerConfig(path, {});
     assert.equal(config.ws_port, 9001);
     assert.deepEqual(config.anonymous.subscribe, ['wattbus/#']);
   });
@@ -146,7 +146,7 @@ describe('loadBrokerConfigFile', () => {
   test('reads JSON', async () => {
     const path = join(directory, 'broker.json');
     await writeFile(path, JSON.stringify({ port: 1884, stats_interval_ms: 0 }));
-    const config = await loadBrokerConfigFile(path);
+    const config = loadBrokerConfig(path, {});
     assert.equal(config.port, 1884);
     assert.equal(config.stats_interval_ms, 0);
   });
@@ -154,8 +154,8 @@ describe('loadBrokerConfigFile', () => {
   test('names the file and the path of a bad value', async () => {
     const path = join(directory, 'bad-hash.yaml');
     await writeFile(path, 'users:\n  - username: plug-1\n    password_hash: hunter2\n');
-    await assert.rejects(
-      loadBrokerConfigFile(path),
+    assert.throws(
+      () => loadBrokerConfig(path, {}),
       (error: unknown) =>
         error instanceof BrokerConfigError &&
         error.message.includes(path) &&
@@ -165,11 +165,12 @@ describe('loadBrokerConfigFile', () => {
 
   test('names the file when it cannot be read or parsed', async () => {
     const missing = join(directory, 'missing.yaml');
-    await assert.rejects(loadBrokerConfigFile(missing), (error: Error) =>
-      error.message.includes(`${missing}: (file): cannot read it`),
+    assert.throws(
+      () => loadBrokerConfig(missing, {}),
+      (error: Error) => error.message.includes(`cannot read config file ${missing}`),
     );
     const broken = join(directory, 'broken.yaml');
     await writeFile(broken, 'port: [1883\n');
-    await assert.rejects(loadBrokerConfigFile(broken), /broken\.yaml: \(file\): is not valid YAML or JSON/);
+    assert.throws(() => loadBrokerConfig(broken, {}), /cannot parse config file .*broken\.yaml/);
   });
 });

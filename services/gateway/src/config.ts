@@ -16,7 +16,11 @@ export const ApiKeyEntrySchema = Type.Object(
       description:
         'sha256 hex of the key (make one with `main.ts make-key`); the key itself is never stored.',
     }),
-    scopes: Type.Array(ApiScopeSchema, { minItems: 1, uniqueItems: true }),
+    scopes: Type.Array(ApiScopeSchema, {
+      minItems: 1,
+      uniqueItems: true,
+      description: 'read: the GET routes; control: switching devices too.',
+    }),
   },
   { additionalProperties: false },
 );
@@ -32,15 +36,28 @@ export const GatewayConfigSchema = Type.Object(
       default: '127.0.0.1',
       description: 'Address the HTTP server binds to.',
     }),
-    port: Type.Integer({ minimum: 0, maximum: 65535, default: 8080, description: '0 lets the OS choose.' }),
+    port: Type.Integer({
+      minimum: 0,
+      maximum: 65535,
+      default: 8080,
+      description: 'HTTP port; 0 lets the OS choose (the `gateway listening` log line says which).',
+    }),
     mqtt: Type.Object(
       {
-        url: Type.String({ minLength: 1, default: 'mqtt://127.0.0.1:1883' }),
-        username: Type.Optional(Type.String({ minLength: 1 })),
-        password: Type.Optional(Type.String()),
-        base_topic: Type.String({ minLength: 1, default: DEFAULT_BASE_TOPIC }),
+        url: Type.String({ minLength: 1, default: 'mqtt://127.0.0.1:1883', description: 'Broker URL.' }),
+        username: Type.Optional(Type.String({ minLength: 1, description: 'Broker user.' })),
+        password: Type.Optional(Type.String({ description: 'Broker password (redacted from logs).' })),
+        base_topic: Type.String({
+          minLength: 1,
+          default: DEFAULT_BASE_TOPIC,
+          description: 'First level(s) of every topic.',
+        }),
         client_id: Type.Optional(
-          Type.String({ minLength: 1, description: 'Also names the reply topic; default gateway-<random>.' }),
+          Type.String({
+            minLength: 1,
+            description:
+              'Default gateway-<random>; also names the reply topic `wattbus/replies/<client_id>/+`, so keep it unique per gateway.',
+          }),
         ),
         max_payload_bytes: Type.Integer({
           minimum: 1024,
@@ -51,13 +68,16 @@ export const GatewayConfigSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
-    api_keys: Type.Array(ApiKeyEntrySchema, { default: [] }),
+    api_keys: Type.Array(ApiKeyEntrySchema, {
+      default: [],
+      description: 'Keys that may call the API; none means every API request gets 401.',
+    }),
     cors_origins: Type.Array(Type.String({ minLength: 1 }), {
       default: [],
       description: "Origins allowed to call the API from a browser; '*' allows any. Empty: no CORS headers.",
     }),
-    query_timeout_ms: timeoutMs(10_000, 'How long a query waits for the query component.'),
-    device_timeout_ms: timeoutMs(5_000, 'How long a device command waits for its agent.'),
+    query_timeout_ms: timeoutMs(10_000, 'How long a query waits for the query component before 504.'),
+    device_timeout_ms: timeoutMs(5_000, 'How long a device command waits for its agent before 504.'),
     route_timeouts_ms: Type.Record(
       Type.String({ pattern: '^[A-Za-z][A-Za-z0-9]*$' }),
       timeoutMs(10_000, ''),
@@ -69,9 +89,21 @@ export const GatewayConfigSchema = Type.Object(
     max_in_flight: Type.Integer({
       minimum: 1,
       default: 1024,
-      description: 'API requests waiting at once; beyond it the gateway answers 503 at once.',
+      description:
+        'API requests in flight at once; beyond it 503 `OVERLOADED` with `Retry-After: 1`, at once.',
     }),
-    max_body_bytes: Type.Integer({ minimum: 64, maximum: 1_048_576, default: 16_384 }),
+    max_body_bytes: Type.Integer({
+      minimum: 64,
+      maximum: 1_048_576,
+      default: 16_384,
+      description: 'Larger request bodies get 413.',
+    }),
+    max_event_streams: Type.Integer({
+      minimum: 0,
+      default: 100,
+      description:
+        'Live event streams (GET /api/v1/events, the dashboard) open at once; beyond it 503. They do not count in max_in_flight.',
+    }),
     unknown_devices: Type.Union([Type.Literal('not_found'), Type.Literal('forward')], {
       default: 'not_found',
       description:

@@ -2,11 +2,12 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Bus } from '@wattbus/bus';
 import { Fleet } from '@wattbus/fleet';
-import { Health, type Logger, type ServiceMetrics } from '@wattbus/runtime';
+import { Health, HealthPublisher, type Logger, type ServiceMetrics } from '@wattbus/runtime';
 import { ApiKeys } from './api-keys.js';
 import type { GatewayConfig } from './config.js';
 import { createHttpApp } from './http-app.js';
 import { InFlight } from './in-flight.js';
+import { LiveEvents } from './live-events.js';
 import { gatewayMetrics, type RequestDone } from './metrics.js';
 import { ROUTES, type Route } from './routes.js';
 import { OpenApiSpec } from './spec.js';
@@ -27,6 +28,7 @@ export interface GatewayDeps {
 export interface GatewayMetrics {
   in_flight: number;
   known_devices: number;
+  event_streams: number;
 }
 
 /**
@@ -41,8 +43,10 @@ export class Gateway {
   /** Which devices exist (retained metas): a command for another is answered 404 at once. */
   #fleet: Fleet | undefined;
   #inFlight: InFlight;
+  #events: LiveEvents | undefined;
   #stopping = false;
   #unwatch: (() => void) | undefined;
+  #publisher: HealthPublisher | undefined;
   #requestDone: ((request: RequestDone) => void) | undefined;
 
   constructor(deps: GatewayDeps) {
@@ -61,6 +65,7 @@ export class Gateway {
     await this.#fleet.start();
     await this.#fleet.retainedDelivered();
     this.health.set('devices', true);
+    this.#events = new LiveEvents({ bus, logger, maxStreams: config.max_event_streams });
     const apiKeys = new ApiKeys(config.api_keys);
     if (apiKeys.size === 0) logger.warn('no API keys configured: every API request will get 401');
     const app = createHttpApp({
@@ -69,6 +74,7 @@ export class Gateway {
       routes: this.#deps.routes ?? ROUTES,
       bus,
       directory: this.#fleet,
+      events: this.#events,
       health: this.health,
       apiKeys,
       logger,
@@ -92,6 +98,15 @@ export class Gateway {
     const { port } = server.address() as AddressInfo;
     const host = config.host.includes(':') ? `[${config.host}]` : config.host;
     const url = `http://${host}:${port}`;
+    // The same checks as /readyz, retained on {base}/health/gateway for the alert hook.
+    this.#publisher = new HealthPublisher({
+      bus,
+      service: 'gateway',
+      logger,
+      health: this.health,
+      metrics: () => ({ ...this.metrics() }),
+    });
+    await this.#publisher.start();
     logger.info({ url, docs: `${url}/docs`, api_keys: apiKeys.size }, 'gateway listening');
     return { url, port };
   }
@@ -105,14 +120,26 @@ export class Gateway {
     return this.#fleet;
   }
 
+  /** The live event streams (undefined before start). */
+  get events(): LiveEvents | undefined {
+    return this.#events;
+  }
+
   metrics(): GatewayMetrics {
-    return { in_flight: this.#inFlight.count, known_devices: this.#fleet?.size ?? 0 };
+    return {
+      in_flight: this.#inFlight.count,
+      known_devices: this.#fleet?.size ?? 0,
+      event_streams: this.#events?.size ?? 0,
+    };
   }
 
   async stop(): Promise<void> {
     if (this.#stopping) return;
     this.#stopping = true;
     this.health.set('shutdown', false, 'stopping');
+    // Event streams never finish by themselves: end them first, so only real requests are waited for.
+    await this.#events?.stop();
+    await this.#publisher?.stop();
     const server = this.#server;
     if (server) {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));

@@ -1,7 +1,6 @@
 import { API_SCOPES, type ApiScope } from '@wattbus/contracts';
+import { UsageError } from '@wattbus/runtime';
 import { hashApiKey, makeApiKey } from './api-keys.js';
-
-export class UsageError extends Error {}
 
 /** Parses `read,control` into scopes; a clear error for anything else. */
 export function parseScopes(text: string): ApiScope[] {

@@ -18,6 +18,7 @@ export const HTTP_STATUS_BY_CODE: Record<ProblemCode, HttpMapping> = {
   DEVICE_TIMEOUT: { status: 504, title: 'Device did not answer in time' },
   DEVICE_ERROR: { status: 502, title: 'Device error' },
   DEVICE_AUTH_FAILED: { status: 502, title: 'Device refused our credentials' },
+  DEVICE_STATE_MISMATCH: { status: 502, title: 'Device reports another state than commanded' },
   QUERY_TOO_LARGE: { status: 422, title: 'Query too large' },
   QUERY_FAILED: { status: 502, title: 'Query failed in the store' },
   STORE_UNAVAILABLE: { status: 503, title: 'Store unavailable', retryAfterS: 5 },

@@ -17,7 +17,7 @@ import {
   type QueryMethod,
 } from '@wattbus/contracts';
 import { loadRegistry } from '@wattbus/devices';
-import { SimulatedPlug } from '@wattbus/devices/testing';
+import { SimulatedPlug } from '@wattbus/simulators';
 import { QueryComponent, QueryConfigSchema, type QueryConfig } from '@wattbus/query';
 import { silentLogger } from '@wattbus/runtime';
 import { startAedes, startInflux, waitUntil, type AedesServer, type InfluxServer } from '@wattbus/testing';

@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { detectServer } from '@wattbus/influx';
 import { InfluxServer } from '@wattbus/testing';
 
 /**
@@ -18,10 +19,8 @@ export async function startLocalInflux(options: { dataDir: string; port: number 
 }
 
 async function answersPing(url: string): Promise<boolean> {
-  try {
-    const response = await fetch(`${url}/ping`, { signal: AbortSignal.timeout(1000) });
-    return response.status === 204;
-  } catch {
-    return false;
-  }
+  return detectServer({ url, database: 'wattbus', timeout_ms: 1000 }).then(
+    () => true,
+    () => false,
+  );
 }

@@ -1,13 +1,78 @@
 #!/usr/bin/env -S node --import tsx
 import { createServer } from 'node:net';
-import { createLogger, parseCli, stopOnSignals, type Logger } from '@wattbus/runtime';
+import { Type } from '@sinclair/typebox';
+import { runService, UsageError, type CliResult, type Logger } from '@wattbus/runtime';
 import { freePort } from '@wattbus/testing';
 import { Platform, type PlatformAddresses } from './platform.js';
 
-const cli = parseCli({
-  name: 'wattbus-platform (npm start)',
+type CliValues = CliResult['values'];
+
+/**
+ * A port the user named is used as given (a clash is an error). A default port that is taken —
+ * a system mosquitto on 1883 or influxd on 8086, started by their Debian packages — is replaced
+ * by a free one, so the first command works on a machine that already runs them.
+ */
+async function port(values: CliValues, name: string, fallback: number, logger: Logger): Promise<number> {
+  if (values[name] !== undefined) return explicitPort(values, name);
+  if (await isFree(fallback)) return fallback;
+  const chosen = await freePort();
+  logger.warn({ port: fallback, instead: chosen }, `port ${fallback} is taken; --${name} ${chosen} instead`);
+  return chosen;
+}
+
+function isFree(candidate: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(candidate, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+function explicitPort(values: CliValues, name: string): number {
+  const value = Number(values[name]);
+  if (!Number.isInteger(value) || value < 0 || value > 65535) {
+    throw new UsageError(`--${name} must be a port number (0-65535), got ${String(values[name])}`);
+  }
+  return value;
+}
+
+function plugCount(values: CliValues): number {
+  const value = Number(values.plugs);
+  if (!Number.isInteger(value) || value < 1 || value > 8) {
+    throw new UsageError(`--plugs must be a whole number from 1 to 8, got ${String(values.plugs)}`);
+  }
+  return value;
+}
+
+function banner(addresses: PlatformAddresses): string {
+  const key = addresses.apiKeyCreated
+    ? `${addresses.apiKey} (new; saved in ${addresses.apiKeyFile})`
+    : `in ${addresses.apiKeyFile}`;
+  return [
+    '',
+    'WattBus is running.',
+    `  REST API     ${addresses.restUrl}/api/v1/devices   (Authorization: Bearer $(cat ${addresses.apiKeyFile}))`,
+    `  Dashboard    ${addresses.restUrl}/   (sign in with the API key below)`,
+    `  Swagger UI   ${addresses.docsUrl}`,
+    `  MQTT         ${addresses.mqttUrl}   (anonymous read-only: mosquitto_sub -h 127.0.0.1 -p ${new URL(addresses.mqttUrl).port} -t 'wattbus/#' -v)`,
+    ...(addresses.wsUrl ? [`  MQTT/WS      ${addresses.wsUrl}`] : []),
+    `  InfluxDB     ${addresses.influxUrl}   database ${addresses.database}`,
+    ...(addresses.metricsUrl
+      ? [`  Prometheus   ${addresses.metricsUrl}   (every device, and every part's own metrics)`]
+      : []),
+    `  API key      ${key}`,
+    'Ctrl-C stops everything.',
+    '',
+  ].join('\n');
+}
+
+await runService({
+  name: 'platform',
   summary:
     'Runs the whole platform in one process: embedded MQTT broker, a simulated fleet (TP-Link and Shelly plugs, a Modbus meter), agent, storage hook, query component, alert hook and REST gateway, against a local InfluxDB.',
+  // Flags only: the embedded platform wires every part itself (see platform.ts).
+  schema: Type.Object({}, { additionalProperties: false }),
+  envPrefix: 'WATTBUS_PLATFORM_',
   options: {
     'data-dir': {
       type: 'string',
@@ -44,102 +109,36 @@ const cli = parseCli({
       default: 'Europe/Berlin',
     },
   },
-  epilog: `Environment:
-  INFLUX_URL        use this InfluxDB instead of starting influxd (e.g. http://127.0.0.1:8086)
-  INFLUX_DATABASE   database name (default wattbus)
-  LOG_LEVEL         pino level (default info)
+  environment: ['INFLUX_URL', 'INFLUX_DATABASE'],
+  epilog: `INFLUX_URL: use this InfluxDB instead of starting influxd (e.g. http://127.0.0.1:8086);
+INFLUX_DATABASE: its database (default wattbus).
 
 Stop with Ctrl-C (SIGINT) or SIGTERM: every part stops, influxd included; readings the storage
 hook accepted but had not written yet are replayed from its log on the next start.`,
-});
-
-/**
- * A port the user named is used as given (a clash is an error). A default port that is taken —
- * a system mosquitto on 1883 or influxd on 8086, started by their Debian packages — is replaced
- * by a free one, so the first command works on a machine that already runs them.
- */
-async function port(name: string, fallback: number, logger: Logger): Promise<number> {
-  if (cli.values[name] !== undefined) return explicitPort(name);
-  if (await isFree(fallback)) return fallback;
-  const chosen = await freePort();
-  logger.warn({ port: fallback, instead: chosen }, `port ${fallback} is taken; --${name} ${chosen} instead`);
-  return chosen;
-}
-
-function isFree(candidate: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once('error', () => resolve(false));
-    server.listen(candidate, '127.0.0.1', () => server.close(() => resolve(true)));
-  });
-}
-
-function explicitPort(name: string): number {
-  const value = Number(cli.values[name]);
-  if (!Number.isInteger(value) || value < 0 || value > 65535) {
-    process.stderr.write(`--${name} must be a port number (0-65535), got ${String(cli.values[name])}\n`);
-    process.exit(2);
-  }
-  return value;
-}
-
-function plugCount(): number {
-  const value = Number(cli.values.plugs);
-  if (!Number.isInteger(value) || value < 1 || value > 8) {
-    process.stderr.write(`--plugs must be a whole number from 1 to 8, got ${String(cli.values.plugs)}\n`);
-    process.exit(2);
-  }
-  return value;
-}
-
-function banner(addresses: PlatformAddresses): string {
-  const key = addresses.apiKeyCreated
-    ? `${addresses.apiKey} (new; saved in ${addresses.apiKeyFile})`
-    : `in ${addresses.apiKeyFile}`;
-  return [
-    '',
-    'WattBus is running.',
-    `  REST API     ${addresses.restUrl}/api/v1/devices   (Authorization: Bearer $(cat ${addresses.apiKeyFile}))`,
-    `  Swagger UI   ${addresses.docsUrl}`,
-    `  MQTT         ${addresses.mqttUrl}   (anonymous read-only: mosquitto_sub -h 127.0.0.1 -p ${new URL(addresses.mqttUrl).port} -t 'wattbus/#' -v)`,
-    ...(addresses.wsUrl ? [`  MQTT/WS      ${addresses.wsUrl}`] : []),
-    `  InfluxDB     ${addresses.influxUrl}   database ${addresses.database}`,
-    ...(addresses.metricsUrl
-      ? [`  Prometheus   ${addresses.metricsUrl}   (every device, and every part's own metrics)`]
-      : []),
-    `  API key      ${key}`,
-    'Ctrl-C stops everything.',
-    '',
-  ].join('\n');
-}
-
-async function main(): Promise<void> {
-  const logger = createLogger('platform');
-  const plugs = plugCount();
-  const wsPort = cli.values['ws-port'] === 'off' ? null : await port('ws-port', 9001, logger);
-  const metricsPort = cli.values['metrics-port'] === 'off' ? null : await port('metrics-port', 9233, logger);
-  const platform = new Platform({
-    options: {
-      dataDir: String(cli.values['data-dir']),
-      host: String(cli.values.host),
-      httpPort: await port('http-port', 8080, logger),
-      mqttPort: await port('mqtt-port', 1883, logger),
-      wsPort,
-      influxUrl: process.env.INFLUX_URL || undefined,
-      influxPort: await port('influx-port', 8086, logger),
-      database: process.env.INFLUX_DATABASE || 'wattbus',
-      plugCount: plugs,
-      timeZone: String(cli.values['time-zone']),
-      metricsPort,
-    },
-    logger,
-  });
-  stopOnSignals(logger, () => platform.stop(), { timeoutMs: 10_000 });
-  const addresses = await platform.start();
-  process.stdout.write(banner(addresses));
-}
-
-main().catch((error: unknown) => {
-  process.stderr.write(`wattbus-platform: ${error instanceof Error ? error.message : String(error)}\n`);
-  process.exit(1);
+  async start({ cli: { values }, logger, metrics }) {
+    const plugs = plugCount(values);
+    const wsPort = values['ws-port'] === 'off' ? null : await port(values, 'ws-port', 9001, logger);
+    const metricsPort =
+      values['metrics-port'] === 'off' ? null : await port(values, 'metrics-port', 9233, logger);
+    const platform = new Platform({
+      options: {
+        dataDir: String(values['data-dir']),
+        host: String(values.host),
+        httpPort: await port(values, 'http-port', 8080, logger),
+        mqttPort: await port(values, 'mqtt-port', 1883, logger),
+        wsPort,
+        influxUrl: process.env.INFLUX_URL || undefined,
+        influxPort: await port(values, 'influx-port', 8086, logger),
+        database: process.env.INFLUX_DATABASE || 'wattbus',
+        plugCount: plugs,
+        timeZone: String(values['time-zone']),
+        metricsPort,
+      },
+      logger,
+      metrics,
+    });
+    const addresses = await platform.start();
+    process.stdout.write(banner(addresses));
+    return platform;
+  },
 });

@@ -8,7 +8,8 @@ import { AlertHook, parseAlertHookConfig } from '@wattbus/alert-hook';
 import { Broker, BrokerConfigSchema, hashPassword } from '@wattbus/broker';
 import { Bus } from '@wattbus/bus';
 import { loadRegistry } from '@wattbus/devices';
-import { Gateway, GatewayConfigSchema, connectGatewayBus } from '@wattbus/gateway';
+import { ensureDatabase } from '@wattbus/influx';
+import { Gateway, GatewayConfigSchema, connectGatewayBus, type ApiKeyEntry } from '@wattbus/gateway';
 import { QueryComponent, QueryConfigSchema } from '@wattbus/query';
 import { PrometheusHook, PrometheusHookConfigSchema } from '@wattbus/prometheus';
 import { parseConfig, serveMetrics, ServiceMetrics, type Registry } from '@wattbus/runtime';
@@ -30,8 +31,10 @@ export interface PlatformOptions {
   database: string;
   plugCount: number;
   timeZone: string;
-  /** /metrics of the Prometheus hook and every part; null: none. */
-  metricsPort: number | null;
+  /** More API keys besides the local one (e.g. a read-only key for a wall screen or a test). */
+  apiKeys?: ApiKeyEntry[];
+  /** /metrics of the Prometheus hook and every part; null or absent: none. */
+  metricsPort?: number | null;
 }
 
 export interface PlatformAddresses {
@@ -62,10 +65,17 @@ export class Platform {
   #stops: { name: string; stop: () => Promise<void> }[] = [];
   /** The process' metrics, then each part's (labelled service=<part>), all on one /metrics. */
   #registries: Registry[] = [];
+  #processMetrics: ServiceMetrics;
 
-  constructor(deps: { options: PlatformOptions; logger: Logger }) {
+  constructor(deps: {
+    options: PlatformOptions;
+    logger: Logger;
+    /** The process' own metrics (the front door's); default a new registry labelled platform. */
+    metrics?: ServiceMetrics;
+  }) {
     this.#options = deps.options;
     this.#logger = deps.logger;
+    this.#processMetrics = deps.metrics ?? new ServiceMetrics('platform');
     this.fleet = new SimulatedFleet({ plugCount: deps.options.plugCount });
   }
 
@@ -89,7 +99,7 @@ export class Platform {
     const dataDir = resolve(options.dataDir);
     mkdirSync(dataDir, { recursive: true });
     const log = (name: string) => this.#logger.child({ part: name });
-    this.#registries = [new ServiceMetrics('platform').registry];
+    this.#registries = [this.#processMetrics.registry];
     const metrics = (service: string) => {
       const part = new ServiceMetrics(service, { processMetrics: false });
       this.#registries.push(part.registry);
@@ -100,7 +110,7 @@ export class Platform {
     if (!influxUrl) {
       const influx = await startLocalInflux({ dataDir, port: options.influxPort });
       // Created up front, so the query component's warm-up finds it on a first start.
-      await influx.createDatabase(options.database);
+      await ensureDatabase({ url: influx.url, database: options.database, timeout_ms: 10_000 });
       this.#stops.push({ name: 'influxd', stop: () => influx.stop() });
       influxUrl = influx.url;
     }
@@ -249,7 +259,10 @@ export class Platform {
         host: options.host,
         port: options.httpPort,
         mqtt: { ...mqtt },
-        api_keys: [{ name: 'local', sha256: apiKey.hash, scopes: ['read', 'control'] }],
+        api_keys: [
+          { name: 'local', sha256: apiKey.hash, scopes: ['read', 'control'] },
+          ...(options.apiKeys ?? []),
+        ],
       },
       'the gateway',
     );
@@ -265,7 +278,7 @@ export class Platform {
     const http = await gateway.start();
     this.#stops.push({ name: 'gateway', stop: () => gateway.stop() });
 
-    const metricsUrl = options.metricsPort === null ? undefined : await this.#startMetrics(mqtt, metrics);
+    const metricsUrl = options.metricsPort == null ? undefined : await this.#startMetrics(mqtt, metrics);
 
     return {
       restUrl: http.url,

@@ -7,6 +7,7 @@ import { parse } from 'yaml';
 import { AgentConfigSchema } from '@wattbus/agent';
 import { AlertHookConfigSchema } from '@wattbus/alert-hook';
 import { BackupConfigSchema } from '@wattbus/backup';
+import { BridgeConfigSchema } from '@wattbus/bridge';
 import { GatewayConfigSchema } from '@wattbus/gateway';
 import { PrometheusHookConfigSchema } from '@wattbus/prometheus';
 import { QueryConfigSchema } from '@wattbus/query';
@@ -23,6 +24,7 @@ const compose = parse(readFileSync(`${root}docker-compose.yml`, 'utf8'), { merge
 /** Each service's config schema, the prefix of its environment variables, and its directory when not its name. */
 const SERVICES: Record<string, { schema: TObject; prefix: string; dir?: string }> = {
   agent: { schema: AgentConfigSchema, prefix: 'WATTBUS_AGENT_' },
+  bridge: { schema: BridgeConfigSchema, prefix: 'WATTBUS_BRIDGE_' },
   'storage-hook': { schema: StorageHookConfigSchema, prefix: 'WATTBUS_STORAGE_HOOK_' },
   query: { schema: QueryConfigSchema, prefix: 'WATTBUS_QUERY_' },
   gateway: { schema: GatewayConfigSchema, prefix: 'WATTBUS_GATEWAY_' },

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { Agent, AgentConfigSchema } from '@wattbus/agent';
 import { loadRegistry } from '@wattbus/devices';
-import { SimulatedPlug } from '@wattbus/devices/testing';
+import { SimulatedPlug } from '@wattbus/simulators';
 import {
   parseConfig,
   serveMetrics,

@@ -2,10 +2,9 @@ import { Type } from '@sinclair/typebox';
 import type { Bus, ServeContext, Subscription } from '@wattbus/bus';
 import { QUERY_METHODS, ReadingSchema, WattbusError, validator, type QueryMethod } from '@wattbus/contracts';
 import { InfluxQueryClient, isTimeZone, seriesRows } from '@wattbus/influx';
-import type { Logger, ServiceMetrics } from '@wattbus/runtime';
+import { HealthPublisher, type Logger, type ServiceMetrics } from '@wattbus/runtime';
 import type { QueryConfig } from './config.js';
 import { Fleet } from './fleet.js';
-import { QueryHealth } from './health.js';
 import { queryMetrics } from './metrics.js';
 import { QueryMethods, type CallContext } from './methods.js';
 import { Tariff } from './tariff.js';
@@ -35,7 +34,8 @@ export class QueryComponent {
   #client: InfluxQueryClient;
   #fleet: Fleet;
   #methods: QueryMethods;
-  #health: QueryHealth;
+  /** Absent with health_interval_ms 0. */
+  #health: HealthPublisher | undefined;
   #counts = { requests: 0, store_unavailable: 0, query_failed: 0, too_large: 0 };
   #subscription: Subscription | undefined;
   #warmupTimer: NodeJS.Timeout | undefined;
@@ -49,7 +49,7 @@ export class QueryComponent {
     this.#client = new InfluxQueryClient({
       connection: deps.config.influx,
       paramMode: deps.config.influx_params,
-      onReachable: (reachable, error) => this.#health.influx(reachable, error?.message),
+      onReachable: (reachable, error) => this.#health?.health.set('influx', reachable, error?.message),
     });
     this.#fleet = new Fleet({ bus: deps.bus, logger: deps.logger });
     this.#methods = new QueryMethods({
@@ -58,13 +58,18 @@ export class QueryComponent {
       config: deps.config,
       tariff: new Tariff(deps.config.tariff, deps.config.time_zone),
     });
-    this.#health = new QueryHealth({
-      bus: deps.bus,
-      logger: deps.logger,
-      name: deps.config.health_name,
-      intervalMs: deps.config.health_interval_ms,
-      metrics: () => this.metrics(),
-    });
+    // Check `influx`: false since a query found InfluxDB unreachable, true after one that worked.
+    this.#health =
+      deps.config.health_interval_ms > 0
+        ? new HealthPublisher({
+            bus: deps.bus,
+            service: deps.config.health_name,
+            logger: deps.logger,
+            intervalMs: deps.config.health_interval_ms,
+            metrics: () => this.metrics(),
+          })
+        : undefined;
+    this.#health?.health.set('influx', true);
     this.warmedUp = new Promise((resolve) => (this.#warmedUp = resolve));
     if (deps.metrics) queryMetrics(deps.metrics, this);
   }
@@ -101,7 +106,7 @@ export class QueryComponent {
     this.#subscription = await this.#deps.bus.serve(this.requestFilter, anyParams, (params, context) =>
       this.#dispatch(params, context),
     );
-    await this.#health.start();
+    await this.#health?.start();
     this.#deps.logger.info({ filter: this.requestFilter }, 'query component serving');
   }
 
@@ -111,7 +116,7 @@ export class QueryComponent {
     await this.#subscription?.unsubscribe().catch(() => undefined);
     this.#subscription = undefined;
     await this.#fleet.stop();
-    await this.#health.stop();
+    await this.#health?.stop();
   }
 
   async #dispatch(params: Record<string, unknown>, context: ServeContext): Promise<unknown> {

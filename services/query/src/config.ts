@@ -15,7 +15,7 @@ export const TariffPeriodSchema = Type.Object(
     }),
     from_hour: Type.Integer({ minimum: 0, maximum: 23, description: 'First local hour, inclusive.' }),
     to_hour: Type.Integer({ minimum: 1, maximum: 24, description: 'Last local hour, exclusive.' }),
-    price_per_kwh: Type.Number({ minimum: 0 }),
+    price_per_kwh: Type.Number({ minimum: 0, description: 'Price of a kWh in this period.' }),
   },
   { additionalProperties: false },
 );

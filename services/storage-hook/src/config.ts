@@ -17,7 +17,7 @@ export const StorageHookConfigSchema = Type.Object(
           minLength: 1,
           pattern: '^[^+#/\\s]+$',
           description:
-            'Fixed client id: the broker keeps this session (and queues readings) while the hook is away.',
+            'Fixed client id: the broker keeps this session (and queues readings) while the hook is away; two hooks must not share it.',
         }),
         share_group: Type.Optional(
           Type.String({
@@ -42,13 +42,21 @@ export const StorageHookConfigSchema = Type.Object(
     ),
     log: Type.Object(
       {
-        dir: Type.String({ default: './data/storage-hook', description: 'Write-ahead log directory.' }),
+        dir: Type.String({
+          default: './data/storage-hook',
+          description: 'Write-ahead log directory (a local disk, not NFS).',
+        }),
         max_bytes: Type.Integer({
           minimum: 1024,
           default: 1024 ** 3,
           description: 'Bound of the log; when full the hook stops acknowledging and the broker queues.',
         }),
-        warn_ratio: Type.Number({ exclusiveMinimum: 0, maximum: 1, default: 0.8 }),
+        warn_ratio: Type.Number({
+          exclusiveMinimum: 0,
+          maximum: 1,
+          default: 0.8,
+          description: 'Warn when the log passes this share of its bound.',
+        }),
         fsync_interval_ms: Type.Integer({
           minimum: 0,
           default: 1000,
@@ -60,14 +68,35 @@ export const StorageHookConfigSchema = Type.Object(
     ),
     batch: Type.Object(
       {
-        max_lines: Type.Integer({ minimum: 1, maximum: 100_000, default: 5000 }),
-        max_delay_ms: Type.Integer({ minimum: 1, default: 200 }),
-        retry_min_ms: Type.Integer({ minimum: 1, default: 200 }),
-        retry_max_ms: Type.Integer({ minimum: 1, default: 30_000 }),
+        max_lines: Type.Integer({
+          minimum: 1,
+          maximum: 100_000,
+          default: 5000,
+          description: 'Lines per write (and per log segment).',
+        }),
+        max_delay_ms: Type.Integer({
+          minimum: 1,
+          default: 200,
+          description: 'A reading waits at most this long before its batch is written.',
+        }),
+        retry_min_ms: Type.Integer({
+          minimum: 1,
+          default: 200,
+          description: 'Shortest backoff of a failed write.',
+        }),
+        retry_max_ms: Type.Integer({
+          minimum: 1,
+          default: 30_000,
+          description: 'Longest backoff of a failed write.',
+        }),
       },
       { additionalProperties: false, default: {} },
     ),
-    counters_log_interval_ms: Type.Integer({ minimum: 0, default: 60_000, description: '0 turns it off.' }),
+    counters_log_interval_ms: Type.Integer({
+      minimum: 0,
+      default: 60_000,
+      description: 'How often the counters are logged; 0 = never.',
+    }),
     stop_flush_timeout_ms: Type.Integer({
       minimum: 0,
       default: 5000,

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Bus, busConnection, type MessageContext } from '@wattbus/bus';
+import { Bus, busConnection, type BusOptions, type MessageContext } from '@wattbus/bus';
 import { ReadingSchema, validator, type Reading } from '@wattbus/contracts';
 import { Fleet } from '@wattbus/fleet';
 import {
@@ -10,7 +10,7 @@ import {
   type RejectedLine,
   type WriteRequestTiming,
 } from '@wattbus/influx';
-import type { Logger, ServiceMetrics } from '@wattbus/runtime';
+import { HealthPublisher, type Logger, type ServiceMetrics } from '@wattbus/runtime';
 import type { StorageHookConfig } from './config.js';
 import { LogDrain } from './drain.js';
 import { storageHookMetrics } from './metrics.js';
@@ -46,6 +46,8 @@ export interface StorageHookCounters {
 export interface StorageHookDeps {
   config: StorageHookConfig;
   logger: Logger;
+  /** How to connect to the broker: the front door's (it names a failure clearly); default Bus.connect. */
+  connect?: (options: BusOptions) => Promise<Bus>;
   /** The hook's counters, log and InfluxDB write latency go here. */
   metrics?: ServiceMetrics;
 }
@@ -62,6 +64,7 @@ export class StorageHook {
   #drain: LogDrain | undefined;
   /** Type and location from the retained meta, for readings that do not carry them. */
   #fleet: Fleet | undefined;
+  #health: HealthPublisher | undefined;
   #countersTimer: NodeJS.Timeout | undefined;
   #received = 0;
   #stopping = false;
@@ -110,7 +113,7 @@ export class StorageHook {
 
     let bus: Bus;
     try {
-      bus = await Bus.connect({
+      bus = await (this.#deps.connect ?? Bus.connect)({
         ...busConnection(config.mqtt),
         service: SERVICE_NAME,
         clientId: config.mqtt.client_id,
@@ -150,6 +153,14 @@ export class StorageHook {
       );
       this.#countersTimer.unref();
     }
+    this.#health = new HealthPublisher({
+      bus,
+      service: SERVICE_NAME,
+      logger,
+      probe: () => this.#influxCheck(),
+      metrics: () => this.#healthMetrics(),
+    });
+    await this.#health.start();
     logger.info(
       {
         filter: shared,
@@ -185,6 +196,7 @@ export class StorageHook {
     const { config, logger } = this.#deps;
     this.#stopping = true;
     clearInterval(this.#countersTimer);
+    await this.#health?.stop();
     // No unsubscribe(): the broker must keep queueing readings for our session while we are away.
     await this.#fleet?.stop();
     await this.#bus?.stop();
@@ -200,6 +212,27 @@ export class StorageHook {
     }
     this.#wal?.stop();
     logger.info({ counters: this.counters() }, 'storage hook stopped');
+  }
+
+  /** Check `influx`: false while writes to InfluxDB fail (they are retried; the log holds the readings). */
+  #influxCheck(): Record<string, { ok: boolean; detail?: string }> {
+    const writer = this.#writer?.metrics();
+    const failing = (writer?.failing_attempts ?? 0) > 0;
+    return { influx: { ok: !failing, ...(failing ? { detail: writer?.last_error } : {}) } };
+  }
+
+  /** The numbers of docs/alerts.md: `wal_depth` and `wal_bytes` tell a growing backlog. */
+  #healthMetrics(): Record<string, number> {
+    const counters = this.counters();
+    return {
+      wal_depth: counters.log_depth,
+      wal_bytes: counters.log_bytes,
+      wal_waiting: counters.log_waiting,
+      received: counters.received,
+      written: counters.written,
+      write_retries: counters.retried,
+      dead_lettered: counters.dead_lettered,
+    };
   }
 
   /**

@@ -22,7 +22,8 @@ import {
   registerCount,
   type Phase,
 } from './profile-schema.js';
-import { ProfileError, loadProfile, withOverrides, type MeterProfile } from './profiles.js';
+import { ProfileError } from '../errors.js';
+import { loadProfile, withOverrides, type MeterProfile } from './profiles.js';
 
 const OVERRIDE_KEY = `^(${READING_FIELDS.join('|')})(:(${PHASES.join('|')}|total))?$`;
 

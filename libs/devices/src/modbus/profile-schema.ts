@@ -14,13 +14,17 @@ export type Parity = (typeof PARITIES)[number];
 export const PHASES = ['L1', 'L2', 'L3'] as const;
 export type Phase = (typeof PHASES)[number];
 
-/** Reading fields a register can feed, each with the units a meter may report it in (factor to the field's unit). */
+/**
+ * Reading fields a device value can feed, each with the units a device may report it in (factor
+ * to the field's unit; the first is the field's own). Modbus meter profiles and the bridge's
+ * MQTT profiles share it. `Wmin` is watt-minutes (Shelly Gen1 counters).
+ */
 export const FIELD_UNITS = {
-  power_w: { W: 1, kW: 1000 },
-  voltage_v: { V: 1 },
+  power_w: { W: 1, kW: 1000, mW: 0.001 },
+  voltage_v: { V: 1, mV: 0.001 },
   current_a: { A: 1, mA: 0.001 },
-  energy_wh: { Wh: 1, kWh: 1000 },
-  power_factor: { '': 1 },
+  energy_wh: { Wh: 1, kWh: 1000, mWh: 0.001, Wmin: 1 / 60 },
+  power_factor: { '': 1, '%': 0.01 },
   frequency_hz: { Hz: 1 },
 } as const satisfies Record<string, Record<string, number>>;
 export type ReadingField = keyof typeof FIELD_UNITS;
@@ -62,7 +66,8 @@ const ScaleSchema = Type.Number({
 });
 const UnitSchema = Type.String({
   maxLength: 16,
-  description: "The meter's unit of the scaled value (W, kW, V, A, mA, Wh, kWh, Hz; none for power_factor).",
+  description:
+    "The meter's unit of the scaled value (W, kW, mW, V, mV, A, mA, Wh, kWh, mWh, Wmin, Hz; none or % for power_factor).",
 });
 
 export const ProfileRegisterSchema = Type.Object(

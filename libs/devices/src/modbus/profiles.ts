@@ -2,7 +2,7 @@ import { readdirSync } from 'node:fs';
 import { basename, extname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { validator } from '@wattbus/contracts';
-import { RegistryError, type RegistryProblem } from '../registry.js';
+import { ProfileError, type RegistryProblem } from '../errors.js';
 import { readYamlFileSync, valueAt } from '../yaml-file.js';
 import {
   DATA_TYPES,
@@ -48,19 +48,6 @@ export interface MeterProfile {
   serial: SerialSettings;
   max_gap_registers: number;
   registers: MeterRegister[];
-}
-
-/** A profile file that cannot be used: names the file and, per problem, the JSON pointer and line. */
-export class ProfileError extends RegistryError {
-  constructor(file: string, problems: RegistryProblem[], heading = `invalid Modbus meter profile ${file}`) {
-    super(file, problems);
-    this.name = 'ProfileError';
-    // RegistryError so the agent's CLI prints it as a configuration error, not as a crash.
-    const lines = problems.map(
-      (problem) => `${file}${problem.line ? `:${problem.line}` : ''} ${problem.path}: ${problem.message}`,
-    );
-    this.message = `${heading}:\n  ${lines.join('\n  ')}`;
-  }
 }
 
 const checkFile = validator(ProfileFileSchema);

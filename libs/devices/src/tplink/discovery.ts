@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import type { DiscoveryDevice, Plug } from 'tplink-smarthome-api';
 import { stringify } from 'yaml';
+import { idFromName } from '../id-from-name.js';
 
 const { Client } = createRequire(import.meta.url)(
   'tplink-smarthome-api',
@@ -12,8 +13,17 @@ export interface DiscoveredPlug {
   alias: string;
   model: string;
   mac: string;
-  /** Only plugs with an energy meter (HS110, KP115) can feed the collector. */
+  /** Plugs with an energy meter (HS110, KP115, HS300 outlets) send readings; the others state only. */
   has_emeter: boolean;
+  /** The outlets of a power strip (HS300, KP303, KP400, EP40), in slot order; absent for a plug. */
+  outlets?: DiscoveredOutlet[];
+}
+
+export interface DiscoveredOutlet {
+  /** 1-based, the registry's `outlet`. */
+  number: number;
+  id: string;
+  alias: string;
 }
 
 export interface DiscoverOptions {
@@ -45,6 +55,7 @@ export async function discoverTplink(options: DiscoverOptions): Promise<Discover
         model: plug.model,
         mac: plug.mac,
         has_emeter: plug.supportsEmeter,
+        ...outletsOf(plug),
       });
     });
     client.startDiscovery({
@@ -61,38 +72,55 @@ export async function discoverTplink(options: DiscoverOptions): Promise<Discover
   return [...found.values()].sort((a, b) => a.host.localeCompare(b.host) || a.port - b.port);
 }
 
-/** Registry entries ready to paste under `devices:`; location and kind are placeholders to edit. */
+/**
+ * Registry entries ready to paste under `devices:`, one per plug and one per outlet of a strip;
+ * location and kind are placeholders to edit.
+ */
 export function discoveryAsRegistryYaml(plugs: readonly DiscoveredPlug[]): string {
   const used = new Set<string>();
-  const entries = plugs.map((plug) => {
-    let id = slug(plug.alias) || `plug-${plug.mac.replace(/[^0-9a-f]/gi, '').toLowerCase()}`;
-    for (let n = 2; used.has(id); n++) id = `${slug(plug.alias)}-${n}`;
+  const unique = (wanted: string) => {
+    let id = wanted;
+    for (let n = 2; used.has(id); n++) id = `${wanted}-${n}`;
     used.add(id);
-    return {
-      id,
-      name: plug.alias,
+    return id;
+  };
+  const entries = plugs.flatMap((plug) => {
+    const plugId = idFromName(plug.alias) || `plug-${plug.mac.replace(/[^0-9a-f]/gi, '').toLowerCase()}`;
+    const connection = plug.port === 9999 ? { host: plug.host } : { host: plug.host, port: plug.port };
+    const entry = (id: string, name: string, extra: Record<string, unknown> = {}) => ({
+      id: unique(id),
+      name,
       type: 'tplink',
       location: 'unassigned',
       kind: 'appliance',
       poll_interval_ms: 1000,
-      connection: plug.port === 9999 ? { host: plug.host } : { host: plug.host, port: plug.port },
-    };
+      connection: { ...connection, ...extra },
+    });
+    if (!plug.outlets) return [entry(plugId, plug.alias)];
+    return plug.outlets.map((outlet) =>
+      entry(
+        idFromName(outlet.alias) || `${plugId}-outlet-${outlet.number}`,
+        outlet.alias || `${plug.alias} ${outlet.number}`,
+        {
+          outlet: outlet.number,
+        },
+      ),
+    );
   });
   const header = [
     `# ${plugs.length} TP-Link plug(s) found. Edit location and kind, then paste under 'devices:'.`,
     ...plugs.map(
       (plug) =>
-        `#   ${plug.host}:${plug.port} ${plug.model} mac ${plug.mac}${plug.has_emeter ? '' : ' (no energy meter: cannot be polled)'}`,
+        `#   ${plug.host}:${plug.port} ${plug.model} mac ${plug.mac}${plug.outlets ? ` strip with ${plug.outlets.length} outlets, one entry each` : ''}${plug.has_emeter ? '' : ' (no energy meter: state and switching only)'}`,
     ),
   ];
-  return `${header.join('\n')}\n${plugs.length > 0 ? stringify(entries) : ''}`;
+  return `${header.join('\n')}\n${entries.length > 0 ? stringify(entries) : ''}`;
 }
 
-function slug(text: string): string {
-  return text
-    .toLowerCase()
-    .normalize('NFKD')
-    .replace(/[^a-z0-9]+/g, '-')
-    .replace(/^-+|-+$/g, '')
-    .slice(0, 64);
+function outletsOf(plug: Plug): { outlets?: DiscoveredOutlet[] } {
+  const children = [...plug.children.values()];
+  if (children.length === 0) return {};
+  return {
+    outlets: children.map((child, index) => ({ number: index + 1, id: child.id, alias: child.alias ?? '' })),
+  };
 }

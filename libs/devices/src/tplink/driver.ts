@@ -1,7 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { WattbusError } from '@wattbus/contracts';
-import { createRequire } from 'node:module';
-import type { AnyDevice, Plug as PlugType } from 'tplink-smarthome-api';
 import type {
   DeviceDriver,
   DriverDefinition,
@@ -11,128 +9,190 @@ import type {
 } from '../driver.js';
 import { classifyDeviceError, withTimeout } from '../errors.js';
 import type { RegistryDevice } from '../registry-schema.js';
-import { normalizeRealtime } from './emeter.js';
+import { credentialsOf } from './credentials.js';
+import { klapHint } from './detect.js';
+import { KasaRequests } from './kasa.js';
+import { KlapNotSupported, KlapTransport } from './klap.js';
+import type { OutletSelector, RequestSet } from './outlets.js';
+import { PassthroughTransport } from './passthrough.js';
+import { TapoRequests } from './tapo.js';
+import { LegacyTransport, type TplinkTransport } from './transport.js';
 
-// The package is CommonJS with getter exports Node's ESM loader cannot see by name.
-const { Client, Plug } = createRequire(import.meta.url)(
-  'tplink-smarthome-api',
-) as typeof import('tplink-smarthome-api');
+const EnvName = (what: string) =>
+  Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z_][A-Za-z0-9_]*$', description: what });
 
 export const TplinkConnectionSchema = Type.Object(
   {
     host: Type.String({ minLength: 1, maxLength: 253, description: 'IP address or host name of the plug.' }),
-    port: Type.Integer({
-      minimum: 1,
-      maximum: 65535,
-      default: 9999,
-      description: 'TCP port (default 9999).',
-    }),
+    port: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 65535,
+        description: 'TCP port (default 9999 for legacy, 80 for klap and tapo).',
+      }),
+    ),
+    protocol: Type.Optional(
+      Type.Union([Type.Literal('legacy'), Type.Literal('klap'), Type.Literal('tapo')], {
+        description:
+          "legacy (default): Kasa's port-9999 protocol. klap: Kasa firmware that closed port 9999 (HTTP, KLAP, account needed). tapo: Tapo plugs and strips (KLAP, or securePassthrough on older firmware; account needed).",
+      }),
+    ),
+    outlet: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 16,
+        description: 'Outlet of a power strip, 1-based as printed on it.',
+      }),
+    ),
+    child_id: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 64,
+        description: 'Outlet of a power strip by the id the strip reports (full, or its last two digits).',
+      }),
+    ),
+    username: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 256,
+        description: 'TP-Link account (e-mail) for klap and tapo.',
+      }),
+    ),
+    username_env: Type.Optional(EnvName('Environment variable holding the TP-Link account (e-mail).')),
+    password_env: Type.Optional(EnvName('Environment variable holding the TP-Link account password.')),
+    password_file: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 4096,
+        description: 'File holding the TP-Link account password.',
+      }),
+    ),
   },
-  { additionalProperties: false },
+  {
+    additionalProperties: false,
+    allOf: [
+      // The port's default depends on the protocol (ajv fills defaults from `then`/`else`).
+      {
+        if: { properties: { protocol: { enum: ['klap', 'tapo'] } }, required: ['protocol'] },
+        then: { properties: { port: { default: 80 } } },
+        else: { properties: { port: { default: 9999 } } },
+      },
+      { not: { required: ['outlet', 'child_id'] } },
+      { not: { required: ['username', 'username_env'] } },
+      { not: { required: ['password_env', 'password_file'] } },
+    ],
+  },
 );
 export type TplinkConnection = Static<typeof TplinkConnectionSchema>;
 
-/** One read asks for relay state and emeter in one round trip. */
-const READ_COMMAND = { system: { get_sysinfo: {} }, emeter: { get_realtime: {} } };
-
-/** TP-Link Kasa plugs with energy metering (HS110, KP115) over their local TCP protocol (port 9999). */
+/**
+ * TP-Link Kasa and Tapo plugs and power strips, one registry entry per plug or per outlet. The
+ * entry's `protocol` picks transport and request set: legacy (Kasa on TCP 9999), klap (Kasa
+ * request set over KLAP), tapo (SMART request set over KLAP, or securePassthrough when the
+ * device has no KLAP endpoint). Every operation has the device's `timeout_ms` as its deadline.
+ */
 export class TplinkDriver implements DeviceDriver {
   #device: RegistryDevice;
   #connection: TplinkConnection;
-  #client: InstanceType<typeof Client>;
-  #plug: PlugType | undefined;
   #where: string;
+  #transport: TplinkTransport;
+  #requests: RequestSet;
+  /** Said once per run of refusals, so a closed port 9999 is probed on port 80 only once. */
+  #hint: Promise<string | undefined> | undefined;
 
   constructor(device: RegistryDevice) {
     this.#device = device;
     this.#connection = device.connection as TplinkConnection;
-    this.#where = `${device.id} (${this.#connection.host}:${this.#connection.port})`;
-    // Every send has a deadline; TCP because UDP answers of HS110 are truncated for large payloads.
-    this.#client = new Client({
-      logLevel: 'silent',
-      defaultSendOptions: { timeout: device.timeout_ms, transport: 'tcp' },
-    });
-  }
-
-  async read(): Promise<DriverReading> {
-    const response = (await this.#command(READ_COMMAND)) as {
-      system?: { get_sysinfo?: { relay_state?: unknown } };
-      emeter?: { get_realtime?: unknown };
-    };
-    const values = normalizeRealtime(response.emeter?.get_realtime, this.#where);
-    const relay = response.system?.get_sysinfo?.relay_state;
-    return { values: [values], ...(relay === 0 || relay === 1 ? { on: relay === 1 } : {}) };
-  }
-
-  async setPower(on: boolean): Promise<void> {
-    await this.#guard(async () => {
-      const plug = await this.#plugFor();
-      await plug.setPowerState(on);
-    });
-  }
-
-  async getState(): Promise<DriverState> {
-    const sysinfo = (await this.#guard(async () => (await this.#plugFor()).getSysInfo())) as {
-      relay_state?: unknown;
-    };
-    const relay = sysinfo.relay_state;
-    if (relay !== 0 && relay !== 1) {
-      throw new WattbusError('DEVICE_ERROR', `${this.#where} reported no relay state`);
+    const { host, outlet, child_id } = this.#connection;
+    const protocol = this.#connection.protocol ?? 'legacy';
+    // Filled in by the registry; a driver built by hand gets the same default.
+    const port = this.#connection.port ?? (protocol === 'legacy' ? 9999 : 80);
+    const outletNote =
+      outlet !== undefined ? ` outlet ${outlet}` : child_id !== undefined ? ` outlet ${child_id}` : '';
+    this.#where = `${device.id} (${host}:${port}${outletNote})`;
+    const selector: OutletSelector | undefined =
+      outlet !== undefined || child_id !== undefined ? { outlet, child_id } : undefined;
+    const common = { host, port, where: this.#where, timeoutMs: device.timeout_ms };
+    const credentials = () => credentialsOf(this.#connection, this.#where);
+    if (protocol === 'legacy') {
+      this.#transport = new LegacyTransport(common);
+      this.#requests = new KasaRequests(this.#transport, this.#where, selector);
+    } else if (protocol === 'klap') {
+      this.#transport = new KlapTransport({ ...common, credentials, preferredVersion: 1 });
+      this.#requests = new KasaRequests(this.#transport, this.#where, selector);
+    } else {
+      this.#transport = new TapoTransport({ ...common, credentials });
+      this.#requests = new TapoRequests(this.#transport, this.#where, selector);
     }
-    return { on: relay === 1 };
   }
 
-  async describe(): Promise<DriverDescription> {
-    return this.#guard(async () => {
-      const plug = await this.#plugFor();
-      return {
-        model: plug.model,
-        details: {
-          alias: plug.alias,
-          mac: plug.mac,
-          software: plug.softwareVersion,
-          hardware: plug.hardwareVersion,
-        },
-      };
-    });
+  read(): Promise<DriverReading> {
+    return this.#guard(() => this.#requests.read());
+  }
+
+  setPower(on: boolean): Promise<void> {
+    return this.#guard(() => this.#requests.setPower(on));
+  }
+
+  getState(): Promise<DriverState> {
+    return this.#guard(() => this.#requests.getState());
+  }
+
+  describe(): Promise<DriverDescription> {
+    return this.#guard(() => this.#requests.describe());
   }
 
   async close(): Promise<void> {
-    this.#plug?.closeConnection();
-    this.#plug = undefined;
+    this.#transport.close();
   }
 
-  async #command(command: Record<string, unknown>): Promise<unknown> {
-    return this.#guard(async () => {
-      const plug = await this.#plugFor();
-      return plug.sendCommand(command);
-    });
-  }
-
-  /** One deadline over the whole operation (the library's covers single sends), errors classified. */
+  /** One deadline over the whole operation, errors classified; a refused legacy port says what to do. */
   async #guard<T>(work: () => Promise<T>): Promise<T> {
     try {
-      return await withTimeout(work(), this.#device.timeout_ms, this.#where);
+      const result = await withTimeout(work(), this.#device.timeout_ms, this.#where);
+      this.#hint = undefined;
+      return result;
     } catch (error) {
-      throw classifyDeviceError(error, this.#where);
+      const classified = classifyDeviceError(error, this.#where);
+      if (classified.details && (classified.details as { cause?: unknown }).cause === 'ECONNREFUSED') {
+        const hint = await this.#klapHint();
+        if (hint)
+          throw new WattbusError('DEVICE_UNREACHABLE', `${classified.message}; ${hint}`, classified.details);
+      }
+      throw classified;
     }
   }
 
-  /** The library needs the sysinfo once to build its Plug; until the plug answered we ask again. */
-  async #plugFor(): Promise<PlugType> {
-    if (this.#plug) return this.#plug;
-    const device: AnyDevice = await this.#client.getDevice({
-      host: this.#connection.host,
-      port: this.#connection.port,
-    });
-    if (!(device instanceof Plug)) {
-      throw new WattbusError('DEVICE_ERROR', `${this.#where} is a ${device.deviceType}, not a plug`);
+  #klapHint(): Promise<string | undefined> {
+    if ((this.#connection.protocol ?? 'legacy') !== 'legacy') return Promise.resolve(undefined);
+    this.#hint ??= klapHint(this.#connection.host, Math.min(this.#device.timeout_ms, 2000));
+    return this.#hint;
+  }
+}
+
+/** Tapo: KLAP first; a device without the KLAP endpoint (older firmware) gets securePassthrough from then on. */
+class TapoTransport implements TplinkTransport {
+  #current: TplinkTransport;
+  #fallback: (() => TplinkTransport) | undefined;
+
+  constructor(options: ConstructorParameters<typeof PassthroughTransport>[0]) {
+    this.#current = new KlapTransport({ ...options, preferredVersion: 2 });
+    this.#fallback = () => new PassthroughTransport(options);
+  }
+
+  async send(request: Record<string, unknown>): Promise<unknown> {
+    try {
+      return await this.#current.send(request);
+    } catch (error) {
+      if (!(error instanceof KlapNotSupported) || !this.#fallback) throw error;
+      this.#current = this.#fallback();
+      this.#fallback = undefined;
+      return this.#current.send(request);
     }
-    if (!device.supportsEmeter) {
-      throw new WattbusError('DEVICE_ERROR', `${this.#where} (${device.model}) has no energy meter`);
-    }
-    this.#plug = device;
-    return device;
+  }
+
+  close(): void {
+    this.#current.close();
   }
 }
 

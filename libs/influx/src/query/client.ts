@@ -1,18 +1,8 @@
 import { WattbusError } from '@wattbus/contracts';
-import { authorizationHeader, type InfluxConnection } from '../connection.js';
+import type { InfluxConnection } from '../connection.js';
+import { influxQuery, unavailable, type StatementResult } from '../http.js';
 import { detectServer, type InfluxServerInfo } from '../server.js';
 import { InfluxQL, type BuiltQuery, type ParamMode } from './builder.js';
-
-export interface InfluxSeries {
-  name: string;
-  tags?: Record<string, string>;
-  columns: string[];
-  values: unknown[][];
-}
-
-export interface StatementResult {
-  series: InfluxSeries[];
-}
 
 export interface InfluxQueryClientDeps {
   connection: InfluxConnection;
@@ -67,8 +57,9 @@ export class InfluxQueryClient {
   }
 
   async run(query: InfluxQL | BuiltQuery, options: RunOptions = {}): Promise<StatementResult[]> {
+    const built = query instanceof InfluxQL ? query.build() : query;
     try {
-      const results = await this.#run(query, options);
+      const results = await influxQuery(this.#connection, built.text, { ...options, params: built.params });
       this.#deps.onReachable?.(true);
       return results;
     } catch (error) {
@@ -77,92 +68,14 @@ export class InfluxQueryClient {
     }
   }
 
-  async #run(query: InfluxQL | BuiltQuery, options: RunOptions): Promise<StatementResult[]> {
-    const built = query instanceof InfluxQL ? query.build() : query;
-    const timeoutMs = options.timeoutMs ?? this.#connection.timeout_ms;
-    const form = new URLSearchParams({ db: this.#connection.database, q: built.text, epoch: 'ms' });
-    if (Object.keys(built.params).length > 0) form.set('params', JSON.stringify(built.params));
-    const signals = [AbortSignal.timeout(timeoutMs)];
-    if (options.signal) signals.push(options.signal);
-    let response: Response;
-    let body: string;
-    try {
-      response = await fetch(new URL('/query', this.#connection.url), {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/x-www-form-urlencoded',
-          ...authorizationHeader(this.#connection),
-        },
-        body: form,
-        signal: AbortSignal.any(signals),
-      });
-      body = await response.text();
-    } catch (error) {
-      throw this.#unavailable(error, timeoutMs);
-    }
-    if (response.status === 401 || response.status === 403) {
-      throw new WattbusError('STORE_UNAVAILABLE', `InfluxDB refused our credentials (${response.status})`);
-    }
-    if (response.status >= 500) {
-      throw new WattbusError('STORE_UNAVAILABLE', `InfluxDB answered ${response.status}: ${firstLine(body)}`);
-    }
-    let parsed: { results?: Array<{ error?: string; series?: InfluxSeries[] }>; error?: string };
-    try {
-      parsed = JSON.parse(body) as typeof parsed;
-    } catch {
-      throw new WattbusError(
-        'QUERY_FAILED',
-        `InfluxDB answered ${response.status} with no JSON: ${firstLine(body)}`,
-      );
-    }
-    if (!response.ok || parsed.error) {
-      throw new WattbusError(
-        'QUERY_FAILED',
-        `InfluxDB refused the query: ${parsed.error ?? response.status}`,
-      );
-    }
-    const results = parsed.results ?? [];
-    const failed = results.find((result) => result.error);
-    if (failed) throw new WattbusError('QUERY_FAILED', `InfluxDB refused the query: ${failed.error}`);
-    return results.map((result) => ({ series: result.series ?? [] }));
-  }
-
   async #detect(): Promise<InfluxServerInfo> {
     try {
       this.#server = await detectServer(this.#connection);
       return this.#server;
     } catch (error) {
-      const unavailable = this.#unavailable(error, this.#connection.timeout_ms);
-      this.#deps.onReachable?.(false, unavailable);
-      throw unavailable;
+      const failure = unavailable(this.#connection, error, this.#connection.timeout_ms);
+      this.#deps.onReachable?.(false, failure);
+      throw failure;
     }
   }
-
-  #unavailable(error: unknown, timeoutMs: number): WattbusError {
-    const name = (error as Error).name;
-    if (name === 'TimeoutError') {
-      return new WattbusError(
-        'STORE_UNAVAILABLE',
-        `InfluxDB at ${this.#connection.url} did not answer within ${timeoutMs} ms`,
-      );
-    }
-    if (name === 'AbortError')
-      return new WattbusError('TIMEOUT', 'the query was cancelled (deadline reached)');
-    const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-    return new WattbusError(
-      'STORE_UNAVAILABLE',
-      `InfluxDB at ${this.#connection.url} is unreachable: ${cause?.code ?? cause?.message ?? (error as Error).message}`,
-    );
-  }
-}
-
-/** Series rows as objects keyed by column. */
-export function seriesRows(series: InfluxSeries): Array<Record<string, unknown>> {
-  return series.values.map((values) =>
-    Object.fromEntries(series.columns.map((column, i) => [column, values[i]])),
-  );
-}
-
-function firstLine(text: string): string {
-  return text.split('\n', 1)[0]?.slice(0, 200) ?? '';
 }

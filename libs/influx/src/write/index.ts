@@ -1,3 +1,4 @@
 export * from './line-protocol.js';
+export * from './reading-line.js';
 export * from './backoff.js';
 export * from './writer.js';

@@ -1,80 +1,289 @@
-import { Point, type PointSettings } from '@influxdata/influxdb-client';
-import { READING_FIELDS, type Reading } from '@wattbus/contracts';
+import { escape, Point, type PointSettings } from '@influxdata/influxdb-client';
 
-/** The measurement every reading is stored in (DESIGN.md, "Storage"). */
-export const ELECTRICITY_MEASUREMENT = 'electricity';
+/**
+ * The one line-protocol encoder and decoder. Escaping comes from the client library's `escape`
+ * (the rules its own `Point` uses); unlike `Point`, tags and fields keep the caller's order.
+ */
 
-/** Numeric reading keys, stored as float fields in SI units as named: the contract's list. */
-export { READING_FIELDS };
+/** Field types as InfluxQL's SHOW FIELD KEYS names them. */
+export type FieldType = 'float' | 'integer' | 'unsigned' | 'string' | 'boolean';
 
-/** A value that line protocol cannot carry faithfully; the reading is refused, not mangled. */
+export interface LineField {
+  type: FieldType;
+  value: number | bigint | string | boolean;
+}
+
+export interface LinePoint {
+  measurement: string;
+  /** Written in this order; an empty value means "not set" and is left out. */
+  tags?: Record<string, string>;
+  /** Written in this order. */
+  fields: Record<string, LineField>;
+  /** In the precision of the write: we always write ms. */
+  timestamp: number | bigint;
+}
+
+/** A point decoded from a line, its timestamp exact. */
+export interface ParsedLine extends LinePoint {
+  tags: Record<string, string>;
+  timestamp: bigint;
+}
+
+/** A value that line protocol cannot carry faithfully, or a damaged line: refused, not mangled. */
 export class LineProtocolError extends Error {
-  constructor(message: string) {
-    super(message);
+  readonly column: number | undefined;
+
+  constructor(message: string, column?: number) {
+    super(column === undefined ? message : `${message} (column ${column + 1})`);
     this.name = 'LineProtocolError';
+    this.column = column;
   }
 }
 
-/** Tags the registry (retained device meta) knows, used when a reading lacks them. */
-export interface DeviceTags {
-  type?: string;
-  location?: string;
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+const UINT64_MAX = 2n ** 64n - 1n;
+
+export function encodeLine(point: LinePoint): string {
+  if (point.measurement === '') throw new LineProtocolError('a point needs a measurement');
+  let line = escape.measurement(point.measurement);
+  for (const [key, value] of Object.entries(point.tags ?? {})) {
+    if (value !== '') line += `,${escape.tag(key)}=${escape.tag(value)}`;
+  }
+  const fields = Object.entries(point.fields).map(
+    ([key, field]) => `${escape.tag(key)}=${fieldText(key, field)}`,
+  );
+  if (fields.length === 0) throw new LineProtocolError('a point needs a measurement and at least one field');
+  return `${line} ${fields.join(',')} ${timestampText(point.timestamp)}`;
+}
+
+function fieldText(key: string, { type, value }: LineField): string {
+  const refuse = () => new LineProtocolError(`${key} ${String(value)} is not a valid ${type} field`);
+  switch (type) {
+    case 'float':
+      if (typeof value !== 'number' || !Number.isFinite(value))
+        throw new LineProtocolError(`${key} ${String(value)} is not a finite number`);
+      return String(value);
+    case 'integer':
+    case 'unsigned': {
+      if (typeof value !== 'bigint' && !(typeof value === 'number' && Number.isSafeInteger(value)))
+        throw refuse();
+      const whole = BigInt(value);
+      const [min, max] = type === 'integer' ? [INT64_MIN, INT64_MAX] : [0n, UINT64_MAX];
+      if (whole < min || whole > max) throw refuse();
+      return `${whole}${type === 'integer' ? 'i' : 'u'}`;
+    }
+    case 'string':
+      return escape.quoted(String(value));
+    case 'boolean':
+      if (typeof value !== 'boolean') throw refuse();
+      return String(value);
+  }
+}
+
+function timestampText(timestamp: number | bigint): string {
+  if (typeof timestamp === 'bigint') return String(timestamp);
+  if (!Number.isFinite(timestamp))
+    throw new LineProtocolError(`timestamp ${String(timestamp)} is not a number of milliseconds`);
+  return String(Math.trunc(timestamp));
 }
 
 /** Timestamps are integers in ms: the writer always asks for `precision=ms`. */
-const MILLISECONDS: Partial<PointSettings> = {
-  convertTime: (value) => {
-    if (typeof value !== 'number' || !Number.isFinite(value)) {
-      throw new LineProtocolError(`timestamp ${String(value)} is not a number of milliseconds`);
-    }
-    return String(Math.trunc(value));
-  },
-};
+const MILLISECONDS: Partial<PointSettings> = { convertTime: (value) => timestampText(value as number) };
 
-/**
- * Line protocol for a point, from the client's own serialiser (`Point`), so escaping of spaces,
- * commas, equals signs and quotes lives in one tested place. A tag value ending in a backslash
- * would escape the separator after it (influxd then misparses the line), so it is refused.
- */
+/** A `Point` built with the client library, as a line with a ms timestamp. */
 export function pointToLine(point: Point): string {
   const line = point.toLineProtocol(MILLISECONDS);
   if (line === undefined) throw new LineProtocolError('a point needs a measurement and at least one field');
   return line;
 }
 
-export function checkTagValue(name: string, value: string): string {
-  if (value.length === 0) throw new LineProtocolError(`tag ${name} must not be empty`);
-  if (value.endsWith('\\')) {
-    throw new LineProtocolError(`tag ${name} ${JSON.stringify(value)} must not end with a backslash`);
+/**
+ * One row of a `SELECT * … GROUP BY *` answer as a line, or undefined when the row has no value.
+ * The declared type decides the suffix (`5i` stays an integer); a value of another JSON type
+ * (a field that changed type between shards) is written as what it is.
+ */
+export function rowToLine(
+  measurement: string,
+  tags: Record<string, string>,
+  columns: readonly ({ name: string; type: FieldType } | undefined)[],
+  row: readonly unknown[],
+  timeMs: number,
+): string | undefined {
+  const fields: Record<string, LineField> = {};
+  for (const [index, column] of columns.entries()) {
+    const value = row[index];
+    if (column === undefined || value === null || value === undefined) continue;
+    if (typeof value === 'boolean') fields[column.name] = { type: 'boolean', value };
+    else if (typeof value === 'string') fields[column.name] = { type: 'string', value };
+    else if (typeof value === 'number') {
+      const whole = Number.isSafeInteger(value);
+      const type =
+        column.type === 'integer' && whole
+          ? 'integer'
+          : column.type === 'unsigned' && whole && value >= 0
+            ? 'unsigned'
+            : 'float';
+      fields[column.name] = { type, value };
+    }
   }
-  return value;
+  if (Object.keys(fields).length === 0) return undefined;
+  return encodeLine({ measurement, tags, fields, timestamp: timeMs });
+}
+
+const TRUE = new Set(['t', 'T', 'true', 'True', 'TRUE']);
+const FALSE = new Set(['f', 'F', 'false', 'False', 'FALSE']);
+const FLOAT = /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/;
+const INTEGER = /^[-+]?\d+i$/;
+const UNSIGNED = /^\d+u$/;
+const TIMESTAMP = /^-?\d+$/;
+
+/**
+ * Parses one line protocol record strictly, with InfluxDB 1.x's escaping: `\,` `\ ` (and `\=`
+ * in keys and tag values) are escapes, any other backslash pair is kept as written; string
+ * fields unescape `\"` and `\\` and may contain newlines. A timestamp is required: we always
+ * write one, so a line without one is damage.
+ */
+export function parseLine(text: string): ParsedLine {
+  let at = 0;
+  const end = text.length;
+
+  const readName = (escapable: string, stops: string, what: string): string => {
+    let out = '';
+    while (at < end) {
+      const char = text[at]!;
+      if (char === '\\' && at + 1 < end) {
+        const next = text[at + 1]!;
+        out += escapable.includes(next) ? next : `\\${next}`;
+        at += 2;
+        continue;
+      }
+      if (stops.includes(char)) break;
+      if (char === '\n') throw new LineProtocolError(`newline in ${what}`, at);
+      out += char;
+      at++;
+    }
+    if (out === '') throw new LineProtocolError(`empty ${what}`, at);
+    return out;
+  };
+
+  const measurement = readName(', ', ', ', 'measurement');
+  const tags: Record<string, string> = {};
+  while (text[at] === ',') {
+    at++;
+    const key = readName(',= ', ',= ', 'tag key');
+    if (text[at] !== '=') throw new LineProtocolError(`tag ${key} has no '='`, at);
+    at++;
+    tags[key] = readName(',= ', ', ', `value of tag ${key}`);
+  }
+  if (text[at] !== ' ') throw new LineProtocolError('expected a space before the fields', at);
+  at++;
+
+  const fields: ParsedLine['fields'] = {};
+  for (;;) {
+    const key = readName(',= ', ',= ', 'field key');
+    if (text[at] !== '=') throw new LineProtocolError(`field ${key} has no '='`, at);
+    at++;
+    if (text[at] === '"') {
+      at++;
+      let value = '';
+      let closed = false;
+      while (at < end) {
+        const char = text[at]!;
+        if (char === '\\' && at + 1 < end && (text[at + 1] === '"' || text[at + 1] === '\\')) {
+          value += text[at + 1];
+          at += 2;
+          continue;
+        }
+        if (char === '"') {
+          closed = true;
+          at++;
+          break;
+        }
+        value += char;
+        at++;
+      }
+      if (!closed) throw new LineProtocolError(`unterminated string in field ${key}`, at);
+      fields[key] = { type: 'string', value };
+    } else {
+      const start = at;
+      while (at < end && text[at] !== ',' && text[at] !== ' ') at++;
+      fields[key] = fieldValue(text.slice(start, at), key, start);
+    }
+    if (text[at] === ',') {
+      at++;
+      continue;
+    }
+    break;
+  }
+  if (text[at] !== ' ') throw new LineProtocolError('expected a space and a timestamp after the fields', at);
+  at++;
+  const stamp = text.slice(at);
+  if (!TIMESTAMP.test(stamp))
+    throw new LineProtocolError(`bad timestamp ${JSON.stringify(stamp.slice(0, 40))}`, at);
+  return { measurement, tags, fields, timestamp: BigInt(stamp) };
+}
+
+function fieldValue(raw: string, key: string, column: number): LineField {
+  if (TRUE.has(raw)) return { type: 'boolean', value: true };
+  if (FALSE.has(raw)) return { type: 'boolean', value: false };
+  if (INTEGER.test(raw)) return { type: 'integer', value: BigInt(raw.slice(0, -1)) };
+  if (UNSIGNED.test(raw)) return { type: 'unsigned', value: BigInt(raw.slice(0, -1)) };
+  if (FLOAT.test(raw)) return { type: 'float', value: Number(raw) };
+  throw new LineProtocolError(`bad value ${JSON.stringify(raw.slice(0, 40))} for field ${key}`, column);
+}
+
+/** The timestamp of a record we wrote: the text after its last space (fields come before it). */
+export function timestampOf(record: string): number {
+  return Number(record.slice(record.lastIndexOf(' ') + 1));
 }
 
 /**
- * One reading as one line of the `electricity` measurement: tags device, type, location, phase;
- * float fields in SI units; time = the reading's `ts` in ms, so a re-delivered reading overwrites itself.
+ * Whether a physical line stops inside a quoted string field, so the record goes on after the
+ * newline (string fields may hold newlines; nothing else may).
  */
-export function readingToLine(reading: Reading, registry?: DeviceTags): string {
-  const time = Date.parse(reading.ts);
-  if (!Number.isFinite(time)) throw new LineProtocolError(`ts ${JSON.stringify(reading.ts)} is not a date`);
-  const point = new Point(ELECTRICITY_MEASUREMENT).tag('device', checkTagValue('device', reading.device));
-  // The reading says what it knows; the registry fills the gaps.
-  const type = reading.type ?? registry?.type;
-  const location = reading.location ?? registry?.location;
-  if (type !== undefined) point.tag('type', checkTagValue('type', type));
-  if (location !== undefined) point.tag('location', checkTagValue('location', location));
-  if (reading.phase !== undefined) point.tag('phase', reading.phase);
-  for (const field of READING_FIELDS) {
-    const value = reading[field];
-    if (value === undefined) continue;
-    if (!Number.isFinite(value))
-      throw new LineProtocolError(`${field} ${String(value)} is not a finite number`);
-    point.floatField(field, value);
+export function endsInsideString(text: string): boolean {
+  let section = 0; // 0 measurement and tags, 1 fields, 2 timestamp
+  let inString = false;
+  for (let at = 0; at < text.length; at++) {
+    const char = text[at];
+    if (char === '\\') {
+      at++;
+      continue;
+    }
+    if (inString) {
+      if (char === '"') inString = false;
+    } else if (char === ' ') {
+      section++;
+      if (section === 2) return false;
+    } else if (section === 1 && char === '"' && text[at - 1] === '=') {
+      inString = true;
+    }
   }
-  return pointToLine(point.timestamp(time));
+  return inString;
 }
 
-/** The device tag of a line made by readingToLine (device ids need no escaping), for dead letters. */
-export function deviceOfLine(line: string): string | undefined {
-  return /^electricity,device=([a-z0-9][a-z0-9_-]*)[, ]/.exec(line)?.[1];
+/** Splits decoded text chunks into line protocol records (a record spans lines only inside a string). */
+export async function* records(chunks: AsyncIterable<string>): AsyncGenerator<string> {
+  let buffer = '';
+  let pending = ''; // a record that continues on the next line
+  for await (const chunk of chunks) {
+    buffer += chunk;
+    let start = 0;
+    for (;;) {
+      const newline = buffer.indexOf('\n', start);
+      if (newline < 0) break;
+      const line = pending + buffer.slice(start, newline);
+      start = newline + 1;
+      if (line.includes('"') && endsInsideString(line)) {
+        pending = `${line}\n`;
+        continue;
+      }
+      pending = '';
+      if (line !== '') yield line;
+    }
+    buffer = buffer.slice(start);
+  }
+  const rest = pending + buffer;
+  if (rest !== '') yield rest;
 }

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { HttpError, InfluxDB, setLogger, type WriteApi } from '@influxdata/influxdb-client';
-import { authorizationHeader, type InfluxConnection } from '../connection.js';
+import { authorizationHeader, tokenHeader, type InfluxConnection } from '../connection.js';
+import { ensureDatabase } from '../database.js';
 import { detectServer, type InfluxServerInfo } from '../server.js';
 import { backoffDelayMs, parseRetryAfterMs } from './backoff.js';
 
@@ -272,9 +273,7 @@ export class InfluxWriter {
   async #createDatabase(server: InfluxServerInfo): Promise<void> {
     const connection = this.#options.connection;
     try {
-      if (server.generation === 1) await createDatabaseV1(connection);
-      else if (server.generation === 2) await createBucketV2(connection);
-      // 3.x creates a database on its first write.
+      await ensureDatabase(connection, server);
     } catch (error) {
       this.#logger.warn(
         { database: connection.database, error: describe(error) },
@@ -282,56 +281,6 @@ export class InfluxWriter {
       );
     }
   }
-}
-
-/** /api/v2/write wants the token as `Token …` on 2.x and 3.x. */
-function tokenHeader(connection: InfluxConnection): Record<string, string> {
-  return connection.password === undefined ? {} : { authorization: `Token ${connection.password}` };
-}
-
-export function quoteIdentifier(name: string): string {
-  return `"${name.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
-}
-
-async function createDatabaseV1(connection: InfluxConnection): Promise<void> {
-  const response = await fetch(new URL('/query', connection.url), {
-    method: 'POST',
-    headers: { ...authorizationHeader(connection), 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ q: `CREATE DATABASE ${quoteIdentifier(connection.database)}` }),
-    signal: AbortSignal.timeout(connection.timeout_ms),
-  });
-  const text = await response.text();
-  if (!response.ok || text.includes('"error"')) {
-    throw new Error(`CREATE DATABASE answered ${response.status}: ${text.slice(0, 300)}`);
-  }
-}
-
-/** 2.x: find the bucket, else create it in the configured org (untested here: the harness runs 1.x). */
-async function createBucketV2(connection: InfluxConnection): Promise<void> {
-  const headers = { ...tokenHeader(connection), 'content-type': 'application/json' };
-  const org = connection.org ?? '';
-  const signal = AbortSignal.timeout(connection.timeout_ms);
-  const found = await fetch(
-    new URL(
-      `/api/v2/buckets?org=${encodeURIComponent(org)}&name=${encodeURIComponent(connection.database)}`,
-      connection.url,
-    ),
-    { headers, signal },
-  );
-  if (found.ok && ((await found.json()) as { buckets?: unknown[] }).buckets?.length) return;
-  const orgs = await fetch(new URL(`/api/v2/orgs?org=${encodeURIComponent(org)}`, connection.url), {
-    headers,
-    signal,
-  });
-  const orgId = ((await orgs.json()) as { orgs?: Array<{ id: string }> }).orgs?.[0]?.id;
-  if (orgId === undefined) throw new Error(`organisation ${JSON.stringify(org)} not found`);
-  const created = await fetch(new URL('/api/v2/buckets', connection.url), {
-    method: 'POST',
-    headers,
-    body: JSON.stringify({ orgID: orgId, name: connection.database, retentionRules: [] }),
-    signal,
-  });
-  if (!created.ok) throw new Error(`creating the bucket answered ${created.status}: ${await created.text()}`);
 }
 
 function describe(error: unknown): string {

@@ -5,9 +5,7 @@ import type {
   ServerTCP as ServerTCPClass,
   IServiceVector,
 } from 'modbus-serial';
-import type { ReadingValues } from '../driver.js';
-import { registerWords } from './codec.js';
-import type { MeterProfile } from './profiles.js';
+import { registerWords, type MeterProfile, type ReadingValues } from '@wattbus/devices';
 
 const { ServerTCP, ServerSerial } = createRequire(import.meta.url)('modbus-serial') as {
   ServerTCP: typeof ServerTCPClass;

@@ -1,22 +1,19 @@
-import { createRequire } from 'node:module';
-import type { ReadingValues } from './driver.js';
+import type { ReadingValues } from '@wattbus/devices';
+import {
+  KasaState,
+  newSimulatorDevice,
+  type KasaModel,
+  type Realtime,
+  type SimulatorDevice,
+} from './kasa-model.js';
 
 /**
- * A TP-Link plug simulated by `tplink-smarthome-simulator` on a free loopback port, for tests of
- * this library and of the agents. Only import it from tests: the simulator is a dev dependency.
+ * A TP-Link Kasa plug or strip simulated by `tplink-smarthome-simulator` on a free loopback
+ * port, speaking the legacy port-9999 protocol, for tests of the driver library, of the agents
+ * and for the embedded demo.
  */
-type SimulatorModule = typeof import('tplink-smarthome-simulator');
-type SimulatorDevice = InstanceType<SimulatorModule['Device']>;
-
-export type SimulatedModel = 'hs110' | 'hs110v2';
-
-export interface Realtime {
-  power: number;
-  voltage: number;
-  current: number;
-  /** kWh, as v1 firmware reports it. */
-  total: number;
-}
+export type SimulatedModel = KasaModel;
+export type { Realtime };
 
 export interface SimulatedPlugOptions {
   model?: SimulatedModel;
@@ -33,6 +30,8 @@ export class SimulatedPlug {
   requests = 0;
   /** Most requests the plug was answering at the same time. */
   maxInFlight = 0;
+  /** The plug's state: relay, emeter, outlets of a strip. */
+  readonly kasa: KasaState;
   #device: SimulatorDevice;
   #inFlight = 0;
   #running = false;
@@ -40,6 +39,7 @@ export class SimulatedPlug {
   private constructor(device: SimulatorDevice, model: SimulatedModel) {
     this.#device = device;
     this.model = model;
+    this.kasa = new KasaState(device, model);
     const networking = device.deviceNetworking;
     networking.on('data', () => {
       this.requests++;
@@ -54,17 +54,14 @@ export class SimulatedPlug {
   }
 
   static async start(options: SimulatedPlugOptions = {}): Promise<SimulatedPlug> {
-    const { Device } = createRequire(import.meta.url)('tplink-smarthome-simulator') as SimulatorModule;
     const model = options.model ?? 'hs110';
     // The simulator takes a free UDP port and then the same TCP port, which another process may
     // hold on a busy machine: then it tries again with a fresh port.
     for (let attempt = 1; ; attempt++) {
-      const device = new Device({
+      const device = newSimulatorDevice({
         model,
-        port: 0,
-        address: '127.0.0.1',
-        responseDelay: options.responseDelay ?? 0,
-        ...(options.alias ? { alias: options.alias } : {}),
+        responseDelay: options.responseDelay,
+        alias: options.alias,
       });
       const plug = new SimulatedPlug(device, model);
       if (options.realtime) plug.setRealtime(options.realtime);
@@ -123,54 +120,29 @@ export class SimulatedPlug {
     });
   }
 
+  /** Calls `listener` after every answer the plug sends (e.g. to follow a relay change at once). */
+  onResponse(listener: () => void): void {
+    this.#device.deviceNetworking.on('response', listener);
+  }
+
   set responseDelay(ms: number) {
     this.#device.deviceNetworking.responseDelay = ms;
   }
 
   get relayOn(): boolean {
-    return this.#sysinfo().relay_state === 1;
+    return this.kasa.relayOn;
   }
 
   set relayOn(on: boolean) {
-    this.#sysinfo().relay_state = on ? 1 : 0;
+    this.kasa.relayOn = on;
   }
 
   setRealtime(values: Partial<Realtime>): void {
-    Object.assign(this.#realtime(), values);
+    this.kasa.setRealtime(values);
   }
 
-  /**
-   * The reading values a correct driver derives from the current emeter values: v2 firmware
-   * floors to milli-units, and the driver rounds to 6 decimals.
-   */
+  /** The reading values a correct driver derives from the current emeter values. */
   expected(): ReadingValues {
-    const realtime = this.#realtime();
-    if (this.model === 'hs110v2') {
-      return {
-        power_w: Math.floor(realtime.power * 1000) / 1000,
-        voltage_v: Math.floor(realtime.voltage * 1000) / 1000,
-        current_a: Math.floor(realtime.current * 1000) / 1000,
-        energy_wh: Math.floor(realtime.total * 1000),
-      };
-    }
-    return {
-      power_w: round6(realtime.power),
-      voltage_v: round6(realtime.voltage),
-      current_a: round6(realtime.current),
-      energy_wh: round6(realtime.total * 1000),
-    };
-  }
-
-  #realtime(): Realtime {
-    return (this.#device.data as unknown as { emeter: { realtime: Realtime } }).emeter.realtime;
-  }
-
-  #sysinfo(): { relay_state?: number } {
-    return this.#device.data.system.sysinfo as { relay_state?: number };
+    return this.kasa.expected();
   }
 }
-
-function round6(value: number): number {
-  return Math.round(value * 1e6) / 1e6;
-}
-export { SimulatedMeters, type SimulatedServer } from './modbus/simulator.js';

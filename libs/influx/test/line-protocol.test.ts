@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { endsInsideString, parseLine, records, timestampOf, toLine } from '../src/line-protocol.js';
+import { endsInsideString, parseLine, records, rowToLine as toLine, timestampOf } from '../src/index.js';
 
 async function* chunksOf(text: string, size: number): AsyncGenerator<string> {
   for (let at = 0; at < text.length; at += size) yield text.slice(at, at + size);

@@ -1,0 +1,143 @@
+import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
+import type { Logger } from 'pino';
+import { checkBrokerUrl, redactUrl, urlUsername } from './broker-url.js';
+import { ConnectionWatch, type BrokerTarget } from './connection-watch.js';
+import { BusConnectError } from './errors.js';
+import type { BusSettings } from './options.js';
+import { describeConnackRefusal, isNotAuthorised, isUnsupportedProtocol } from './refusals.js';
+
+export interface OpenConnection {
+  client: MqttClient;
+  watch: ConnectionWatch;
+  target: BrokerTarget;
+}
+
+/**
+ * Opens the broker connection and waits for its first CONNACK. The URL is checked before any
+ * I/O; `protocol: 'auto'` tries MQTT 5 and falls back to 3.1.1 when the broker refuses it.
+ * Rejects with BusConnectError: `url`, `not-authorised` and `refused` at once (retrying cannot
+ * help), `unreachable` after connectTimeoutMs of failed attempts (each one logged).
+ */
+export async function openConnection(
+  settings: BusSettings,
+  clientId: string,
+  logger: Logger,
+): Promise<OpenConnection> {
+  const url = checkBrokerUrl(settings.url);
+  const target = { url: redactUrl(settings.url), username: settings.username ?? urlUsername(url) };
+  try {
+    return await openClient(settings, clientId, settings.protocol === 4 ? 4 : 5, target, logger);
+  } catch (error) {
+    if (settings.protocol !== 'auto' || !isProtocolRefusal(error)) throw error;
+    logger.info({ url: target.url }, 'broker does not speak MQTT 5; using MQTT 3.1.1');
+    return openClient(settings, clientId, 4, target, logger);
+  }
+}
+
+/** MQTT allows `+`, `#`, `/` and spaces in a client id, but the reply topic is named after it. */
+export function sanitizeClientId(clientId: string): string {
+  return clientId.replace(/[+#/\s]/g, '_');
+}
+
+function isProtocolRefusal(error: unknown): boolean {
+  return error instanceof BusConnectError && error.code !== undefined && isUnsupportedProtocol(error.code);
+}
+
+type EarlyMessage = [IPublishPacket, (error?: Error) => void];
+const earlyMessages = new WeakMap<MqttClient, EarlyMessage[]>();
+
+/**
+ * Messages a resumed session's queue delivered before the router was installed (unacked), in
+ * order; the router dispatches them first.
+ */
+export function takeEarlyMessages(client: MqttClient): EarlyMessage[] {
+  const early = earlyMessages.get(client) ?? [];
+  earlyMessages.delete(client);
+  return early;
+}
+
+function clientOptions(settings: BusSettings, clientId: string, protocolVersion: 4 | 5): IClientOptions {
+  const will = settings.will;
+  return {
+    clientId,
+    protocolVersion,
+    clean: settings.clean,
+    username: settings.username,
+    password: settings.password,
+    reconnectPeriod: settings.reconnectMinMs,
+    // Keep retrying (with backoff) when a reconnect is refused, e.g. while a password is rotated.
+    reconnectOnConnackError: true,
+    connectTimeout: settings.attemptTimeoutMs,
+    resubscribe: true,
+    will: will
+      ? { topic: will.topic, payload: Buffer.from(will.payload), qos: 1, retain: will.retain ?? false }
+      : undefined,
+    // Tell an MQTT 5 broker to keep a persistent session for a while after we disconnect.
+    properties:
+      protocolVersion === 5 && !settings.clean
+        ? { sessionExpiryInterval: settings.sessionExpirySeconds }
+        : undefined,
+  };
+}
+
+/** Opens one mqtt.js client and waits for its first CONNACK (or a refusal, or the connect timeout). */
+function openClient(
+  settings: BusSettings,
+  clientId: string,
+  protocolVersion: 4 | 5,
+  target: BrokerTarget,
+  logger: Logger,
+): Promise<OpenConnection> {
+  const client = mqtt.connect(settings.url, clientOptions(settings, clientId, protocolVersion));
+  const watch = new ConnectionWatch(client, settings, target, logger);
+  watch.start();
+  // Nagle's algorithm holds small packets (a request, its PUBACK, the response) until the peer's
+  // delayed ACK: ~40 ms per hop, ~90 ms per request/response. Send them at once, on every connect.
+  client.on('connect', () =>
+    (client.stream as { setNoDelay?: (noDelay: boolean) => void }).setNoDelay?.(true),
+  );
+  // A resumed session's queue can arrive before the router exists; hold it (unacked) for it.
+  const early: EarlyMessage[] = [];
+  earlyMessages.set(client, early);
+  client.handleMessage = (packet, done) => {
+    early.push([packet, done]);
+  };
+  const timeoutMs = settings.connectTimeoutMs;
+  return new Promise((resolve, reject) => {
+    const fail = (error: BusConnectError) => {
+      cleanup();
+      watch.stop();
+      client.end(true);
+      reject(error);
+    };
+    const timer = setTimeout(() => {
+      const why = watch.lastFailure ? `: ${watch.lastFailure}` : '';
+      fail(
+        new BusConnectError(
+          'unreachable',
+          `could not connect to the MQTT broker at ${target.url} within ${timeoutMs} ms${why}`,
+          target,
+        ),
+      );
+    }, timeoutMs);
+    const onConnect = () => {
+      cleanup();
+      resolve({ client, watch, target });
+    };
+    const onError = (error: Error & { code?: unknown }) => {
+      // A refusal in the CONNACK (credentials, protocol version) will not go away by retrying.
+      if (typeof error.code !== 'number') return;
+      const code = error.code;
+      const reason = isNotAuthorised(code) ? 'not-authorised' : 'refused';
+      const message = `${describeConnackRefusal(code, target.username)}, at ${target.url}`;
+      fail(new BusConnectError(reason, message, { ...target, code }));
+    };
+    const cleanup = () => {
+      clearTimeout(timer);
+      client.off('connect', onConnect);
+      client.off('error', onError);
+    };
+    client.on('connect', onConnect);
+    client.on('error', onError);
+  });
+}

@@ -1,0 +1,259 @@
+import { randomUUID } from 'node:crypto';
+import {
+  RequestEnvelopeSchema,
+  ResponseEnvelopeSchema,
+  WattbusError,
+  isErrorCode,
+  validator,
+  type RequestEnvelope,
+  type ResponseEnvelope,
+  type Topics,
+  type Validator,
+} from '@wattbus/contracts';
+import type { IPublishPacket, MqttClient } from 'mqtt';
+import type { Logger } from 'pino';
+import type { DeadLetters } from './dead-letters.js';
+import { BusStoppedError, RequestTimeoutError } from './errors.js';
+import type { BusMetrics } from './metrics.js';
+import { refusalOf } from './refusals.js';
+import type { MessageContext, Subscription, TopicRouter } from './router.js';
+
+export interface RequestOptions {
+  /** How long to wait for the response, ms; default BUS_DEFAULTS.requestTimeoutMs. */
+  timeoutMs?: number;
+  /** Cancels the wait (e.g. the HTTP client went away). */
+  signal?: AbortSignal;
+  /**
+   * Correlation id to use instead of a fresh UUID (e.g. the HTTP request id, so logs on both
+   * sides share it). Must be a valid topic segment and unique among this bus' pending requests.
+   */
+  id?: string;
+}
+
+export interface ServeContext extends MessageContext {
+  envelope: RequestEnvelope;
+}
+
+export type RequestHandler<P, R> = (params: P, context: ServeContext) => Promise<R> | R;
+
+interface PendingRequest {
+  resolve: (result: unknown) => void;
+  reject: (error: Error) => void;
+  timer: NodeJS.Timeout;
+  cleanup: () => void;
+}
+
+export interface RequestResponseDeps {
+  client: MqttClient;
+  topics: Topics;
+  clientId: string;
+  username: string | undefined;
+  router: TopicRouter;
+  deadLetters: DeadLetters;
+  metrics: BusMetrics;
+  logger: Logger;
+  requestTimeoutMs: number;
+}
+
+const checkEnvelope = validator(RequestEnvelopeSchema);
+const checkResponse = validator(ResponseEnvelopeSchema);
+
+/**
+ * Correlated request/response over the bus: requests carry `id` and `reply_to` in the envelope
+ * (and, on MQTT 5, Response Topic and Correlation Data); answers come back on this client's
+ * reply topic `<base>/replies/<clientId>/<id>`, subscribed on the first request.
+ */
+export class RequestResponse {
+  #deps: RequestResponseDeps;
+  #pending = new Map<string, PendingRequest>();
+  #repliesSubscribed: Promise<void> | undefined;
+  #stopped = false;
+
+  constructor(deps: RequestResponseDeps) {
+    this.#deps = deps;
+  }
+
+  get pendingCount(): number {
+    return this.#pending.size;
+  }
+
+  /** Sends a request envelope and resolves with the correlated result, or rejects with its error. */
+  async request<R = unknown>(
+    topic: string,
+    params: Record<string, unknown>,
+    options: RequestOptions = {},
+  ): Promise<R> {
+    if (this.#stopped) throw new BusStoppedError();
+    const { client, topics, metrics } = this.#deps;
+    const timeoutMs = options.timeoutMs ?? this.#deps.requestTimeoutMs;
+    await this.#ensureRepliesSubscribed();
+    if (this.#stopped) throw new BusStoppedError();
+    if (options.signal?.aborted) throw new WattbusError('TIMEOUT', `request on ${topic} was cancelled`);
+    const id = options.id ?? randomUUID();
+    if (this.#pending.has(id))
+      throw new WattbusError('INVALID_REQUEST', `request id ${id} is already pending`);
+    const replyTo = topics.reply(this.#deps.clientId, id);
+    const envelope: RequestEnvelope = {
+      id,
+      reply_to: replyTo,
+      params,
+      deadline: new Date(Date.now() + timeoutMs).toISOString(),
+    };
+    const result = new Promise<R>((resolve, reject) => {
+      const onAbort = () =>
+        this.#settle(id, new WattbusError('TIMEOUT', `request on ${topic} was cancelled`));
+      const timer = setTimeout(() => {
+        metrics.requests_timed_out++;
+        this.#settle(id, new RequestTimeoutError(topic, timeoutMs));
+      }, timeoutMs);
+      options.signal?.addEventListener('abort', onAbort, { once: true });
+      this.#pending.set(id, {
+        resolve: resolve as (result: unknown) => void,
+        reject,
+        timer,
+        cleanup: () => options.signal?.removeEventListener('abort', onAbort),
+      });
+    });
+    metrics.requests_sent++;
+    const properties = this.#isMqtt5()
+      ? {
+          responseTopic: replyTo,
+          correlationData: Buffer.from(id),
+          messageExpiryInterval: Math.max(1, Math.ceil(timeoutMs / 1000)),
+        }
+      : undefined;
+    client.publish(topic, JSON.stringify(envelope), { qos: 1, properties }, (error) => {
+      if (!error) return;
+      const reason = refusalOf('publish', topic, error, this.#deps.username) as Error;
+      this.#settle(
+        id,
+        this.#stopped
+          ? new BusStoppedError()
+          : new WattbusError('INTERNAL', `could not publish request: ${reason.message}`),
+      );
+    });
+    return result;
+  }
+
+  /** Answers requests on `filter`: params validated, handler errors turned into error envelopes. */
+  serve<P, R>(
+    filter: string,
+    checkParams: Validator<P>,
+    handler: RequestHandler<P, R>,
+  ): Promise<Subscription> {
+    const { client, topics, deadLetters, metrics, logger } = this.#deps;
+    return this.#deps.router.subscribe(filter, checkEnvelope, async (envelope, context) => {
+      const replyTo = this.#replyTopicOf(envelope, context.packet);
+      if (!replyTo) {
+        deadLetters.send(
+          context.topic,
+          context.packet.payload as Buffer,
+          'rejected',
+          `reply_to ${JSON.stringify(envelope.reply_to)} is not a reply topic under ${topics.base}/replies/`,
+        );
+        return;
+      }
+      if (envelope.deadline && Date.parse(envelope.deadline) < Date.now()) {
+        logger.debug(
+          { topic: context.topic, id: envelope.id },
+          'request past its deadline; nobody waits for it',
+        );
+        return;
+      }
+      const response = await this.#answer(envelope, context, checkParams, handler);
+      metrics.requests_served++;
+      const correlationData = context.packet.properties?.correlationData;
+      const properties = this.#isMqtt5() && correlationData ? { correlationData } : undefined;
+      client.publish(replyTo, JSON.stringify(response), { qos: 1, properties }, (error) => {
+        if (!error) return;
+        const reason = refusalOf('publish', replyTo, error, this.#deps.username);
+        logger.warn({ err: reason, reply_to: replyTo }, 'could not publish response');
+      });
+    });
+  }
+
+  /** Rejects every pending request with BusStoppedError; later requests reject at once. */
+  stop(): void {
+    this.#stopped = true;
+    for (const id of [...this.#pending.keys()]) this.#settle(id, new BusStoppedError());
+  }
+
+  #isMqtt5(): boolean {
+    return this.#deps.client.options.protocolVersion === 5;
+  }
+
+  async #answer<P, R>(
+    envelope: RequestEnvelope,
+    context: MessageContext,
+    checkParams: Validator<P>,
+    handler: RequestHandler<P, R>,
+  ): Promise<ResponseEnvelope> {
+    if (!checkParams(envelope.params)) {
+      return errorResponse(
+        envelope.id,
+        new WattbusError('INVALID_PARAMS', `invalid params: ${checkParams.errorText()}`, {
+          errors: checkParams.errors().map((e) => ({ path: e.instancePath, message: e.message })),
+        }),
+      );
+    }
+    try {
+      const result = await handler(envelope.params, { ...context, envelope });
+      return { id: envelope.id, ok: true, result: result ?? null };
+    } catch (error) {
+      if (!(error instanceof WattbusError)) {
+        this.#deps.metrics.handler_errors++;
+        this.#deps.logger.error({ err: error, topic: context.topic }, 'request handler failed');
+      }
+      return errorResponse(envelope.id, error);
+    }
+  }
+
+  #replyTopicOf(envelope: RequestEnvelope, packet: IPublishPacket): string | undefined {
+    const candidate = packet.properties?.responseTopic ?? envelope.reply_to;
+    return this.#deps.topics.isReplyTopic(candidate) ? candidate : undefined;
+  }
+
+  #ensureRepliesSubscribed(): Promise<void> {
+    this.#repliesSubscribed ??= this.#deps.router
+      .subscribe(
+        this.#deps.topics.replies(this.#deps.clientId),
+        checkResponse,
+        (response) => {
+          if (!this.#pending.has(response.id)) return; // late answer after a timeout, or a duplicate
+          if (response.ok) this.#settle(response.id, undefined, response.result);
+          else {
+            const code = isErrorCode(response.error.code) ? response.error.code : 'INTERNAL';
+            this.#settle(response.id, new WattbusError(code, response.error.message, response.error.details));
+          }
+        },
+        { qos: 1 },
+      )
+      .then(() => undefined);
+    return this.#repliesSubscribed;
+  }
+
+  #settle(id: string, error: Error | undefined, result?: unknown): void {
+    const pending = this.#pending.get(id);
+    if (!pending) return;
+    this.#pending.delete(id);
+    clearTimeout(pending.timer);
+    pending.cleanup();
+    if (error) pending.reject(error);
+    else pending.resolve(result);
+  }
+}
+
+function errorResponse(id: string, error: unknown): ResponseEnvelope {
+  if (error instanceof WattbusError) {
+    return {
+      id,
+      ok: false,
+      error: {
+        code: error.code,
+        message: error.message,
+        ...(error.details === undefined ? {} : { details: error.details }),
+      },
+    };
+  }
+  return { id, ok: false, error: { code: 'INTERNAL', message: 'internal error while handling the request' } };
+}
