@@ -1,5 +1,5 @@
 import { busConnection } from '@wattbus/bus';
-import { runService, type Logger } from '@wattbus/runtime';
+import { busMetrics, runService, type Logger } from '@wattbus/runtime';
 import { commandList, commandNow, commandRestore, commandVerify, type CommandIo } from './cli.js';
 import { BackupConfigSchema, checkBackupConfig, ENV_PREFIX } from './config.js';
 import { HealthReporter, SERVICE_NAME } from './health-reporter.js';
@@ -64,6 +64,7 @@ await runService({
   stopTimeoutMs: () => 60_000,
   async start({ config, logger, connect, metrics }) {
     const bus = await connect({ ...busConnection(config.mqtt), service: SERVICE_NAME });
+    busMetrics(metrics, () => bus);
     const service = new BackupService({
       config,
       logger,

@@ -11,14 +11,20 @@ await runService({
   epilog: 'See services/prometheus/README.md and docs/prometheus.md.',
   async start({ config, logger, connect, metrics }) {
     const hook = new PrometheusHook({ config, logger, connect, metrics });
-    await hook.start();
     // Device series and the hook's own on one page: one scrape target, as the exporter was.
+    // Listening first: the page is up (empty of devices) by the time the health says running.
     const server = await serveMetrics({
       host: config.host,
       port: config.port,
       registries: [hook.registry, metrics.registry],
       logger,
     });
+    try {
+      await hook.start();
+    } catch (error) {
+      await server.stop();
+      throw error;
+    }
     return {
       async stop() {
         await server.stop();
