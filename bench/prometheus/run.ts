@@ -154,7 +154,7 @@ async function main(): Promise<void> {
           WATTBUS_PROMETHEUS_PORT: String(port),
           WATTBUS_PROMETHEUS_STALE_AFTER_POLLS: '0',
         },
-        /serving metrics/,
+        /prometheus hook following the fleet/,
       )
     ).child;
     const hookUrl = `http://127.0.0.1:${port}/metrics`;
