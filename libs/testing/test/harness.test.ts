@@ -2,6 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { connect } from 'node:net';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
@@ -12,6 +13,7 @@ import {
   startAedes,
   startInflux,
   startMosquitto,
+  startRedis,
   MissingBinaryError,
   portOpen,
   requireBinary,
@@ -44,6 +46,17 @@ describe('test harness', () => {
     assert.equal(await portOpen(mosquitto.port), true);
     await mosquitto.destroy();
     assert.equal(await portOpen(mosquitto.port), false);
+  });
+
+  it('starts a real redis-server that answers PING, and stops it', async () => {
+    const redis = await startRedis();
+    const socket = connect(redis.port, '127.0.0.1');
+    socket.write('PING\r\n');
+    const [reply] = (await once(socket, 'data')) as [Buffer];
+    socket.destroy();
+    assert.equal(reply.toString(), '+PONG\r\n');
+    await redis.destroy();
+    assert.equal(await portOpen(redis.port), false);
   });
 
   it('starts a real Prometheus that scrapes a target, answers queries, and leaves nothing behind', async () => {

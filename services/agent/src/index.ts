@@ -8,3 +8,4 @@ export * from './metrics.js';
 export * from './poller.js';
 export * from './presence.js';
 export * from './publisher.js';
+export * from './registry-watcher.js';
