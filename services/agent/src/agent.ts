@@ -2,11 +2,12 @@ import { isDeepStrictEqual } from 'node:util';
 import { Bus, type BusOptions } from '@wattbus/bus';
 import type { Availability } from '@wattbus/contracts';
 import { SharedResources, type Registry, type RegistryDevice } from '@wattbus/devices';
-import { HealthPublisher, type Logger } from '@wattbus/runtime';
+import { HealthPublisher, type Logger, type ServiceMetrics } from '@wattbus/runtime';
 import type { AgentConfig } from './config.js';
 import { Controller } from './controller.js';
 import { DeviceSession, type AvailabilityChange } from './device-session.js';
 import { DeviceWills } from './device-wills.js';
+import { agentMetrics } from './metrics.js';
 import { PlausibilityGate, deviceLimits } from './plausibility-gate.js';
 import { gridOffsetMs, Poller, type PollerMetrics } from './poller.js';
 import { AgentPresence } from './presence.js';
@@ -55,11 +56,14 @@ export class Agent {
     logger: Logger;
     /** How to connect to the broker: the front door's (it names a failure clearly); default Bus.connect. */
     connect?: (options: BusOptions) => Promise<Bus>;
+    /** Polls on time and late, readings, devices by availability and the bus go here. */
+    metrics?: ServiceMetrics;
   }) {
     this.#config = deps.config;
     this.#registry = deps.registry;
     this.#logger = deps.logger;
     this.#connect = deps.connect ?? ((options) => Bus.connect(options));
+    if (deps.metrics) agentMetrics(deps.metrics, this);
   }
 
   get bus(): Bus | undefined {

@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { Type, type Static } from '@sinclair/typebox';
 import { MqttConnectionSchema } from '@wattbus/bus';
 import { DEFAULT_FUTURE_TOLERANCE_MS } from '@wattbus/contracts';
+import { adminSchema } from '@wattbus/runtime';
 
 /** The broker keys every service shares, less client_id: an agent's client ids come from its `id`. */
 const { client_id: _clientId, ...brokerKeys } = MqttConnectionSchema.properties;
@@ -41,6 +42,7 @@ export const AgentConfigSchema = Type.Object(
       description:
         'Answer UNKNOWN_DEVICE for requests to devices this agent does not own. Only for single-agent deployments.',
     }),
+    admin: adminSchema(9471),
   },
   { additionalProperties: false },
 );

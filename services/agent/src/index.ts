@@ -4,6 +4,7 @@ export * from './controller.js';
 export * from './device-requests.js';
 export * from './device-session.js';
 export * from './device-wills.js';
+export * from './metrics.js';
 export * from './poller.js';
 export * from './presence.js';
 export * from './publisher.js';

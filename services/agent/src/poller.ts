@@ -6,6 +6,10 @@ import type { DevicePublisher } from './publisher.js';
 
 export interface PollerMetrics {
   polls: number;
+  /** Polls that started within a quarter interval of their tick on the grid. */
+  polls_on_time: number;
+  /** Polls that started later than that (a busy event loop, a device queue held by a command). */
+  polls_late: number;
   failed_polls: number;
   readings_published: number;
   /** Ticks dropped because the previous poll (or a command) still held the device. */
@@ -44,6 +48,8 @@ export class Poller {
   #described = false;
   #metrics: PollerMetrics = {
     polls: 0,
+    polls_on_time: 0,
+    polls_late: 0,
     failed_polls: 0,
     readings_published: 0,
     skipped_ticks: 0,
@@ -93,6 +99,7 @@ export class Poller {
     if (this.#stopped) return;
     this.#timer = setTimeout(
       () => {
+        this.#countTiming();
         this.#running = this.#poll().finally(() => {
           this.#running = undefined;
           this.#advance();
@@ -101,6 +108,13 @@ export class Poller {
       },
       Math.max(0, this.#nextAt - Date.now()),
     );
+  }
+
+  /** On time or late, against the tick this poll was scheduled for. */
+  #countTiming(): void {
+    const lateByMs = Date.now() - this.#nextAt;
+    if (lateByMs > this.#session.device.poll_interval_ms / 4) this.#metrics.polls_late++;
+    else this.#metrics.polls_on_time++;
   }
 
   #advance(): void {

@@ -1,12 +1,13 @@
 import { AgentPresence, DevicePublisher, DeviceRequestServer, DeviceWills } from '@wattbus/agent';
 import { Bus, busConnection, type BusOptions, type MessageContext, type Subscription } from '@wattbus/bus';
 import { plausibilityProblem, type DeadLetter, type Reading } from '@wattbus/contracts';
-import { HealthPublisher } from '@wattbus/runtime';
+import { HealthPublisher, type ServiceMetrics } from '@wattbus/runtime';
 import type { Logger } from 'pino';
 import type { BridgeConfig } from './config.js';
 import { DeviceLink, type LinkMetrics } from './device-link.js';
 import { ForeignBroker } from './foreign.js';
 import { MappingError, mapMessage, type MappedMessage } from './mapping.js';
+import { bridgeMetrics } from './metrics.js';
 import type { MessageRule } from './profiles.js';
 import type { BridgeDevice } from './registry.js';
 
@@ -59,11 +60,14 @@ export class Bridge {
     logger: Logger;
     /** How to connect to the WattBus broker: the front door's (it names a failure clearly); default Bus.connect. */
     connect?: (options: BusOptions) => Promise<Bus>;
+    /** Messages, readings, commands, devices by availability and the bus go here. */
+    metrics?: ServiceMetrics;
   }) {
     this.#config = deps.config;
     this.#devices = deps.devices;
     this.#logger = deps.logger;
     this.#connect = deps.connect ?? ((options) => Bus.connect(options));
+    if (deps.metrics) bridgeMetrics(deps.metrics, this);
   }
 
   get bus(): Bus | undefined {

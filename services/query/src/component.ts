@@ -12,9 +12,10 @@ import {
   type Validator,
 } from '@wattbus/contracts';
 import { InfluxQueryClient, isTimeZone, seriesRows } from '@wattbus/influx';
-import { HealthPublisher, type Logger } from '@wattbus/runtime';
+import { HealthPublisher, type Logger, type ServiceMetrics } from '@wattbus/runtime';
 import type { QueryConfig } from './config.js';
 import { Fleet } from './fleet.js';
+import { queryMetrics } from './metrics.js';
 import { QueryMethods, type CallContext, type QueryHandlers } from './methods.js';
 import { Tariff } from './tariff.js';
 
@@ -22,6 +23,8 @@ export interface QueryComponentDeps {
   bus: Bus;
   config: QueryConfig;
   logger: Logger;
+  /** Requests, errors by code, devices known and the bus go here. */
+  metrics?: ServiceMetrics;
 }
 
 const anyParams = validator(Type.Record(Type.String(), Type.Unknown()));
@@ -84,6 +87,11 @@ export class QueryComponent {
         : undefined;
     this.#health?.health.set('influx', true);
     this.warmedUp = new Promise((resolve) => (this.#warmedUp = resolve));
+    if (deps.metrics) queryMetrics(deps.metrics, this);
+  }
+
+  get bus(): Bus {
+    return this.#deps.bus;
   }
 
   /** Counters for health records and logs. */

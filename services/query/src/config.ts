@@ -1,6 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { MqttConnectionSchema, shareGroupSchema } from '@wattbus/bus';
 import { DEFAULT_COUNTER_RULES, InfluxConnectionSchema } from '@wattbus/influx';
+import { adminSchema } from '@wattbus/runtime';
 
 const WEEKDAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
 
@@ -123,6 +124,7 @@ export const QueryConfigSchema = Type.Object(
       default: 7 * 86_400_000,
       description: 'At start, read the latest reading of every device from this far back (0 disables).',
     }),
+    admin: adminSchema(9473),
   },
   { additionalProperties: false },
 );

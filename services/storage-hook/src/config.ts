@@ -2,6 +2,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { MqttConnectionSchema, shareGroupSchema } from '@wattbus/bus';
 import { DEFAULT_FUTURE_TOLERANCE_MS } from '@wattbus/contracts';
 import { InfluxConnectionSchema } from '@wattbus/influx';
+import { adminSchema } from '@wattbus/runtime';
 
 /** Environment variables: `WATTBUS_STORAGE_HOOK_<KEY>`, nested keys joined by `__` (e.g. `..._INFLUX__URL`). */
 export const ENV_PREFIX = 'WATTBUS_STORAGE_HOOK_';
@@ -124,6 +125,7 @@ export const StorageHookConfigSchema = Type.Object(
       description:
         'On SIGTERM, how long to keep writing the log out before exiting (the rest replays on start).',
     }),
+    admin: adminSchema(9472),
   },
   { additionalProperties: false },
 );

@@ -15,10 +15,12 @@ import {
   deviceOfLine,
   readingToLine,
   type RejectedLine,
+  type WriteRequestTiming,
 } from '@wattbus/influx';
-import { HealthPublisher, type Logger } from '@wattbus/runtime';
+import { HealthPublisher, type Logger, type ServiceMetrics } from '@wattbus/runtime';
 import type { StorageHookConfig } from './config.js';
 import { LogDrain } from './drain.js';
+import { storageHookMetrics } from './metrics.js';
 import { WriteAheadLog } from './wal.js';
 
 export const SERVICE_NAME = 'storage-hook';
@@ -45,6 +47,7 @@ export interface StorageHookCounters {
   /** Readings in the log not yet stored, and its size. */
   log_depth: number;
   log_bytes: number;
+  log_segments: number;
   /** Appends waiting for room in a full log (the broker is being held back). */
   log_waiting: number;
   influx_server: string | undefined;
@@ -56,6 +59,8 @@ export interface StorageHookDeps {
   logger: Logger;
   /** How to connect to the broker: the front door's (it names a failure clearly); default Bus.connect. */
   connect?: (options: BusOptions) => Promise<Bus>;
+  /** The hook's counters, log and InfluxDB write latency go here. */
+  metrics?: ServiceMetrics;
 }
 
 /**
@@ -79,9 +84,11 @@ export class StorageHook {
   #stopping = false;
   /** Lines InfluxDB refused during the replay, before the bus was connected. */
   #earlyRejections: RejectedLine[] = [];
+  #onWriteRequest: ((request: WriteRequestTiming) => void) | undefined;
 
   constructor(deps: StorageHookDeps) {
     this.#deps = deps;
+    if (deps.metrics) this.#onWriteRequest = storageHookMetrics(deps.metrics, this);
   }
 
   async start(): Promise<void> {
@@ -115,6 +122,7 @@ export class StorageHook {
       retryMinMs: config.batch.retry_min_ms,
       retryMaxMs: config.batch.retry_max_ms,
       logger,
+      onRequest: this.#onWriteRequest,
     });
     writer.start();
     this.#writer = writer;
@@ -206,6 +214,7 @@ export class StorageHook {
       implausible: this.#implausible,
       log_depth: wal?.depth_records ?? 0,
       log_bytes: wal?.depth_bytes ?? 0,
+      log_segments: wal?.segments ?? 0,
       log_waiting: wal?.waiting_for_room ?? 0,
       influx_server: writer?.server,
       influx_last_error: writer?.last_error,
@@ -355,6 +364,11 @@ export class StorageHook {
 
   get bus(): Bus {
     if (!this.#bus) throw new Error('the storage hook is not started');
+    return this.#bus;
+  }
+
+  /** The bus once connected (undefined before), for metrics. */
+  get connectedBus(): Bus | undefined {
     return this.#bus;
   }
 }
