@@ -48,12 +48,13 @@ function sourceLocations(outdir) {
         if (contents.includes('import.meta.')) {
           const fromBundle = JSON.stringify(posix(relative(outdir, args.path)));
           const url = `new URL(${fromBundle}, import.meta.url).href`;
+          // (POSIX paths: production runs on Linux.)
           contents = contents
             .replaceAll('import.meta.url', url)
-            .replaceAll('import.meta.filename', `(await import('node:url')).fileURLToPath(${url})`)
+            .replaceAll('import.meta.filename', `decodeURIComponent(new URL(${url}).pathname)`)
             .replaceAll(
               'import.meta.dirname',
-              `(await import('node:path')).dirname((await import('node:url')).fileURLToPath(${url}))`,
+              `decodeURIComponent(new URL('.', ${url}).pathname).slice(0, -1)`,
             );
         }
         return { contents, loader: args.path.endsWith('ts') ? 'ts' : 'js' };

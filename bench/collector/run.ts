@@ -62,10 +62,11 @@ const rank = (sorted: number[], q: number) =>
   sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] ?? NaN;
 
 /**
- * Lateness of every reading against the common grid, and the slots that had none. Phases are
- * taken on a circle of one interval; the frame starts half an interval before their circular mean,
- * so a poll a millisecond "early" (timer and wall clock differ by up to 1 ms) is not read as
- * 999 ms late, and the origin is the earliest phase in that frame.
+ * Lateness of every reading against the common grid, and the slots that had none. No poll starts
+ * before its slot, so the origin is the leading edge of the readings' phases on a circle of one
+ * interval: the 1 ms step where the next 5 ms hold the most more readings than the 5 ms before.
+ * Lateness is counted from 2 ms before it (a timer may fire a millisecond "early" by the wall
+ * clock) once round the circle, so a poll later than the rest is never read as early.
  */
 function lateness(readings: Map<string, number[]>, from: number, to: number, spread: boolean) {
   const offset = (device: string) =>
@@ -74,16 +75,20 @@ function lateness(readings: Map<string, number[]>, from: number, to: number, spr
   const phases: number[] = [];
   for (const [device, list] of readings)
     for (const ts of list) phases.push(circle(ts - from - offset(device)));
-  let x = 0;
-  let y = 0;
-  for (const phase of phases) {
-    x += Math.cos((2 * Math.PI * phase) / INTERVAL);
-    y += Math.sin((2 * Math.PI * phase) / INTERVAL);
+  const bins = new Array<number>(INTERVAL).fill(0);
+  for (const phase of phases) bins[Math.floor(phase)]!++;
+  const count = (start: number, width: number) => {
+    let sum = 0;
+    for (let k = 0; k < width; k++) sum += bins[circle(start + k)]!;
+    return sum;
+  };
+  let origin = 0;
+  let steepest = -Infinity;
+  for (let ms = 0; ms < INTERVAL; ms++) {
+    const rise = count(ms, 5) - count(ms - 5, 5);
+    if (rise > steepest) [steepest, origin] = [rise, ms];
   }
-  const mean = circle((Math.atan2(y, x) / (2 * Math.PI)) * INTERVAL);
-  const inFrame = phases.map((phase) => circle(phase - mean + INTERVAL / 2));
-  const origin = Math.min(...inFrame);
-  const late = inFrame.map((phase) => phase - origin).sort((a, b) => a - b);
+  const late = phases.map((phase) => circle(phase - origin + 2)).sort((a, b) => a - b);
   // One slot per interval and device in the window (a reading of a slot near its end may fall after it).
   const slots = PLUGS * Math.round((to - from) / INTERVAL);
   const onTime = late.filter((ms) => ms <= ON_TIME_MS).length;
