@@ -2,84 +2,16 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import { after, describe, it } from 'node:test';
-import { ReadingSchema, validator } from '@wattbus/contracts';
+import { describe, it } from 'node:test';
 import {
-  BUILTIN_DEFAULTS,
   digestAuthorization,
   loadRegistry,
   parseDigestChallenge,
   RegistryError,
-  SharedResources,
-  ShellyConnectionSchema,
-  ShellyDriver,
-  type DriverReading,
-  type RegistryDevice,
   type ShellyConnection,
 } from '@wattbus/devices';
-import { SimulatedShelly, type SimulatedShellyOptions } from '@wattbus/simulators';
-import { Value } from '@sinclair/typebox/value';
-import { pino } from 'pino';
 import { failureOf } from './helpers.js';
-
-const checkReading = validator(ReadingSchema);
-const devices: SimulatedShelly[] = [];
-const shared = new SharedResources();
-
-after(async () => {
-  await Promise.all(devices.map((device) => device.stop()));
-  await shared.closeAll();
-});
-
-async function shelly(options: SimulatedShellyOptions): Promise<SimulatedShelly> {
-  const device = await SimulatedShelly.start(options);
-  devices.push(device);
-  return device;
-}
-
-/** A logger whose lines the test reads. */
-function capturingLogger() {
-  const lines: Record<string, unknown>[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString('utf8').split('\n')) if (line) lines.push(JSON.parse(line));
-      done();
-    },
-  });
-  return { logger: pino({ level: 'debug' }, stream), lines };
-}
-
-function driverFor(
-  target: { host: string; port: number },
-  connection: Partial<ShellyConnection> = {},
-  options: { timeout_ms?: number; logger?: pino.Logger; id?: string } = {},
-): ShellyDriver {
-  const device: RegistryDevice = {
-    ...BUILTIN_DEFAULTS,
-    id: options.id ?? 'plug-1',
-    name: 'Plug 1',
-    type: 'shelly',
-    location: 'home/kitchen',
-    kind: 'appliance',
-    // The registry fills the schema's defaults in; so does this.
-    connection: Value.Default(ShellyConnectionSchema, {
-      host: target.host,
-      port: target.port,
-      ...connection,
-    }) as ShellyConnection,
-    timeout_ms: options.timeout_ms ?? 1000,
-  };
-  return new ShellyDriver(device, { logger: options.logger ?? pino({ level: 'silent' }), shared });
-}
-
-/** Every value the driver returns must make a valid reading once the agent adds ts and device. */
-function assertValidReadings(reading: DriverReading): void {
-  for (const values of reading.values) {
-    const full = { ts: new Date().toISOString(), device: 'plug-1', ...values };
-    assert.ok(checkReading(full), checkReading.errorText());
-  }
-}
+import { assertValidReadings, capturingLogger, driverFor, shelly } from './shelly-helpers.js';
 
 describe('RFC 7616 digest', () => {
   it('computes the RFC 7616 §3.9.1 example responses (SHA-256 and MD5)', () => {
