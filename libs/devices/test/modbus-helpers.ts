@@ -1,7 +1,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { stringify } from 'yaml';
 import {
   PHASES,
@@ -50,9 +50,9 @@ export class ModbusRegistry {
   }
 
   /** Drivers for every device of the registry, as the agent creates them. */
-  drivers(registry: Registry): DeviceDriver[] {
+  drivers(registry: Registry, logger: Logger = silent): DeviceDriver[] {
     const drivers = registry.devices.map((device) =>
-      registry.drivers.get(device.type)!.create(device, { logger: silent, shared: this.shared }),
+      registry.drivers.get(device.type)!.create(device, { logger, shared: this.shared }),
     );
     this.#created.push(...drivers);
     return drivers;

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
 import { after } from 'node:test';
 import { ReadingSchema, validator } from '@wattbus/contracts';
 import {
@@ -29,18 +28,6 @@ export async function shelly(options: SimulatedShellyOptions): Promise<Simulated
   const device = await SimulatedShelly.start(options);
   devices.push(device);
   return device;
-}
-
-/** A logger whose lines the test reads. */
-export function capturingLogger() {
-  const lines: Record<string, unknown>[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString('utf8').split('\n')) if (line) lines.push(JSON.parse(line));
-      done();
-    },
-  });
-  return { logger: pino({ level: 'debug' }, stream), lines };
 }
 
 export function driverFor(

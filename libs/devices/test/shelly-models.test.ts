@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { failureOf } from './helpers.js';
-import { assertValidReadings, capturingLogger, driverFor, shelly } from './shelly-helpers.js';
+import { capturingLogger, failureOf } from './helpers.js';
+import { assertValidReadings, driverFor, shelly } from './shelly-helpers.js';
 
 /**
  * The Shellies users own beyond plugs and the triphase Pro 3EM: relays without a meter, the

@@ -10,8 +10,8 @@ import {
   RegistryError,
   type ShellyConnection,
 } from '@wattbus/devices';
-import { failureOf } from './helpers.js';
-import { assertValidReadings, capturingLogger, driverFor, shelly } from './shelly-helpers.js';
+import { capturingLogger, failureOf } from './helpers.js';
+import { assertValidReadings, driverFor, shelly } from './shelly-helpers.js';
 
 describe('RFC 7616 digest', () => {
   it('computes the RFC 7616 §3.9.1 example responses (SHA-256 and MD5)', () => {

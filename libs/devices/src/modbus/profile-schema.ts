@@ -30,6 +30,9 @@ export const FIELD_UNITS = {
 export type ReadingField = keyof typeof FIELD_UNITS;
 export const READING_FIELDS = Object.keys(FIELD_UNITS) as ReadingField[];
 
+/** Modbus allows at most 125 registers in one read response. */
+export const MAX_REGISTERS_PER_READ = 125;
+
 /** 1 and 2 registers: the widths of the data types. */
 export function registerCount(type: DataType): 1 | 2 {
   return type === 'u16' || type === 's16' ? 1 : 2;
@@ -121,6 +124,14 @@ export const ProfileFileSchema = Type.Object(
         maximum: 64,
         description:
           'Unused registers one request may read across to join two fields (default 0: only contiguous fields share a request).',
+      }),
+    ),
+    max_registers_per_read: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: MAX_REGISTERS_PER_READ,
+        description:
+          "Most registers the meter answers in one request (default 125, Modbus's limit). Some meters refuse longer reads with exception 2.",
       }),
     ),
     registers: Type.Array(ProfileRegisterSchema, { minItems: 1 }),
