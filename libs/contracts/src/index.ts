@@ -7,3 +7,4 @@ export * from './commands.js';
 export * from './http.js';
 export * from './alerts.js';
 export * from './query.js';
+export * from './live-events.js';

@@ -97,6 +97,12 @@ export const GatewayConfigSchema = Type.Object(
       default: 16_384,
       description: 'Larger request bodies get 413.',
     }),
+    max_event_streams: Type.Integer({
+      minimum: 0,
+      default: 100,
+      description:
+        'Live event streams (GET /api/v1/events, the dashboard) open at once; beyond it 503. They do not count in max_in_flight.',
+    }),
     unknown_devices: Type.Union([Type.Literal('not_found'), Type.Literal('forward')], {
       default: 'not_found',
       description:

@@ -7,6 +7,7 @@ import { ApiKeys } from './api-keys.js';
 import type { GatewayConfig } from './config.js';
 import { createHttpApp } from './http-app.js';
 import { InFlight } from './in-flight.js';
+import { LiveEvents } from './live-events.js';
 import { ROUTES, type Route } from './routes.js';
 import { OpenApiSpec } from './spec.js';
 
@@ -24,6 +25,7 @@ export interface GatewayDeps {
 export interface GatewayMetrics {
   in_flight: number;
   known_devices: number;
+  event_streams: number;
 }
 
 /**
@@ -38,6 +40,7 @@ export class Gateway {
   /** Which devices exist (retained metas): a command for another is answered 404 at once. */
   #fleet: Fleet | undefined;
   #inFlight: InFlight;
+  #events: LiveEvents | undefined;
   #stopping = false;
   #unwatch: (() => void) | undefined;
   #publisher: HealthPublisher | undefined;
@@ -57,6 +60,7 @@ export class Gateway {
     await this.#fleet.start();
     await this.#fleet.retainedDelivered();
     this.health.set('devices', true);
+    this.#events = new LiveEvents({ bus, logger, maxStreams: config.max_event_streams });
     const apiKeys = new ApiKeys(config.api_keys);
     if (apiKeys.size === 0) logger.warn('no API keys configured: every API request will get 401');
     const app = createHttpApp({
@@ -65,6 +69,7 @@ export class Gateway {
       routes: this.#deps.routes ?? ROUTES,
       bus,
       directory: this.#fleet,
+      events: this.#events,
       health: this.health,
       apiKeys,
       logger,
@@ -105,14 +110,25 @@ export class Gateway {
     return this.#fleet;
   }
 
+  /** The live event streams (undefined before start). */
+  get events(): LiveEvents | undefined {
+    return this.#events;
+  }
+
   metrics(): GatewayMetrics {
-    return { in_flight: this.#inFlight.count, known_devices: this.#fleet?.size ?? 0 };
+    return {
+      in_flight: this.#inFlight.count,
+      known_devices: this.#fleet?.size ?? 0,
+      event_streams: this.#events?.size ?? 0,
+    };
   }
 
   async stop(): Promise<void> {
     if (this.#stopping) return;
     this.#stopping = true;
     this.health.set('shutdown', false, 'stopping');
+    // Event streams never finish by themselves: end them first, so only real requests are waited for.
+    await this.#events?.stop();
     await this.#publisher?.stop();
     const server = this.#server;
     if (server) {

@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import type { TSchema } from '@sinclair/typebox';
 import type { Topics } from '@wattbus/contracts';
 import {
@@ -7,11 +8,14 @@ import {
   QUERY_METHODS,
   validator,
   type DevicesResult,
+  type LiveEventsParams,
   type QueryMethod,
   type SetPowerParams,
 } from '@wattbus/contracts';
 import type { Fleet } from '@wattbus/fleet';
 import type { Health } from '@wattbus/runtime';
+import type { ApiClient } from './api-keys.js';
+import type { LiveEvents } from './live-events.js';
 import { HttpProblem } from './problem.js';
 import type { RequestInput } from './spec.js';
 
@@ -25,16 +29,26 @@ export interface RouteContext {
   health: Health;
   /** Which devices exist. */
   directory: Fleet;
+  /** The live event streams (GET /api/v1/events). */
+  events: LiveEvents;
+  /** Who presented the key; undefined on routes that need none. */
+  client: ApiClient | undefined;
 }
 
 export interface RouteResult {
   status: number;
-  body: unknown;
+  body?: unknown;
+  /** A streaming answer (server-sent events) writes the response itself. */
+  stream?: (response: ServerResponse) => Promise<void>;
 }
 
 export interface Route {
-  /** Which default timeout applies: device commands are shorter than queries. */
-  kind: 'query' | 'device' | 'local';
+  /**
+   * query/device: one MQTT request, counted in flight, with that kind's default timeout (device
+   * commands are shorter); local: answered by the gateway itself; stream: a long-lived response
+   * that is not counted in flight (it would hold a slot for hours) and is ended by stop().
+   */
+  kind: 'query' | 'device' | 'local' | 'stream';
   handle(context: RouteContext): Promise<RouteResult> | RouteResult;
 }
 
@@ -108,6 +122,19 @@ export const ROUTES: Record<string, Route> = {
       }
       return ok(device);
     },
+  },
+
+  whoAmI: {
+    kind: 'local',
+    handle: ({ client }) => ok({ name: client!.name, scopes: client!.scopes }),
+  },
+
+  streamEvents: {
+    kind: 'stream',
+    handle: ({ input, events }) => ({
+      status: 200,
+      stream: (response) => events.open(response, input.query as LiveEventsParams),
+    }),
   },
 
   getLatest: queryRoute('latest'),

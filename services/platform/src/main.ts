@@ -52,6 +52,7 @@ function banner(addresses: PlatformAddresses): string {
     '',
     'WattBus is running.',
     `  REST API     ${addresses.restUrl}/api/v1/devices   (Authorization: Bearer $(cat ${addresses.apiKeyFile}))`,
+    `  Dashboard    ${addresses.restUrl}/   (sign in with the API key below)`,
     `  Swagger UI   ${addresses.docsUrl}`,
     `  MQTT         ${addresses.mqttUrl}   (anonymous read-only: mosquitto_sub -h 127.0.0.1 -p ${new URL(addresses.mqttUrl).port} -t 'wattbus/#' -v)`,
     ...(addresses.wsUrl ? [`  MQTT/WS      ${addresses.wsUrl}`] : []),

@@ -9,7 +9,7 @@ import { Broker, BrokerConfigSchema, hashPassword } from '@wattbus/broker';
 import { Bus } from '@wattbus/bus';
 import { loadRegistry } from '@wattbus/devices';
 import { ensureDatabase } from '@wattbus/influx';
-import { Gateway, GatewayConfigSchema, connectGatewayBus } from '@wattbus/gateway';
+import { Gateway, GatewayConfigSchema, connectGatewayBus, type ApiKeyEntry } from '@wattbus/gateway';
 import { QueryComponent, QueryConfigSchema } from '@wattbus/query';
 import { parseConfig } from '@wattbus/runtime';
 import { StorageHook, StorageHookConfigSchema } from '@wattbus/storage-hook';
@@ -30,6 +30,8 @@ export interface PlatformOptions {
   database: string;
   plugCount: number;
   timeZone: string;
+  /** More API keys besides the local one (e.g. a read-only key for a wall screen or a test). */
+  apiKeys?: ApiKeyEntry[];
 }
 
 export interface PlatformAddresses {
@@ -233,7 +235,10 @@ export class Platform {
         host: options.host,
         port: options.httpPort,
         mqtt: { ...mqtt },
-        api_keys: [{ name: 'local', sha256: apiKey.hash, scopes: ['read', 'control'] }],
+        api_keys: [
+          { name: 'local', sha256: apiKey.hash, scopes: ['read', 'control'] },
+          ...(options.apiKeys ?? []),
+        ],
       },
       'the gateway',
     );
