@@ -61,6 +61,7 @@ export const READING_FIELDS = [
   'voltage_v',
   'current_a',
   'energy_wh',
+  'energy_returned_wh',
   'power_factor',
   'frequency_hz',
 ] as const;

@@ -113,7 +113,7 @@ describe(
         tcpMeters.setMeter(index + 1, loadProfile(name), sampleValues(loadProfile(name))),
       );
       // Meters as users own them: SDM630s whose firmware refuses reads of more than 50 registers
-      // (one read with the shipped profile, one with a profile that merges 74 registers), and an
+      // (one read with the shipped profile, one with a profile that merges 76 registers), and an
       // SDM120 that answers busy to its first request.
       const sdm630 = loadProfile('eastron-sdm630');
       tcpMeters.setMeter(5, sdm630, sampleValues(sdm630, 1), { maxRegistersPerRead: 50 });
@@ -235,11 +235,11 @@ describe(
         .map((line) => JSON.parse(line) as Record<string, unknown>);
       assert.deepEqual(
         splits.map((line) => [line.device, line.refused]),
-        [['sdm-long-reads', ['74 registers at 0 (exception 2)']]],
+        [['sdm-long-reads', ['76 registers at 0 (exception 2)']]],
         'logged once, for the meter whose plan changed',
       );
       const counts = tcpMeters.requestsOf(6).map((request) => request.count);
-      assert.deepEqual(counts.slice(0, 7), [74, 36, 22, 6, 36, 22, 6], 'split once, the smaller plan kept');
+      assert.deepEqual(counts.slice(0, 7), [76, 36, 24, 6, 36, 24, 6], 'split once, the smaller plan kept');
     });
 
     it('reads two unit ids on one RTU bus at 1 s while a silent unit id goes offline', async () => {

@@ -43,14 +43,14 @@ describe('Modbus read limits in the plan', () => {
       blocks.map((block) => [block.address, block.count]),
       [
         [0x00, 36],
-        [0x34, 22],
+        [0x34, 24],
         [0x15a, 6],
       ],
     );
     assert.equal(
       planReads(sdm630.registers, sdm630.max_gap_registers).at(0)?.count,
-      74,
-      'without the limit the first read spans 74 registers',
+      76,
+      'without the limit the first read spans 76 registers',
     );
     assert.equal(loadProfile('orno-we-514').max_registers_per_read, 125, 'the Modbus limit by default');
   });
@@ -104,19 +104,19 @@ describe('Modbus meters that refuse long reads, and failures retried or not', ()
     assert.ok(meters.requestsOf(1).every((request) => request.count <= 40));
   });
 
-  it('learns: a 74-register read refused with exception 2 is split within the poll and the smaller plan kept, logged once', async () => {
+  it('learns: a 76-register read refused with exception 2 is split within the poll and the smaller plan kept, logged once', async () => {
     meters.setMeter(2, sdm630, sampleValues(sdm630, 1), { maxRegistersPerRead: 50 });
     const log = capturingLogger();
     const [driver] = registry.drivers(
       await registry.load([
-        // A profile (or an old copy of it) without the limit: 74 registers in its first read.
+        // A profile (or an old copy of it) without the limit: 76 registers in its first read.
         { connection: { ...tcp, profile: 'eastron-sdm630', unit_id: 2, max_registers_per_read: 125 } },
       ]),
       log.logger,
     ) as ModbusDriver[];
     assert.deepEqual(
       driver!.reads.map((block) => block.count),
-      [74, 6],
+      [76, 6],
     );
     assert.deepEqual(
       (await driver!.read()).values,
@@ -125,14 +125,14 @@ describe('Modbus meters that refuse long reads, and failures retried or not', ()
     );
     assert.deepEqual(
       meters.requestsOf(2).map((request) => request.count),
-      [74, 36, 22, 6],
+      [76, 36, 24, 6],
       'refused once, then its two halves',
     );
     assert.deepEqual(
       driver!.reads.map((block) => [block.address, block.count]),
       [
         [0x00, 36],
-        [0x34, 22],
+        [0x34, 24],
         [0x15a, 6],
       ],
     );
@@ -143,13 +143,13 @@ describe('Modbus meters that refuse long reads, and failures retried or not', ()
         .requestsOf(2)
         .slice(before)
         .map((request) => request.count),
-      [36, 22, 6],
+      [36, 24, 6],
       'the next poll uses the smaller plan',
     );
     const splits = log.lines.filter((line) => line.msg === SPLIT_LOG);
     assert.equal(splits.length, 1, 'logged once');
-    assert.deepEqual(splits[0]?.refused, ['74 registers at 0 (exception 2)']);
-    assert.deepEqual(splits[0]?.reads, ['36 registers at 0', '22 registers at 52', '6 registers at 346']);
+    assert.deepEqual(splits[0]?.refused, ['76 registers at 0 (exception 2)']);
+    assert.deepEqual(splits[0]?.reads, ['36 registers at 0', '24 registers at 52', '6 registers at 346']);
   });
 
   it('keeps splitting a read refused again, down to what the meter answers', async () => {

@@ -80,6 +80,7 @@ export function sampleValues(profile: MeterProfile, seed = 0): ReadingValues[] {
       current_a: 1.234 + index * 0.5 + seed,
       power_w: (signed && (index === 2 || seed % 2 === 1) ? -1 : 1) * (1234.5 + index * 100 + seed * 10),
       energy_wh: 12345670 + index * 1000 + seed * 10,
+      energy_returned_wh: 7654320 + index * 1000 + seed * 10,
       power_factor: (signed && (index === 3 || seed % 2 === 1) ? -1 : 1) * (0.987 - index * 0.01),
       frequency_hz: 49.98 + seed / 100,
     };

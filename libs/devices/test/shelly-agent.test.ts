@@ -126,7 +126,14 @@ describe('shelly devices in the agent (process) through an aedes broker', () => 
       0,
     );
     proEm.setMeter(
-      { power_w: -1200, voltage_v: 230.4, current_a: 5.3, power_factor: -0.99, energy_wh: 7 },
+      {
+        power_w: -1200,
+        voltage_v: 230.4,
+        current_a: 5.3,
+        power_factor: -0.99,
+        energy_wh: 7,
+        returned_wh: 3456.5,
+      },
       1,
     );
     devices.set('grid', proEm);
@@ -139,6 +146,18 @@ describe('shelly devices in the agent (process) through an aedes broker', () => 
       await SimulatedShelly.start({ model: 'pro-3em', meter: { power_w: 50, energy_wh: 9 } }),
     );
     devices.get('nulls')!.fault = 'null-readings';
+    // A Pro 3EM at the grid connection of a solar home, exporting on two phases.
+    const house = await SimulatedShelly.start({ model: 'pro-3em' });
+    house.setMeter(
+      { power_w: -1500.5, current_a: 6.6, power_factor: -1, energy_wh: 1000, returned_wh: 2500.25 },
+      0,
+    );
+    house.setMeter(
+      { power_w: -800, current_a: 3.5, power_factor: -1, energy_wh: 2000, returned_wh: 1200 },
+      1,
+    );
+    house.setMeter({ power_w: 300, current_a: 1.3, power_factor: 1, energy_wh: 3000.5, returned_wh: 10 }, 2);
+    devices.set('house', house);
     devices.get('garbage')!.fault = 'garbage';
     devices.get('server-error')!.fault = 'server-error';
     devices.get('wrong-type')!.fault = 'wrong-type';
@@ -158,7 +177,7 @@ describe('shelly devices in the agent (process) through an aedes broker', () => 
           id,
           type: 'shelly',
           location: `home/${id}`,
-          kind: ['mains', 'grid', 'pv', 'nulls'].includes(id) ? 'meter' : 'appliance',
+          kind: ['mains', 'grid', 'pv', 'nulls', 'house'].includes(id) ? 'meter' : 'appliance',
           connection: { host: device.host, port: device.port, ...connection[id] },
         })),
       }),
@@ -225,6 +244,7 @@ describe('shelly devices in the agent (process) through an aedes broker', () => 
         current_a: 8.04,
         frequency_hz: 50,
         energy_wh: 42.125,
+        energy_returned_wh: 0,
         type: 'shelly',
         location: 'home/kettle',
       },
@@ -324,6 +344,7 @@ describe('shelly devices in the agent (process) through an aedes broker', () => 
       power_factor: 0.98,
       frequency_hz: 50,
       energy_wh: 5000,
+      energy_returned_wh: 0,
     });
     assert.deepEqual(values('pv'), {
       power_w: -1200,
@@ -332,6 +353,7 @@ describe('shelly devices in the agent (process) through an aedes broker', () => 
       power_factor: -0.99,
       frequency_hz: 50,
       energy_wh: 7,
+      energy_returned_wh: 3456.5,
     });
     assert.deepEqual(values('heat-pump'), {
       power_w: 400,
@@ -340,6 +362,7 @@ describe('shelly devices in the agent (process) through an aedes broker', () => 
       power_factor: 1,
       frequency_hz: 50,
       energy_wh: 90,
+      energy_returned_wh: 0,
     });
     for (const id of ['grid', 'pv', 'heat-pump']) assert.deepEqual(log.availability.get(id), ['online']);
   });
@@ -358,5 +381,21 @@ describe('shelly devices in the agent (process) through an aedes broker', () => 
     );
     assert.deepEqual(log.availability.get('nulls'), ['online']);
     assert.deepEqual(log.invalid, []);
+  });
+
+  it('an exporting Pro 3EM: negative power and returned energy per phase and in total, online', async () => {
+    await log.until('a whole poll of the house meter', () => log.count('house') >= 4);
+    const poll = log.readings.get('house')!.slice(0, 4);
+    assert.deepEqual(
+      poll.map((reading) => [reading.phase, reading.power_w, reading.energy_wh, reading.energy_returned_wh]),
+      [
+        ['L1', -1500.5, 1000, 2500.25],
+        ['L2', -800, 2000, 1200],
+        ['L3', 300, 3000.5, 10],
+        [undefined, -2000.5, 6000.5, 3710.25],
+      ],
+    );
+    assert.equal(new Set(poll.map((reading) => reading.ts)).size, 1, 'one poll, one timestamp');
+    assert.deepEqual(log.availability.get('house'), ['online']);
   });
 });

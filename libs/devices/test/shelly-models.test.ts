@@ -56,6 +56,7 @@ describe('Shelly em1 channels (Pro EM-50, Pro 3EM in monophase profile)', () => 
         power_factor: 0.99,
         frequency_hz: 50.01,
         energy_wh: 1234567.8,
+        returned_wh: 0.5,
       },
       0,
     );
@@ -67,6 +68,7 @@ describe('Shelly em1 channels (Pro EM-50, Pro 3EM in monophase profile)', () => 
         power_factor: -0.98,
         frequency_hz: 50.01,
         energy_wh: 42,
+        returned_wh: 98765.4321,
       },
       1,
     );
@@ -82,6 +84,7 @@ describe('Shelly em1 channels (Pro EM-50, Pro 3EM in monophase profile)', () => 
           power_factor: 0.99,
           frequency_hz: 50.01,
           energy_wh: 1234567.8,
+          energy_returned_wh: 0.5,
         },
       ],
     });
@@ -93,6 +96,7 @@ describe('Shelly em1 channels (Pro EM-50, Pro 3EM in monophase profile)', () => 
         power_factor: -0.98,
         frequency_hz: 50.01,
         energy_wh: 42,
+        energy_returned_wh: 98765.4321,
       },
     ]);
     assertValidReadings(a);
@@ -178,8 +182,8 @@ describe('Shelly em1 channels (Pro EM-50, Pro 3EM in monophase profile)', () => 
 
 describe('Shelly answers with nulls', () => {
   const cases = [
-    { model: 'plus-plug-s', expected: [{ power_w: 60, energy_wh: 5 }] },
-    { model: 'pro-em', expected: [{ power_w: 60, energy_wh: 5 }] },
+    { model: 'plus-plug-s', expected: [{ power_w: 60, energy_wh: 5, energy_returned_wh: 0 }] },
+    { model: 'pro-em', expected: [{ power_w: 60, energy_wh: 5, energy_returned_wh: 0 }] },
     { model: '3em', phases: true },
     { model: 'pro-3em', phases: true },
   ] as const;
@@ -195,14 +199,57 @@ describe('Shelly answers with nulls', () => {
         assert.deepEqual(
           reading.values.map((values) => Object.keys(values).sort()),
           [
-            ['energy_wh', 'phase', 'power_w'],
-            ['energy_wh', 'phase', 'power_w'],
-            ['energy_wh', 'phase', 'power_w'],
-            ['energy_wh', 'power_w'],
+            ['energy_returned_wh', 'energy_wh', 'phase', 'power_w'],
+            ['energy_returned_wh', 'energy_wh', 'phase', 'power_w'],
+            ['energy_returned_wh', 'energy_wh', 'phase', 'power_w'],
+            ['energy_returned_wh', 'energy_wh', 'power_w'],
           ],
         );
-        assert.deepEqual(reading.values[3], { power_w: 180, energy_wh: 15 });
+        assert.deepEqual(reading.values[3], { power_w: 180, energy_wh: 15, energy_returned_wh: 0 });
       }
     });
   }
+});
+
+describe('Shelly returned energy', () => {
+  it('3EM (Gen1): total_returned per phase and summed in the total; power negative while exporting', async () => {
+    const meter = await shelly({ model: '3em' });
+    meter.setMeter({ power_w: -2000, energy_wh: 100, returned_wh: 4000.5 }, 0);
+    meter.setMeter({ power_w: -100, energy_wh: 200, returned_wh: 0.25 }, 1);
+    meter.setMeter({ power_w: 50, energy_wh: 300, returned_wh: 0 }, 2);
+    const reading = await driverFor(meter).read();
+    assert.deepEqual(
+      reading.values.map((values) => [
+        values.phase,
+        values.power_w,
+        values.energy_wh,
+        values.energy_returned_wh,
+      ]),
+      [
+        ['L1', -2000, 100, 4000.5],
+        ['L2', -100, 200, 0.25],
+        ['L3', 50, 300, 0],
+        [undefined, -2050, 600, 4000.75],
+      ],
+    );
+    assertValidReadings(reading);
+  });
+
+  it('a Gen2 switch that reports ret_aenergy: energy_returned_wh, power negative while it feeds back', async () => {
+    const plug = await shelly({
+      model: 'plus-plug-s',
+      meter: { power_w: -300, energy_wh: 10, returned_wh: 123.456 },
+    });
+    assert.deepEqual((await driverFor(plug).read()).values, [
+      {
+        power_w: -300,
+        voltage_v: 230,
+        current_a: 0,
+
+        frequency_hz: 50,
+        energy_wh: 10,
+        energy_returned_wh: 123.456,
+      },
+    ]);
+  });
 });

@@ -93,6 +93,7 @@ describe('Shelly Gen1 (simulated Plug S and 3EM)', () => {
           current_a: 5.21,
           power_factor: 0.98,
           energy_wh: 100000.4,
+          energy_returned_wh: 0,
           phase: 'L1',
         },
         {
@@ -101,10 +102,19 @@ describe('Shelly Gen1 (simulated Plug S and 3EM)', () => {
           current_a: 1.55,
           power_factor: -0.91,
           energy_wh: 2000,
+          energy_returned_wh: 0,
           phase: 'L2',
         },
-        { power_w: 10, voltage_v: 230.4, current_a: 0.08, power_factor: 0.5, energy_wh: 3.3, phase: 'L3' },
-        { power_w: 860.25, energy_wh: 102003.7 },
+        {
+          power_w: 10,
+          voltage_v: 230.4,
+          current_a: 0.08,
+          power_factor: 0.5,
+          energy_wh: 3.3,
+          energy_returned_wh: 0,
+          phase: 'L3',
+        },
+        { power_w: 860.25, energy_wh: 102003.7, energy_returned_wh: 0 },
       ],
       on: true,
     });
@@ -189,7 +199,14 @@ describe('Shelly Gen2+ (simulated Plus Plug S and Pro 3EM)', () => {
     const reading = await driver.read();
     assert.deepEqual(reading, {
       values: [
-        { power_w: 61.4, voltage_v: 231.7, current_a: 0.312, frequency_hz: 50.02, energy_wh: 15234.567 },
+        {
+          power_w: 61.4,
+          voltage_v: 231.7,
+          current_a: 0.312,
+          frequency_hz: 50.02,
+          energy_wh: 15234.567,
+          energy_returned_wh: 0,
+        },
       ],
       on: true,
     });
@@ -238,6 +255,7 @@ describe('Shelly Gen2+ (simulated Plus Plug S and Pro 3EM)', () => {
           power_factor: 0.99,
           frequency_hz: 50,
           energy_wh: 500000.25,
+          energy_returned_wh: 0,
           phase: 'L1',
         },
         {
@@ -247,6 +265,7 @@ describe('Shelly Gen2+ (simulated Plus Plug S and Pro 3EM)', () => {
           power_factor: 0.34,
           frequency_hz: 50,
           energy_wh: 1234.5,
+          energy_returned_wh: 0,
           phase: 'L2',
         },
         {
@@ -256,9 +275,10 @@ describe('Shelly Gen2+ (simulated Plus Plug S and Pro 3EM)', () => {
           power_factor: -1,
           frequency_hz: 50,
           energy_wh: 0,
+          energy_returned_wh: 0,
           phase: 'L3',
         },
-        { power_w: 1515.6, energy_wh: 501234.75 },
+        { power_w: 1515.6, energy_wh: 501234.75, energy_returned_wh: 0 },
       ],
     });
     assertValidReadings(reading);

@@ -24,6 +24,7 @@ export const FIELD_UNITS = {
   voltage_v: { V: 1, mV: 0.001 },
   current_a: { A: 1, mA: 0.001 },
   energy_wh: { Wh: 1, kWh: 1000, mWh: 0.001, Wmin: 1 / 60 },
+  energy_returned_wh: { Wh: 1, kWh: 1000, mWh: 0.001, Wmin: 1 / 60 },
   power_factor: { '': 1, '%': 0.01 },
   frequency_hz: { Hz: 1 },
 } as const satisfies Record<string, Record<string, number>>;

@@ -120,6 +120,7 @@ export function gen1EmeterSample(status: unknown, channel: number, where: string
       current_a: optional(meter.current),
       power_factor: optional(meter.pf),
       energy_wh: round6(meter.total),
+      energy_returned_wh: optional(meter.total_returned),
     });
   };
   if (emeters.length === 3) {
@@ -148,6 +149,7 @@ export function gen2SwitchSample(status: unknown, channel: number, where: string
         power_factor: optional(body.pf),
         frequency_hz: optional(body.freq),
         energy_wh: round6(body.aenergy.total),
+        energy_returned_wh: optional(body.ret_aenergy?.total),
       }),
     ],
     on: body.output,
@@ -177,12 +179,16 @@ export function gen2EmSample(status: unknown, data: unknown, channel: number, wh
       power_factor: optional(em[`${prefix}_pf`]),
       frequency_hz: optional(em[`${prefix}_freq`]),
       energy_wh: round6(energy[`${prefix}_total_act_energy`]!),
+      energy_returned_wh: optional(energy[`${prefix}_total_act_ret_energy`]),
       phase: PHASES[index]!,
     }),
   );
-  return {
-    values: [...phases, { power_w: round6(em.total_act_power!), energy_wh: round6(energy.total_act!) }],
-  };
+  const total = withoutUndefined({
+    power_w: round6(em.total_act_power!),
+    energy_wh: round6(energy.total_act!),
+    energy_returned_wh: optional(energy.total_act_ret),
+  });
+  return { values: [...phases, total] };
 }
 
 /**
@@ -201,16 +207,23 @@ export function gen2Em1Sample(status: unknown, data: unknown, channel: number, w
         power_factor: optional(em1.pf),
         frequency_hz: optional(em1.freq),
         energy_wh: round6(energy.total_act_energy),
+        energy_returned_wh: optional(energy.total_act_ret_energy),
       }),
     ],
   };
 }
 
-/** The total of a 3-phase meter: summed power and energy, no phase tag. */
+/** The total of a 3-phase meter: summed power and counters (returned energy when every phase has it), no phase tag. */
 function totalOf(phases: ReadingValues[]): ReadingValues {
-  const sum = (key: 'power_w' | 'energy_wh') =>
-    round6(phases.reduce((total, phase) => total + (phase[key] ?? 0), 0));
-  return { power_w: sum('power_w'), energy_wh: sum('energy_wh') };
+  const sum = (key: 'power_w' | 'energy_wh' | 'energy_returned_wh') =>
+    phases.every((phase) => phase[key] !== undefined)
+      ? round6(phases.reduce((total, phase) => total + phase[key]!, 0))
+      : undefined;
+  return withoutUndefined({
+    power_w: sum('power_w') ?? 0,
+    energy_wh: sum('energy_wh'),
+    energy_returned_wh: sum('energy_returned_wh'),
+  });
 }
 
 function withoutUndefined<T extends Record<string, unknown>>(values: T): ReadingValues {
