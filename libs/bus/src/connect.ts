@@ -29,10 +29,19 @@ export async function openConnection(
     return await openClient(settings, clientId, settings.protocol === 4 ? 4 : 5, target, logger);
   } catch (error) {
     if (settings.protocol !== 'auto' || !isProtocolRefusal(error)) throw error;
-    logger.info({ url: target.url }, 'broker does not speak MQTT 5; using MQTT 3.1.1');
+    // Said once per broker and process: a platform opens many connections to one broker.
+    const firstTime = !brokersWithoutMqtt5.has(target.url);
+    brokersWithoutMqtt5.add(target.url);
+    logger[firstTime ? 'info' : 'debug'](
+      { url: target.url },
+      'broker does not speak MQTT 5; using MQTT 3.1.1',
+    );
     return openClient(settings, clientId, 4, target, logger);
   }
 }
+
+/** Broker URLs that refused MQTT 5 in this process (only to keep the fallback's log line to one). */
+const brokersWithoutMqtt5 = new Set<string>();
 
 /** MQTT allows `+`, `#`, `/` and spaces in a client id, but the reply topic is named after it. */
 export function sanitizeClientId(clientId: string): string {

@@ -45,3 +45,5 @@ export {
   modbusDriver,
   type ModbusConnection,
 } from './modbus/driver.js';
+// What a Shelly says about itself (`/shelly`, `Shelly.GetStatus`), for discovery.
+export { Gen1InfoSchema, Gen2DeviceStatusSchema, Gen2InfoSchema } from './shelly/schemas.js';

@@ -76,6 +76,8 @@ export interface ServiceSpec<S extends TObject> {
   check?: (config: Static<S>, file: string | undefined) => void;
   /** Other errors that mean "fix the configuration" (exit code 2), e.g. a bad device registry. */
   configErrors?: Array<abstract new (...args: never[]) => Error>;
+  /** Makes the service's logger instead of JSON lines to stdout (the platform's console and log files). */
+  logger?: (cli: CliResult) => Logger | Promise<Logger>;
   /** How long a stop may take before the process exits anyway. Default 10 s. */
   stopTimeoutMs?: (config: Static<S>) => number;
   start: (context: ServiceContext<Static<S>>) => Promise<RunningService>;
@@ -125,7 +127,7 @@ export async function runService<S extends TObject>(spec: ServiceSpec<S>): Promi
     const extra = service === undefined ? cli.positionals : args;
     if (extra.length > 0) throw new UsageError(`unexpected argument: ${extra.join(' ')}`);
     const loaded = config();
-    logger = createLogger(spec.name);
+    logger = spec.logger ? await spec.logger(cli) : createLogger(spec.name);
     await startService(spec, { config: loaded, logger, cli });
   } catch (error) {
     const code = exitCodeOf(error, spec);

@@ -59,6 +59,16 @@ export class Controller {
     return this.#server.stop();
   }
 
+  /** Starts answering for devices added to the sessions. */
+  serveDevices(ids: readonly string[]): Promise<void> {
+    return this.#server.serveDevices(ids);
+  }
+
+  /** Stops answering for a device taken out of the sessions. */
+  forgetDevice(id: string): Promise<void> {
+    return this.#server.forgetDevice(id);
+  }
+
   async #set(session: DeviceSession, on: boolean, deadline: number | undefined): Promise<DeviceState> {
     const outcome = await session.run((driver) => switchAndConfirm(driver, on), deadline);
     session.lastOn = outcome.on;

@@ -35,7 +35,8 @@ export interface DeviceRequestServerDeps {
  */
 export class DeviceRequestServer {
   #deps: DeviceRequestServerDeps;
-  #subscriptions: Subscription[] = [];
+  /** One subscription per device id, or one under `*` serving every id. */
+  #subscriptions = new Map<string, Subscription>();
 
   constructor(deps: DeviceRequestServerDeps) {
     this.#deps = deps;
@@ -43,20 +44,36 @@ export class DeviceRequestServer {
 
   async start(): Promise<void> {
     const { bus, ids } = this.#deps;
-    const base = bus.topics.base;
-    const filters =
-      ids === undefined ? [`${base}/devices/+/req/+`] : ids.map((id) => `${base}/devices/${id}/req/+`);
-    this.#subscriptions = await Promise.all(
-      filters.map((filter) =>
-        bus.serve(filter, checkAnyParams, (params, context) => this.#handle(params, context)),
-      ),
-    );
+    if (ids === undefined) await this.#serve('*', `${bus.topics.base}/devices/+/req/+`);
+    else await this.serveDevices(ids);
+  }
+
+  /** Starts serving devices added since the start (a no-op when every id is served). */
+  async serveDevices(ids: readonly string[]): Promise<void> {
+    if (this.#deps.ids === undefined) return;
+    const base = this.#deps.bus.topics.base;
+    await Promise.all(ids.map((id) => this.#serve(id, `${base}/devices/${id}/req/+`)));
+  }
+
+  /** Stops serving a device that left. */
+  async forgetDevice(id: string): Promise<void> {
+    const subscription = this.#subscriptions.get(id);
+    this.#subscriptions.delete(id);
+    await subscription?.unsubscribe();
   }
 
   async stop(): Promise<void> {
-    const subscriptions = this.#subscriptions;
-    this.#subscriptions = [];
+    const subscriptions = [...this.#subscriptions.values()];
+    this.#subscriptions.clear();
     await Promise.allSettled(subscriptions.map((subscription) => subscription.unsubscribe()));
+  }
+
+  async #serve(key: string, filter: string): Promise<void> {
+    if (this.#subscriptions.has(key)) return;
+    const subscription = await this.#deps.bus.serve(filter, checkAnyParams, (params, context) =>
+      this.#handle(params, context),
+    );
+    this.#subscriptions.set(key, subscription);
   }
 
   async #handle(params: Record<string, unknown>, context: ServeContext): Promise<DeviceState> {

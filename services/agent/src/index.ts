@@ -7,3 +7,4 @@ export * from './device-wills.js';
 export * from './poller.js';
 export * from './presence.js';
 export * from './publisher.js';
+export * from './registry-watcher.js';

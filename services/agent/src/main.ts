@@ -2,6 +2,7 @@
 import { loadRegistry, RegistryError } from '@wattbus/devices';
 import { ConfigError, runService } from '@wattbus/runtime';
 import { Agent } from './agent.js';
+import { RegistryWatcher } from './registry-watcher.js';
 import { AgentConfigSchema, ENV_PREFIX } from './config.js';
 import { runDiscovery } from './discover.js';
 
@@ -68,6 +69,18 @@ See services/agent/README.md for every key, docs/devices.md for the registry fil
     const registry = await loadRegistry(config.registry_file!);
     const agent = new Agent({ config, registry, logger, connect });
     await agent.start();
-    return agent;
+    // Devices added to, changed in or removed from the file apply without a restart.
+    const watcher = new RegistryWatcher({
+      file: config.registry_file!,
+      apply: (next) => agent.updateRegistry(next),
+      logger,
+    });
+    await watcher.start();
+    return {
+      stop: async () => {
+        await watcher.stop();
+        await agent.stop();
+      },
+    };
   },
 });

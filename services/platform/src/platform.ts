@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import type { Logger } from 'pino';
-import { Agent, AgentConfigSchema } from '@wattbus/agent';
+import { Agent, AgentConfigSchema, RegistryWatcher } from '@wattbus/agent';
 import { AlertHook, parseAlertHookConfig } from '@wattbus/alert-hook';
 import { Broker, BrokerConfigSchema, hashPassword } from '@wattbus/broker';
 import { Bus } from '@wattbus/bus';
@@ -14,7 +14,9 @@ import { QueryComponent, QueryConfigSchema } from '@wattbus/query';
 import { parseConfig } from '@wattbus/runtime';
 import { StorageHook, StorageHookConfigSchema } from '@wattbus/storage-hook';
 import { ensureApiKey } from './api-key.js';
+import { chooseFleetSource, type FleetSource } from './fleet-source.js';
 import { startLocalInflux } from './local-influx.js';
+import { brokerUsersOf, ensureMqttAccounts, type MqttAccount } from './mqtt-accounts.js';
 import { SimulatedFleet } from './simulated-fleet.js';
 
 export interface PlatformOptions {
@@ -28,6 +30,10 @@ export interface PlatformOptions {
   influxUrl?: string;
   influxPort: number;
   database: string;
+  /** The user's devices file; default `<dataDir>/devices.yaml`. */
+  devicesFile?: string;
+  /** Run the simulated fleet even when a devices file exists. */
+  demo: boolean;
   plugCount: number;
   timeZone: string;
   /** More API keys besides the local one (e.g. a read-only key for a wall screen or a test). */
@@ -44,18 +50,23 @@ export interface PlatformAddresses {
   apiKeyFile: string;
   apiKey: string;
   apiKeyCreated: boolean;
+  /** Whose devices run, and how many the registry lists. */
+  fleet: FleetSource & { devices: number };
+  /** Broker accounts for clients outside this process. */
+  accounts: MqttAccount[];
 }
 
 /** Internal MQTT user of the services in this process; its password is new on every start. */
 const PLATFORM_USER = 'platform';
 
 /**
- * The embedded default: one process runs the broker, a simulated fleet, the agent, the storage
- * hook, the query component and the gateway, against a local InfluxDB. Parts start in dependency
- * order and stop in reverse, so no reading accepted by the storage hook is lost on a stop.
+ * The embedded default: one process runs the broker, the agent (on the user's devices file, or on
+ * a simulated fleet), the storage hook, the query component, the alert hook and the gateway,
+ * against a local InfluxDB. Parts start in dependency order and stop in reverse, so no reading
+ * accepted by the storage hook is lost on a stop.
  */
 export class Platform {
-  readonly fleet: SimulatedFleet;
+  #fleet: SimulatedFleet | undefined;
   #options: PlatformOptions;
   #logger: Logger;
   #stops: { name: string; stop: () => Promise<void> }[] = [];
@@ -63,7 +74,12 @@ export class Platform {
   constructor(deps: { options: PlatformOptions; logger: Logger }) {
     this.#options = deps.options;
     this.#logger = deps.logger;
-    this.fleet = new SimulatedFleet({ plugCount: deps.options.plugCount });
+  }
+
+  /** The simulated devices, so tests and demos can look at them; only when the demo runs. */
+  get fleet(): SimulatedFleet {
+    if (!this.#fleet) throw new Error('no simulated fleet: the platform runs a devices file (see --demo)');
+    return this.#fleet;
   }
 
   async start(): Promise<PlatformAddresses> {
@@ -97,6 +113,7 @@ export class Platform {
     }
     const influx = { url: influxUrl, database: options.database };
 
+    const accounts = ensureMqttAccounts(dataDir);
     const password = randomBytes(24).toString('base64url');
     const broker = new Broker({
       config: parseConfig(
@@ -112,6 +129,7 @@ export class Platform {
               publish: ['#'],
               subscribe: ['#'],
             },
+            ...(await brokerUsersOf(accounts)),
           ],
           // On loopback anyone may watch (mosquitto_sub works out of the box); publishing needs a user.
           anonymous: { enabled: true, publish: [], subscribe: ['wattbus/#'] },
@@ -126,8 +144,8 @@ export class Platform {
     const mqttUrl = `mqtt://${options.host}:${ports.mqttPort}`;
     const mqtt = { url: mqttUrl, username: PLATFORM_USER, password };
 
-    await this.fleet.start();
-    this.#stops.push({ name: 'simulated fleet', stop: () => this.fleet.stop() });
+    const source = chooseFleetSource({ dataDir, devicesFile: options.devicesFile, demo: options.demo });
+    if (source.kind === 'demo') await this.#startDemo(source.file);
 
     const storageHook = new StorageHook({
       config: parseConfig(
@@ -186,24 +204,36 @@ export class Platform {
     await query.start();
     this.#stops.push({ name: 'query component', stop: () => query.stop() });
 
-    const registryFile = join(dataDir, 'devices.yaml');
-    writeFileSync(registryFile, this.#registryYaml());
+    const registry = await loadRegistry(source.file);
     const agent = new Agent({
       config: parseConfig(
         AgentConfigSchema,
         {
           mqtt: { url: mqttUrl, username: PLATFORM_USER, password },
           id: 'embedded-agent',
-          registry_file: registryFile,
+          registry_file: source.file,
           answer_unknown_devices: true,
+          // A will covers a crash of the agent; here the broker would die with it. And 200 will
+          // connections cost 200 scrypt checks at start.
+          device_wills: false,
         },
         'the agent',
       ),
-      registry: await loadRegistry(registryFile),
+      registry,
       logger: log('agent'),
     });
     await agent.start();
     this.#stops.push({ name: 'agent', stop: () => agent.stop() });
+    if (source.kind === 'own') {
+      // Devices added to (or removed from) the user's file are picked up without a restart.
+      const watcher = new RegistryWatcher({
+        file: source.file,
+        apply: (next) => agent.updateRegistry(next),
+        logger: log('agent'),
+      });
+      await watcher.start();
+      this.#stops.push({ name: 'devices file watcher', stop: () => watcher.stop() });
+    }
 
     // Alerts: a device offline (or silent for 5 polls) for 10 s, and a plug above its rating.
     const alertHook = new AlertHook({
@@ -259,11 +289,23 @@ export class Platform {
       apiKeyFile: apiKey.file,
       apiKey: apiKey.key,
       apiKeyCreated: apiKey.created,
+      fleet: { ...source, devices: registry.devices.length },
+      accounts,
     };
   }
 
-  #registryYaml(): string {
-    const devices = this.fleet.devices.map((device) => ({
+  /** The simulators, and their registry where the agent reads it (never the user's devices file). */
+  async #startDemo(file: string): Promise<void> {
+    const fleet = new SimulatedFleet({ plugCount: this.#options.plugCount });
+    this.#fleet = fleet;
+    this.#stops.push({ name: 'simulated fleet', stop: () => fleet.stop() });
+    await fleet.start();
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, this.#registryYaml(fleet));
+  }
+
+  #registryYaml(fleet: SimulatedFleet): string {
+    const devices = fleet.devices.map((device) => ({
       id: device.id,
       name: device.name,
       type: device.type,
@@ -275,6 +317,6 @@ export class Platform {
           ? { profile: device.model, transport: 'tcp', host: '127.0.0.1', port: device.port, unit_id: 1 }
           : { host: '127.0.0.1', port: device.port },
     }));
-    return `# Written by the embedded platform on every start: the simulated fleet.\n${stringify({ devices })}`;
+    return `# The simulated demo fleet, written by npm start on every demo start. Your own devices go in devices.yaml.\n${stringify({ devices })}`;
   }
 }

@@ -63,6 +63,7 @@ describe('dashboard in Chromium against the embedded platform', () => {
         wsPort: null,
         influxPort: await freePort(),
         database: 'wattbus',
+        demo: true,
         plugCount: 6,
         timeZone: 'UTC',
         apiKeys: [{ name: 'wall-screen', sha256: hashApiKey(readKey), scopes: ['read'] }],

@@ -1,18 +1,19 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { freePort, waitUntil } from '@wattbus/testing';
+import { influxQuery, startPlatform, type Ports } from './helpers.js';
 
 /**
  * The README's first command, for real: `src/main.ts` as a child process with its own influxd,
- * checked from outside the way a newcomer would (InfluxQL, curl, mosquitto_sub, Ctrl-C).
+ * checked from outside the way a newcomer would (InfluxQL, curl, mosquitto_sub, Ctrl-C). With no
+ * devices file it runs the simulated demo fleet.
  */
-const main = new URL('../src/main.ts', import.meta.url).pathname;
 const DEVICES = [
   'desk-1',
   'desk-2',
@@ -22,52 +23,6 @@ const DEVICES = [
   'coffee-machine',
   'tv-corner',
 ];
-
-interface Ports {
-  http: number;
-  mqtt: number;
-  ws: number;
-  influx: number;
-}
-
-function startPlatform(dataDir: string, ports: Ports): { child: ChildProcess; output: () => string } {
-  const child = spawn(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      main,
-      '--data-dir',
-      dataDir,
-      '--http-port',
-      String(ports.http),
-      '--mqtt-port',
-      String(ports.mqtt),
-      '--ws-port',
-      String(ports.ws),
-      '--influx-port',
-      String(ports.influx),
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, INFLUX_URL: '', LOG_LEVEL: 'warn' } },
-  );
-  let text = '';
-  child.stdout!.on('data', (chunk) => (text += chunk));
-  child.stderr!.on('data', (chunk) => (text += chunk));
-  return { child, output: () => text };
-}
-
-async function influxQuery(
-  port: number,
-  q: string,
-): Promise<Array<{ tags?: Record<string, string>; values: unknown[][] }>> {
-  const response = await fetch(
-    `http://127.0.0.1:${port}/query?db=wattbus&epoch=ms&q=${encodeURIComponent(q)}`,
-  );
-  const body = (await response.json()) as {
-    results: Array<{ series?: Array<{ tags?: Record<string, string>; values: unknown[][] }> }>;
-  };
-  return body.results[0]?.series ?? [];
-}
 
 function pidAlive(pid: number): boolean {
   try {
