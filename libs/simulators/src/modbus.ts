@@ -44,8 +44,8 @@ export class SimulatedMeters {
 
   /**
    * Sets unit `unitId` to a meter of `profile` reading `values` (one entry per phase with `phase`,
-   * plus one without for the total, as the driver returns them). `maxRegistersPerRead` makes it
-   * refuse longer reads with exception 2 (default: Modbus's 125).
+   * plus one without for the total, as the driver returns them; `energy_returned_wh` defaults to 0).
+   * `maxRegistersPerRead` makes it refuse longer reads with exception 2 (default: Modbus's 125).
    */
   setMeter(
     unitId: number,
@@ -62,7 +62,8 @@ export class SimulatedMeters {
     };
     for (const register of profile.registers) {
       const group = values.find((entry) => entry.phase === register.phase);
-      const value = group?.[register.field];
+      // A meter that never exported reads 0 on its export counter: callers may leave it out.
+      const value = group?.[register.field] ?? (register.field === 'energy_returned_wh' ? 0 : undefined);
       if (typeof value !== 'number') {
         throw new Error(
           `no ${register.field}${register.phase ? ` for ${register.phase}` : ''} in the values for ${profile.name}`,
