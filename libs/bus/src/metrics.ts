@@ -9,6 +9,8 @@ export interface BusMetrics {
   handler_errors: number;
   requests_sent: number;
   requests_timed_out: number;
+  /** Responses no request waits for any more: late (after a timeout) or a second answer (hot standby). */
+  responses_unmatched: number;
   requests_served: number;
   pending_requests: number;
 }
@@ -22,6 +24,7 @@ export function newBusMetrics(): BusMetrics {
     handler_errors: 0,
     requests_sent: 0,
     requests_timed_out: 0,
+    responses_unmatched: 0,
     requests_served: 0,
     pending_requests: 0,
   };

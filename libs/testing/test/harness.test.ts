@@ -2,10 +2,12 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { connect } from 'node:net';
 import {
   startAedes,
   startInflux,
   startMosquitto,
+  startRedis,
   MissingBinaryError,
   portOpen,
   requireBinary,
@@ -38,6 +40,17 @@ describe('test harness', () => {
     assert.equal(await portOpen(mosquitto.port), true);
     await mosquitto.destroy();
     assert.equal(await portOpen(mosquitto.port), false);
+  });
+
+  it('starts a real redis-server that answers PING, and stops it', async () => {
+    const redis = await startRedis();
+    const socket = connect(redis.port, '127.0.0.1');
+    socket.write('PING\r\n');
+    const [reply] = (await once(socket, 'data')) as [Buffer];
+    socket.destroy();
+    assert.equal(reply.toString(), '+PONG\r\n');
+    await redis.destroy();
+    assert.equal(await portOpen(redis.port), false);
   });
 
   it('starts and stops an in-process aedes', async () => {

@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import type { Bus, ServeContext, Subscription } from '@wattbus/bus';
+import { shareGroupFilter, type Bus, type ServeContext, type Subscription } from '@wattbus/bus';
 import { QUERY_METHODS, ReadingSchema, WattbusError, validator, type QueryMethod } from '@wattbus/contracts';
 import { InfluxQueryClient, isTimeZone, seriesRows } from '@wattbus/influx';
 import { HealthPublisher, type Logger } from '@wattbus/runtime';
@@ -23,7 +23,8 @@ const FIELDS = ['power_w', 'voltage_v', 'current_a', 'energy_wh', 'power_factor'
 const WARMUP_RETRY_MS = 10_000;
 
 /**
- * Answers `wattbus/query/req/{method}` (on a shared subscription where the broker has one):
+ * Answers `wattbus/query/req/{method}` (through a share group when one is configured, else as a
+ * hot standby next to any other component: the requester keeps the first answer):
  * `devices` and `latest` from the in-memory fleet, the range methods from InfluxDB.
  */
 export class QueryComponent {
@@ -84,9 +85,9 @@ export class QueryComponent {
   }
 
   get requestFilter(): string {
-    const { share_group } = this.#deps.config.mqtt;
+    const group = this.#deps.config.mqtt.share_group;
     const filter = `${this.#deps.bus.topics.base}/query/req/+`;
-    return share_group ? `$share/${share_group}/${filter}` : filter;
+    return group ? shareGroupFilter(group, filter) : filter;
   }
 
   async start(): Promise<void> {
@@ -95,6 +96,8 @@ export class QueryComponent {
     await this.#client.start();
     await this.#fleet.start();
     await this.#warmUp();
+    const group = this.#deps.config.mqtt.share_group;
+    if (group) await this.#deps.bus.verifyShareGroup(group);
     this.#subscription = await this.#deps.bus.serve(this.requestFilter, anyParams, (params, context) =>
       this.#dispatch(params, context),
     );
@@ -105,6 +108,10 @@ export class QueryComponent {
   async stop(): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#warmupTimer);
+    if (this.#subscription && this.#deps.config.mqtt.share_group) {
+      // Leave the group without dropping requests already dealt to us: they are answered first.
+      await this.#deps.bus.drain([this.#subscription]).catch(() => false);
+    }
     await this.#subscription?.unsubscribe().catch(() => undefined);
     this.#subscription = undefined;
     await this.#fleet.stop();

@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { MqttConnectionSchema } from '@wattbus/bus';
+import { MqttConnectionSchema, shareGroupSchema } from '@wattbus/bus';
 import { InfluxConnectionSchema } from '@wattbus/influx';
 
 const WEEKDAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
@@ -41,12 +41,7 @@ export const QueryConfigSchema = Type.Object(
     mqtt: Type.Object(
       {
         ...MqttConnectionSchema.properties,
-        share_group: Type.String({
-          default: 'query',
-          pattern: '^[A-Za-z0-9_-]*$',
-          description:
-            'Serve on $share/<group>/… so several components split the requests; empty on brokers without shared subscriptions (aedes).',
-        }),
+        share_group: shareGroupSchema('query components'),
       },
       { additionalProperties: false, default: {} },
     ),

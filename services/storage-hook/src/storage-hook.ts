@@ -1,5 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Bus, busConnection, type BusOptions, type MessageContext } from '@wattbus/bus';
+import {
+  Bus,
+  busConnection,
+  shareGroupFilter,
+  type BusOptions,
+  type MessageContext,
+  type Subscription,
+} from '@wattbus/bus';
 import { ReadingSchema, validator, type Reading } from '@wattbus/contracts';
 import { Fleet } from '@wattbus/fleet';
 import {
@@ -25,6 +32,8 @@ export interface StorageHookCounters {
   written: number;
   /** Write attempts that failed and were retried. */
   retried: number;
+  /** Valid readings of devices in another hook's partition (see `partition`), acked and not stored. */
+  skipped: number;
   /** Readings appended to the write-ahead log since start. */
   spooled: number;
   /** Readings replayed from the log left by the previous run. */
@@ -62,6 +71,8 @@ export class StorageHook {
   #health: HealthPublisher | undefined;
   #countersTimer: NodeJS.Timeout | undefined;
   #received = 0;
+  #skipped = 0;
+  #readings: Subscription | undefined;
   #stopping = false;
   /** Lines InfluxDB refused during the replay, before the bus was connected. */
   #earlyRejections: RejectedLine[] = [];
@@ -72,6 +83,11 @@ export class StorageHook {
 
   async start(): Promise<void> {
     const { config, logger } = this.#deps;
+    if (config.partition && config.partition.index >= config.partition.count) {
+      throw new Error(
+        `partition.index (${config.partition.index}) must be below partition.count (${config.partition.count})`,
+      );
+    }
     // The log first: what the last run left is written out before anything new.
     const wal = new WriteAheadLog({
       options: {
@@ -128,16 +144,25 @@ export class StorageHook {
     this.#deadLetter(this.#earlyRejections.splice(0));
     this.#fleet = new Fleet({ bus, parts: ['meta'], logger });
     const filter = bus.topics.allDevices('readings');
-    const shared = config.mqtt.share_group ? `$share/${config.mqtt.share_group}/${filter}` : filter;
+    const group = config.mqtt.share_group || undefined;
+    const shared = group ? shareGroupFilter(group, filter) : filter;
     // Both routes are registered synchronously, before either SUBACK: a held queued reading
     // stalls mqtt.js' input, so awaiting one SUBACK before the next subscribe() would deadlock.
-    await Promise.all([
-      bus.subscribe(shared, checkReading, (reading, context) => this.#take(reading, context), {
-        qos: 1,
-        ackAfterHandle: true,
-      }),
-      this.#fleet.start(),
-    ]);
+    // For the same reason the share group is verified after, not before (a broker without
+    // shared subscriptions delivers nothing through it meanwhile).
+    try {
+      [this.#readings] = await Promise.all([
+        bus.subscribe(shared, checkReading, (reading, context) => this.#take(reading, context), {
+          qos: 1,
+          ackAfterHandle: true,
+        }),
+        this.#fleet.start(),
+      ]);
+      if (group) await bus.verifyShareGroup(group);
+    } catch (error) {
+      await this.stop();
+      throw error;
+    }
     if (config.counters_log_interval_ms > 0) {
       this.#countersTimer = setInterval(
         () => logger.info({ counters: this.counters() }, 'storage hook counters'),
@@ -169,6 +194,7 @@ export class StorageHook {
     const writer = this.#writer?.metrics();
     return {
       received: this.#received,
+      skipped: this.#skipped,
       written: writer?.lines_written ?? 0,
       retried: writer?.retries ?? 0,
       spooled: wal?.appended ?? 0,
@@ -182,15 +208,27 @@ export class StorageHook {
     };
   }
 
-  /** Stop taking readings, write out what the log holds (bounded by stop_flush_timeout_ms), close. */
+  /**
+   * Stop taking readings, write out what the log holds (bounded by stop_flush_timeout_ms), close.
+   * A member of a share group leaves it (see leave_group_on_stop); any other hook keeps its
+   * session, so the broker queues readings for it while it is away.
+   */
   async stop(): Promise<void> {
     const { config, logger } = this.#deps;
+    if (this.#stopping) return;
     this.#stopping = true;
     clearInterval(this.#countersTimer);
     await this.#health?.stop();
-    // No unsubscribe(): the broker must keep queueing readings for our session while we are away.
+    const leaving = Boolean(config.mqtt.share_group) && config.mqtt.leave_group_on_stop;
+    if (leaving && this.#readings && this.#bus) {
+      // Readings already dealt to us arrive and are logged; then no more come.
+      const drained = await this.#bus.drain([this.#readings]);
+      if (!drained) logger.warn('the broker did not confirm the end of our queue; leaving the group anyway');
+    }
     await this.#fleet?.stop();
-    await this.#bus?.stop();
+    await this.#bus?.stop({ endSession: leaving });
+    if (leaving)
+      logger.info({ group: config.mqtt.share_group }, 'left the share group; its share goes to the others');
     if (this.#drain) {
       const flushed = await this.#drain.flush(config.stop_flush_timeout_ms);
       if (!flushed) {
@@ -240,6 +278,11 @@ export class StorageHook {
         payloadOf(context),
         `reading of ${reading.device} published on the topic of ${String(topicDevice)}`,
       );
+      return;
+    }
+    const partition = this.#deps.config.partition;
+    if (partition && partitionOf(reading.device, partition.count) !== partition.index) {
+      this.#skipped++;
       return;
     }
     let line: string;
@@ -300,6 +343,16 @@ export class StorageHook {
     if (!this.#bus) throw new Error('the storage hook is not started');
     return this.#bus;
   }
+}
+
+/** The partition of a device: FNV-1a of its id, modulo `count` (stable across hooks and restarts). */
+export function partitionOf(device: string, count: number): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < device.length; i++) {
+    hash ^= device.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return (hash >>> 0) % count;
 }
 
 function payloadOf(context: MessageContext): Buffer {
