@@ -1,18 +1,25 @@
 # One image for every WattBus service; the SERVICE build arg (or WATTBUS_SERVICE at run time)
-# picks which one runs. Services run their TypeScript through tsx, as in development.
+# picks which one runs. Services run as built JavaScript (scripts/bundle.mjs): plain node with
+# source maps, no tsx or esbuild in the image.
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
-COPY package.json package-lock.json ./
+COPY package.json package-lock.json tsconfig.base.json ./
+COPY scripts ./scripts
 COPY libs ./libs
 COPY services ./services
 COPY openapi.yaml asyncapi.yaml ./
-# Installs the workspace, then drops dev-only packages (linters, test peers, Nx).
-RUN npm ci --no-audit --no-fund && npm prune --omit=dev --no-audit --no-fund
+# Installs the workspace, bundles every services/<name>/src/main.ts into services/<name>/dist/,
+# then drops dev-only packages (tsx, esbuild, linters, test peers, Nx).
+RUN npm ci --no-audit --no-fund \
+  && npm run bundle \
+  && npm prune --omit=dev --no-audit --no-fund
 
 FROM node:20-bookworm-slim
 ARG SERVICE=gateway
 ENV NODE_ENV=production WATTBUS_SERVICE=${SERVICE}
 WORKDIR /app
+# The bundles load files their sources name relative to themselves (openapi.yaml, device
+# profiles), and npm packages from node_modules: the tree keeps the repository's layout.
 COPY --from=build --chown=node:node /app /app
 RUN mkdir -p /var/lib/wattbus && chown node:node /var/lib/wattbus
 USER node
@@ -20,4 +27,5 @@ VOLUME ["/var/lib/wattbus"]
 # Only the gateway serves HTTP; the other services exit on a fatal error and are restarted.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s \
   CMD ["node", "-e", "if (process.env.WATTBUS_SERVICE !== 'gateway') process.exit(0); fetch('http://127.0.0.1:' + (process.env.WATTBUS_GATEWAY_PORT || 8080) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
-ENTRYPOINT ["sh", "-c", "exec node --import tsx \"services/$WATTBUS_SERVICE/src/main.ts\" \"$@\"", "wattbus"]
+# scripts/service.sh: node --enable-source-maps with the memory settings of docs/benchmarks.md.
+ENTRYPOINT ["sh", "-c", "exec sh scripts/service.sh \"$WATTBUS_SERVICE\" \"$@\"", "wattbus"]

@@ -5,7 +5,7 @@
 # Safe to run again: it installs only what is missing.
 #
 #   bash scripts/setup.sh              what npm start needs, then npm ci
-#   bash scripts/setup.sh --for-tests  also what the tests need (mosquitto, socat, docker-compose, chromium, redis-server)
+#   bash scripts/setup.sh --for-tests  also what the tests need (mosquitto, socat, docker-compose, chromium, redis-server, prometheus)
 #   bash scripts/setup.sh --check      only say what is missing (changes nothing)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -86,7 +86,7 @@ fi
 # 2. Debian packages: binary, then the package that brings it.
 wanted=("influxd influxdb" "mosquitto_pub mosquitto-clients")
 if [ "$for_tests" = yes ]; then
-  wanted+=("mosquitto mosquitto" "socat socat" "docker-compose docker-compose" "chromium chromium" "redis-server redis-server")
+  wanted+=("mosquitto mosquitto" "socat socat" "docker-compose docker-compose" "chromium chromium" "redis-server redis-server" "prometheus prometheus" "promtool prometheus")
 fi
 missing=()
 for pair in "${wanted[@]}"; do

@@ -8,8 +8,9 @@
  * `--requests` is the number of `latest` requests per scenario at the highest concurrency (a
  * quarter of it for `readings`, a quarter again at lower concurrencies).
  *
- * The gateway and the query component run as child processes (src/main.ts of each, as deployed),
- * so the load generator does not share their event loops.
+ * The gateway and the query component run as child processes from their built JavaScript
+ * (dist/main.js, bundled first, as deployed), so the load generator does not share their event
+ * loops. `--node-flags` adds node flags to both (e.g. `--cpu-prof --cpu-prof-dir=bench/out/prof`).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -22,6 +23,7 @@ import { Bus } from '@wattbus/bus';
 import type { DeviceMeta } from '@wattbus/contracts';
 import { startAedes, startInflux, startMosquitto } from '@wattbus/testing';
 import { hashApiKey, makeApiKey } from '../../services/gateway/src/api-keys.js';
+import { bundle } from '../lib/services.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -29,6 +31,7 @@ const { values: args } = parseArgs({
     concurrency: { type: 'string', default: '1,16' },
     devices: { type: 'string', default: '10' },
     broker: { type: 'string', default: 'mosquitto' },
+    'node-flags': { type: 'string', default: '' },
   },
 });
 const REQUESTS = Number(args.requests);
@@ -118,13 +121,14 @@ function call(
 const round = (value: number, digits: number) => Math.round(value * 10 ** digits) / 10 ** digits;
 const deviceId = (n: number) => `bench-${n % DEVICES}`;
 
-/** Starts `src/main.ts` of a service; resolves with its `msg` log line once it logs it. */
+/** Starts `dist/main.js` of a service; resolves with its `msg` log line once it logs it. */
 async function startService(
   service: string,
   env: Record<string, string>,
   msg: string,
 ): Promise<{ child: ChildProcess; line: Record<string, unknown> }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+  const flags = ['--enable-source-maps', ...args['node-flags'].split(' ').filter(Boolean)];
+  const child = spawn(process.execPath, [...flags, 'dist/main.js'], {
     cwd: `${repoRoot}services/${service}`,
     env: { ...process.env, LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -174,6 +178,7 @@ async function writeDay(influxUrl: string, nowMs: number): Promise<number> {
 }
 
 async function main(): Promise<void> {
+  bundle(['query', 'gateway']);
   const influx = await startInflux();
   // mosquitto keeps Nagle's algorithm on its sockets unless told otherwise: ~40 ms per hop.
   const broker =

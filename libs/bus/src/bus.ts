@@ -167,7 +167,8 @@ export class Bus extends EventEmitter {
 
   /**
    * Reports a message refused after parsing (e.g. a store rejected it), on the same dead-letter
-   * topic. `reason` is for messages a service parses itself (the bridge's foreign payloads).
+   * topic. `reason` is for messages a service parses itself (the bridge's foreign payloads), and
+   * `implausible` for a reading beyond its device's limits or from the future.
    */
   reject(
     topic: string,

@@ -20,7 +20,7 @@ export function newBusMetrics(): BusMetrics {
     received: 0,
     published: 0,
     dead_lettered: 0,
-    dead_lettered_by_reason: { unparsable: 0, schema: 0, oversize: 0, rejected: 0 },
+    dead_lettered_by_reason: { unparsable: 0, schema: 0, oversize: 0, implausible: 0, rejected: 0 },
     handler_errors: 0,
     requests_sent: 0,
     requests_timed_out: 0,

@@ -15,20 +15,20 @@ import {
   ReadingSchema,
   TimestampSchema,
 } from './schemas.js';
+import { storableDateTime } from './time-range.js';
 
 /**
  * Params and results of the query component's methods (`wattbus/query/req/{method}`). The REST
  * gateway and asyncapi.yaml use these schemas; the query component validates params with them.
  */
 
-const From = Type.String({
-  format: 'date-time',
-  description: 'Start of the range, inclusive (ISO 8601).',
+const From = storableDateTime({
+  description:
+    'Start of the range, inclusive (ISO 8601, a year from 1678 to 2261: the instants InfluxDB can store).',
   examples: ['2026-11-01T00:00:00.000Z'],
 });
-const To = Type.String({
-  format: 'date-time',
-  description: 'End of the range, exclusive (ISO 8601). Must be after `from`.',
+const To = storableDateTime({
+  description: 'End of the range, exclusive (ISO 8601, a year from 1678 to 2261). Must be after `from`.',
   examples: ['2026-11-08T00:00:00.000Z'],
 });
 
@@ -308,10 +308,10 @@ export const EnergyParamsSchema = Type.Object(
 export type EnergyParams = Static<typeof EnergyParamsSchema>;
 
 export const EnergyMethodSchema = Type.Union(
-  [Type.Literal('counter'), Type.Literal('integral'), Type.Literal('none')],
+  [Type.Literal('counter'), Type.Literal('integral'), Type.Literal('mixed'), Type.Literal('none')],
   {
     description:
-      'counter: from the cumulative energy_wh counter; integral: from power_w (device without a counter); none: no data.',
+      'counter: from the cumulative energy_wh counter; integral: from power_w (no counter readings); mixed: some intervals from each (a history of counter and power-only readings); none: no data. A meter that publishes only per-phase readings is the sum of its phases.',
   },
 );
 
@@ -369,6 +369,7 @@ export const TotalsParamsSchema = Type.Object(
     ),
     location: Type.Optional(LocationPrefixSchema),
     kind: Type.Optional(KindSchema),
+    tz: Type.Optional(TimeZoneSchema),
   },
   {
     $id: 'TotalsParams',
@@ -525,6 +526,14 @@ export const QUERY_METHODS = {
   },
 } as const;
 export type QueryMethod = keyof typeof QUERY_METHODS;
+/** The params of each query method, from its schema: `QueryParams['energy']` is EnergyParams. */
+export type QueryParams = { [M in QueryMethod]: Static<(typeof QUERY_METHODS)[M]['params']> };
+/** The result of each query method, from its schema. */
+export type QueryResults = { [M in QueryMethod]: Static<(typeof QUERY_METHODS)[M]['result']> };
+
+export function isQueryMethod(name: string): name is QueryMethod {
+  return Object.hasOwn(QUERY_METHODS, name);
+}
 
 /** Named query schemas for MESSAGE_SCHEMAS (asyncapi.yaml, contract tests). */
 export const QUERY_SCHEMAS: Record<string, TSchema> = {

@@ -2,6 +2,7 @@ import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { DEVICE_ID_MAX_LENGTH, DEVICE_ID_PATTERN } from './ids.js';
 import { ErrorCodeSchema } from './errors.js';
 import { GetStateParamsSchema, SetPowerParamsSchema } from './commands.js';
+import { ReadingLimitsSchema } from './plausibility.js';
 import {
   AlertListParamsSchema,
   AlertListResultSchema,
@@ -132,6 +133,7 @@ export const DeviceMetaSchema = Type.Object(
     }),
     poll_interval_ms: Type.Integer({ minimum: 1, description: 'How often the collector reads it.' }),
     model: Type.Optional(Type.String({ maxLength: 128 })),
+    limits: Type.Optional(ReadingLimitsSchema),
     ts: TimestampSchema,
   },
   {
@@ -148,6 +150,7 @@ export const DeviceMetaSchema = Type.Object(
         location: 'hq/floor-2/room-214/desk-3',
         poll_interval_ms: 1000,
         model: 'HS110(EU)',
+        limits: { max_power_w: 4600, max_current_a: 20, max_voltage_v: 300 },
         ts: '2026-11-23T18:45:00.000Z',
       },
     ],
@@ -221,14 +224,17 @@ export const ResponseEnvelopeSchema = Type.Union([SuccessResponseSchema, ErrorRe
 });
 export type ResponseEnvelope = Static<typeof ResponseEnvelopeSchema>;
 
-export const DEAD_LETTER_REASONS = ['unparsable', 'schema', 'oversize', 'rejected'] as const;
+export const DEAD_LETTER_REASONS = ['unparsable', 'schema', 'oversize', 'implausible', 'rejected'] as const;
 
 export const DeadLetterSchema = Type.Object(
   {
     topic: Type.String({ description: 'Topic the message arrived on.' }),
     reason: Type.Union(
       DEAD_LETTER_REASONS.map((reason) => Type.Literal(reason)),
-      { description: 'unparsable JSON, schema violation, payload too large, or rejected downstream.' },
+      {
+        description:
+          'unparsable JSON, schema violation, payload too large, a reading beyond its device limits or from the future (implausible), or rejected downstream.',
+      },
     ),
     message: Type.String({ description: 'Human-readable explanation, e.g. the failing schema path.' }),
     payload: Type.String({ description: 'The payload as UTF-8 text, truncated to 4 KiB.' }),
@@ -240,6 +246,15 @@ export const DeadLetterSchema = Type.Object(
     $id: 'DeadLetter',
     additionalProperties: false,
     examples: [
+      {
+        topic: 'wattbus/devices/desk-3/readings',
+        reason: 'implausible',
+        message: "power_w 23456789 W is beyond the device's limit of ±4600 W (max_power_w)",
+        payload: '{"ts":"2026-11-23T18:45:00.000Z","device":"desk-3","power_w":23456789}',
+        payload_bytes: 70,
+        service: 'storage-hook',
+        ts: '2026-11-23T18:45:00.002Z',
+      },
       {
         topic: 'wattbus/devices/desk-3/readings',
         reason: 'schema',
@@ -260,6 +275,7 @@ export const MESSAGE_SCHEMAS: Record<string, TSchema> = {
   Reading: ReadingSchema,
   DeviceState: DeviceStateSchema,
   DeviceMeta: DeviceMetaSchema,
+  ReadingLimits: ReadingLimitsSchema,
   Availability: AvailabilitySchema,
   RequestEnvelope: RequestEnvelopeSchema,
   ResponseEnvelope: ResponseEnvelopeSchema,

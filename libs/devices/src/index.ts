@@ -45,5 +45,6 @@ export {
   modbusDriver,
   type ModbusConnection,
 } from './modbus/driver.js';
+export * from './ratings.js';
 // What a Shelly says about itself (`/shelly`, `Shelly.GetStatus`), for discovery.
 export { Gen1InfoSchema, Gen2DeviceStatusSchema, Gen2InfoSchema } from './shelly/schemas.js';

@@ -187,6 +187,9 @@ async function post<T>(
       headers: {
         'content-type':
           typeof body === 'string' ? 'text/plain; charset=utf-8' : 'application/x-www-form-urlencoded',
+        // fetch asks for gzip by default and influxd obliges: on the LAN that costs both ends more
+        // CPU than the bytes save (a day of readings: ~5 % of the query component, bench/gateway).
+        'accept-encoding': 'identity',
         ...authorizationHeader(connection),
       },
       body,

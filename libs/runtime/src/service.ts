@@ -14,6 +14,7 @@ import {
 } from './cli.js';
 import { ConfigError, envNames, loadConfig, type LoadConfigOptions } from './config.js';
 import { createLogger, type Logger } from './logger.js';
+import { serveAdmin, ServiceMetrics, type AdminConfig } from './metrics.js';
 import { stopOnSignals } from './shutdown.js';
 
 /** A started service: stop() stops taking work, finishes what is in flight and publishes `ready: false`. */
@@ -30,6 +31,11 @@ export interface ServiceContext<C> {
    * authorised"). Every bus connected through it is stopped after the service's stop().
    */
   connect: (options: BusOptions) => Promise<Bus>;
+  /**
+   * The service's Prometheus metrics (labelled service=<name>, with process metrics): the core
+   * registers its own; served on `/metrics` at the config's `admin:` keys, when it has them.
+   */
+  metrics: ServiceMetrics;
 }
 
 export interface CommandContext<C> {
@@ -145,31 +151,38 @@ export async function runService<S extends TObject>(spec: ServiceSpec<S>): Promi
 /** Starts the service with signals handled from the first moment; a failed start stops what it connected. */
 async function startService<S extends TObject>(
   spec: ServiceSpec<S>,
-  context: Omit<ServiceContext<Static<S>>, 'connect'>,
+  context: Omit<ServiceContext<Static<S>>, 'connect' | 'metrics'>,
 ): Promise<void> {
   const { config, logger } = context;
+  const metrics = new ServiceMetrics(spec.name);
+  // Served from the start, so a long start (a log replay) can be watched too.
+  const admin = (config as { admin?: AdminConfig }).admin;
+  const metricsServer = admin ? await serveAdmin(admin, [metrics.registry], logger) : undefined;
   const buses: Bus[] = [];
   const connect = async (options: BusOptions) => {
     const bus = await connectBus({ logger, ...options });
     buses.push(bus);
     return bus;
   };
-  const stopBuses = () => Promise.all(buses.map((bus) => bus.stop().catch(() => undefined)));
-  const starting = spec.start({ ...context, connect });
+  const closeAll = async () => {
+    await Promise.all(buses.map((bus) => bus.stop().catch(() => undefined)));
+    await metricsServer?.stop();
+  };
+  const starting = spec.start({ ...context, connect, metrics });
   // A signal during start-up waits for it, then stops what was started.
   stopOnSignals(
     logger,
     async () => {
       const running = await starting.catch(() => undefined);
       await running?.stop();
-      await stopBuses();
+      await closeAll();
     },
     { timeoutMs: spec.stopTimeoutMs?.(config) ?? 10_000 },
   );
   try {
     await starting;
   } catch (error) {
-    await stopBuses();
+    await closeAll();
     throw error;
   }
 }

@@ -8,3 +8,4 @@ export * from './program.js';
 export * from './local-server.js';
 export * from './redis.js';
 export * from './mqtt-proxy.js';
+export * from './prometheus.js';

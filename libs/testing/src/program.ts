@@ -6,6 +6,8 @@ export interface ProgramOptions {
   /** Added to this process's environment. */
   env?: Record<string, string>;
   cwd?: string;
+  /** Flags for node itself (e.g. `--max-semi-space-size=2`), before the entry point. */
+  nodeFlags?: string[];
   /** Text written to its stdin (then closed); default: stdin closed at once. */
   stdin?: string;
   /**
@@ -20,7 +22,10 @@ export interface ProgramExit {
   signal: NodeJS.Signals | null;
 }
 
-/** A WattBus program (`services/x/src/main.ts`) running as a child process, its output collected. */
+/**
+ * A WattBus program running as a child process, its output collected: `services/x/src/main.ts`
+ * (through tsx) or its production build `services/x/dist/main.js` (plain node).
+ */
 export interface ProgramRun {
   readonly child: ChildProcess;
   stdout(): string;
@@ -40,9 +45,14 @@ process.on('exit', () => {
   for (const child of running) child.kill('SIGKILL');
 });
 
-/** Runs a TypeScript entry point with `node --import tsx`, as `npm run start:<service>` does. */
+/**
+ * Runs a TypeScript entry point with `node --import tsx`, or a built `.js` one as production
+ * does (`node --enable-source-maps`, no tsx).
+ */
 export function runProgram(main: string, options: ProgramOptions = {}): ProgramRun {
-  const child = spawn(process.execPath, ['--import', 'tsx', main, ...(options.args ?? [])], {
+  const runner = main.endsWith('.ts') ? ['--import', 'tsx'] : ['--enable-source-maps'];
+  const flags = [...runner, ...(options.nodeFlags ?? [])];
+  const child = spawn(process.execPath, [...flags, main, ...(options.args ?? [])], {
     cwd: options.cwd,
     env: { ...process.env, ...options.env },
     stdio: ['pipe', 'pipe', 'pipe'],

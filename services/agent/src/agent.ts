@@ -2,12 +2,14 @@ import { isDeepStrictEqual } from 'node:util';
 import { Bus, type BusOptions } from '@wattbus/bus';
 import type { Availability } from '@wattbus/contracts';
 import { SharedResources, type Registry, type RegistryDevice } from '@wattbus/devices';
-import { HealthPublisher, type Logger } from '@wattbus/runtime';
+import { HealthPublisher, type Logger, type ServiceMetrics } from '@wattbus/runtime';
 import type { AgentConfig } from './config.js';
 import { Controller } from './controller.js';
 import { DeviceSession, type AvailabilityChange } from './device-session.js';
 import { DeviceWills } from './device-wills.js';
-import { Poller, type PollerMetrics } from './poller.js';
+import { agentMetrics } from './metrics.js';
+import { PlausibilityGate, deviceLimits } from './plausibility-gate.js';
+import { gridOffsetMs, Poller, type PollerMetrics } from './poller.js';
 import { AgentPresence } from './presence.js';
 import { DevicePublisher } from './publisher.js';
 
@@ -42,6 +44,7 @@ export class Agent {
   #controller: Controller | undefined;
   #wills: DeviceWills | undefined;
   #publisher: DevicePublisher | undefined;
+  #gate: PlausibilityGate | undefined;
   #health: HealthPublisher | undefined;
   #connect: (options: BusOptions) => Promise<Bus>;
   #stopping = false;
@@ -53,11 +56,14 @@ export class Agent {
     logger: Logger;
     /** How to connect to the broker: the front door's (it names a failure clearly); default Bus.connect. */
     connect?: (options: BusOptions) => Promise<Bus>;
+    /** Polls on time and late, readings, devices by availability and the bus go here. */
+    metrics?: ServiceMetrics;
   }) {
     this.#config = deps.config;
     this.#registry = deps.registry;
     this.#logger = deps.logger;
     this.#connect = deps.connect ?? ((options) => Bus.connect(options));
+    if (deps.metrics) agentMetrics(deps.metrics, this);
   }
 
   get bus(): Bus | undefined {
@@ -106,6 +112,10 @@ export class Agent {
     this.#bus = bus;
     const publisher = new DevicePublisher({ bus });
     this.#publisher = publisher;
+    this.#gate = new PlausibilityGate({
+      logger: this.#logger,
+      futureToleranceMs: config.future_tolerance_ms,
+    });
     const sessions = this.#registry.devices.map((device) => this.#session(device, this.#registry));
     if (config.device_wills) {
       this.#wills = new DeviceWills({
@@ -252,14 +262,24 @@ export class Agent {
       }
       throw error;
     }
-    await Promise.all(sessions.map((session) => this.#publisher!.meta(session.device)));
+    await Promise.all(
+      sessions.map(({ device, driver }) =>
+        this.#publisher!.meta(device, { limits: deviceLimits(device, driver) }),
+      ),
+    );
     await this.#controller?.serveDevices(sessions.map((session) => session.id));
     if (!this.#config.collector) return;
-    for (const session of sessions) {
-      const poller = new Poller({ session, publisher: this.#publisher!, logger: this.#logger });
+    // Spread over the interval: 1,000 plugs at 1 s poll one per millisecond, not all at once.
+    sessions.forEach((session, index) => {
+      const poller = new Poller({
+        session,
+        publisher: this.#publisher!,
+        gate: this.#gate!,
+        logger: this.#logger,
+      });
       this.#pollers.set(session.id, poller);
-      poller.start();
-    }
+      poller.start(gridOffsetMs(index, sessions.length, session.device.poll_interval_ms));
+    });
   }
 
   /** Stops one device; `forget` also clears its retained topics (it left the registry). */

@@ -1,6 +1,8 @@
 import { hostname } from 'node:os';
 import { Type, type Static } from '@sinclair/typebox';
 import { MqttConnectionSchema } from '@wattbus/bus';
+import { DEFAULT_FUTURE_TOLERANCE_MS } from '@wattbus/contracts';
+import { adminSchema } from '@wattbus/runtime';
 
 /** The broker keys every service shares, less client_id: an agent's client ids come from its `id`. */
 const { client_id: _clientId, ...brokerKeys } = MqttConnectionSchema.properties;
@@ -29,11 +31,18 @@ export const AgentConfigSchema = Type.Object(
       description:
         "One small extra MQTT connection per device whose last will publishes that device's `offline`.",
     }),
+    future_tolerance_ms: Type.Integer({
+      minimum: 0,
+      default: DEFAULT_FUTURE_TOLERANCE_MS,
+      description:
+        "A reading stamped further ahead of this host's clock is not published (the storage hook refuses it too).",
+    }),
     answer_unknown_devices: Type.Boolean({
       default: false,
       description:
         'Answer UNKNOWN_DEVICE for requests to devices this agent does not own. Only for single-agent deployments.',
     }),
+    admin: adminSchema(9471),
   },
   { additionalProperties: false },
 );

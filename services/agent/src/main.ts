@@ -64,10 +64,10 @@ await runService({
 
 See services/agent/README.md for every key, docs/devices.md for the registry file.`,
   stopTimeoutMs: () => 15_000,
-  async start({ config, logger, connect }) {
+  async start({ config, logger, connect, metrics }) {
     // The registry is configuration too: a bad file fails here, before any connection.
     const registry = await loadRegistry(config.registry_file!);
-    const agent = new Agent({ config, registry, logger, connect });
+    const agent = new Agent({ config, registry, logger, connect, metrics });
     await agent.start();
     // Devices added to, changed in or removed from the file apply without a restart.
     const watcher = new RegistryWatcher({

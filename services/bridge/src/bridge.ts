@@ -1,12 +1,13 @@
 import { AgentPresence, DevicePublisher, DeviceRequestServer, DeviceWills } from '@wattbus/agent';
 import { Bus, busConnection, type BusOptions, type MessageContext, type Subscription } from '@wattbus/bus';
-import type { DeadLetter } from '@wattbus/contracts';
-import { HealthPublisher } from '@wattbus/runtime';
+import { plausibilityProblem, type DeadLetter, type Reading } from '@wattbus/contracts';
+import { HealthPublisher, type ServiceMetrics } from '@wattbus/runtime';
 import type { Logger } from 'pino';
 import type { BridgeConfig } from './config.js';
 import { DeviceLink, type LinkMetrics } from './device-link.js';
 import { ForeignBroker } from './foreign.js';
-import { MappingError, mapMessage } from './mapping.js';
+import { MappingError, mapMessage, type MappedMessage } from './mapping.js';
+import { bridgeMetrics } from './metrics.js';
 import type { MessageRule } from './profiles.js';
 import type { BridgeDevice } from './registry.js';
 
@@ -44,7 +45,13 @@ export class Bridge {
   #connect: (options: BusOptions) => Promise<Bus>;
   /** Foreign messages are mapped one after the other, so a device's messages apply in arrival order. */
   #queue: Promise<void> = Promise.resolve();
-  #deadLettered: BridgeMetrics['dead_lettered'] = { unparsable: 0, schema: 0, oversize: 0, rejected: 0 };
+  #deadLettered: BridgeMetrics['dead_lettered'] = {
+    unparsable: 0,
+    schema: 0,
+    oversize: 0,
+    implausible: 0,
+    rejected: 0,
+  };
   #stopping = false;
 
   constructor(deps: {
@@ -53,11 +60,14 @@ export class Bridge {
     logger: Logger;
     /** How to connect to the WattBus broker: the front door's (it names a failure clearly); default Bus.connect. */
     connect?: (options: BusOptions) => Promise<Bus>;
+    /** Messages, readings, commands, devices by availability and the bus go here. */
+    metrics?: ServiceMetrics;
   }) {
     this.#config = deps.config;
     this.#devices = deps.devices;
     this.#logger = deps.logger;
     this.#connect = deps.connect ?? ((options) => Bus.connect(options));
+    if (deps.metrics) bridgeMetrics(deps.metrics, this);
   }
 
   get bus(): Bus | undefined {
@@ -136,7 +146,12 @@ export class Bridge {
       this.#logger.warn("lost the devices' broker; publishing its devices offline");
       this.#enqueue(() => this.#allOffline());
     });
-    await Promise.all(this.#devices.map((bridged) => publisher.meta(bridged.device, bridged.profile.model)));
+    // The registry's `limits:` go into the meta, so the storage hook checks these readings the same way.
+    await Promise.all(
+      this.#devices.map(({ device, profile }) =>
+        publisher.meta(device, { model: profile.model, limits: device.limits }),
+      ),
+    );
     this.#requests = new DeviceRequestServer({
       bus,
       ids: [...this.#links.keys()],
@@ -246,6 +261,18 @@ export class Bridge {
         );
         continue;
       }
+      const problem = context.packet.retain ? undefined : implausibility(route.link, mapped, at);
+      if (problem !== undefined) {
+        const { device, profile } = route.link.bridged;
+        this.#deadLetter(
+          context.topic,
+          payload,
+          [route],
+          'implausible',
+          `${device.id} (${profile.name}): ${problem}`,
+        );
+        continue;
+      }
       try {
         await route.link.apply(mapped, { retained: context.packet.retain, at });
       } catch (error) {
@@ -268,4 +295,17 @@ export class Bridge {
     for (const route of routes) route.link.deadLettered();
     this.#bus?.reject(topic, payload, message, reason);
   }
+}
+
+/**
+ * Why the values of a live message cannot be true of its device (beyond its registry `limits:`,
+ * or the defaults for any device): the collectors' and the storage hook's check
+ * (`plausibilityProblem`). A retained message gives no reading, so it is not checked.
+ */
+function implausibility(link: DeviceLink, mapped: MappedMessage, at: number): string | undefined {
+  if (Object.keys(mapped.values).length === 0) return undefined;
+  const device = link.bridged.device;
+  // Fields of one message; power_w may come in another message of the same reading.
+  const values = { ts: new Date(at).toISOString(), device: device.id, ...mapped.values } as Reading;
+  return plausibilityProblem(values, device.limits ?? {}, { nowMs: at });
 }

@@ -1,6 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { hostBasedId } from '@wattbus/agent';
 import { MqttConnectionSchema } from '@wattbus/bus';
+import { adminSchema } from '@wattbus/runtime';
 
 /** The broker keys every service shares, less client_id: the bridge's client ids come from its `id`. */
 const { client_id: _clientId, ...brokerKeys } = MqttConnectionSchema.properties;
@@ -53,6 +54,7 @@ export const BridgeConfigSchema = Type.Object(
       default: 64 * 1024,
       description: 'Foreign messages larger than this are dead-lettered unread.',
     }),
+    admin: adminSchema(9478),
   },
   { additionalProperties: false },
 );

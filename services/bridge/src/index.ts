@@ -8,3 +8,4 @@ export * from './profile-schema.js';
 export * from './profiles.js';
 export * from './registry.js';
 export * from './values.js';
+export * from './metrics.js';

@@ -65,13 +65,13 @@ await runService({
 
 See services/bridge/README.md for every key, docs/devices.md for the profiles and registry entries.`,
   stopTimeoutMs: () => 15_000,
-  async start({ config, logger, connect }) {
+  async start({ config, logger, connect, metrics }) {
     // Needed to run, not to --discover: checked here, still before any connection.
     if (!config.registry_file) {
       throw new ConfigError(`no device registry: pass --registry <file> or set ${ENV_PREFIX}REGISTRY_FILE`);
     }
     const { devices } = await loadBridgeRegistry(config.registry_file);
-    const bridge = new Bridge({ config, devices, logger, connect });
+    const bridge = new Bridge({ config, devices, logger, connect, metrics });
     await bridge.start();
     return bridge;
   },

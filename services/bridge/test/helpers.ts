@@ -22,6 +22,8 @@ export interface EntrySpec {
   foreign: string;
   variables?: Record<string, string>;
   timeout_ms?: number;
+  /** The registry entry's plausibility `limits:`. */
+  limits?: Record<string, number>;
 }
 
 /** A registry file of `type: mqtt` entries in a fresh temp dir. */
@@ -38,6 +40,7 @@ export async function writeRegistry(
     location: `home/test/${spec.id}`,
     kind: 'appliance',
     ...(spec.timeout_ms ? { timeout_ms: spec.timeout_ms } : {}),
+    ...(spec.limits ? { limits: spec.limits } : {}),
     connection: {
       profile: spec.profile,
       id: spec.foreign,

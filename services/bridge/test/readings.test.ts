@@ -20,7 +20,8 @@ const DATABASE = 'bridge';
 
 /** One device per built-in profile; foreign names are placeholders in each vendor's style. */
 const DEVICES = [
-  { id: 'kitchen-plug', profile: 'tasmota', foreign: 'tasmota_A1B2C3' },
+  // Its registry entry bounds it to a 16 A EU plug's 3680 W.
+  { id: 'kitchen-plug', profile: 'tasmota', foreign: 'tasmota_A1B2C3', limits: { max_power_w: 3680 } },
   { id: 'desk-plug', profile: 'zigbee2mqtt', foreign: 'office/desk plug' },
   { id: 'washer', profile: 'shelly-gen1', foreign: 'shellyplug-s-C8C9A3' },
   { id: 'dryer', profile: 'shelly-gen2', foreign: 'shellyplusplugs-a0b1c2d3e4f5' },
@@ -374,5 +375,37 @@ describe('bridge: built-in profiles on a real mosquitto, stored through the stor
       watcher.seen.filter((s) => s.topic === 'wattbus/devices/kitchen-plug/state').length,
       before + 1,
     );
+  });
+
+  it("dead-letters a reading beyond its device's limits as implausible (the registry's, or any device's), stores none", async () => {
+    const meta = JSON.parse(
+      watcher.seen.find((s) => s.topic === 'wattbus/devices/kitchen-plug/meta')!.text,
+    ) as { limits?: unknown };
+    assert.deepEqual(meta.limits, { max_power_w: 3680 });
+    const storedBefore = (await storedRows(influx, 'kitchen-plug')).length;
+    const deadBefore = watcher.deadLetters().length;
+    await tasmota.telemetry({ power: 5000, voltage: 230, current: 21.7, factor: 1, total_kwh: 12.6 });
+    await esphome.sensors({ power: 3.4e38, energy_wh: 2347, voltage: 230, current: 0.13 });
+    await watcher.until('two implausible dead letters', () => watcher.deadLetters().length >= deadBefore + 2);
+    const letters = watcher.deadLetters().slice(deadBefore);
+    assert.equal(letters.length, 2);
+    for (const letter of letters) {
+      assert.equal(letter.service, 'bridge');
+      assert.equal(letter.reason, 'implausible');
+    }
+    const messages = letters.map((letter) => letter.message).sort();
+    assert.match(messages[0]!, /heater \(esphome\): power_w 3\.4e\+38 W is beyond .*limit of ±10000000 W/);
+    assert.match(messages[1]!, /kitchen-plug \(tasmota\): power_w 5000 W is beyond .*limit of ±3680 W/);
+    assert.equal(bridge.metrics().dead_lettered.implausible, 2);
+
+    // The next plausible reading is stored; the implausible one never was.
+    await tasmota.telemetry({ power: 62, voltage: 230, current: 0.29, factor: 0.92, total_kwh: 12.6 });
+    await waitUntil(
+      'the plausible reading stored',
+      async () => (await storedRows(influx, 'kitchen-plug')).length === storedBefore + 1,
+    );
+    const rows = await storedRows(influx, 'kitchen-plug');
+    assert.ok(rows.every((row) => row.power_w !== 5000));
+    assert.ok((await storedRows(influx, 'heater')).every((row) => row.power_w !== 3.4e38));
   });
 });

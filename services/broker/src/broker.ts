@@ -2,16 +2,19 @@ import type { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { Aedes, type AuthenticateError, type AuthErrorCode, type Client } from 'aedes';
 import type { Logger } from 'pino';
+import type { ServiceMetrics } from '@wattbus/runtime';
 import { Authenticator, type Principal } from './authenticator.js';
 import { clusterParts, type ClusterParts } from './cluster.js';
 import type { BrokerConfig } from './config.js';
 import { listenTcp, listenWebSocket, type Listener } from './listeners.js';
-import { BrokerCounters, StatsReporter, type BrokerMetrics } from './metrics.js';
+import { BrokerCounters, StatsReporter, brokerPrometheusMetrics, type BrokerMetrics } from './metrics.js';
 
 export interface BrokerDependencies {
   /** Already validated, with defaults filled in: see `parseBrokerConfig`. */
   config: BrokerConfig;
   logger: Logger;
+  /** Clients, messages, auth failures and ACL denials go here. */
+  metrics?: ServiceMetrics;
 }
 
 export interface BrokerPorts {
@@ -53,6 +56,7 @@ export class Broker {
   constructor(dependencies: BrokerDependencies) {
     this.#config = dependencies.config;
     this.#logger = dependencies.logger;
+    if (dependencies.metrics) brokerPrometheusMetrics(dependencies.metrics, () => this.metrics());
   }
 
   /** Listens on `port` (and `ws_port`); resolves with the ports actually bound. */

@@ -1,6 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { Ajv, type ErrorObject } from 'ajv';
-import { ConfigError, loadConfig } from '@wattbus/runtime';
+import { adminSchema, ConfigError, loadConfig } from '@wattbus/runtime';
 import { isValidTopicFilter, USERNAME_PLACEHOLDER } from './acl.js';
 import { PASSWORD_HASH_PATTERN, parsePasswordHash, PasswordHashFormatError } from './passwords.js';
 
@@ -119,6 +119,7 @@ export const BrokerConfigSchema = Type.Object(
           "Topic prefix of the broker's own health record, {base}/health/broker (default wattbus).",
       }),
     ),
+    admin: adminSchema(9477),
   },
   { additionalProperties: false },
 );

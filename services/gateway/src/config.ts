@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { ApiScopeSchema, DEFAULT_BASE_TOPIC } from '@wattbus/contracts';
+import { adminSchema } from '@wattbus/runtime';
 
 export const ENV_PREFIX = 'WATTBUS_GATEWAY_';
 
@@ -113,6 +114,7 @@ export const GatewayConfigSchema = Type.Object(
       default: 15_000,
       description: 'How long stop() lets in-flight requests finish before closing their connections.',
     }),
+    admin: adminSchema(9474),
   },
   { additionalProperties: false },
 );

@@ -2,12 +2,13 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Bus } from '@wattbus/bus';
 import { Fleet } from '@wattbus/fleet';
-import { Health, HealthPublisher, type Logger } from '@wattbus/runtime';
+import { Health, HealthPublisher, type Logger, type ServiceMetrics } from '@wattbus/runtime';
 import { ApiKeys } from './api-keys.js';
 import type { GatewayConfig } from './config.js';
 import { createHttpApp } from './http-app.js';
 import { InFlight } from './in-flight.js';
 import { LiveEvents } from './live-events.js';
+import { gatewayMetrics, type RequestDone } from './metrics.js';
 import { ROUTES, type Route } from './routes.js';
 import { OpenApiSpec } from './spec.js';
 
@@ -20,6 +21,8 @@ export interface GatewayDeps {
   spec?: OpenApiSpec;
   /** Defaults to ROUTES; a test may swap one. */
   routes?: Record<string, Route>;
+  /** Requests by method/status with latency, in flight, and the bus go here. */
+  metrics?: ServiceMetrics;
 }
 
 export interface GatewayMetrics {
@@ -44,10 +47,12 @@ export class Gateway {
   #stopping = false;
   #unwatch: (() => void) | undefined;
   #publisher: HealthPublisher | undefined;
+  #requestDone: ((request: RequestDone) => void) | undefined;
 
   constructor(deps: GatewayDeps) {
     this.#deps = deps;
     this.#inFlight = new InFlight(deps.config.max_in_flight);
+    if (deps.metrics) this.#requestDone = gatewayMetrics(deps.metrics, this);
   }
 
   /** Listens and returns the bound address (port 0 picks a free one). */
@@ -75,6 +80,7 @@ export class Gateway {
       logger,
       inFlight: this.#inFlight,
       stopping: () => this.#stopping,
+      requestDone: this.#requestDone,
     });
     const server = createServer(app);
     // Keep-alive sockets must outlive a typical client's idle timeout, but not forever.
@@ -103,6 +109,10 @@ export class Gateway {
     await this.#publisher.start();
     logger.info({ url, docs: `${url}/docs`, api_keys: apiKeys.size }, 'gateway listening');
     return { url, port };
+  }
+
+  get bus(): Bus {
+    return this.#deps.bus;
   }
 
   /** The devices agents announced (undefined before start). */

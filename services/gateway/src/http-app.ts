@@ -15,6 +15,7 @@ import type { GatewayConfig } from './config.js';
 import { dashboardRouter } from './dashboard.js';
 import { InFlight } from './in-flight.js';
 import type { LiveEvents } from './live-events.js';
+import type { RequestDone } from './metrics.js';
 import { HttpProblem, renderProblem, toHttpProblem } from './problem.js';
 import type { Route, RouteContext } from './routes.js';
 import type { OpenApiSpec, Operation } from './spec.js';
@@ -33,6 +34,8 @@ export interface HttpAppDeps {
   inFlight: InFlight;
   /** True once stop() began: new API requests get 503 and `Connection: close`. */
   stopping: () => boolean;
+  /** Told of every finished request (metrics). */
+  requestDone?: (request: RequestDone) => void;
 }
 
 interface Locals {
@@ -56,7 +59,7 @@ export function createHttpApp(deps: HttpAppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
-  app.use(requestIdAndLog(deps.logger));
+  app.use(requestIdAndLog(deps.logger, deps.requestDone));
   if (deps.config.cors_origins.length > 0) app.use(cors(deps.config.cors_origins));
 
   app.use(dashboardRouter(deps.logger));
@@ -129,7 +132,7 @@ function checkRoutesMatchSpec(spec: OpenApiSpec, routes: Record<string, Route>):
   }
 }
 
-function requestIdAndLog(logger: Logger): RequestHandler {
+function requestIdAndLog(logger: Logger, requestDone: HttpAppDeps['requestDone']): RequestHandler {
   return (req, res, next) => {
     const started = performance.now();
     const requestId = randomUUID();
@@ -153,6 +156,12 @@ function requestIdAndLog(logger: Logger): RequestHandler {
       };
       if (status >= 500 && status !== 503) logger.warn(line, 'request');
       else logger.info(line, 'request');
+      requestDone?.({
+        method: req.method,
+        operation: line.operation ?? 'none',
+        status,
+        duration_ms: line.duration_ms,
+      });
     });
     next();
   };

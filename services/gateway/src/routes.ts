@@ -2,6 +2,7 @@ import type { ServerResponse } from 'node:http';
 import type { TSchema } from '@sinclair/typebox';
 import type { Topics } from '@wattbus/contracts';
 import {
+  AlertListParamsSchema,
   AlertListResultSchema,
   AlertTopics,
   DeviceStateSchema,
@@ -49,6 +50,12 @@ export interface Route {
    * that is not counted in flight (it would hold a slot for hours) and is ended by stop().
    */
   kind: 'query' | 'device' | 'local' | 'stream';
+  /**
+   * The bus params this route forwards: the query parameters as they are, plus path parameters
+   * renamed (`id` → `device`); `schema` is what the answering service validates them with. A test
+   * checks that openapi.yaml documents exactly these keys.
+   */
+  forwards?: { schema: TSchema; path: Record<string, string> };
   handle(context: RouteContext): Promise<RouteResult> | RouteResult;
 }
 
@@ -84,6 +91,7 @@ const queryResults = Object.fromEntries(
 function queryRoute(method: QueryMethod, withDevice = false): Route {
   return {
     kind: 'query',
+    forwards: { schema: QUERY_METHODS[method].params, path: withDevice ? { id: 'device' } : {} },
     async handle({ input, topics, call }) {
       const params = withDevice ? { ...input.query, device: input.path.id } : { ...input.query };
       return ok(queryResults[method](await call(topics.queryRequest(method), params)));
@@ -146,6 +154,7 @@ export const ROUTES: Record<string, Route> = {
   // Answered by the alert hook; the query parameters are AlertListParams as they are.
   listAlerts: {
     kind: 'query',
+    forwards: { schema: AlertListParamsSchema, path: {} },
     async handle({ input, topics, call }) {
       return ok(alertList(await call(new AlertTopics(topics.base).request('list'), { ...input.query })));
     },

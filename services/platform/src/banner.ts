@@ -26,6 +26,9 @@ export function banner(addresses: PlatformAddresses, options: { logDir?: string 
       ...accountCommands(account, host, port).map((line) => `                 ${line}`),
     ]),
     `  InfluxDB     ${addresses.influxUrl}   database ${addresses.database}`,
+    ...(addresses.metricsUrl
+      ? [`  Prometheus   ${addresses.metricsUrl}   (every device, and every part's own metrics)`]
+      : []),
     `  API key      ${key}`,
     ...(options.logDir
       ? [`  Logs         ${shown(options.logDir)}/current.log (JSON lines; --log-format json for stdout)`]

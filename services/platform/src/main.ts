@@ -110,6 +110,11 @@ await runService({
       description:
         'port of the influxd started when INFLUX_URL is not set (default: 8086, or a free port if taken)',
     },
+    'metrics-port': {
+      type: 'string',
+      description:
+        "Prometheus /metrics of every device and part (off: none) (default: 9233, tplink-plug-exporter's, or a free port if taken)",
+    },
     plugs: {
       type: 'string',
       description: 'number of simulated TP-Link plugs of the demo (1-8)',
@@ -154,13 +159,15 @@ hook accepted but had not written yet are replayed from its log on the next star
     logDir = made.logDir;
     return made.logger;
   },
-  async start({ cli: { values }, logger }) {
+  async start({ cli: { values }, logger, metrics }) {
     const plugs = plugCount(values);
     const devicesFile = devicesFileOf(values);
     if (values.discover) {
       process.stdout.write((await discoverIntoFile(discoveryRequestOf(values), devicesFile)).report);
     }
     const wsPort = values['ws-port'] === 'off' ? null : await port(values, 'ws-port', 9001, logger);
+    const metricsPort =
+      values['metrics-port'] === 'off' ? null : await port(values, 'metrics-port', 9233, logger);
     const platform = new Platform({
       options: {
         dataDir: String(values['data-dir']),
@@ -175,8 +182,10 @@ hook accepted but had not written yet are replayed from its log on the next star
         demo: values.demo === true,
         plugCount: plugs,
         timeZone: String(values['time-zone']),
+        metricsPort,
       },
       logger,
+      metrics,
     });
     const addresses = await platform.start();
     process.stdout.write(banner(addresses, { logDir }));

@@ -11,7 +11,8 @@ import { loadRegistry } from '@wattbus/devices';
 import { ensureDatabase } from '@wattbus/influx';
 import { Gateway, GatewayConfigSchema, connectGatewayBus, type ApiKeyEntry } from '@wattbus/gateway';
 import { QueryComponent, QueryConfigSchema } from '@wattbus/query';
-import { parseConfig } from '@wattbus/runtime';
+import { PrometheusHook, PrometheusHookConfigSchema } from '@wattbus/prometheus';
+import { parseConfig, serveMetrics, ServiceMetrics, type Registry } from '@wattbus/runtime';
 import { StorageHook, StorageHookConfigSchema } from '@wattbus/storage-hook';
 import { ensureApiKey } from './api-key.js';
 import { chooseFleetSource, type FleetSource } from './fleet-source.js';
@@ -38,6 +39,8 @@ export interface PlatformOptions {
   timeZone: string;
   /** More API keys besides the local one (e.g. a read-only key for a wall screen or a test). */
   apiKeys?: ApiKeyEntry[];
+  /** /metrics of the Prometheus hook and every part; null or absent: none. */
+  metricsPort?: number | null;
 }
 
 export interface PlatformAddresses {
@@ -54,6 +57,7 @@ export interface PlatformAddresses {
   fleet: FleetSource & { devices: number };
   /** Broker accounts for clients outside this process. */
   accounts: MqttAccount[];
+  metricsUrl?: string;
 }
 
 /** Internal MQTT user of the services in this process; its password is new on every start. */
@@ -70,10 +74,19 @@ export class Platform {
   #options: PlatformOptions;
   #logger: Logger;
   #stops: { name: string; stop: () => Promise<void> }[] = [];
+  /** The process' metrics, then each part's (labelled service=<part>), all on one /metrics. */
+  #registries: Registry[] = [];
+  #processMetrics: ServiceMetrics;
 
-  constructor(deps: { options: PlatformOptions; logger: Logger }) {
+  constructor(deps: {
+    options: PlatformOptions;
+    logger: Logger;
+    /** The process' own metrics (the front door's); default a new registry labelled platform. */
+    metrics?: ServiceMetrics;
+  }) {
     this.#options = deps.options;
     this.#logger = deps.logger;
+    this.#processMetrics = deps.metrics ?? new ServiceMetrics('platform');
   }
 
   /** The simulated devices, so tests and demos can look at them; only when the demo runs. */
@@ -102,6 +115,12 @@ export class Platform {
     const dataDir = resolve(options.dataDir);
     mkdirSync(dataDir, { recursive: true });
     const log = (name: string) => this.#logger.child({ part: name });
+    this.#registries = [this.#processMetrics.registry];
+    const metrics = (service: string) => {
+      const part = new ServiceMetrics(service, { processMetrics: false });
+      this.#registries.push(part.registry);
+      return part;
+    };
 
     let influxUrl = options.influxUrl;
     if (!influxUrl) {
@@ -138,6 +157,7 @@ export class Platform {
         'the embedded broker',
       ),
       logger: log('broker'),
+      metrics: metrics('broker'),
     });
     const ports = await broker.start();
     this.#stops.push({ name: 'broker', stop: () => broker.stop() });
@@ -159,6 +179,7 @@ export class Platform {
         'the storage hook',
       ),
       logger: log('storage-hook'),
+      metrics: metrics('storage-hook'),
     });
     await storageHook.start();
     this.#stops.push({ name: 'storage hook', stop: () => storageHook.stop() });
@@ -200,6 +221,7 @@ export class Platform {
       ),
       bus: queryBus,
       logger: log('query'),
+      metrics: metrics('query'),
     });
     await query.start();
     this.#stops.push({ name: 'query component', stop: () => query.stop() });
@@ -221,6 +243,7 @@ export class Platform {
       ),
       registry,
       logger: log('agent'),
+      metrics: metrics('agent'),
     });
     await agent.start();
     this.#stops.push({ name: 'agent', stop: () => agent.stop() });
@@ -254,6 +277,7 @@ export class Platform {
         ],
       }),
       logger: log('alert-hook'),
+      metrics: metrics('alert-hook'),
     });
     await alertHook.start();
     this.#stops.push({ name: 'alert hook', stop: () => alertHook.stop() });
@@ -275,9 +299,16 @@ export class Platform {
     // The gateway's own connect: it accepts replies larger than the bus default (1-day readings).
     const gatewayBus = await connectGatewayBus(gatewayConfig, log('gateway'));
     this.#stops.push({ name: 'gateway bus', stop: () => gatewayBus.stop() });
-    const gateway = new Gateway({ config: gatewayConfig, bus: gatewayBus, logger: log('gateway') });
+    const gateway = new Gateway({
+      config: gatewayConfig,
+      bus: gatewayBus,
+      logger: log('gateway'),
+      metrics: metrics('gateway'),
+    });
     const http = await gateway.start();
     this.#stops.push({ name: 'gateway', stop: () => gateway.stop() });
+
+    const metricsUrl = options.metricsPort == null ? undefined : await this.#startMetrics(mqtt, metrics);
 
     return {
       restUrl: http.url,
@@ -291,7 +322,30 @@ export class Platform {
       apiKeyCreated: apiKey.created,
       fleet: { ...source, devices: registry.devices.length },
       accounts,
+      metricsUrl,
     };
+  }
+
+  /** The Prometheus hook, and one /metrics with its device series and every part's own. */
+  async #startMetrics(
+    mqtt: { url: string; username: string; password: string },
+    metrics: (service: string) => ServiceMetrics,
+  ): Promise<string> {
+    const hook = new PrometheusHook({
+      config: parseConfig(PrometheusHookConfigSchema, { mqtt }, 'the prometheus hook'),
+      logger: this.#logger.child({ part: 'prometheus-hook' }),
+      metrics: metrics('prometheus-hook'),
+    });
+    await hook.start();
+    this.#stops.push({ name: 'prometheus hook', stop: () => hook.stop() });
+    const server = await serveMetrics({
+      host: this.#options.host,
+      port: this.#options.metricsPort!,
+      registries: [hook.registry, ...this.#registries],
+      logger: this.#logger,
+    });
+    this.#stops.push({ name: 'metrics', stop: () => server.stop() });
+    return server.url;
   }
 
   /** The simulators, and their registry where the agent reads it (never the user's devices file). */

@@ -7,8 +7,11 @@ import { Bus } from '@wattbus/bus';
 import { ServiceHealthSchema, validator, type ServiceHealth } from '@wattbus/contracts';
 import { silentLogger } from '@wattbus/runtime';
 import {
+  checkMetrics,
   freePort,
   runProgram,
+  samplesOf,
+  valueOf,
   startInflux,
   startMosquitto,
   type InfluxServer,
@@ -33,6 +36,10 @@ interface ServiceCase {
   health: string;
   /** A likely typo of a key, and the variable the error should suggest. */
   typo: [string, string];
+  /** Its program name, when not wattbus-<service>. */
+  program?: string;
+  /** The variable of its /metrics port; default <prefix>ADMIN__PORT. */
+  metricsPort?: string;
 }
 
 interface Context {
@@ -109,6 +116,15 @@ const SERVICES: ServiceCase[] = [
     health: 'backup',
     // Its old key: time_zone is named like every other service's now.
     typo: ['WATTBUS_BACKUP_TIMEZONE', 'WATTBUS_BACKUP_TIME_ZONE'],
+  },
+  {
+    service: 'prometheus',
+    program: 'prometheus-hook',
+    prefix: 'WATTBUS_PROMETHEUS_',
+    start: () => ({ env: { WATTBUS_PROMETHEUS_PORT: '0' } }),
+    health: 'prometheus-hook',
+    typo: ['WATTBUS_PROMETHEUS_STALE_AFTER', 'WATTBUS_PROMETHEUS_STALE_AFTER_POLLS'],
+    metricsPort: 'WATTBUS_PROMETHEUS_PORT',
   },
 ];
 
@@ -194,7 +210,10 @@ describe('every program enters through runtime runService', () => {
           run.stderr(),
           /\/mqtt\/url: invalid MQTT broker URL 'htp:\/\/x': unsupported scheme 'htp' \(expected mqtt:\/\//,
         );
-        assert.match(run.stderr(), new RegExp(`^wattbus-${spec.service}: invalid configuration`));
+        assert.match(
+          run.stderr(),
+          new RegExp(`^wattbus-${spec.program ?? spec.service}: invalid configuration`),
+        );
         t.diagnostic(`${spec.service}: htp://x refused in ${elapsedMs} ms (node and tsx start-up included)`);
       });
 
@@ -229,12 +248,17 @@ describe('every program enters through runtime runService', () => {
         assert.doesNotMatch(run.stderr(), /lost the broker/);
       });
 
-      it(`publishes its health on wattbus/health/${spec.health}, and ready:false on SIGTERM`, async () => {
+      it(`publishes its health on wattbus/health/${spec.health}, serves /metrics, and ready:false on SIGTERM`, async () => {
         const { args, env } = spec.start(context);
         const running = nextHealth(spec.health, (health) => health.checks.running?.ok === true);
+        const metricsPort = await freePort();
         const run = runProgram(main(spec.service), {
           args,
-          env: { ...env, [`${spec.prefix}MQTT__URL`]: open.url },
+          env: {
+            ...env,
+            [`${spec.prefix}MQTT__URL`]: open.url,
+            [spec.metricsPort ?? `${spec.prefix}ADMIN__PORT`]: String(metricsPort),
+          },
           killAfterMs: 60_000,
         });
         try {
@@ -243,6 +267,16 @@ describe('every program enters through runtime runService', () => {
             run.exited.then(() => assert.fail(`${spec.service} exited:\n${run.stderr()}`)),
           ]);
           assert.equal(up.checks.broker?.ok, true);
+          const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+          const program = spec.program ?? spec.service;
+          assert.equal(
+            samplesOf(metrics, 'process_cpu_seconds_total', { service: program }).length,
+            1,
+            metrics,
+          );
+          assert.equal(valueOf(metrics, 'wattbus_bus_connected', { service: program }), 1);
+          const lint = checkMetrics(metrics);
+          assert.ok(lint.ok, lint.problems);
           const stopped = nextHealth(spec.health, (health) => health.checks.running?.ok === false);
           const exit = await run.stop('SIGTERM');
           assert.deepEqual(exit, { code: 0, signal: null }, run.stderr());

@@ -10,6 +10,8 @@ export interface Ports {
   mqtt: number;
   ws: number;
   influx: number;
+  /** --metrics-port; default: 9233, or a free port if taken. */
+  metrics?: number;
 }
 
 export interface RunningPlatform {
@@ -41,6 +43,7 @@ export function startPlatform(
       String(ports.ws),
       '--influx-port',
       String(ports.influx),
+      ...(ports.metrics === undefined ? [] : ['--metrics-port', String(ports.metrics)]),
       ...extraArgs,
     ],
     { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, INFLUX_URL: '', LOG_LEVEL: 'warn', ...env } },

@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
-import { freePort, waitUntil } from '@wattbus/testing';
+import { checkMetrics, freePort, samplesOf, valueOf, waitUntil } from '@wattbus/testing';
 import { influxQuery, startPlatform, type Ports } from './helpers.js';
 
 /**
@@ -47,6 +47,7 @@ describe('npm start: the embedded platform', { timeout: 180_000 }, () => {
       mqtt: await freePort(),
       ws: await freePort(),
       influx: await freePort(),
+      metrics: await freePort(),
     };
     running = startPlatform(dataDir, ports);
     const current = running;
@@ -118,6 +119,43 @@ describe('npm start: the embedded platform', { timeout: 180_000 }, () => {
     const response = await fetch(`http://127.0.0.1:${ports.http}/docs/`);
     assert.equal(response.status, 200);
     assert.match(await response.text(), /swagger-ui/i);
+  });
+
+  it('serves /metrics: every device (kasa_* and wattbus_*) and every part, passing promtool', async () => {
+    const url = `http://127.0.0.1:${ports.metrics}/metrics`;
+    assert.match(running!.output(), new RegExp(`Prometheus +${url.replaceAll('.', '\\.')}`));
+    let text = '';
+    await waitUntil(
+      'a reading of every device in /metrics',
+      async () => {
+        text = await (await fetch(url)).text();
+        const devices = samplesOf(text, 'wattbus_power_watts').map((sample) => sample.labels.device);
+        return DEVICES.every((device) => devices.includes(device));
+      },
+      { timeoutMs: 30_000, intervalMs: 500, diagnostics: () => text },
+    );
+    assert.ok((valueOf(text, 'kasa_power_load', { id: 'desk-1' }) ?? -1) >= 0);
+    assert.equal(valueOf(text, 'kasa_online', { id: 'desk-1', type: 'tplink' }), 1);
+    assert.deepEqual(samplesOf(text, 'kasa_power_load', { id: 'tv-corner' }), [], 'a Shelly is no kasa');
+    const phases = samplesOf(text, 'wattbus_power_watts', { device: 'main-meter' }).map(
+      (sample) => sample.labels.phase,
+    );
+    assert.deepEqual(phases, [undefined, 'L1', 'L2', 'L3']);
+    for (const [name, service] of [
+      ['wattbus_readings_stored_total', 'storage-hook'],
+      ['wattbus_agent_polls_total', 'agent'],
+      ['wattbus_http_request_duration_seconds_count', 'gateway'],
+      ['wattbus_query_requests_total', 'query'],
+      ['wattbus_bus_messages_received_total', 'alert-hook'],
+      ['wattbus_broker_messages_published_total', 'broker'],
+      ['wattbus_prometheus_devices', 'prometheus-hook'],
+    ] as const) {
+      const total = samplesOf(text, name, { service }).reduce((sum, sample) => sum + sample.value, 0);
+      assert.ok(total > 0, `${name}{service="${service}"} is ${total}`);
+    }
+    assert.equal(samplesOf(text, 'process_cpu_seconds_total').length, 1, 'one process, counted once');
+    const lint = checkMetrics(text);
+    assert.ok(lint.ok, lint.problems);
   });
 
   it('lets mosquitto_sub watch live readings anonymously', () => {

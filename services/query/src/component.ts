@@ -1,24 +1,42 @@
 import { Type } from '@sinclair/typebox';
 import { shareGroupFilter, type Bus, type ServeContext, type Subscription } from '@wattbus/bus';
-import { QUERY_METHODS, ReadingSchema, WattbusError, validator, type QueryMethod } from '@wattbus/contracts';
+import {
+  QUERY_METHODS,
+  ReadingSchema,
+  WattbusError,
+  isQueryMethod,
+  validator,
+  type QueryMethod,
+  type QueryParams,
+  type QueryResults,
+  type Validator,
+} from '@wattbus/contracts';
 import { InfluxQueryClient, isTimeZone, seriesRows } from '@wattbus/influx';
-import { HealthPublisher, type Logger } from '@wattbus/runtime';
+import { HealthPublisher, type Logger, type ServiceMetrics } from '@wattbus/runtime';
 import type { QueryConfig } from './config.js';
 import { Fleet } from './fleet.js';
-import { QueryMethods, type CallContext } from './methods.js';
+import { queryMetrics } from './metrics.js';
+import { QueryMethods, type CallContext, type QueryHandlers } from './methods.js';
 import { Tariff } from './tariff.js';
 
 export interface QueryComponentDeps {
   bus: Bus;
   config: QueryConfig;
   logger: Logger;
+  /** Requests, errors by code, devices known and the bus go here. */
+  metrics?: ServiceMetrics;
 }
 
 const anyParams = validator(Type.Record(Type.String(), Type.Unknown()));
 const checkReading = validator(ReadingSchema);
-const paramsCheckers = Object.fromEntries(
-  Object.entries(QUERY_METHODS).map(([method, { params }]) => [method, validator(params)]),
-) as Record<QueryMethod, ReturnType<typeof validator>>;
+const paramsCheckers: { [M in QueryMethod]: Validator<QueryParams[M]> } = {
+  devices: validator(QUERY_METHODS.devices.params),
+  latest: validator(QUERY_METHODS.latest.params),
+  readings: validator(QUERY_METHODS.readings.params),
+  energy: validator(QUERY_METHODS.energy.params),
+  totals: validator(QUERY_METHODS.totals.params),
+  cost: validator(QUERY_METHODS.cost.params),
+};
 const FIELDS = ['power_w', 'voltage_v', 'current_a', 'energy_wh', 'power_factor', 'frequency_hz'] as const;
 const WARMUP_RETRY_MS = 10_000;
 
@@ -31,7 +49,7 @@ export class QueryComponent {
   #deps: QueryComponentDeps;
   #client: InfluxQueryClient;
   #fleet: Fleet;
-  #methods: QueryMethods;
+  #handlers: QueryHandlers;
   /** Absent with health_interval_ms 0. */
   #health: HealthPublisher | undefined;
   #counts = { requests: 0, store_unavailable: 0, query_failed: 0, too_large: 0 };
@@ -50,7 +68,7 @@ export class QueryComponent {
       onReachable: (reachable, error) => this.#health?.health.set('influx', reachable, error?.message),
     });
     this.#fleet = new Fleet({ bus: deps.bus, logger: deps.logger });
-    this.#methods = new QueryMethods({
+    this.#handlers = new QueryMethods({
       fleet: this.#fleet,
       client: this.#client,
       config: deps.config,
@@ -69,6 +87,11 @@ export class QueryComponent {
         : undefined;
     this.#health?.health.set('influx', true);
     this.warmedUp = new Promise((resolve) => (this.#warmedUp = resolve));
+    if (deps.metrics) queryMetrics(deps.metrics, this);
+  }
+
+  get bus(): Bus {
+    return this.#deps.bus;
   }
 
   /** Counters for health records and logs. */
@@ -120,21 +143,14 @@ export class QueryComponent {
 
   async #dispatch(params: Record<string, unknown>, context: ServeContext): Promise<unknown> {
     const method = context.topic.slice(context.topic.lastIndexOf('/') + 1);
-    if (!Object.hasOwn(QUERY_METHODS, method)) {
+    if (!isQueryMethod(method)) {
       throw new WattbusError(
         'UNKNOWN_METHOD',
         `unknown query method ${JSON.stringify(method)}; methods: ${Object.keys(QUERY_METHODS).join(', ')}`,
       );
     }
-    const check = paramsCheckers[method as QueryMethod];
-    if (!check(params)) {
-      throw new WattbusError('INVALID_PARAMS', `invalid params: ${check.errorText()}`, {
-        errors: check.errors().map((error) => ({ path: error.instancePath, message: error.message })),
-      });
-    }
-    this.#counts.requests++;
     try {
-      return await this.#run(method as QueryMethod, params, this.#call(context));
+      return await this.#run(method, params, this.#call(context));
     } catch (error) {
       if (error instanceof WattbusError) {
         if (error.code === 'STORE_UNAVAILABLE') this.#counts.store_unavailable++;
@@ -145,22 +161,16 @@ export class QueryComponent {
     }
   }
 
-  #run(method: QueryMethod, params: Record<string, unknown>, call: CallContext): unknown {
-    const methods = this.#methods;
-    switch (method) {
-      case 'devices':
-        return methods.devices(params);
-      case 'latest':
-        return methods.latest(params as Parameters<QueryMethods['latest']>[0]);
-      case 'readings':
-        return methods.readings(params as Parameters<QueryMethods['readings']>[0], call);
-      case 'energy':
-        return methods.energy(params as Parameters<QueryMethods['energy']>[0], call);
-      case 'totals':
-        return methods.totals(params as Parameters<QueryMethods['totals']>[0], call);
-      case 'cost':
-        return methods.cost(params as Parameters<QueryMethods['cost']>[0], call);
+  /** Checks the params against the method's schema and calls its handler from the typed map. */
+  async #run<M extends QueryMethod>(method: M, params: unknown, call: CallContext): Promise<QueryResults[M]> {
+    const check = paramsCheckers[method];
+    if (!check(params)) {
+      throw new WattbusError('INVALID_PARAMS', `invalid params: ${check.errorText()}`, {
+        errors: check.errors().map((error) => ({ path: error.instancePath, message: error.message })),
+      });
     }
+    this.#counts.requests++;
+    return this.#handlers[method](params, call);
   }
 
   /** InfluxDB gets until the requester's deadline (and never longer than influx.timeout_ms). */

@@ -23,9 +23,9 @@ await runService({
     '  WATTBUS_QUERY_TARIFF=\'{"currency":"EUR","price_per_kwh":0.2}\'',
     'See services/query/README.md for every key.',
   ].join('\n'),
-  async start({ config, logger, connect }) {
+  async start({ config, logger, connect, metrics }) {
     const bus = await connect({ ...busConnection(config.mqtt), service: 'query' });
-    const component = new QueryComponent({ bus, config, logger });
+    const component = new QueryComponent({ bus, config, logger, metrics });
     await component.start();
     return component;
   },

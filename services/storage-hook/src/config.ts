@@ -1,6 +1,8 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { MqttConnectionSchema, shareGroupSchema } from '@wattbus/bus';
+import { DEFAULT_FUTURE_TOLERANCE_MS } from '@wattbus/contracts';
 import { InfluxConnectionSchema } from '@wattbus/influx';
+import { adminSchema } from '@wattbus/runtime';
 
 /** Environment variables: `WATTBUS_STORAGE_HOOK_<KEY>`, nested keys joined by `__` (e.g. `..._INFLUX__URL`). */
 export const ENV_PREFIX = 'WATTBUS_STORAGE_HOOK_';
@@ -106,6 +108,12 @@ export const StorageHookConfigSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    future_tolerance_ms: Type.Integer({
+      minimum: 0,
+      default: DEFAULT_FUTURE_TOLERANCE_MS,
+      description:
+        'A reading stamped further ahead of this host clock is refused as implausible (a device with a wrong clock).',
+    }),
     counters_log_interval_ms: Type.Integer({
       minimum: 0,
       default: 60_000,
@@ -117,6 +125,7 @@ export const StorageHookConfigSchema = Type.Object(
       description:
         'On SIGTERM, how long to keep writing the log out before exiting (the rest replays on start).',
     }),
+    admin: adminSchema(9472),
   },
   { additionalProperties: false },
 );

@@ -7,7 +7,7 @@ import {
   type MessageContext,
   type Subscription,
 } from '@wattbus/bus';
-import { ReadingSchema, validator, type Reading } from '@wattbus/contracts';
+import { ReadingSchema, plausibilityProblem, validator, type Reading } from '@wattbus/contracts';
 import { Fleet } from '@wattbus/fleet';
 import {
   InfluxWriter,
@@ -15,10 +15,12 @@ import {
   deviceOfLine,
   readingToLine,
   type RejectedLine,
+  type WriteRequestTiming,
 } from '@wattbus/influx';
-import { HealthPublisher, type Logger } from '@wattbus/runtime';
+import { HealthPublisher, type Logger, type ServiceMetrics } from '@wattbus/runtime';
 import type { StorageHookConfig } from './config.js';
 import { LogDrain } from './drain.js';
+import { storageHookMetrics } from './metrics.js';
 import { WriteAheadLog } from './wal.js';
 
 export const SERVICE_NAME = 'storage-hook';
@@ -38,11 +40,14 @@ export interface StorageHookCounters {
   spooled: number;
   /** Readings replayed from the log left by the previous run. */
   replayed: number;
-  /** Everything this hook dead-lettered: bad JSON/schema (by the bus), bad tags, refused by InfluxDB. */
+  /** Everything this hook dead-lettered: bad JSON/schema (by the bus), implausible, bad tags, refused by InfluxDB. */
   dead_lettered: number;
+  /** Readings refused as implausible (beyond their device's limits, or from the future); never stored. */
+  implausible: number;
   /** Readings in the log not yet stored, and its size. */
   log_depth: number;
   log_bytes: number;
+  log_segments: number;
   /** Appends waiting for room in a full log (the broker is being held back). */
   log_waiting: number;
   influx_server: string | undefined;
@@ -54,6 +59,8 @@ export interface StorageHookDeps {
   logger: Logger;
   /** How to connect to the broker: the front door's (it names a failure clearly); default Bus.connect. */
   connect?: (options: BusOptions) => Promise<Bus>;
+  /** The hook's counters, log and InfluxDB write latency go here. */
+  metrics?: ServiceMetrics;
 }
 
 /**
@@ -71,14 +78,17 @@ export class StorageHook {
   #health: HealthPublisher | undefined;
   #countersTimer: NodeJS.Timeout | undefined;
   #received = 0;
+  #implausible = 0;
   #skipped = 0;
   #readings: Subscription | undefined;
   #stopping = false;
   /** Lines InfluxDB refused during the replay, before the bus was connected. */
   #earlyRejections: RejectedLine[] = [];
+  #onWriteRequest: ((request: WriteRequestTiming) => void) | undefined;
 
   constructor(deps: StorageHookDeps) {
     this.#deps = deps;
+    if (deps.metrics) this.#onWriteRequest = storageHookMetrics(deps.metrics, this);
   }
 
   async start(): Promise<void> {
@@ -112,6 +122,7 @@ export class StorageHook {
       retryMinMs: config.batch.retry_min_ms,
       retryMaxMs: config.batch.retry_max_ms,
       logger,
+      onRequest: this.#onWriteRequest,
     });
     writer.start();
     this.#writer = writer;
@@ -200,8 +211,10 @@ export class StorageHook {
       spooled: wal?.appended ?? 0,
       replayed: wal?.replayed ?? 0,
       dead_lettered: this.#bus?.metrics().dead_lettered ?? 0,
+      implausible: this.#implausible,
       log_depth: wal?.depth_records ?? 0,
       log_bytes: wal?.depth_bytes ?? 0,
+      log_segments: wal?.segments ?? 0,
       log_waiting: wal?.waiting_for_room ?? 0,
       influx_server: writer?.server,
       influx_last_error: writer?.last_error,
@@ -261,6 +274,7 @@ export class StorageHook {
       written: counters.written,
       write_retries: counters.retried,
       dead_lettered: counters.dead_lettered,
+      implausible: counters.implausible,
     };
   }
 
@@ -283,6 +297,15 @@ export class StorageHook {
     const partition = this.#deps.config.partition;
     if (partition && partitionOf(reading.device, partition.count) !== partition.index) {
       this.#skipped++;
+      return;
+    }
+    const problem = plausibilityProblem(reading, this.#fleet?.get(reading.device)?.meta?.limits ?? {}, {
+      nowMs: Date.now(),
+      futureToleranceMs: this.#deps.config.future_tolerance_ms,
+    });
+    if (problem !== undefined) {
+      this.#implausible++;
+      bus.reject(context.topic, payloadOf(context), problem, 'implausible');
       return;
     }
     let line: string;
@@ -341,6 +364,11 @@ export class StorageHook {
 
   get bus(): Bus {
     if (!this.#bus) throw new Error('the storage hook is not started');
+    return this.#bus;
+  }
+
+  /** The bus once connected (undefined before), for metrics. */
+  get connectedBus(): Bus | undefined {
     return this.#bus;
   }
 }

@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { WattbusError } from '@wattbus/contracts';
+import { WattbusError, type ReadingLimits } from '@wattbus/contracts';
 import type { Logger } from 'pino';
 import type {
   DeviceDriver,
@@ -316,6 +316,11 @@ export class ModbusDriver implements DeviceDriver {
         line: this.line.label,
       },
     };
+  }
+
+  /** The profile's rating (`limits:` in the profile file), if it gives one. */
+  limits(): ReadingLimits | undefined {
+    return this.profile.limits;
   }
 
   /** The line is shared with the other meters on the bus: the agent closes it with its SharedResources. */

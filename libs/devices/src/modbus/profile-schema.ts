@@ -1,4 +1,5 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { ReadingLimitsSchema } from '@wattbus/contracts';
 
 /** How a meter stores a value: 16-bit or 32-bit integers (unsigned/signed) or IEEE 754 floats. */
 export const DATA_TYPES = ['u16', 's16', 'u32', 's32', 'float32'] as const;
@@ -133,6 +134,13 @@ export const ProfileFileSchema = Type.Object(
         maximum: MAX_REGISTERS_PER_READ,
         description:
           "Most registers the meter answers in one request (default 125, Modbus's limit). Some meters refuse longer reads with exception 2.",
+      }),
+    ),
+    limits: Type.Optional(
+      Type.Object(ReadingLimitsSchema.properties, {
+        additionalProperties: false,
+        description:
+          "Plausibility limits from the meter's rating (with a margin): readings beyond them are never published or stored.",
       }),
     ),
     registers: Type.Array(ProfileRegisterSchema, { minItems: 1 }),

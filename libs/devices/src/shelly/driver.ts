@@ -1,4 +1,5 @@
-import { WattbusError } from '@wattbus/contracts';
+import { WattbusError, type ReadingLimits } from '@wattbus/contracts';
+import { ratedLimits } from '../ratings.js';
 import type { Logger } from 'pino';
 import type {
   DeviceDriver,
@@ -201,6 +202,16 @@ export class ShellyDriver implements DeviceDriver {
       }
     }
     this.#lastProblem = error.message;
+  }
+
+  /**
+   * Shelly plugs and relays switch at most 16 A; its energy meters (EM, 3EM, Pro 3EM) read clamps
+   * of up to 120 A on up to three phases. Until the component is known, the meter's.
+   */
+  limits(): ReadingLimits {
+    return this.#profile?.component === 'switch'
+      ? ratedLimits({ amps: 16, volts: 230 })
+      : ratedLimits({ amps: 120, volts: 230, phases: 3 });
   }
 
   #get(path: string, signal: AbortSignal): Promise<unknown> {

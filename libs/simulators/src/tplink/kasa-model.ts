@@ -32,7 +32,12 @@ export function newSimulatorDevice(options: {
   responseDelay?: number;
   alias?: string;
 }): SimulatorDevice {
-  const { Device } = createRequire(import.meta.url)('tplink-smarthome-simulator') as SimulatorModule;
+  const { Device, UdpServer } = createRequire(import.meta.url)(
+    'tplink-smarthome-simulator',
+  ) as SimulatorModule;
+  // Every simulated device adds a 'message' listener to the simulator's one shared UDP discovery
+  // emitter (limit 25): by design, not a leak, so a fleet of 1,000 plugs (bench/collector) starts quietly.
+  UdpServer.setMaxListeners(0);
   return new Device({
     model: options.model,
     port: options.port ?? 0,

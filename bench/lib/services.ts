@@ -1,0 +1,72 @@
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { runProgram, type ProgramRun } from '@wattbus/testing';
+
+export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+/**
+ * How a service runs: `source` is `node --import tsx src/main.ts` (development), `built` is
+ * `node --enable-source-maps dist/main.js` (production); `built:FLAGS` adds node flags,
+ * e.g. `built:--max-semi-space-size=2`, and `built:FLAGS:VAR=VALUE …` environment variables too,
+ * e.g. `built:--max-semi-space-size=2:MALLOC_ARENA_MAX=1`. `production` is `built` with the
+ * settings scripts/service.sh gives each service (npm start, the Dockerfile). `base` runs the
+ * sources of another checkout (`--base DIR`, e.g. `git archive <commit> | tar -x -C DIR` plus a
+ * copy of node_modules) as that version did.
+ */
+export interface Mode {
+  name: string;
+  built: boolean;
+  nodeFlags: string[];
+  env: Record<string, string>;
+  /** The repository whose services/ it runs. */
+  root: string;
+}
+
+export function parseModes(spec: string, base?: string): Mode[] {
+  return spec.split(',').map((name) => {
+    const [kind, flags = '', variables = ''] = name.split(':');
+    const nodeFlags = flags.split(' ').filter(Boolean);
+    const env = Object.fromEntries(
+      variables
+        .split(' ')
+        .filter(Boolean)
+        .map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]),
+    );
+    if (kind === 'base') {
+      if (!base) throw new Error('mode base needs --base DIR');
+      return { name, built: false, nodeFlags, env, root: base.endsWith('/') ? base : `${base}/` };
+    }
+    if (kind === 'production') {
+      return { name, built: true, nodeFlags, env: { MALLOC_ARENA_MAX: '1', ...env }, root: REPO_ROOT };
+    }
+    if (kind !== 'source' && kind !== 'built') {
+      throw new Error(`mode ${name}: expected source, built, built:FLAGS, production or base`);
+    }
+    return { name, built: kind === 'built', nodeFlags, env, root: REPO_ROOT };
+  });
+}
+
+/** `npm run bundle` for these services (all when empty), so built modes run the current sources. */
+export function bundle(services: string[] = []): void {
+  const result = spawnSync(process.execPath, [`${REPO_ROOT}scripts/bundle.mjs`, ...services], {
+    stdio: 'inherit',
+  });
+  if (result.status !== 0) throw new Error('scripts/bundle.mjs failed');
+}
+
+export function startService(
+  service: string,
+  mode: Mode,
+  options: { args?: string[]; env?: Record<string, string> } = {},
+): ProgramRun {
+  const main = `${mode.root}services/${service}/${mode.built ? 'dist/main.js' : 'src/main.ts'}`;
+  // As scripts/service.sh: a 2 MB young generation, except for the storage hook.
+  const young =
+    mode.name.startsWith('production') && service !== 'storage-hook' ? ['--max-semi-space-size=2'] : [];
+  return runProgram(main, {
+    ...options,
+    env: { ...mode.env, ...options.env },
+    nodeFlags: [...young, ...mode.nodeFlags],
+    killAfterMs: 24 * 3600_000,
+  });
+}

@@ -1,0 +1,24 @@
+#!/bin/sh
+# Runs a built service (services/<name>/dist/main.js, made by scripts/bundle.mjs) as production
+# does: plain node with source maps, no tsx. npm start, npm run start:<service> and the Dockerfile
+# all come through here, so the runtime settings live in one place.
+#
+#   sh scripts/service.sh <name> [arguments of the service]
+#
+# Memory (docs/benchmarks.md, "Production build and memory"): one malloc arena instead of one per
+# thread (glibc keeps each V8 worker thread's freed memory in its own arena: ~100 MB of an idle
+# npm start; set MALLOC_ARENA_MAX yourself to override it), and a 2 MB young generation instead
+# of V8's up to 16 MB, except for the storage hook, whose ingest spent ~14 % more CPU per reading
+# with it (bench/ingest).
+set -eu
+name="${1:?usage: scripts/service.sh <name> [arguments]}"
+shift
+main="$(dirname "$0")/../services/$name/dist/main.js"
+if [ ! -f "$main" ]; then
+  echo "scripts/service.sh: $main is missing; build it with: npm run bundle" >&2
+  exit 2
+fi
+export MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-1}"
+young="--max-semi-space-size=2"
+[ "$name" = storage-hook ] && young=""
+exec node --enable-source-maps $young "$main" "$@"
