@@ -16,7 +16,10 @@ export const ReadingLimitsSchema = Type.Object(
     max_current_a: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'Largest current_a (A).' })),
     max_voltage_v: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'Largest voltage_v (V).' })),
     max_energy_wh: Type.Optional(
-      Type.Number({ exclusiveMinimum: 0, description: 'Largest energy_wh counter value (Wh).' }),
+      Type.Number({
+        exclusiveMinimum: 0,
+        description: 'Largest energy_wh (and energy_returned_wh) counter value (Wh).',
+      }),
     ),
     max_frequency_hz: Type.Optional(
       Type.Number({ exclusiveMinimum: 0, description: 'Largest frequency_hz (Hz).' }),
@@ -54,6 +57,7 @@ const LIMITED_FIELDS = [
   ['current_a', 'max_current_a', 'A'],
   ['voltage_v', 'max_voltage_v', 'V'],
   ['energy_wh', 'max_energy_wh', 'Wh'],
+  ['energy_returned_wh', 'max_energy_wh', 'Wh'],
   ['frequency_hz', 'max_frequency_hz', 'Hz'],
 ] as const;
 

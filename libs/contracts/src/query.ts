@@ -61,6 +61,7 @@ export const READING_FIELDS = [
   'voltage_v',
   'current_a',
   'energy_wh',
+  'energy_returned_wh',
   'power_factor',
   'frequency_hz',
 ] as const;
@@ -314,8 +315,30 @@ export const EnergyMethodSchema = Type.Union(
   },
 );
 
+const ExportKwh = Type.Optional(
+  Type.Number({
+    description:
+      'Energy returned (exported) to the grid in kWh, from the energy_returned_wh counter; present when the device counts it.',
+  }),
+);
+const NetKwh = Type.Optional(
+  Type.Number({
+    description:
+      'Imported minus exported energy in kWh (negative when the device returned more than it drew); present with the export.',
+  }),
+);
+
 export const EnergyBucketSchema = Type.Object(
-  { start: TimestampSchema, end: TimestampSchema, energy_kwh: Kwh },
+  {
+    start: TimestampSchema,
+    end: TimestampSchema,
+    energy_kwh: Type.Number({
+      description:
+        'Energy in kWh (rounded to 1 mWh): imported energy where the device counts both directions.',
+    }),
+    export_kwh: ExportKwh,
+    net_kwh: NetKwh,
+  },
   { $id: 'EnergyBucket', additionalProperties: false },
 );
 
@@ -329,6 +352,8 @@ export const EnergyResultSchema = Type.Object(
     method: EnergyMethodSchema,
     buckets: Type.Array(EnergyBucketSchema),
     total_kwh: Kwh,
+    total_export_kwh: ExportKwh,
+    total_net_kwh: NetKwh,
   },
   {
     $id: 'EnergyResult',
@@ -346,6 +371,26 @@ export const EnergyResultSchema = Type.Object(
           { start: '2026-03-29T22:00:00.000Z', end: '2026-03-30T22:00:00.000Z', energy_kwh: 1.2 },
         ],
         total_kwh: 2.35,
+      },
+      {
+        device: 'grid',
+        from: '2026-06-21T00:00:00.000Z',
+        to: '2026-06-22T00:00:00.000Z',
+        every: '1d',
+        tz: 'UTC',
+        method: 'counter',
+        buckets: [
+          {
+            start: '2026-06-21T00:00:00.000Z',
+            end: '2026-06-22T00:00:00.000Z',
+            energy_kwh: 9.6,
+            export_kwh: 14.4,
+            net_kwh: -4.8,
+          },
+        ],
+        total_kwh: 9.6,
+        total_export_kwh: 14.4,
+        total_net_kwh: -4.8,
       },
     ],
   },

@@ -39,10 +39,26 @@ export const ReadingSchema = Type.Object(
   {
     ts: TimestampSchema,
     device: DeviceIdSchema,
-    power_w: Type.Number({ description: 'Active power in watts (negative when exporting).' }),
+    power_w: Type.Number({
+      description:
+        'Active power in watts, signed where the device measures the direction: negative when exporting (returning energy to the grid).',
+    }),
     voltage_v: Type.Optional(Type.Number({ minimum: 0 })),
     current_a: Type.Optional(Type.Number({ minimum: 0 })),
-    energy_wh: Type.Optional(Type.Number({ minimum: 0, description: 'Cumulative energy counter in Wh.' })),
+    energy_wh: Type.Optional(
+      Type.Number({
+        minimum: 0,
+        description:
+          'Cumulative energy counter in Wh (imported energy where the device counts both directions).',
+      }),
+    ),
+    energy_returned_wh: Type.Optional(
+      Type.Number({
+        minimum: 0,
+        description:
+          'Cumulative counter of energy returned (exported) to the grid in Wh, where the device counts it: solar homes, a meter at the grid connection.',
+      }),
+    ),
     power_factor: Type.Optional(Type.Number({ minimum: -1, maximum: 1 })),
     frequency_hz: Type.Optional(Type.Number({ minimum: 0 })),
     phase: Type.Optional(PhaseSchema),
@@ -69,6 +85,15 @@ export const ReadingSchema = Type.Object(
         location: 'hq/floor-2/room-214/desk-3',
       },
       { ts: '2026-11-23T18:45:01.000Z', device: 'main-meter', phase: 'L2', power_w: 412, voltage_v: 229.8 },
+      {
+        ts: '2026-06-21T12:00:00.000Z',
+        device: 'grid',
+        power_w: -2450.5,
+        energy_wh: 1834120.5,
+        energy_returned_wh: 906310.25,
+        type: 'shelly',
+        location: 'home/cellar',
+      },
     ],
   },
 );

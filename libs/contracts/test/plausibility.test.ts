@@ -47,6 +47,17 @@ describe('plausibility of readings', () => {
     );
   });
 
+  it('bounds the returned-energy counter like the imported one', () => {
+    assert.equal(
+      plausibilityProblem(reading({ energy_returned_wh: 906_310.25 }), HS110, { nowMs: NOW }),
+      undefined,
+    );
+    assert.match(
+      plausibilityProblem(reading({ energy_returned_wh: 3.4e38 }), HS110, { nowMs: NOW })!,
+      /^energy_returned_wh 3\.4e\+38 Wh is beyond the device's limit of 10000000000000 Wh \(max_energy_wh\)$/,
+    );
+  });
+
   it('refuses a timestamp from the future beyond the tolerance', () => {
     const ahead = new Date(NOW + 400 * 86_400_000).toISOString();
     assert.match(

@@ -34,7 +34,8 @@ export * from './modbus/profile-schema.js';
 export { BUILTIN_PROFILES_DIR, builtinProfiles, loadProfile, withOverrides } from './modbus/profiles.js';
 export type { MeterProfile, MeterRegister, ProfileOverrides } from './modbus/profiles.js';
 export { decodeWords, encodeWords, registerValue, registerWords } from './modbus/codec.js';
-export { MAX_REGISTERS_PER_READ, planReads, type ReadBlock } from './modbus/plan.js';
+export { MAX_REGISTERS_PER_READ, planReads, splitBlock, type ReadBlock } from './modbus/plan.js';
+export { MODBUS_FAILURES, type ModbusFailure } from './modbus/failures.js';
 export { ModbusLine, type LineMetrics, type LineRequest, type ModbusLineSettings } from './modbus/line.js';
 export {
   ModbusConnectionSchema,

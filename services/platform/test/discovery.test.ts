@@ -136,6 +136,22 @@ describe('discovery: devices on loopback', () => {
     assert.match(meter![0]!.details, /energy meter/);
   });
 
+  it('lists each em1 channel of a Pro EM as a meter, not its contactor as a relay', async () => {
+    const proEm = await SimulatedShelly.start({ model: 'pro-em' });
+    try {
+      const found = await probeShellys([{ host: '127.0.0.1', port: proEm.port }], { timeoutMs: 1500 });
+      assert.deepEqual(
+        found.map((device) => [device.name, device.kind, device.connection.channel]),
+        [
+          ['ProEM 0', 'meter', 0],
+          ['ProEM 1', 'meter', 1],
+        ],
+      );
+    } finally {
+      await proEm.stop();
+    }
+  });
+
   it('lists each relay of a 2-channel Shelly as its own entry', async () => {
     const two = await SimulatedShelly.start({ model: 'plug-s', channels: 2 });
     try {

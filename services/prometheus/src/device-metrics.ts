@@ -51,6 +51,13 @@ const READING_SERIES: [Metric, Field][] = [
     ),
     (r) => (r.energy_wh === undefined ? undefined : r.energy_wh * 3600),
   ],
+  [
+    counter(
+      'wattbus_energy_returned_joules_total',
+      "Energy returned (exported) to the grid in joules, from the device's own cumulative counter.",
+    ),
+    (r) => (r.energy_returned_wh === undefined ? undefined : r.energy_returned_wh * 3600),
+  ],
   [gauge('wattbus_power_factor', 'Power factor (-1 to 1).'), (r) => r.power_factor],
   [gauge('wattbus_frequency_hertz', 'Grid frequency in hertz.'), (r) => r.frequency_hz],
   [

@@ -131,6 +131,7 @@ describe('prometheus hook', () => {
       device: 'main-meter',
       power_w: 2000.5,
       energy_wh: 1_200_000,
+      energy_returned_wh: 300_000,
       power_factor: 0.95,
       frequency_hz: 50,
     });
@@ -218,6 +219,12 @@ describe('prometheus hook', () => {
       samplesOf(text, 'wattbus_frequency_hertz', meter).map((sample) => sample.value),
       [50],
     );
+    assert.deepEqual(
+      samplesOf(text, 'wattbus_energy_returned_joules_total', meter).map((sample) => sample.value),
+      [300_000 * 3600],
+      'returned energy where the meter counts it',
+    );
+    assert.deepEqual(samplesOf(text, 'wattbus_energy_returned_joules_total', plug), [], 'a plug counts none');
     assert.equal(
       valueOf(text, 'wattbus_device_info', {
         device: 'main-meter',

@@ -29,11 +29,19 @@ export interface DeviceEnergy {
   rows: EnergyRow[];
 }
 
+/** The cumulative counters energy is read from: imported energy, and energy returned to the grid. */
+export type CounterField = 'energy_wh' | 'energy_returned_wh';
+
 export interface EnergyReaderDeps {
   client: InfluxQueryClient;
   config: QueryConfig;
   /** The device's plausibility limits from its meta, when known. */
   limitsOf?: (device: string) => ReadingLimits | undefined;
+  /**
+   * The counter to read (default `energy_wh`). The power integral stands in for `energy_wh` only:
+   * returned energy is known from its counter alone (an integral of signed power is net energy).
+   */
+  counter?: CounterField;
 }
 
 /** One stored series of a device: its totals (phase ''), or one phase of a meter without totals. */
@@ -93,9 +101,14 @@ export class EnergyReader {
   #deps: EnergyReaderDeps;
   #glitches: Glitches;
 
+  #counter: CounterField;
+  #integral: boolean;
+
   constructor(deps: EnergyReaderDeps) {
     this.#deps = deps;
-    this.#glitches = new Glitches({ client: deps.client, config: deps.config });
+    this.#counter = deps.counter ?? 'energy_wh';
+    this.#integral = this.#counter === 'energy_wh';
+    this.#glitches = new Glitches({ client: deps.client, config: deps.config, counter: this.#counter });
   }
 
   async read(
@@ -127,10 +140,11 @@ export class EnergyReader {
     const counterRange = q.range(counterFromMs, toMs);
     const powerRange = q.range(powerFromMs, toMs);
     const groupBy = `${grid.groupBy(q)}, "device", "phase" fill(none)`;
-    const energyOk = `"energy_wh" >= 0 AND "energy_wh" <= ${DEFAULT_READING_LIMITS.max_energy_wh}`;
+    const counter = q.ident(this.#counter);
+    const energyOk = `${counter} >= 0 AND ${counter} <= ${DEFAULT_READING_LIMITS.max_energy_wh}`;
     const maxPower = DEFAULT_READING_LIMITS.max_power_w;
     const powerOk = `"power_w" >= -${maxPower} AND "power_w" <= ${maxPower}`;
-    const steps = `(SELECT ${q.fn('difference', '"energy_wh"')} AS "step", ${q.fn('elapsed', '"energy_wh"', '1ms')} AS "gap" FROM "electricity" WHERE ${where} AND ${counterRange} AND ${energyOk} GROUP BY "device", "phase")`;
+    const steps = `(SELECT ${q.fn('difference', counter)} AS "step", ${q.fn('elapsed', counter, '1ms')} AS "gap" FROM "electricity" WHERE ${where} AND ${counterRange} AND ${energyOk} GROUP BY "device", "phase")`;
     // InfluxDB narrows a subquery to the outer query's time range, so the outer range reaches back
     // as far as the inner one; intervals before `from` (steps that ended before it) are dropped below.
     const counterStatement = q.statement(
@@ -139,9 +153,11 @@ export class EnergyReader {
     const notableStatement = q.statement(
       `SELECT "step", "gap" FROM ${steps} WHERE ${counterRange} AND ("step" < ${q.value(-energy.counter_jitter_wh)} OR "gap" > ${q.value(energy.integral_max_gap_ms)}) GROUP BY "device", "phase" LIMIT ${limits.max_rows + 1}`,
     );
-    const powerStatement = q.statement(
-      `SELECT sum("wh") AS "wh" FROM (SELECT ${q.fn('moving_average', '"power_w"', '2')} * ${q.fn('elapsed', '"power_w"', '1ms')} / 3600000 AS "wh", ${q.fn('elapsed', '"power_w"', '1ms')} AS "gap_ms" FROM "electricity" WHERE ${where} AND ${powerRange} AND ${powerOk} GROUP BY "device", "phase") WHERE ${powerRange} AND "gap_ms" <= ${q.value(energy.integral_max_gap_ms)} ${groupBy}`,
-    );
+    const powerStatement = this.#integral
+      ? q.statement(
+          `SELECT sum("wh") AS "wh" FROM (SELECT ${q.fn('moving_average', '"power_w"', '2')} * ${q.fn('elapsed', '"power_w"', '1ms')} / 3600000 AS "wh", ${q.fn('elapsed', '"power_w"', '1ms')} AS "gap_ms" FROM "electricity" WHERE ${where} AND ${powerRange} AND ${powerOk} GROUP BY "device", "phase") WHERE ${powerRange} AND "gap_ms" <= ${q.value(energy.integral_max_gap_ms)} ${groupBy}`,
+        )
+      : undefined;
     const results = await this.#deps.client.run(q, { timeoutMs });
     const statement = (index: number): InfluxSeries[] => {
       const answer = results[index];
@@ -170,7 +186,7 @@ export class EnergyReader {
         interval.counterSteps = Number(row.steps ?? 0);
       }
     }
-    for (const s of statement(powerStatement)) {
+    for (const s of powerStatement === undefined ? [] : statement(powerStatement)) {
       for (const row of seriesRows(s)) {
         const interval = intervalOf(s, row.time as number);
         if (!interval || typeof row.wh !== 'number') continue;
@@ -216,7 +232,7 @@ export class EnergyReader {
   ): Promise<{ series: EnergySeries[]; withCounter: Set<string> }> {
     const q = await this.#deps.client.builder();
     q.statement(
-      `SELECT count("energy_wh") AS "counter", count("power_w") AS "power" FROM "electricity" WHERE ${q.anyOf('device', devices)} AND ${q.range(fromMs, toMs)} GROUP BY "device", "phase"`,
+      `SELECT count(${q.ident(this.#counter)}) AS "counter", count("power_w") AS "power" FROM "electricity" WHERE ${q.anyOf('device', devices)} AND ${q.range(fromMs, toMs)} GROUP BY "device", "phase"`,
     );
     const [answer] = await this.#deps.client.run(q, { timeoutMs });
     const byDevice = new Map<string, string[]>();
@@ -225,7 +241,8 @@ export class EnergyReader {
       const device = s.tags?.device;
       const counter = Number(s.values[0]?.[1] ?? 0);
       const power = Number(s.values[0]?.[2] ?? 0);
-      if (!device || counter + power === 0) continue;
+      // Without the integral, only a series with counter readings has energy to give.
+      if (!device || (this.#integral ? counter + power : counter) === 0) continue;
       if (counter > 0) withCounter.add(device);
       byDevice.set(device, [...(byDevice.get(device) ?? []), s.tags?.phase ?? '']);
     }

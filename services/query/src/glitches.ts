@@ -7,7 +7,7 @@ import {
   type InfluxQueryClient,
 } from '@wattbus/influx';
 import type { QueryConfig } from './config.js';
-import type { EnergySeries } from './energy.js';
+import type { CounterField, EnergySeries } from './energy.js';
 import { tooLarge } from './errors.js';
 
 /** How far from a drop its readings are looked for: readings further apart are no one-off glitch. */
@@ -34,10 +34,12 @@ export interface Correction {
 export class Glitches {
   #client: InfluxQueryClient;
   #config: QueryConfig;
+  #counter: CounterField;
 
-  constructor(deps: { client: InfluxQueryClient; config: QueryConfig }) {
+  constructor(deps: { client: InfluxQueryClient; config: QueryConfig; counter: CounterField }) {
     this.#client = deps.client;
     this.#config = deps.config;
+    this.#counter = deps.counter;
   }
 
   async corrections(
@@ -57,17 +59,19 @@ export class Glitches {
       );
     }
     const q = await this.#client.builder();
-    const energyOk = `"energy_wh" >= 0 AND "energy_wh" <= ${DEFAULT_READING_LIMITS.max_energy_wh}`;
+    const field = this.#counter;
+    const counter = q.ident(field);
+    const energyOk = `${counter} >= 0 AND ${counter} <= ${DEFAULT_READING_LIMITS.max_energy_wh}`;
     const statements = drops.map((drop) => {
       const series = `"device" = ${q.value(drop.device)} AND "phase" = ${q.value(drop.phase)} AND ${energyOk}`;
       const back = Math.max(STORABLE_FROM_MS, drop.ts - SEARCH_MS);
       const ahead = Math.min(STORABLE_UNTIL_MS, drop.ts + SEARCH_MS);
       return [
         q.statement(
-          `SELECT "energy_wh" FROM "electricity" WHERE ${series} AND ${q.range(back, drop.ts)} ORDER BY time DESC LIMIT ${readings + 1}`,
+          `SELECT ${counter} FROM "electricity" WHERE ${series} AND ${q.range(back, drop.ts)} ORDER BY time DESC LIMIT ${readings + 1}`,
         ),
         q.statement(
-          `SELECT "energy_wh" FROM "electricity" WHERE ${series} AND ${q.range(drop.ts, ahead)} ORDER BY time ASC LIMIT ${readings + 2}`,
+          `SELECT ${counter} FROM "electricity" WHERE ${series} AND ${q.range(drop.ts, ahead)} ORDER BY time ASC LIMIT ${readings + 2}`,
         ),
       ] as const;
     });
@@ -75,8 +79,8 @@ export class Glitches {
     const samplesOf = (index: number): CounterSample[] =>
       (results[index]?.series ?? []).flatMap((s) =>
         seriesRows(s)
-          .filter((row) => typeof row.energy_wh === 'number')
-          .map((row) => ({ ts: row.time as number, value: row.energy_wh as number })),
+          .filter((row) => typeof row[field] === 'number')
+          .map((row) => ({ ts: row.time as number, value: row[field] as number })),
       );
     const windows = new Map<string, { series: EnergySeries; samples: CounterSample[][] }>();
     drops.forEach((drop, i) => {

@@ -59,14 +59,18 @@ export type QueryHandlers = {
 export class QueryMethods implements QueryHandlers {
   #deps: QueryMethodsDeps;
   #energy: EnergyReader;
+  #returned: EnergyReader;
 
   constructor(deps: QueryMethodsDeps) {
     this.#deps = deps;
-    this.#energy = new EnergyReader({
+    const readerDeps = {
       client: deps.client,
       config: deps.config,
-      limitsOf: (device) => deps.fleet.get(device)?.meta?.limits,
-    });
+      limitsOf: (device: string) => deps.fleet.get(device)?.meta?.limits,
+    };
+    this.#energy = new EnergyReader(readerDeps);
+    // The same counter arithmetic (glitches, resets, long steps) on the returned-energy counter.
+    this.#returned = new EnergyReader({ ...readerDeps, counter: 'energy_returned_wh' });
   }
 
   devices(params: DevicesParams): DevicesResult {
@@ -190,9 +194,15 @@ export class QueryMethods implements QueryHandlers {
     const base = chooseBase([fromMs, toMs, ...buckets.map((bucket) => bucket.start)]);
     this.#checkRows(1, fromMs, toMs, base);
     await this.#ensureKnown(params.device, call);
-    const energy = await this.#energy.read([params.device], fromMs, toMs, base, call.timeoutMs);
-    const device = energy.get(params.device)!;
+    const read = (reader: EnergyReader) =>
+      reader
+        .read([params.device], fromMs, toMs, base, call.timeoutMs)
+        .then((found) => found.get(params.device)!);
+    const [device, exported] = await Promise.all([read(this.#energy), read(this.#returned)]);
     const wh = sumIntoBuckets(buckets, device.rows);
+    // Export and net only where the device counts returned energy (a meter at the grid connection).
+    const exportWh = exported.method === 'none' ? undefined : sumIntoBuckets(buckets, exported.rows);
+    const total = (values: readonly number[]) => values.reduce((a, b) => a + b, 0);
     return {
       device: params.device,
       from: iso(fromMs),
@@ -204,8 +214,10 @@ export class QueryMethods implements QueryHandlers {
         start: iso(bucket.start),
         end: iso(bucket.end),
         energy_kwh: kwh(wh[i]!),
+        ...(exportWh ? netOf(wh[i]!, exportWh[i]!) : {}),
       })),
-      total_kwh: kwh(wh.reduce((a, b) => a + b, 0)),
+      total_kwh: kwh(total(wh)),
+      ...(exportWh ? totalNetOf(total(wh), total(exportWh)) : {}),
     };
   }
 
@@ -417,3 +429,13 @@ function sumIntoBuckets(buckets: readonly Bucket[], rows: readonly { ts: number;
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
+
+/** A bucket's export and net energy; net is rounded from the exact difference, not from rounded parts. */
+function netOf(importWh: number, exportWh: number): { export_kwh: number; net_kwh: number } {
+  return { export_kwh: kwh(exportWh), net_kwh: kwh(importWh - exportWh) };
+}
+
+function totalNetOf(importWh: number, exportWh: number): { total_export_kwh: number; total_net_kwh: number } {
+  const { export_kwh, net_kwh } = netOf(importWh, exportWh);
+  return { total_export_kwh: export_kwh, total_net_kwh: net_kwh };
+}

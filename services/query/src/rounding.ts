@@ -9,6 +9,7 @@ const DECIMALS: Record<ReadingField, number> = {
   voltage_v: 3, // 1 mV
   current_a: 4, // 0.1 mA
   energy_wh: 3, // 1 mWh
+  energy_returned_wh: 3,
   power_factor: 4,
   frequency_hz: 4,
 };

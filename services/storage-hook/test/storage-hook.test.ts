@@ -88,6 +88,25 @@ describe('storage hook (in-process) against mosquitto and influxd 1.6.7', () => 
     assert.equal(result.results?.[0]?.series?.[0]?.values.length, 1);
   });
 
+  it('stores the returned-energy counter and the negative power of an exporting meter', async () => {
+    const { hook } = await startHook('export');
+    const reading = {
+      ts: new Date(T0).toISOString(),
+      device: 'grid',
+      phase: 'L1',
+      power_w: -2450.5,
+      energy_wh: 1834120.5,
+      energy_returned_wh: 906310.25,
+    };
+    await publishAll(client, [['export/devices/grid/readings', reading]]);
+    await waitUntil('the reading written', async () => hook.counters().written === 1);
+    const result = await influx.query(
+      'export',
+      'SELECT power_w, energy_wh, energy_returned_wh, phase FROM electricity',
+    );
+    assert.deepEqual(result.results?.[0]?.series?.[0]?.values, [[T0, -2450.5, 1834120.5, 906310.25, 'L1']]);
+  });
+
   it('dead-letters malformed, unknown, mistyped and conflicting readings with a reason; stores the good ones', async () => {
     await influx.createDatabase('bad');
     // An older writer stored frequency_hz as a string in this shard: our float will conflict.

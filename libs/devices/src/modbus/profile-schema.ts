@@ -25,11 +25,15 @@ export const FIELD_UNITS = {
   voltage_v: { V: 1, mV: 0.001 },
   current_a: { A: 1, mA: 0.001 },
   energy_wh: { Wh: 1, kWh: 1000, mWh: 0.001, Wmin: 1 / 60 },
+  energy_returned_wh: { Wh: 1, kWh: 1000, mWh: 0.001, Wmin: 1 / 60 },
   power_factor: { '': 1, '%': 0.01 },
   frequency_hz: { Hz: 1 },
 } as const satisfies Record<string, Record<string, number>>;
 export type ReadingField = keyof typeof FIELD_UNITS;
 export const READING_FIELDS = Object.keys(FIELD_UNITS) as ReadingField[];
+
+/** Modbus allows at most 125 registers in one read response. */
+export const MAX_REGISTERS_PER_READ = 125;
 
 /** 1 and 2 registers: the widths of the data types. */
 export function registerCount(type: DataType): 1 | 2 {
@@ -122,6 +126,14 @@ export const ProfileFileSchema = Type.Object(
         maximum: 64,
         description:
           'Unused registers one request may read across to join two fields (default 0: only contiguous fields share a request).',
+      }),
+    ),
+    max_registers_per_read: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: MAX_REGISTERS_PER_READ,
+        description:
+          "Most registers the meter answers in one request (default 125, Modbus's limit). Some meters refuse longer reads with exception 2.",
       }),
     ),
     limits: Type.Optional(

@@ -45,11 +45,21 @@ export async function probeShelly(target: Target, timeoutMs: number): Promise<Fo
     const status = needsPassword ? undefined : await getJson(`${base}/rpc/Shelly.GetStatus`, timeoutMs);
     const keys = status !== undefined && checkStatus(status) ? Object.keys(status) : [];
     const meters = keys.filter((key) => key.startsWith('em:')).length;
+    const em1 = keys.filter((key) => key.startsWith('em1:')).length;
     const switches = keys.filter((key) => key.startsWith('switch:')).length;
     const common = { model: info.model, address, credentialsNeeded: needsPassword };
     const name = info.app ?? info.model;
     if (meters > 0) {
       return [{ ...common, ...meter(name, `${meters} energy meter(s), 3 phases`), connection }];
+    }
+    // A Pro EM (or a Pro 3EM in monophase profile): one meter per em1 channel; its contactor
+    // switch:0 is switched from them.
+    if (em1 > 0) {
+      return Array.from({ length: em1 }, (_, channel) => ({
+        ...common,
+        ...meter(`${name} ${channel}`, `Gen${info.gen}, single-phase meter channel ${channel} of ${em1}`),
+        connection: { ...connection, channel },
+      }));
     }
     return channels(common, name, Math.max(1, switches), connection, `Gen${info.gen}`);
   }
