@@ -155,10 +155,11 @@ export class Agent {
     }
     if (config.collector) {
       const sessions = [...this.#sessions.values()];
+      const origin = Date.now();
       sessions.forEach((session, index) => {
         const poller = new Poller({ session, publisher, logger: this.#logger });
         this.#pollers.set(session.id, poller);
-        poller.start(gridOffsetMs(index, sessions.length, session.device.poll_interval_ms));
+        poller.start(gridOffsetMs(index, sessions.length, session.device.poll_interval_ms), origin);
       });
     }
     // Named by the agent's id (several agents share a broker); the ACL allows wattbus/health/%c.
