@@ -1,14 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { Topics, type Validator } from '@wattbus/contracts';
+import { Topics, type DeadLetter, type Validator } from '@wattbus/contracts';
 import type { MqttClient } from 'mqtt';
 import { pino, type Logger } from 'pino';
 import { AckControl } from './ack-control.js';
-import { openConnection, sanitizeClientId, type OpenConnection } from './connect.js';
+import { endSession, openConnection, sanitizeClientId, type OpenConnection } from './connect.js';
 import type { BrokerTarget, ConnectionWatch } from './connection-watch.js';
 import { DeadLetters } from './dead-letters.js';
 import { newBusMetrics, type BusMetrics } from './metrics.js';
 import { busSettings, type BusOptions, type BusSettings } from './options.js';
+import { Probes } from './probes.js';
 import { refusalOf } from './refusals.js';
 import { RequestResponse, type RequestHandler, type RequestOptions } from './requests.js';
 import { TopicRouter, type MessageHandler, type SubscribeOptions, type Subscription } from './router.js';
@@ -33,6 +34,8 @@ export class Bus extends EventEmitter {
   #router: TopicRouter;
   #requests: RequestResponse;
   #acks: AckControl | undefined;
+  #probes: Probes;
+  #logger: Logger;
   #stopped = false;
 
   /**
@@ -49,18 +52,25 @@ export class Bus extends EventEmitter {
 
   private constructor(connection: OpenConnection, settings: BusSettings, clientId: string, logger: Logger) {
     super();
-    const { client, watch, target } = connection;
+    const { client, watch, target, connack } = connection;
     this.#client = client;
     this.#watch = watch;
     this.#target = target;
     this.#settings = settings;
+    this.#logger = logger;
     this.clientId = clientId;
     this.service = settings.service;
     this.topics = new Topics(settings.baseTopic);
     const parts = { client, logger, metrics: this.#metrics, username: target.username };
     this.#deadLetters = new DeadLetters({ ...parts, topics: this.topics, service: this.service });
     this.#acks = settings.batchAcks ? new AckControl(client, settings.beforeAcks, logger) : undefined;
-    this.#router = new TopicRouter({ ...parts, settings, deadLetters: this.#deadLetters, acks: this.#acks });
+    this.#router = new TopicRouter({
+      ...parts,
+      brokerUrl: target.url,
+      settings,
+      deadLetters: this.#deadLetters,
+      acks: this.#acks,
+    });
     this.#requests = new RequestResponse({
       ...parts,
       topics: this.topics,
@@ -68,6 +78,15 @@ export class Bus extends EventEmitter {
       router: this.#router,
       deadLetters: this.#deadLetters,
       requestTimeoutMs: settings.requestTimeoutMs,
+    });
+    this.#probes = new Probes({
+      client,
+      router: this.#router,
+      topics: this.topics,
+      clientId,
+      target,
+      connack,
+      timeoutMs: settings.probeTimeoutMs,
     });
     this.#router.start();
     client.on('connect', () => this.emit('connect'));
@@ -146,18 +165,53 @@ export class Bus extends EventEmitter {
     return this.#requests.serve(filter, checkParams, handler);
   }
 
-  /** Reports a message refused after parsing (e.g. a store rejected it), on the same dead-letter topic. */
-  reject(topic: string, payload: Buffer | string, message: string): void {
-    this.#deadLetters.send(
-      topic,
-      Buffer.isBuffer(payload) ? payload : Buffer.from(payload),
-      'rejected',
-      message,
-    );
+  /**
+   * Reports a message refused after parsing (e.g. a store rejected it), on the same dead-letter
+   * topic. `reason` is for messages a service parses itself (the bridge's foreign payloads), and
+   * `implausible` for a reading beyond its device's limits or from the future.
+   */
+  reject(
+    topic: string,
+    payload: Buffer | string,
+    message: string,
+    reason: DeadLetter['reason'] = 'rejected',
+  ): void {
+    this.#deadLetters.send(topic, Buffer.isBuffer(payload) ? payload : Buffer.from(payload), reason, message);
   }
 
-  /** Graceful stop: pending requests rejected, will published by us (not fired), connection closed. */
-  async stop(): Promise<void> {
+  /**
+   * Checks that the broker delivers through share group `group` (once per group: its MQTT 5
+   * CONNACK, then a probe through `$share/<group>/` within probeTimeoutMs). Rejects with
+   * SharedSubscriptionsUnsupportedError naming what the broker lacks. Subscribe through the
+   * group with `shareGroupFilter(group, filter)`.
+   */
+  verifyShareGroup(group: string): Promise<void> {
+    return this.#probes.verifyShareGroup(group);
+  }
+
+  /**
+   * Leaves `subscriptions` without losing what the broker already dealt us: UNSUBSCRIBE (no new
+   * messages), wait for a marker sent behind our session's queue (what was queued has arrived),
+   * wait for the handlers to finish. false when the marker did not come back within
+   * probeTimeoutMs. Then `stop({ endSession: true })` hands a share group member's share over.
+   */
+  async drain(subscriptions: Subscription[]): Promise<boolean> {
+    // Offline, an UNSUBSCRIBE would wait for the broker to come back: nothing to drain then.
+    if (!this.connected) return false;
+    const removeRoutes = await within(this.#router.leave(subscriptions), this.#settings.probeTimeoutMs);
+    if (!removeRoutes) return false;
+    const complete = await this.#probes.marker();
+    await this.#router.idle();
+    removeRoutes();
+    return complete;
+  }
+
+  /**
+   * Graceful stop: pending requests rejected, will published by us (not fired), connection
+   * closed. `endSession` also ends a persistent session (`clean: false`), so the broker stops
+   * queueing for it (a share group member leaving for good).
+   */
+  async stop(options: { endSession?: boolean } = {}): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
     this.#requests.stop();
@@ -172,7 +226,33 @@ export class Bus extends EventEmitter {
       await this.#client.endAsync(true);
       return;
     }
+    const persistent = !this.#settings.clean;
+    if (options.endSession && persistent && this.connected && this.protocolVersion === 5) {
+      // MQTT 5 ends the session with the DISCONNECT itself.
+      await this.#client.endAsync(false, { properties: { sessionExpiryInterval: 0 } });
+      return;
+    }
     // A normal DISCONNECT tells the broker to discard the will.
     await this.#client.endAsync(false);
+    if (!options.endSession || !persistent) return;
+    await endSession(this.#settings, this.clientId).catch((error: unknown) =>
+      this.#logger.warn(
+        { err: error, client_id: this.clientId },
+        'could not end the session; the broker keeps it until it expires',
+      ),
+    );
+  }
+}
+
+/** `promise`'s value, or undefined when it takes longer than `timeoutMs` (or rejects). */
+async function within<T>(promise: Promise<T>, timeoutMs: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<undefined>(
+    (resolve) => (timer = setTimeout(() => resolve(undefined), timeoutMs)),
+  );
+  try {
+    return await Promise.race([promise.catch(() => undefined), timedOut]);
+  } finally {
+    clearTimeout(timer);
   }
 }

@@ -1,4 +1,11 @@
-import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
+import type { Socket } from 'node:net';
+import mqtt, {
+  type IClientOptions,
+  type IConnackPacket,
+  type IPublishPacket,
+  type MqttClient,
+  type Packet,
+} from 'mqtt';
 import type { Logger } from 'pino';
 import { checkBrokerUrl, redactUrl, urlUsername } from './broker-url.js';
 import { ConnectionWatch, type BrokerTarget } from './connection-watch.js';
@@ -10,11 +17,14 @@ export interface OpenConnection {
   client: MqttClient;
   watch: ConnectionWatch;
   target: BrokerTarget;
+  /** The first CONNACK (MQTT 5: with the broker's properties, e.g. sharedSubscriptionAvailable). */
+  connack: IConnackPacket;
 }
 
 /**
  * Opens the broker connection and waits for its first CONNACK. The URL is checked before any
- * I/O; `protocol: 'auto'` tries MQTT 5 and falls back to 3.1.1 when the broker refuses it.
+ * I/O; `protocol: 'auto'` tries MQTT 5 and falls back to 3.1.1 when the broker refuses it, or
+ * closes the socket on the MQTT 5 CONNECT without a CONNACK (RabbitMQ 3.10 does).
  * Rejects with BusConnectError: `url`, `not-authorised` and `refused` at once (retrying cannot
  * help), `unreachable` after connectTimeoutMs of failed attempts (each one logged).
  */
@@ -29,18 +39,44 @@ export async function openConnection(
     return await openClient(settings, clientId, settings.protocol === 4 ? 4 : 5, target, logger);
   } catch (error) {
     if (settings.protocol !== 'auto' || !isProtocolRefusal(error)) throw error;
-    logger.info({ url: target.url }, 'broker does not speak MQTT 5; using MQTT 3.1.1');
+    // Said once per broker and process: a platform opens many connections to one broker.
+    const firstTime = !brokersWithoutMqtt5.has(target.url);
+    brokersWithoutMqtt5.add(target.url);
+    logger[firstTime ? 'info' : 'debug'](
+      { url: target.url, reason: error.message },
+      'broker does not speak MQTT 5; using MQTT 3.1.1',
+    );
     return openClient(settings, clientId, 4, target, logger);
   }
 }
+
+/** Broker URLs that refused MQTT 5 in this process (only to keep the fallback's log line to one). */
+const brokersWithoutMqtt5 = new Set<string>();
 
 /** MQTT allows `+`, `#`, `/` and spaces in a client id, but the reply topic is named after it. */
 export function sanitizeClientId(clientId: string): string {
   return clientId.replace(/[+#/\s]/g, '_');
 }
 
-function isProtocolRefusal(error: unknown): boolean {
+function isProtocolRefusal(error: unknown): error is BusConnectError {
+  if (error instanceof Mqtt5Unanswered) return true;
   return error instanceof BusConnectError && error.code !== undefined && isUnsupportedProtocol(error.code);
+}
+
+/** The broker took the TCP connection and closed it on our MQTT 5 CONNECT without a CONNACK. */
+class Mqtt5Unanswered extends BusConnectError {}
+
+/**
+ * Ends a persistent session for good, so the broker forgets its subscriptions and queue (a share
+ * group member's share then goes to the others). MQTT 5: DISCONNECT with Session Expiry 0, given
+ * to `client.end`; MQTT 3.1.1 has no such DISCONNECT (nor can one be sent while offline): a
+ * CONNECT with clean session, which takes the session over and discards it, does it.
+ */
+export async function endSession(settings: BusSettings, clientId: string): Promise<void> {
+  const options = clientOptions({ ...settings, clean: true, will: undefined }, clientId, 4);
+  // One attempt: a close without CONNACK rejects instead of waiting for a retry.
+  const client = await mqtt.connectAsync(settings.url, { ...options, reconnectPeriod: 0 }, false);
+  await client.endAsync();
 }
 
 type EarlyMessage = [IPublishPacket, (error?: Error) => void];
@@ -106,6 +142,8 @@ function openClient(
     early.push([packet, done]);
   };
   const timeoutMs = settings.connectTimeoutMs;
+  // Whether this attempt's socket connected: a close after that with no CONNACK is an answer.
+  let socketConnected = false;
   return new Promise((resolve, reject) => {
     const fail = (error: BusConnectError) => {
       cleanup();
@@ -123,9 +161,20 @@ function openClient(
         ),
       );
     }, timeoutMs);
-    const onConnect = () => {
+    const onConnect = (connack: IConnackPacket) => {
       cleanup();
-      resolve({ client, watch, target });
+      resolve({ client, watch, target, connack });
+    };
+    const onPacketSend = (packet: Packet) => {
+      if (packet.cmd !== 'connect') return;
+      const stream = client.stream as Partial<Socket>;
+      socketConnected = stream.connecting === false;
+      stream.once?.('connect', () => (socketConnected = true));
+    };
+    const onClose = () => {
+      if (!socketConnected || protocolVersion !== 5 || settings.protocol !== 'auto') return;
+      const why = 'the broker closed the connection on an MQTT 5 CONNECT without a CONNACK';
+      fail(new Mqtt5Unanswered('refused', `${why}, at ${target.url}`, target));
     };
     const onError = (error: Error & { code?: unknown }) => {
       // A refusal in the CONNACK (credentials, protocol version) will not go away by retrying.
@@ -139,8 +188,12 @@ function openClient(
       clearTimeout(timer);
       client.off('connect', onConnect);
       client.off('error', onError);
+      client.off('packetsend', onPacketSend);
+      client.off('close', onClose);
     };
     client.on('connect', onConnect);
     client.on('error', onError);
+    client.on('packetsend', onPacketSend);
+    client.on('close', onClose);
   });
 }

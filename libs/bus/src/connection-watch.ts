@@ -94,7 +94,7 @@ export class ConnectionWatch {
         'lost the broker; reconnecting',
       );
     } else {
-      this.#lastFailure = this.#lastError ?? 'the connection closed before the broker answered (no CONNACK)';
+      this.#lastFailure = this.#lastError ?? this.#closedBeforeConnack();
       this.#logger.warn(
         {
           url: this.#target.url,
@@ -107,6 +107,14 @@ export class ConnectionWatch {
     }
     this.#lastError = undefined;
   };
+
+  #closedBeforeConnack(): string {
+    const what = 'the connection closed before the broker answered (no CONNACK)';
+    // RabbitMQ's MQTT plugin closes the socket on an MQTT 5 CONNECT (`auto` falls back by itself).
+    return this.#client.options.protocolVersion === 5
+      ? `${what}; a broker without MQTT 5 may do so (RabbitMQ): set mqtt.protocol to auto or 3.1.1`
+      : what;
+  }
 
   /** A close with no error and no DISCONNECT reason. */
   #silentClose(): string {

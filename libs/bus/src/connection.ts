@@ -18,20 +18,48 @@ export const MqttConnectionSchema = Type.Object(
     client_id: Type.Optional(
       Type.String({ minLength: 1, description: 'MQTT client id; a random one when unset.' }),
     ),
+    protocol: Type.Union([Type.Literal('auto'), Type.Literal('5'), Type.Literal('3.1.1')], {
+      default: 'auto',
+      description:
+        'MQTT version: auto tries 5 and falls back to 3.1.1 when the broker refuses it (aedes) or closes the socket without a CONNACK (RabbitMQ).',
+    }),
   },
   { additionalProperties: false, default: {} },
 );
 export type MqttConnection = Static<typeof MqttConnectionSchema>;
 
+/**
+ * The `share_group` key of a service whose instances can split their messages. Unset by default:
+ * a service relies on `$share` only when asked to, and then checks at start that the broker
+ * delivers through it (`Bus.verifyShareGroup`). Empty means unset (so an environment variable can
+ * clear a file's value).
+ */
+export function shareGroupSchema(instances: string) {
+  return Type.Optional(
+    Type.String({
+      pattern: '^[^+#/\\s]*$',
+      description: `Join $share/<group>/… so several ${instances} split the messages, each taken by one; checked at start (the service exits if the broker does not deliver through the group). Unset: every instance takes every message (hot standby). See docs/operations.md, "Scaling out".`,
+    }),
+  );
+}
+
 /** The Bus.connect options a config's `mqtt:` keys give. */
 export function busConnection(
   connection: MqttConnection,
-): Pick<BusOptions, 'url' | 'clientId' | 'baseTopic' | 'username' | 'password'> {
+): Pick<BusOptions, 'url' | 'clientId' | 'baseTopic' | 'username' | 'password' | 'protocol'> {
   return {
     url: connection.url,
     ...(connection.client_id ? { clientId: connection.client_id } : {}),
     baseTopic: connection.base_topic,
     username: connection.username,
     password: connection.password,
+    protocol: busProtocol(connection.protocol),
   };
+}
+
+/** `mqtt.protocol` as Bus.connect takes it (an absent value is `auto`). */
+export function busProtocol(protocol: MqttConnection['protocol'] | undefined): BusOptions['protocol'] {
+  if (protocol === '5') return 5;
+  if (protocol === '3.1.1') return 4;
+  return 'auto';
 }

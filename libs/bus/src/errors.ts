@@ -65,3 +65,30 @@ export class BusRefusedError extends Error {
     this.code = code;
   }
 }
+
+/**
+ * How we know the broker has no shared subscriptions: its MQTT 5 CONNACK said so (Shared
+ * Subscription Available = 0), it disconnected us (reason 158, as ejabberd does) or refused the
+ * filter (SUBACK 0x9E), or it accepted the filter and delivered nothing through it (NATS,
+ * RabbitMQ and aedes do so, silently).
+ */
+export type ShareGroupEvidence = 'connack' | 'disconnect' | 'suback' | 'no-delivery';
+
+/** A service asked for a share group (`$share/<group>/…`) on a broker that does not deliver through one. */
+export class SharedSubscriptionsUnsupportedError extends Error {
+  readonly group: string;
+  readonly evidence: ShareGroupEvidence;
+  readonly url: string;
+
+  constructor(group: string, evidence: ShareGroupEvidence, why: string, url: string) {
+    super(
+      `this broker does not support shared subscriptions ($share/${group}/…, MQTT 5 §4.8.2): ${why}, at ${url}. ` +
+        'Unset share_group to run the instances as a hot standby (each takes every message), or use a broker ' +
+        'that has shared subscriptions (mosquitto 2, EMQX, HiveMQ, VerneMQ); see docs/operations.md, "Scaling out"',
+    );
+    this.name = 'SharedSubscriptionsUnsupportedError';
+    this.group = group;
+    this.evidence = evidence;
+    this.url = url;
+  }
+}

@@ -2,6 +2,18 @@
 
 const SHARED_PREFIX = '$share/';
 
+/** `$share/<group>/<filter>`: the filter through share group `group` (see Bus.verifyShareGroup). */
+export function shareGroupFilter(group: string, filter: string): string {
+  return `${SHARED_PREFIX}${group}/${filter}`;
+}
+
+/** The group of a `$share/<group>/…` filter, or undefined for a plain one. */
+export function shareGroupOf(filter: string): string | undefined {
+  if (!filter.startsWith(SHARED_PREFIX)) return undefined;
+  const afterGroup = filter.indexOf('/', SHARED_PREFIX.length);
+  return afterGroup === -1 ? undefined : filter.slice(SHARED_PREFIX.length, afterGroup);
+}
+
 /** The filter a message arrives under: `$share/g/a/+` delivers messages of `a/+`. */
 export function unshared(filter: string): string {
   if (!filter.startsWith(SHARED_PREFIX)) return filter;

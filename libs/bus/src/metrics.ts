@@ -9,6 +9,8 @@ export interface BusMetrics {
   handler_errors: number;
   requests_sent: number;
   requests_timed_out: number;
+  /** Responses no request waits for any more: late (after a timeout) or a second answer (hot standby). */
+  responses_unmatched: number;
   requests_served: number;
   pending_requests: number;
 }
@@ -18,10 +20,11 @@ export function newBusMetrics(): BusMetrics {
     received: 0,
     published: 0,
     dead_lettered: 0,
-    dead_lettered_by_reason: { unparsable: 0, schema: 0, oversize: 0, rejected: 0 },
+    dead_lettered_by_reason: { unparsable: 0, schema: 0, oversize: 0, implausible: 0, rejected: 0 },
     handler_errors: 0,
     requests_sent: 0,
     requests_timed_out: 0,
+    responses_unmatched: 0,
     requests_served: 0,
     pending_requests: 0,
   };

@@ -19,7 +19,10 @@ export interface BusOptions {
   baseTopic?: string;
   username?: string;
   password?: string;
-  /** `auto` tries MQTT 5 and falls back to 3.1.1 when the broker refuses it (aedes). */
+  /**
+   * `auto` tries MQTT 5 and falls back to 3.1.1 when the broker refuses it (aedes) or closes the
+   * socket without a CONNACK (RabbitMQ).
+   */
   protocol?: 'auto' | 4 | 5;
   /** false keeps the session (subscriptions and queued QoS 1 messages) while we are away. */
   clean?: boolean;
@@ -52,6 +55,11 @@ export interface BusOptions {
   /** Reconnect backoff bounds (ms): full jitter between min and min·2^attempt, at most max. */
   reconnectMinMs?: number;
   reconnectMaxMs?: number;
+  /**
+   * How long (ms) a probe may take to come back: through a share group when joining it
+   * (`verifyShareGroup`), and behind the queue when leaving one (`drain`).
+   */
+  probeTimeoutMs?: number;
   logger?: Logger;
 }
 
@@ -71,6 +79,7 @@ export const BUS_DEFAULTS = {
   sessionExpirySeconds: 86_400,
   /** A request's wait for its response when the caller gives no timeoutMs. */
   requestTimeoutMs: 10_000,
+  probeTimeoutMs: 5_000,
 } as const;
 
 type Defaulted = keyof BusOptions & keyof typeof BUS_DEFAULTS;

@@ -11,6 +11,9 @@ const NOT_AUTHORISED = new Set([4, 5, 134, 135]);
 /** "I do not speak that protocol version": 3.1.1 1, MQTT 5 132. */
 const UNSUPPORTED_PROTOCOL = new Set([1, 132]);
 const MQTT5_NOT_AUTHORISED = 135;
+/** MQTT 5 0x9E: a DISCONNECT or SUBACK reason (ejabberd disconnects a `$share` subscriber with it). */
+export const SHARED_SUBSCRIPTIONS_NOT_SUPPORTED = 158;
+const NO_SHARED_SUBSCRIPTIONS = 'this broker does not support shared subscriptions';
 
 export function isNotAuthorised(code: number): boolean {
   return NOT_AUTHORISED.has(code);
@@ -44,6 +47,9 @@ export function describeDisconnect(code: number, username: string | undefined): 
   if (code === MQTT5_NOT_AUTHORISED) {
     return `not authorised: the broker disconnected ${userLabel(username)} (DISCONNECT ${codeText(code)}); its ACL forbids something this client did`;
   }
+  if (code === SHARED_SUBSCRIPTIONS_NOT_SUPPORTED) {
+    return `${NO_SHARED_SUBSCRIPTIONS} (DISCONNECT ${codeText(code)}); unset share_group`;
+  }
   return `the broker disconnected us (DISCONNECT ${codeText(code)})`;
 }
 
@@ -61,7 +67,12 @@ export function refusalOf(
   if (code === undefined || code < 0x80) return error;
   const what = operation === 'subscribe' ? `a subscription to '${topic}'` : `a publish to '${topic}'`;
   const ack = `${operation === 'subscribe' ? 'SUBACK' : 'PUBACK'} 0x${code.toString(16)} ${codeText(code).replace(/^\d+ ?/, '')}`;
-  const lead = code === MQTT5_NOT_AUTHORISED ? 'not authorised: ' : '';
+  const lead =
+    code === MQTT5_NOT_AUTHORISED
+      ? 'not authorised: '
+      : code === SHARED_SUBSCRIPTIONS_NOT_SUPPORTED
+        ? `${NO_SHARED_SUBSCRIPTIONS}: `
+        : '';
   // 0x80 is all an MQTT 3.1.1 broker can answer a forbidden subscription with.
   const why = code === MQTT5_NOT_AUTHORISED || code === 0x80 ? '; its ACL does not allow it' : '';
   return new BusRefusedError(

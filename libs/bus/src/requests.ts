@@ -219,7 +219,11 @@ export class RequestResponse {
         this.#deps.topics.replies(this.#deps.clientId),
         checkResponse,
         (response) => {
-          if (!this.#pending.has(response.id)) return; // late answer after a timeout, or a duplicate
+          // A late answer after a timeout, or a second one (hot standby: the first answer wins).
+          if (!this.#pending.has(response.id)) {
+            this.#deps.metrics.responses_unmatched++;
+            return;
+          }
           if (response.ok) this.#settle(response.id, undefined, response.result);
           else {
             const code = isErrorCode(response.error.code) ? response.error.code : 'INTERNAL';

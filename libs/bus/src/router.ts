@@ -1,13 +1,14 @@
 import type { Validator } from '@wattbus/contracts';
-import type { IPublishPacket, MqttClient } from 'mqtt';
+import type { IDisconnectPacket, IPublishPacket, MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import type { AckControl } from './ack-control.js';
 import { takeEarlyMessages } from './connect.js';
 import type { DeadLetters } from './dead-letters.js';
-import { topicMatches, unshared } from './match.js';
+import { BusRefusedError, SharedSubscriptionsUnsupportedError } from './errors.js';
+import { shareGroupOf, topicMatches, unshared } from './match.js';
 import type { BusMetrics } from './metrics.js';
 import type { BusSettings } from './options.js';
-import { refusalOf } from './refusals.js';
+import { SHARED_SUBSCRIPTIONS_NOT_SUPPORTED, refusalOf } from './refusals.js';
 
 export interface MessageContext {
   topic: string;
@@ -47,6 +48,8 @@ export interface TopicRouterDeps {
   client: MqttClient;
   settings: Pick<BusSettings, 'maxPayloadBytes' | 'holdUnroutedMs'>;
   username: string | undefined;
+  /** For error messages (password hidden). */
+  brokerUrl: string;
   logger: Logger;
   metrics: BusMetrics;
   deadLetters: DeadLetters;
@@ -67,6 +70,14 @@ export class TopicRouter {
   #subscribing = 0;
   #subscribedOnce = false;
   #stopped = false;
+  /** Each subscription's route, for `leave`. */
+  #routeOf = new WeakMap<Subscription, Route>();
+  /** Handlers still running (returned a promise), and who waits for none to be. */
+  #running = 0;
+  #idleWaiters: Array<() => void> = [];
+  /** The reason code of the broker's last DISCONNECT (MQTT 5), to explain a failed subscribe. */
+  #lastDisconnect: number | undefined;
+  #onDisconnect = (packet: IDisconnectPacket) => (this.#lastDisconnect = packet.reasonCode);
 
   constructor(deps: TopicRouterDeps) {
     this.#deps = deps;
@@ -77,12 +88,14 @@ export class TopicRouter {
     const client = this.#deps.client;
     // Replaces mqtt.js' default (which acks at once) so some handlers can finish before the PUBACK.
     client.handleMessage = (packet, done) => this.#receive(packet, done);
+    client.on('disconnect', this.#onDisconnect);
     for (const [packet, done] of takeEarlyMessages(client)) client.handleMessage(packet, done);
   }
 
   /** No more holding: a message nobody routes is acked at once. */
   stop(): void {
     this.#stopped = true;
+    this.#deps.client.off('disconnect', this.#onDisconnect);
   }
 
   /**
@@ -105,16 +118,19 @@ export class TopicRouter {
     for (const wake of [...this.#routeWaiters]) wake();
     const client = this.#deps.client;
     this.#subscribing++;
+    this.#lastDisconnect = undefined;
     try {
       await client.subscribeAsync(filter, { qos: options.qos ?? 1 });
       this.#subscribedOnce = true;
     } catch (error) {
       this.#routes = this.#routes.filter((candidate) => candidate !== route);
-      throw refusalOf('subscribe', filter, error, this.#deps.username);
+      if (!this.#routes.some((candidate) => candidate.filter === filter))
+        forgetResubscription(client, filter);
+      throw this.#subscribeError(filter, refusalOf('subscribe', filter, error, this.#deps.username));
     } finally {
       this.#subscribing--;
     }
-    return {
+    const subscription: Subscription = {
       filter,
       unsubscribe: async () => {
         this.#routes = this.#routes.filter((candidate) => candidate !== route);
@@ -123,6 +139,51 @@ export class TopicRouter {
         }
       },
     };
+    this.#routeOf.set(subscription, route);
+    return subscription;
+  }
+
+  /**
+   * UNSUBSCRIBEs but keeps the routes: what the broker dealt us before its UNSUBACK (still in
+   * our session's queue) is handled as usual. Returns the function that removes the routes, to
+   * call once that queue is known to be empty (see Bus.drain).
+   */
+  async leave(subscriptions: Subscription[]): Promise<() => void> {
+    const routes = new Set(subscriptions.map((subscription) => this.#routeOf.get(subscription)));
+    const filters = [...new Set(subscriptions.map((subscription) => subscription.filter))];
+    if (filters.length > 0) await this.#deps.client.unsubscribeAsync(filters);
+    return () => {
+      this.#routes = this.#routes.filter((route) => !routes.has(route));
+    };
+  }
+
+  /**
+   * A `$share/` filter refused with 158 "Shared Subscriptions not supported", in its SUBACK or
+   * in a DISCONNECT (ejabberd; the subscribe then fails as "Connection closed"), says so.
+   */
+  #subscribeError(filter: string, error: unknown): unknown {
+    const group = shareGroupOf(filter);
+    if (group === undefined) return error;
+    const url = this.#deps.brokerUrl;
+    if (error instanceof BusRefusedError && error.code === SHARED_SUBSCRIPTIONS_NOT_SUPPORTED) {
+      return new SharedSubscriptionsUnsupportedError(
+        group,
+        'suback',
+        `it refused ${filter} (SUBACK 0x9e)`,
+        url,
+      );
+    }
+    if (this.#lastDisconnect === SHARED_SUBSCRIPTIONS_NOT_SUPPORTED) {
+      const why = `it disconnected us on subscribing to ${filter} (DISCONNECT 158)`;
+      return new SharedSubscriptionsUnsupportedError(group, 'disconnect', why, url);
+    }
+    return error;
+  }
+
+  /** Resolves once no handler is running (every message received so far has been handled). */
+  idle(): Promise<void> {
+    if (this.#running === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
   }
 
   /**
@@ -205,7 +266,10 @@ export class TopicRouter {
         continue;
       }
       if (typeof (result as { then?: unknown } | undefined)?.then !== 'function') continue;
-      const run = Promise.resolve(result).catch(failed);
+      this.#running++;
+      const run = Promise.resolve(result)
+        .catch(failed)
+        .finally(() => this.#handled());
       if (route.ackAfterHandle) awaited.push(run);
     }
     if (awaited.length === 0) return done();
@@ -213,6 +277,11 @@ export class TopicRouter {
       () => done(),
       () => done(),
     );
+  }
+
+  #handled(): void {
+    if (--this.#running > 0) return;
+    for (const wake of this.#idleWaiters.splice(0)) wake();
   }
 
   #routesFor(topic: string): Route[] {
@@ -235,4 +304,14 @@ export class TopicRouter {
       this.#routeWaiters.add(check);
     });
   }
+}
+
+/**
+ * mqtt.js records a filter for resubscription on reconnect when it sends the SUBSCRIBE, and keeps
+ * it when the subscribe fails: a filter the broker refused, or disconnected us for (ejabberd on
+ * `$share`, reason 158), would be sent again on every reconnect. Its record is private, hence the cast.
+ */
+function forgetResubscription(client: MqttClient, filter: string): void {
+  const record = (client as unknown as { _resubscribeTopics?: Record<string, unknown> })._resubscribeTopics;
+  if (record) delete record[filter];
 }

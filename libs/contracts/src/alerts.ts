@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { assertBaseTopic, assertSegment, DEFAULT_BASE_TOPIC, TopicError } from './topics.js';
+import { storableDateTime } from './time-range.js';
 
 /**
  * Alerts raised by the alert hook, the request method that lists them, and the health record
@@ -178,10 +179,8 @@ export const AlertListParamsSchema = Type.Object(
           'true: only the active alerts; false: only the history. Default: active alerts, plus the history when from/to is given.',
       }),
     ),
-    from: Type.Optional(
-      Type.String({ format: 'date-time', description: 'History from (default to − 24 h).' }),
-    ),
-    to: Type.Optional(Type.String({ format: 'date-time', description: 'History until (default now).' })),
+    from: Type.Optional(storableDateTime({ description: 'History from (default to − 24 h).' })),
+    to: Type.Optional(storableDateTime({ description: 'History until (default now).' })),
     rule: Type.Optional(AlertNameSchema),
     subject: Type.Optional(AlertNameSchema),
     limit: Type.Optional(

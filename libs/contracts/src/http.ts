@@ -121,6 +121,16 @@ export const ReadinessSchema = Type.Object(
 );
 export type Readiness = Static<typeof ReadinessSchema>;
 
+/** Who the presented API key belongs to and what it may do (`GET /api/v1/whoami`). */
+export const ApiKeyInfoSchema = Type.Object(
+  {
+    name: Type.String({ description: "The key's name in the gateway config." }),
+    scopes: Type.Array(ApiScopeSchema, { description: 'What the key may do.' }),
+  },
+  { $id: 'ApiKeyInfo', additionalProperties: false, examples: [{ name: 'ops-team', scopes: ['read'] }] },
+);
+export type ApiKeyInfo = Static<typeof ApiKeyInfoSchema>;
+
 /** The HTTP-only schemas, for openapi.yaml components and contract tests. */
 export const HTTP_SCHEMAS: Record<string, TSchema> = {
   ApiScope: ApiScopeSchema,
@@ -128,4 +138,5 @@ export const HTTP_SCHEMAS: Record<string, TSchema> = {
   Problem: ProblemSchema,
   Liveness: LivenessSchema,
   Readiness: ReadinessSchema,
+  ApiKeyInfo: ApiKeyInfoSchema,
 };

@@ -7,3 +7,6 @@ export * from './commands.js';
 export * from './http.js';
 export * from './alerts.js';
 export * from './query.js';
+export * from './time-range.js';
+export * from './plausibility.js';
+export * from './live-events.js';

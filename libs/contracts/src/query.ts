@@ -15,20 +15,20 @@ import {
   ReadingSchema,
   TimestampSchema,
 } from './schemas.js';
+import { storableDateTime } from './time-range.js';
 
 /**
  * Params and results of the query component's methods (`wattbus/query/req/{method}`). The REST
  * gateway and asyncapi.yaml use these schemas; the query component validates params with them.
  */
 
-const From = Type.String({
-  format: 'date-time',
-  description: 'Start of the range, inclusive (ISO 8601).',
+const From = storableDateTime({
+  description:
+    'Start of the range, inclusive (ISO 8601, a year from 1678 to 2261: the instants InfluxDB can store).',
   examples: ['2026-11-01T00:00:00.000Z'],
 });
-const To = Type.String({
-  format: 'date-time',
-  description: 'End of the range, exclusive (ISO 8601). Must be after `from`.',
+const To = storableDateTime({
+  description: 'End of the range, exclusive (ISO 8601, a year from 1678 to 2261). Must be after `from`.',
   examples: ['2026-11-08T00:00:00.000Z'],
 });
 
@@ -61,6 +61,7 @@ export const READING_FIELDS = [
   'voltage_v',
   'current_a',
   'energy_wh',
+  'energy_returned_wh',
   'power_factor',
   'frequency_hz',
 ] as const;
@@ -307,15 +308,37 @@ export const EnergyParamsSchema = Type.Object(
 export type EnergyParams = Static<typeof EnergyParamsSchema>;
 
 export const EnergyMethodSchema = Type.Union(
-  [Type.Literal('counter'), Type.Literal('integral'), Type.Literal('none')],
+  [Type.Literal('counter'), Type.Literal('integral'), Type.Literal('mixed'), Type.Literal('none')],
   {
     description:
-      'counter: from the cumulative energy_wh counter; integral: from power_w (device without a counter); none: no data.',
+      'counter: from the cumulative energy_wh counter; integral: from power_w (no counter readings); mixed: some intervals from each (a history of counter and power-only readings); none: no data. A meter that publishes only per-phase readings is the sum of its phases.',
   },
 );
 
+const ExportKwh = Type.Optional(
+  Type.Number({
+    description:
+      'Energy returned (exported) to the grid in kWh, from the energy_returned_wh counter; present when the device counts it.',
+  }),
+);
+const NetKwh = Type.Optional(
+  Type.Number({
+    description:
+      'Imported minus exported energy in kWh (negative when the device returned more than it drew); present with the export.',
+  }),
+);
+
 export const EnergyBucketSchema = Type.Object(
-  { start: TimestampSchema, end: TimestampSchema, energy_kwh: Kwh },
+  {
+    start: TimestampSchema,
+    end: TimestampSchema,
+    energy_kwh: Type.Number({
+      description:
+        'Energy in kWh (rounded to 1 mWh): imported energy where the device counts both directions.',
+    }),
+    export_kwh: ExportKwh,
+    net_kwh: NetKwh,
+  },
   { $id: 'EnergyBucket', additionalProperties: false },
 );
 
@@ -329,6 +352,8 @@ export const EnergyResultSchema = Type.Object(
     method: EnergyMethodSchema,
     buckets: Type.Array(EnergyBucketSchema),
     total_kwh: Kwh,
+    total_export_kwh: ExportKwh,
+    total_net_kwh: NetKwh,
   },
   {
     $id: 'EnergyResult',
@@ -346,6 +371,26 @@ export const EnergyResultSchema = Type.Object(
           { start: '2026-03-29T22:00:00.000Z', end: '2026-03-30T22:00:00.000Z', energy_kwh: 1.2 },
         ],
         total_kwh: 2.35,
+      },
+      {
+        device: 'grid',
+        from: '2026-06-21T00:00:00.000Z',
+        to: '2026-06-22T00:00:00.000Z',
+        every: '1d',
+        tz: 'UTC',
+        method: 'counter',
+        buckets: [
+          {
+            start: '2026-06-21T00:00:00.000Z',
+            end: '2026-06-22T00:00:00.000Z',
+            energy_kwh: 9.6,
+            export_kwh: 14.4,
+            net_kwh: -4.8,
+          },
+        ],
+        total_kwh: 9.6,
+        total_export_kwh: 14.4,
+        total_net_kwh: -4.8,
       },
     ],
   },
@@ -368,6 +413,7 @@ export const TotalsParamsSchema = Type.Object(
     ),
     location: Type.Optional(LocationPrefixSchema),
     kind: Type.Optional(KindSchema),
+    tz: Type.Optional(TimeZoneSchema),
   },
   {
     $id: 'TotalsParams',
@@ -524,6 +570,14 @@ export const QUERY_METHODS = {
   },
 } as const;
 export type QueryMethod = keyof typeof QUERY_METHODS;
+/** The params of each query method, from its schema: `QueryParams['energy']` is EnergyParams. */
+export type QueryParams = { [M in QueryMethod]: Static<(typeof QUERY_METHODS)[M]['params']> };
+/** The result of each query method, from its schema. */
+export type QueryResults = { [M in QueryMethod]: Static<(typeof QUERY_METHODS)[M]['result']> };
+
+export function isQueryMethod(name: string): name is QueryMethod {
+  return Object.hasOwn(QUERY_METHODS, name);
+}
 
 /** Named query schemas for MESSAGE_SCHEMAS (asyncapi.yaml, contract tests). */
 export const QUERY_SCHEMAS: Record<string, TSchema> = {

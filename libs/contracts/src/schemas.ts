@@ -2,6 +2,7 @@ import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { DEVICE_ID_MAX_LENGTH, DEVICE_ID_PATTERN } from './ids.js';
 import { ErrorCodeSchema } from './errors.js';
 import { GetStateParamsSchema, SetPowerParamsSchema } from './commands.js';
+import { ReadingLimitsSchema } from './plausibility.js';
 import {
   AlertListParamsSchema,
   AlertListResultSchema,
@@ -38,10 +39,26 @@ export const ReadingSchema = Type.Object(
   {
     ts: TimestampSchema,
     device: DeviceIdSchema,
-    power_w: Type.Number({ description: 'Active power in watts (negative when exporting).' }),
+    power_w: Type.Number({
+      description:
+        'Active power in watts, signed where the device measures the direction: negative when exporting (returning energy to the grid).',
+    }),
     voltage_v: Type.Optional(Type.Number({ minimum: 0 })),
     current_a: Type.Optional(Type.Number({ minimum: 0 })),
-    energy_wh: Type.Optional(Type.Number({ minimum: 0, description: 'Cumulative energy counter in Wh.' })),
+    energy_wh: Type.Optional(
+      Type.Number({
+        minimum: 0,
+        description:
+          'Cumulative energy counter in Wh (imported energy where the device counts both directions).',
+      }),
+    ),
+    energy_returned_wh: Type.Optional(
+      Type.Number({
+        minimum: 0,
+        description:
+          'Cumulative counter of energy returned (exported) to the grid in Wh, where the device counts it: solar homes, a meter at the grid connection.',
+      }),
+    ),
     power_factor: Type.Optional(Type.Number({ minimum: -1, maximum: 1 })),
     frequency_hz: Type.Optional(Type.Number({ minimum: 0 })),
     phase: Type.Optional(PhaseSchema),
@@ -68,6 +85,15 @@ export const ReadingSchema = Type.Object(
         location: 'hq/floor-2/room-214/desk-3',
       },
       { ts: '2026-11-23T18:45:01.000Z', device: 'main-meter', phase: 'L2', power_w: 412, voltage_v: 229.8 },
+      {
+        ts: '2026-06-21T12:00:00.000Z',
+        device: 'grid',
+        power_w: -2450.5,
+        energy_wh: 1834120.5,
+        energy_returned_wh: 906310.25,
+        type: 'shelly',
+        location: 'home/cellar',
+      },
     ],
   },
 );
@@ -107,6 +133,7 @@ export const DeviceMetaSchema = Type.Object(
     }),
     poll_interval_ms: Type.Integer({ minimum: 1, description: 'How often the collector reads it.' }),
     model: Type.Optional(Type.String({ maxLength: 128 })),
+    limits: Type.Optional(ReadingLimitsSchema),
     ts: TimestampSchema,
   },
   {
@@ -123,6 +150,7 @@ export const DeviceMetaSchema = Type.Object(
         location: 'hq/floor-2/room-214/desk-3',
         poll_interval_ms: 1000,
         model: 'HS110(EU)',
+        limits: { max_power_w: 4600, max_current_a: 20, max_voltage_v: 300 },
         ts: '2026-11-23T18:45:00.000Z',
       },
     ],
@@ -196,14 +224,17 @@ export const ResponseEnvelopeSchema = Type.Union([SuccessResponseSchema, ErrorRe
 });
 export type ResponseEnvelope = Static<typeof ResponseEnvelopeSchema>;
 
-export const DEAD_LETTER_REASONS = ['unparsable', 'schema', 'oversize', 'rejected'] as const;
+export const DEAD_LETTER_REASONS = ['unparsable', 'schema', 'oversize', 'implausible', 'rejected'] as const;
 
 export const DeadLetterSchema = Type.Object(
   {
     topic: Type.String({ description: 'Topic the message arrived on.' }),
     reason: Type.Union(
       DEAD_LETTER_REASONS.map((reason) => Type.Literal(reason)),
-      { description: 'unparsable JSON, schema violation, payload too large, or rejected downstream.' },
+      {
+        description:
+          'unparsable JSON, schema violation, payload too large, a reading beyond its device limits or from the future (implausible), or rejected downstream.',
+      },
     ),
     message: Type.String({ description: 'Human-readable explanation, e.g. the failing schema path.' }),
     payload: Type.String({ description: 'The payload as UTF-8 text, truncated to 4 KiB.' }),
@@ -215,6 +246,15 @@ export const DeadLetterSchema = Type.Object(
     $id: 'DeadLetter',
     additionalProperties: false,
     examples: [
+      {
+        topic: 'wattbus/devices/desk-3/readings',
+        reason: 'implausible',
+        message: "power_w 23456789 W is beyond the device's limit of ±4600 W (max_power_w)",
+        payload: '{"ts":"2026-11-23T18:45:00.000Z","device":"desk-3","power_w":23456789}',
+        payload_bytes: 70,
+        service: 'storage-hook',
+        ts: '2026-11-23T18:45:00.002Z',
+      },
       {
         topic: 'wattbus/devices/desk-3/readings',
         reason: 'schema',
@@ -235,6 +275,7 @@ export const MESSAGE_SCHEMAS: Record<string, TSchema> = {
   Reading: ReadingSchema,
   DeviceState: DeviceStateSchema,
   DeviceMeta: DeviceMetaSchema,
+  ReadingLimits: ReadingLimitsSchema,
   Availability: AvailabilitySchema,
   RequestEnvelope: RequestEnvelopeSchema,
   ResponseEnvelope: ResponseEnvelopeSchema,

@@ -101,6 +101,14 @@ export class Topics {
     return `${this.base}/alerts/${assertSegment(kind, 'alert kind')}/${assertSegment(subject, 'alert subject')}`;
   }
 
+  /**
+   * A client's own probe topic: it checks that its share group delivers (through
+   * `$share/<group>/` + this topic) and marks the end of its queue when it leaves a group.
+   */
+  probe(clientId: string): string {
+    return `${this.base}/probe/${assertSegment(clientId, 'client id')}`;
+  }
+
   deadLetter(service: string): string {
     return `${this.base}/deadletter/${assertSegment(service, 'service name')}`;
   }

@@ -1,6 +1,7 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormatsPlugin from 'ajv-formats';
 import type { Static, TSchema } from '@sinclair/typebox';
+import { STORABLE_RANGE_MESSAGE, isStorableRangeError } from './time-range.js';
 
 /**
  * One ajv instance for the process: schemas compile once and are cached by identity,
@@ -49,6 +50,7 @@ export function formatErrors(errors: readonly ErrorObject[]): string {
       if (error.keyword === 'additionalProperties') {
         return `${path}: unknown key '${(error.params as { additionalProperty: string }).additionalProperty}'`;
       }
+      if (isStorableRangeError(error)) return `${path}: ${STORABLE_RANGE_MESSAGE}`;
       return `${path}: ${error.message ?? 'is invalid'}`;
     })
     .join('; ');

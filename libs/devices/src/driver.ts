@@ -1,5 +1,5 @@
 import type { TSchema } from '@sinclair/typebox';
-import type { Reading } from '@wattbus/contracts';
+import type { Reading, ReadingLimits } from '@wattbus/contracts';
 import type { Logger } from 'pino';
 import type { RegistryDevice } from './registry-schema.js';
 import type { SharedResources } from './shared-resources.js';
@@ -37,6 +37,12 @@ export interface DeviceDriver {
   setPower(on: boolean): Promise<void>;
   getState(): Promise<DriverState>;
   describe(): Promise<DriverDescription>;
+  /**
+   * Plausibility limits from the device's rating with a margin (a plug's rated current, a meter
+   * profile's), as far as the driver knows the model now; readings beyond them are never published.
+   * The registry's `limits:` overrides them key by key.
+   */
+  limits?(): ReadingLimits | undefined;
   /** Releases sockets; the driver is not used afterwards. */
   close(): Promise<void>;
 }

@@ -4,6 +4,8 @@ export * from './errors.js';
 export * from './registry.js';
 export * from './registry-schema.js';
 export * from './shared-resources.js';
+export { idFromName } from './id-from-name.js';
+export { readYamlFile, readYamlFileSync, valueAt, type ParsedYaml } from './yaml-file.js';
 export { defaultDrivers, registerDriver } from './builtin.js';
 export { normalizeRealtime } from './tplink/emeter.js';
 export {
@@ -32,7 +34,8 @@ export * from './modbus/profile-schema.js';
 export { BUILTIN_PROFILES_DIR, builtinProfiles, loadProfile, withOverrides } from './modbus/profiles.js';
 export type { MeterProfile, MeterRegister, ProfileOverrides } from './modbus/profiles.js';
 export { decodeWords, encodeWords, registerValue, registerWords } from './modbus/codec.js';
-export { MAX_REGISTERS_PER_READ, planReads, type ReadBlock } from './modbus/plan.js';
+export { MAX_REGISTERS_PER_READ, planReads, splitBlock, type ReadBlock } from './modbus/plan.js';
+export { MODBUS_FAILURES, type ModbusFailure } from './modbus/failures.js';
 export { ModbusLine, type LineMetrics, type LineRequest, type ModbusLineSettings } from './modbus/line.js';
 export {
   ModbusConnectionSchema,
@@ -42,3 +45,6 @@ export {
   modbusDriver,
   type ModbusConnection,
 } from './modbus/driver.js';
+export * from './ratings.js';
+// What a Shelly says about itself (`/shelly`, `Shelly.GetStatus`), for discovery.
+export { Gen1InfoSchema, Gen2DeviceStatusSchema, Gen2InfoSchema } from './shelly/schemas.js';

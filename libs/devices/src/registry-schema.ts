@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { DEVICE_ID_MAX_LENGTH, DEVICE_ID_PATTERN } from '@wattbus/contracts';
+import { DEVICE_ID_MAX_LENGTH, DEVICE_ID_PATTERN, ReadingLimitsSchema } from '@wattbus/contracts';
 
 /** The built-in fallbacks for keys a registry may leave out (per device, or once under `defaults:`). */
 export const BUILTIN_DEFAULTS = {
@@ -72,6 +72,13 @@ export const RegistryEntrySchema = Type.Object(
     timeout_ms: Type.Optional(TimeoutSchema),
     offline_after_failures: Type.Optional(OfflineAfterSchema),
     max_backoff_ms: Type.Optional(MaxBackoffSchema),
+    limits: Type.Optional(
+      Type.Object(ReadingLimitsSchema.properties, {
+        additionalProperties: false,
+        description:
+          "Plausibility limits of this device's readings (max_power_w, max_current_a, max_voltage_v, max_energy_wh, max_frequency_hz), overriding its driver's rating key by key.",
+      }),
+    ),
   },
   { additionalProperties: false },
 );

@@ -163,8 +163,8 @@ function resolveDevices(registry: RegistryFile): RegistryDevice[] {
   }));
 }
 
-/** ajv errors as problems with a readable "what was expected". */
-function problemsOf(
+/** ajv errors as problems with a readable "what was expected" (also for other files this library's users check). */
+export function problemsOf(
   errors: readonly ErrorObject[],
   prefix: string,
   where: (pointer: string) => number | undefined,

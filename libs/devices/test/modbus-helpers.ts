@@ -1,7 +1,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { stringify } from 'yaml';
 import {
   PHASES,
@@ -50,9 +50,9 @@ export class ModbusRegistry {
   }
 
   /** Drivers for every device of the registry, as the agent creates them. */
-  drivers(registry: Registry): DeviceDriver[] {
+  drivers(registry: Registry, logger: Logger = silent): DeviceDriver[] {
     const drivers = registry.devices.map((device) =>
-      registry.drivers.get(device.type)!.create(device, { logger: silent, shared: this.shared }),
+      registry.drivers.get(device.type)!.create(device, { logger, shared: this.shared }),
     );
     this.#created.push(...drivers);
     return drivers;
@@ -80,6 +80,7 @@ export function sampleValues(profile: MeterProfile, seed = 0): ReadingValues[] {
       current_a: 1.234 + index * 0.5 + seed,
       power_w: (signed && (index === 2 || seed % 2 === 1) ? -1 : 1) * (1234.5 + index * 100 + seed * 10),
       energy_wh: 12345670 + index * 1000 + seed * 10,
+      energy_returned_wh: 7654320 + index * 1000 + seed * 10,
       power_factor: (signed && (index === 3 || seed % 2 === 1) ? -1 : 1) * (0.987 - index * 0.01),
       frequency_hz: 49.98 + seed / 100,
     };

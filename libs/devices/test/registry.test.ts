@@ -141,6 +141,22 @@ devices:
     assert.match(error.message, /:5 \/devices\/1\/poll_interval_ms: must be integer, got 1.5/);
   });
 
+  it('takes plausibility limits per device, overriding the driver rating key by key; refuses bad ones', async () => {
+    const file = await write(
+      'limits.yaml',
+      `devices:
+  - { id: lamp, type: tplink, location: hq, kind: appliance, connection: { host: a }, limits: { max_power_w: 100 } }
+`,
+    );
+    const registry = await loadRegistry(file);
+    assert.deepEqual(registry.devices[0]!.limits, { max_power_w: 100 });
+    const error = await failure(`devices:
+  - { id: lamp, type: tplink, location: hq, kind: appliance, connection: { host: a }, limits: { max_watts: 100, max_current_a: -1 } }
+`);
+    assert.match(error.message, /\/devices\/0\/limits\/max_watts: unknown key 'max_watts'/);
+    assert.match(error.message, /\/devices\/0\/limits\/max_current_a: must be > 0/);
+  });
+
   it('refuses unknown keys, at the top, in a device and in a connection', async () => {
     const error = await failure(`device:
   - { id: x }

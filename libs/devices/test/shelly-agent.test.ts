@@ -117,6 +117,47 @@ describe('shelly devices in the agent (process) through an aedes broker', () => 
     devices.set('server-error', await SimulatedShelly.start({ model: 'pro-3em' }));
     devices.set('wrong-type', await SimulatedShelly.start({ model: 'plus-plug-s', meter: { power_w: 7 } }));
     devices.set('wrong-password', await SimulatedShelly.start({ model: 'plus-plug-s', password: 'right' }));
+    // Shellies as users own them: a relay without a meter, a Pro EM's two em1 channels (one exporting),
+    // a Pro 3EM in monophase profile, and a Pro 3EM that sends nulls for what it cannot measure.
+    devices.set('porch', await SimulatedShelly.start({ model: 'plus-1', relayOn: false }));
+    const proEm = await SimulatedShelly.start({ model: 'pro-em' });
+    proEm.setMeter(
+      { power_w: 812.5, voltage_v: 230.4, current_a: 3.6, power_factor: 0.98, energy_wh: 5000 },
+      0,
+    );
+    proEm.setMeter(
+      {
+        power_w: -1200,
+        voltage_v: 230.4,
+        current_a: 5.3,
+        power_factor: -0.99,
+        energy_wh: 7,
+        returned_wh: 3456.5,
+      },
+      1,
+    );
+    devices.set('grid', proEm);
+    devices.set('pv', proEm);
+    const circuits = await SimulatedShelly.start({ model: 'pro-3em', profile: 'monophase' });
+    circuits.setMeter({ power_w: 400, voltage_v: 229, current_a: 1.75, power_factor: 1, energy_wh: 90 }, 2);
+    devices.set('heat-pump', circuits);
+    devices.set(
+      'nulls',
+      await SimulatedShelly.start({ model: 'pro-3em', meter: { power_w: 50, energy_wh: 9 } }),
+    );
+    devices.get('nulls')!.fault = 'null-readings';
+    // A Pro 3EM at the grid connection of a solar home, exporting on two phases.
+    const house = await SimulatedShelly.start({ model: 'pro-3em' });
+    house.setMeter(
+      { power_w: -1500.5, current_a: 6.6, power_factor: -1, energy_wh: 1000, returned_wh: 2500.25 },
+      0,
+    );
+    house.setMeter(
+      { power_w: -800, current_a: 3.5, power_factor: -1, energy_wh: 2000, returned_wh: 1200 },
+      1,
+    );
+    house.setMeter({ power_w: 300, current_a: 1.3, power_factor: 1, energy_wh: 3000.5, returned_wh: 10 }, 2);
+    devices.set('house', house);
     devices.get('garbage')!.fault = 'garbage';
     devices.get('server-error')!.fault = 'server-error';
     devices.get('wrong-type')!.fault = 'wrong-type';
@@ -125,6 +166,8 @@ describe('shelly devices in the agent (process) through an aedes broker', () => 
     const connection: Record<string, Record<string, unknown>> = {
       kettle: { password: 'kettle-pw' },
       'wrong-password': { password: 'wrong' },
+      pv: { channel: 1 },
+      'heat-pump': { channel: 2 },
     };
     await writeFile(
       registry,
@@ -134,7 +177,7 @@ describe('shelly devices in the agent (process) through an aedes broker', () => 
           id,
           type: 'shelly',
           location: `home/${id}`,
-          kind: id === 'mains' ? 'meter' : 'appliance',
+          kind: ['mains', 'grid', 'pv', 'nulls', 'house'].includes(id) ? 'meter' : 'appliance',
           connection: { host: device.host, port: device.port, ...connection[id] },
         })),
       }),
@@ -153,6 +196,27 @@ describe('shelly devices in the agent (process) through an aedes broker', () => 
     agent.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
     exited = new Promise((resolve) => agent!.once('exit', (code) => resolve(code)));
   });
+
+  /** Sends `set {on}` to a device and waits for its correlated answer. */
+  const request = async (device: string, on: boolean): Promise<ResponseEnvelope> => {
+    const id = randomUUID();
+    const payload = JSON.stringify({ id, reply_to: `wattbus/replies/shelly-test/${id}`, params: { on } });
+    await new Promise<void>((resolve, reject) =>
+      broker.broker.publish(
+        {
+          cmd: 'publish',
+          topic: `wattbus/devices/${device}/req/set`,
+          payload: Buffer.from(payload),
+          qos: 1,
+          retain: false,
+          dup: false,
+        },
+        (error) => (error ? reject(error) : resolve()),
+      ),
+    );
+    await log.until(`the reply to set ${device}`, () => log.replies.has(id));
+    return log.replies.get(id)!;
+  };
 
   after(async () => {
     if (agent && agent.exitCode === null && agent.signalCode === null) {
@@ -180,6 +244,7 @@ describe('shelly devices in the agent (process) through an aedes broker', () => 
         current_a: 8.04,
         frequency_hz: 50,
         energy_wh: 42.125,
+        energy_returned_wh: 0,
         type: 'shelly',
         location: 'home/kettle',
       },
@@ -226,25 +291,6 @@ describe('shelly devices in the agent (process) through an aedes broker', () => 
     await log.until('more kettle readings', () => log.count('kettle') >= before + 3);
     assert.equal(agent!.exitCode, null, 'the agent is still running');
 
-    const request = async (device: string, on: boolean): Promise<ResponseEnvelope> => {
-      const id = randomUUID();
-      const payload = JSON.stringify({ id, reply_to: `wattbus/replies/shelly-test/${id}`, params: { on } });
-      await new Promise<void>((resolve, reject) =>
-        broker.broker.publish(
-          {
-            cmd: 'publish',
-            topic: `wattbus/devices/${device}/req/set`,
-            payload: Buffer.from(payload),
-            qos: 1,
-            retain: false,
-            dup: false,
-          },
-          (error) => (error ? reject(error) : resolve()),
-        ),
-      );
-      await log.until(`the reply to set ${device}`, () => log.replies.has(id));
-      return log.replies.get(id)!;
-    };
     const switched = await request('kettle', false);
     assert.equal(switched.ok, true, JSON.stringify(switched));
     assert.equal(devices.get('kettle')!.relays[0], false);
@@ -264,5 +310,92 @@ describe('shelly devices in the agent (process) through an aedes broker', () => 
       'the repaired device online',
       () => log.availability.get('wrong-type')?.at(-1) === 'online',
     );
+  });
+
+  it('a relay without a meter (Plus 1): online, its state, no readings; set answers ok:true once it switched', async () => {
+    await log.until('the porch relay online with its state', () => log.states.get('porch')?.length === 1);
+    assert.deepEqual(log.availability.get('porch'), ['online']);
+    assert.deepEqual(log.states.get('porch'), [false]);
+    const switched = await request('porch', true);
+    assert.equal(switched.ok, true, JSON.stringify(switched));
+    assert.equal(switched.ok ? (switched.result as { on: boolean }).on : undefined, true);
+    assert.equal(devices.get('porch')!.relays[0], true);
+    await log.until('the porch state on', () => log.states.get('porch')?.at(-1) === true);
+    assert.equal(log.count('porch'), 0, 'no meter, no reading');
+    assert.deepEqual(log.availability.get('porch'), ['online']);
+  });
+
+  it('em1 channels (Pro EM, Pro 3EM in monophase profile): exact readings, exporting channel negative, online', async () => {
+    await log.until('readings of both Pro EM channels and the heat pump circuit', () =>
+      ['grid', 'pv', 'heat-pump'].every((id) => log.count(id) >= 1),
+    );
+    const values = (id: string) => {
+      const { ts, device, type, location, ...rest } = log.readings.get(id)![0]!;
+      assert.equal(device, id);
+      assert.equal(type, 'shelly');
+      assert.equal(location, `home/${id}`);
+      assert.ok(ts);
+      return rest;
+    };
+    assert.deepEqual(values('grid'), {
+      power_w: 812.5,
+      voltage_v: 230.4,
+      current_a: 3.6,
+      power_factor: 0.98,
+      frequency_hz: 50,
+      energy_wh: 5000,
+      energy_returned_wh: 0,
+    });
+    assert.deepEqual(values('pv'), {
+      power_w: -1200,
+      voltage_v: 230.4,
+      current_a: 5.3,
+      power_factor: -0.99,
+      frequency_hz: 50,
+      energy_wh: 7,
+      energy_returned_wh: 3456.5,
+    });
+    assert.deepEqual(values('heat-pump'), {
+      power_w: 400,
+      voltage_v: 229,
+      current_a: 1.75,
+      power_factor: 1,
+      frequency_hz: 50,
+      energy_wh: 90,
+      energy_returned_wh: 0,
+    });
+    for (const id of ['grid', 'pv', 'heat-pump']) assert.deepEqual(log.availability.get(id), ['online']);
+  });
+
+  it('a meter sending nulls (n_current, voltages, power factors): readings without those fields, online', async () => {
+    await log.until('a whole poll of the meter with nulls', () => log.count('nulls') >= 4);
+    const poll = log.readings.get('nulls')!.slice(0, 4);
+    assert.deepEqual(
+      poll.map((reading) => [reading.phase, reading.power_w, reading.energy_wh, reading.voltage_v]),
+      [
+        ['L1', 50, 9, undefined],
+        ['L2', 50, 9, undefined],
+        ['L3', 50, 9, undefined],
+        [undefined, 150, 27, undefined],
+      ],
+    );
+    assert.deepEqual(log.availability.get('nulls'), ['online']);
+    assert.deepEqual(log.invalid, []);
+  });
+
+  it('an exporting Pro 3EM: negative power and returned energy per phase and in total, online', async () => {
+    await log.until('a whole poll of the house meter', () => log.count('house') >= 4);
+    const poll = log.readings.get('house')!.slice(0, 4);
+    assert.deepEqual(
+      poll.map((reading) => [reading.phase, reading.power_w, reading.energy_wh, reading.energy_returned_wh]),
+      [
+        ['L1', -1500.5, 1000, 2500.25],
+        ['L2', -800, 2000, 1200],
+        ['L3', 300, 3000.5, 10],
+        [undefined, -2000.5, 6000.5, 3710.25],
+      ],
+    );
+    assert.equal(new Set(poll.map((reading) => reading.ts)).size, 1, 'one poll, one timestamp');
+    assert.deepEqual(log.availability.get('house'), ['online']);
   });
 });

@@ -2,84 +2,16 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import { after, describe, it } from 'node:test';
-import { ReadingSchema, validator } from '@wattbus/contracts';
+import { describe, it } from 'node:test';
 import {
-  BUILTIN_DEFAULTS,
   digestAuthorization,
   loadRegistry,
   parseDigestChallenge,
   RegistryError,
-  SharedResources,
-  ShellyConnectionSchema,
-  ShellyDriver,
-  type DriverReading,
-  type RegistryDevice,
   type ShellyConnection,
 } from '@wattbus/devices';
-import { SimulatedShelly, type SimulatedShellyOptions } from '@wattbus/simulators';
-import { Value } from '@sinclair/typebox/value';
-import { pino } from 'pino';
-import { failureOf } from './helpers.js';
-
-const checkReading = validator(ReadingSchema);
-const devices: SimulatedShelly[] = [];
-const shared = new SharedResources();
-
-after(async () => {
-  await Promise.all(devices.map((device) => device.stop()));
-  await shared.closeAll();
-});
-
-async function shelly(options: SimulatedShellyOptions): Promise<SimulatedShelly> {
-  const device = await SimulatedShelly.start(options);
-  devices.push(device);
-  return device;
-}
-
-/** A logger whose lines the test reads. */
-function capturingLogger() {
-  const lines: Record<string, unknown>[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString('utf8').split('\n')) if (line) lines.push(JSON.parse(line));
-      done();
-    },
-  });
-  return { logger: pino({ level: 'debug' }, stream), lines };
-}
-
-function driverFor(
-  target: { host: string; port: number },
-  connection: Partial<ShellyConnection> = {},
-  options: { timeout_ms?: number; logger?: pino.Logger; id?: string } = {},
-): ShellyDriver {
-  const device: RegistryDevice = {
-    ...BUILTIN_DEFAULTS,
-    id: options.id ?? 'plug-1',
-    name: 'Plug 1',
-    type: 'shelly',
-    location: 'home/kitchen',
-    kind: 'appliance',
-    // The registry fills the schema's defaults in; so does this.
-    connection: Value.Default(ShellyConnectionSchema, {
-      host: target.host,
-      port: target.port,
-      ...connection,
-    }) as ShellyConnection,
-    timeout_ms: options.timeout_ms ?? 1000,
-  };
-  return new ShellyDriver(device, { logger: options.logger ?? pino({ level: 'silent' }), shared });
-}
-
-/** Every value the driver returns must make a valid reading once the agent adds ts and device. */
-function assertValidReadings(reading: DriverReading): void {
-  for (const values of reading.values) {
-    const full = { ts: new Date().toISOString(), device: 'plug-1', ...values };
-    assert.ok(checkReading(full), checkReading.errorText());
-  }
-}
+import { capturingLogger, failureOf } from './helpers.js';
+import { assertValidReadings, driverFor, shelly } from './shelly-helpers.js';
 
 describe('RFC 7616 digest', () => {
   it('computes the RFC 7616 §3.9.1 example responses (SHA-256 and MD5)', () => {
@@ -161,6 +93,7 @@ describe('Shelly Gen1 (simulated Plug S and 3EM)', () => {
           current_a: 5.21,
           power_factor: 0.98,
           energy_wh: 100000.4,
+          energy_returned_wh: 0,
           phase: 'L1',
         },
         {
@@ -169,10 +102,19 @@ describe('Shelly Gen1 (simulated Plug S and 3EM)', () => {
           current_a: 1.55,
           power_factor: -0.91,
           energy_wh: 2000,
+          energy_returned_wh: 0,
           phase: 'L2',
         },
-        { power_w: 10, voltage_v: 230.4, current_a: 0.08, power_factor: 0.5, energy_wh: 3.3, phase: 'L3' },
-        { power_w: 860.25, energy_wh: 102003.7 },
+        {
+          power_w: 10,
+          voltage_v: 230.4,
+          current_a: 0.08,
+          power_factor: 0.5,
+          energy_wh: 3.3,
+          energy_returned_wh: 0,
+          phase: 'L3',
+        },
+        { power_w: 860.25, energy_wh: 102003.7, energy_returned_wh: 0 },
       ],
       on: true,
     });
@@ -257,7 +199,14 @@ describe('Shelly Gen2+ (simulated Plus Plug S and Pro 3EM)', () => {
     const reading = await driver.read();
     assert.deepEqual(reading, {
       values: [
-        { power_w: 61.4, voltage_v: 231.7, current_a: 0.312, frequency_hz: 50.02, energy_wh: 15234.567 },
+        {
+          power_w: 61.4,
+          voltage_v: 231.7,
+          current_a: 0.312,
+          frequency_hz: 50.02,
+          energy_wh: 15234.567,
+          energy_returned_wh: 0,
+        },
       ],
       on: true,
     });
@@ -306,6 +255,7 @@ describe('Shelly Gen2+ (simulated Plus Plug S and Pro 3EM)', () => {
           power_factor: 0.99,
           frequency_hz: 50,
           energy_wh: 500000.25,
+          energy_returned_wh: 0,
           phase: 'L1',
         },
         {
@@ -315,6 +265,7 @@ describe('Shelly Gen2+ (simulated Plus Plug S and Pro 3EM)', () => {
           power_factor: 0.34,
           frequency_hz: 50,
           energy_wh: 1234.5,
+          energy_returned_wh: 0,
           phase: 'L2',
         },
         {
@@ -324,9 +275,10 @@ describe('Shelly Gen2+ (simulated Plus Plug S and Pro 3EM)', () => {
           power_factor: -1,
           frequency_hz: 50,
           energy_wh: 0,
+          energy_returned_wh: 0,
           phase: 'L3',
         },
-        { power_w: 1515.6, energy_wh: 501234.75 },
+        { power_w: 1515.6, energy_wh: 501234.75, energy_returned_wh: 0 },
       ],
     });
     assertValidReadings(reading);

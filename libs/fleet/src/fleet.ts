@@ -5,6 +5,7 @@ import {
   DeviceMetaSchema,
   DeviceStateSchema,
   ReadingSchema,
+  isFromTheFuture,
   validator,
   type Availability,
   type DeviceMeta,
@@ -77,7 +78,8 @@ const checkReading = validator(ReadingSchema);
  * - an empty retained payload clears that part; a cleared meta removes the device, and a device
  *   with nothing left is removed too;
  * - a device is known once anything about it was seen;
- * - the latest reading of a device (and phase) is the one with the newest `ts` (`supersedes`).
+ * - the latest reading of a device (and phase) is the one with the newest `ts` that is not from
+ *   the future (`supersedes`).
  */
 export class Fleet extends EventEmitter<FleetEvents> {
   #bus: Bus;
@@ -230,7 +232,8 @@ export class Fleet extends EventEmitter<FleetEvents> {
   #takeReading(reading: Reading, live: boolean): boolean {
     const device = this.#devices.get(reading.device);
     const kept = reading.phase === undefined ? device?.reading : device?.phases.get(reading.phase);
-    const latest = supersedes(reading, kept);
+    // The wall clock, not `clock` (that one only dates arrivals): `ts` is a wall-clock time.
+    const latest = supersedes(reading, kept, Date.now());
     if (!latest && !live) return false;
     this.#change(reading.device, 'readings', (entry) => {
       if (live) entry.reading_received_ms = this.#clock();
@@ -259,8 +262,12 @@ export class Fleet extends EventEmitter<FleetEvents> {
 
 /**
  * The one rule for "latest": a reading replaces the kept one unless it is older (a later
- * arrival with the same `ts` wins; InfluxDB keeps one point per device and time as well).
+ * arrival with the same `ts` wins; InfluxDB keeps one point per device and time as well) or
+ * stamped more than the tolerance ahead of the wall clock: one reading from a device with a wrong
+ * clock would otherwise stay "latest" over every correct one that follows.
  */
-function supersedes(reading: Reading, kept: Reading | undefined): boolean {
-  return kept === undefined || Date.parse(reading.ts) >= Date.parse(kept.ts);
+function supersedes(reading: Reading, kept: Reading | undefined, nowMs: number): boolean {
+  const ts = Date.parse(reading.ts);
+  if (isFromTheFuture(ts, nowMs)) return false;
+  return kept === undefined || ts >= Date.parse(kept.ts);
 }

@@ -197,6 +197,22 @@ for (const [name, startBroker] of Object.entries(BROKERS_UNDER_TEST)) {
       }
     });
 
+    it('never takes a reading from the future as the latest, live or stored', LIMIT, async () => {
+      const topic = agent.topics.readings('skewed');
+      const iso = (offsetMs: number) => new Date(Date.now() + offsetMs).toISOString();
+      await agent.publish(topic, reading('skewed', iso(400 * 86_400_000), 9_999)); // a clock 400 days ahead
+      await until(fleet, () => fleet.get('skewed')?.reading_received_ms !== undefined);
+      assert.equal(fleet.get('skewed')?.reading, undefined);
+      await agent.publish(topic, reading('skewed', iso(-2_000), 40));
+      await until(fleet, () => fleet.get('skewed')?.reading !== undefined);
+      assert.equal(fleet.get('skewed')?.reading?.power_w, 40);
+      assert.equal(fleet.remember(reading('skewed', iso(3_600_000), 50)), false);
+      assert.equal(fleet.get('skewed')?.reading?.power_w, 40);
+      // Within the tolerance (clock skew between hosts) a reading is taken.
+      assert.equal(fleet.remember(reading('skewed', iso(60_000), 60)), true);
+      assert.equal(fleet.get('skewed')?.reading?.power_w, 60);
+    });
+
     it('removes a device whose meta is cleared, and tells its listeners', LIMIT, async () => {
       await agent.publish(agent.topics.meta('gone'), meta('gone'), { retain: true });
       await agent.publish(agent.topics.availability('gone'), 'online', { retain: true });

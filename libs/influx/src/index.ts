@@ -4,3 +4,4 @@ export * from './http.js';
 export * from './database.js';
 export * from './write/index.js';
 export * from './query/index.js';
+export * from './energy/index.js';

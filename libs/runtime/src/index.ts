@@ -7,3 +7,4 @@ export * from './cli.js';
 export * from './config-table.js';
 export * from './broker-connection.js';
 export * from './service.js';
+export * from './metrics.js';

@@ -1,4 +1,4 @@
-import { pino, type Logger } from 'pino';
+import { pino, type DestinationStream, type Logger } from 'pino';
 
 export type { Logger } from 'pino';
 
@@ -16,9 +16,14 @@ const SECRET_PATHS = [
   'req.headers["x-api-key"]',
 ];
 
-/** JSON logs, one line per event, with the service name on every line. */
-export function createLogger(service: string, level: string = process.env.LOG_LEVEL ?? 'info'): Logger {
-  return pino({ name: service, level, redact: { paths: SECRET_PATHS, censor: '[redacted]' } });
+/** JSON logs, one line per event, with the service name on every line; to stdout unless `destination` is given. */
+export function createLogger(
+  service: string,
+  level: string = process.env.LOG_LEVEL ?? 'info',
+  destination?: DestinationStream,
+): Logger {
+  const options = { name: service, level, redact: { paths: SECRET_PATHS, censor: '[redacted]' } };
+  return destination ? pino(options, destination) : pino(options);
 }
 
 /** A logger that discards everything, for tests that start many parts in one process. */

@@ -14,6 +14,7 @@ import {
 } from './cli.js';
 import { ConfigError, envNames, loadConfig, type LoadConfigOptions } from './config.js';
 import { createLogger, type Logger } from './logger.js';
+import { serveAdmin, ServiceMetrics, type AdminConfig } from './metrics.js';
 import { stopOnSignals } from './shutdown.js';
 
 /** A started service: stop() stops taking work, finishes what is in flight and publishes `ready: false`. */
@@ -30,6 +31,11 @@ export interface ServiceContext<C> {
    * authorised"). Every bus connected through it is stopped after the service's stop().
    */
   connect: (options: BusOptions) => Promise<Bus>;
+  /**
+   * The service's Prometheus metrics (labelled service=<name>, with process metrics): the core
+   * registers its own; served on `/metrics` at the config's `admin:` keys, when it has them.
+   */
+  metrics: ServiceMetrics;
 }
 
 export interface CommandContext<C> {
@@ -76,6 +82,8 @@ export interface ServiceSpec<S extends TObject> {
   check?: (config: Static<S>, file: string | undefined) => void;
   /** Other errors that mean "fix the configuration" (exit code 2), e.g. a bad device registry. */
   configErrors?: Array<abstract new (...args: never[]) => Error>;
+  /** Makes the service's logger instead of JSON lines to stdout (the platform's console and log files). */
+  logger?: (cli: CliResult) => Logger | Promise<Logger>;
   /** How long a stop may take before the process exits anyway. Default 10 s. */
   stopTimeoutMs?: (config: Static<S>) => number;
   start: (context: ServiceContext<Static<S>>) => Promise<RunningService>;
@@ -125,7 +133,7 @@ export async function runService<S extends TObject>(spec: ServiceSpec<S>): Promi
     const extra = service === undefined ? cli.positionals : args;
     if (extra.length > 0) throw new UsageError(`unexpected argument: ${extra.join(' ')}`);
     const loaded = config();
-    logger = createLogger(spec.name);
+    logger = spec.logger ? await spec.logger(cli) : createLogger(spec.name);
     await startService(spec, { config: loaded, logger, cli });
   } catch (error) {
     const code = exitCodeOf(error, spec);
@@ -143,31 +151,38 @@ export async function runService<S extends TObject>(spec: ServiceSpec<S>): Promi
 /** Starts the service with signals handled from the first moment; a failed start stops what it connected. */
 async function startService<S extends TObject>(
   spec: ServiceSpec<S>,
-  context: Omit<ServiceContext<Static<S>>, 'connect'>,
+  context: Omit<ServiceContext<Static<S>>, 'connect' | 'metrics'>,
 ): Promise<void> {
   const { config, logger } = context;
+  const metrics = new ServiceMetrics(spec.name);
+  // Served from the start, so a long start (a log replay) can be watched too.
+  const admin = (config as { admin?: AdminConfig }).admin;
+  const metricsServer = admin ? await serveAdmin(admin, [metrics.registry], logger) : undefined;
   const buses: Bus[] = [];
   const connect = async (options: BusOptions) => {
     const bus = await connectBus({ logger, ...options });
     buses.push(bus);
     return bus;
   };
-  const stopBuses = () => Promise.all(buses.map((bus) => bus.stop().catch(() => undefined)));
-  const starting = spec.start({ ...context, connect });
+  const closeAll = async () => {
+    await Promise.all(buses.map((bus) => bus.stop().catch(() => undefined)));
+    await metricsServer?.stop();
+  };
+  const starting = spec.start({ ...context, connect, metrics });
   // A signal during start-up waits for it, then stops what was started.
   stopOnSignals(
     logger,
     async () => {
       const running = await starting.catch(() => undefined);
       await running?.stop();
-      await stopBuses();
+      await closeAll();
     },
     { timeoutMs: spec.stopTimeoutMs?.(config) ?? 10_000 },
   );
   try {
     await starting;
   } catch (error) {
-    await stopBuses();
+    await closeAll();
     throw error;
   }
 }

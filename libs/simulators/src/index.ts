@@ -15,3 +15,11 @@ export {
 export { KasaState, type KasaModel } from './tplink/kasa-model.js';
 export { TapoState, type TapoModel, type TapoOutlet } from './tplink/tapo-model.js';
 export { SimulatedKlapDevice, type KlapFault, type SimulatedKlapOptions } from './tplink/klap-device.js';
+export {
+  EsphomeNode,
+  ShellyGen1,
+  ShellyGen2,
+  SimulatedMqttDevice,
+  TasmotaPlug,
+  Zigbee2MqttPlug,
+} from './mqtt-devices.js';

@@ -24,6 +24,8 @@ interface Unit {
   input: Map<number, number>;
   /** Registers outside the image: answered as 0, or refused with exception 2 like a strict meter. */
   unmapped: 'zero' | 'refuse';
+  /** Longer reads are refused with exception 2, like an Eastron SDM whose firmware takes no more than ~50. */
+  maxRegistersPerRead: number;
   silent: boolean;
 }
 
@@ -37,22 +39,31 @@ export class SimulatedMeters {
   readonly requests: SimulatedRequest[] = [];
   #units = new Map<number, Unit>();
   #corrupt = new Map<number, number>();
+  #exceptions = new Map<number, { code: number; count: number }>();
   #serialPorts = new Set<{ write(data: Buffer): unknown }>();
 
   /**
    * Sets unit `unitId` to a meter of `profile` reading `values` (one entry per phase with `phase`,
-   * plus one without for the total, as the driver returns them).
+   * plus one without for the total, as the driver returns them; `energy_returned_wh` defaults to 0).
+   * `maxRegistersPerRead` makes it refuse longer reads with exception 2 (default: Modbus's 125).
    */
-  setMeter(unitId: number, profile: MeterProfile, values: readonly ReadingValues[]): void {
+  setMeter(
+    unitId: number,
+    profile: MeterProfile,
+    values: readonly ReadingValues[],
+    options: { maxRegistersPerRead?: number } = {},
+  ): void {
     const unit: Unit = {
       holding: new Map(),
       input: new Map(),
       unmapped: profile.max_gap_registers > 0 ? 'zero' : 'refuse',
+      maxRegistersPerRead: options.maxRegistersPerRead ?? 125,
       silent: this.#units.get(unitId)?.silent ?? false,
     };
     for (const register of profile.registers) {
       const group = values.find((entry) => entry.phase === register.phase);
-      const value = group?.[register.field];
+      // A meter that never exported reads 0 on its export counter: callers may leave it out.
+      const value = group?.[register.field] ?? (register.field === 'energy_returned_wh' ? 0 : undefined);
       if (typeof value !== 'number') {
         throw new Error(
           `no ${register.field}${register.phase ? ` for ${register.phase}` : ''} in the values for ${profile.name}`,
@@ -70,6 +81,7 @@ export class SimulatedMeters {
       holding: new Map(),
       input: new Map(),
       unmapped: 'refuse',
+      maxRegistersPerRead: 125,
       silent,
     };
     unit.silent = silent;
@@ -82,6 +94,14 @@ export class SimulatedMeters {
    */
   corruptNext(unitId: number, count = 1): void {
     this.#corrupt.set(unitId, count);
+  }
+
+  /**
+   * The next `count` requests to `unitId` are answered with Modbus exception `code` (6: busy,
+   * 4: device failure…), as a meter under load or in trouble does.
+   */
+  failNext(unitId: number, code: number, count = 1): void {
+    this.#exceptions.set(unitId, { code, count });
   }
 
   requestsOf(unitId: number): SimulatedRequest[] {
@@ -121,6 +141,19 @@ export class SimulatedMeters {
     this.requests.push({ unitId, function: fc, address, count });
     const unit = this.#units.get(unitId);
     if (!unit || unit.silent) return; // no answer at all: the master times out
+    const exception = this.#exceptions.get(unitId);
+    if (exception && exception.count > 0) {
+      exception.count--;
+      callback(
+        Object.assign(new Error(`Modbus exception ${exception.code}`), { modbusErrorCode: exception.code }),
+        [],
+      );
+      return;
+    }
+    if (count > unit.maxRegistersPerRead) {
+      callback(Object.assign(new Error('Illegal data address'), { modbusErrorCode: 2 }), []);
+      return;
+    }
     const table = fc === 3 ? unit.holding : unit.input;
     const values: number[] = [];
     for (let offset = 0; offset < count; offset++) {

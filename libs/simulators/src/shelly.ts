@@ -5,13 +5,15 @@ import type { Socket } from 'node:net';
 /**
  * A Shelly on a loopback port that follows the documented local HTTP APIs, for tests and for the
  * embedded demo: Gen1 Plug S (`SHPLG-S`) and 3EM (`SHEM-3`) with `/shelly`, `/status`,
- * `/relay/N` and Basic auth; Gen2 Plus Plug S (`SNPL-00112EU`) and Pro 3EM (`SPEM-003CEBEU`)
- * with `/shelly` and `/rpc/{Shelly,Switch,EM,EMData}.*`, guarded by RFC 7616 SHA-256 Digest
- * auth when a password is set (nonces reusable with a growing nc, as firmware 2.0+ does).
+ * `/relay/N` and Basic auth; Gen2 Plus Plug S (`SNPL-00112EU`), Plus 1 and Pro 1 (relays without
+ * a meter), Pro EM-50 (two `em1` channels and a contactor) and Pro 3EM (`em`, or three `em1`
+ * channels in its monophase profile) with `/shelly` and
+ * `/rpc/{Shelly,Switch,EM,EMData,EM1,EM1Data}.*`, guarded by RFC 7616 SHA-256 Digest auth when a
+ * password is set (nonces reusable with a growing nc, as firmware 2.0+ does).
  * Power and energy are set by the caller; `accumulate` lets energy grow with power over time.
  * Only node:http and node:crypto: no dev dependency, so the demo may use it too.
  */
-export type ShellyModel = 'plug-s' | '3em' | 'plus-plug-s' | 'pro-3em';
+export type ShellyModel = 'plug-s' | '3em' | 'plus-plug-s' | 'plus-1' | 'pro-1' | 'pro-em' | 'pro-3em';
 
 export interface SimulatedMeter {
   power_w: number;
@@ -21,16 +23,19 @@ export interface SimulatedMeter {
   frequency_hz: number;
   /** Imported energy since the counter started, Wh (the Plug S reports it as watt-minutes). */
   energy_wh: number;
-  /** Exported energy, Wh (3EM, Pro 3EM). */
+  /** Exported energy, Wh (3EM, Pro 3EM, Pro EM; `ret_aenergy` of Gen2 switches). Grows while power is negative. */
   returned_wh: number;
 }
 
 /**
  * What the device does wrong, on its measurement and switching endpoints (`/shelly` stays good):
  * `garbage` answers HTML with status 200, `server-error` a 500, `wrong-type` sends the power
- * field as a string, `missing-field` leaves the energy counter out, `hang` never answers.
+ * field (the relay's `output` on a switch without a meter) as a string, `missing-field` leaves
+ * the energy counter out, `null-readings` sends null for every voltage, current, power factor
+ * and frequency (a meter that cannot measure them now), `hang` never answers.
  */
-export type ShellyFault = 'garbage' | 'server-error' | 'wrong-type' | 'missing-field' | 'hang';
+export type ShellyFault =
+  'garbage' | 'server-error' | 'wrong-type' | 'missing-field' | 'null-readings' | 'hang';
 
 export interface SimulatedShellyOptions {
   model: ShellyModel;
@@ -43,23 +48,68 @@ export interface SimulatedShellyOptions {
   relayOn?: boolean;
   /** Meter values of every channel (or phase) to start with. */
   meter?: Partial<SimulatedMeter>;
+  /** Pro 3EM only: `monophase` serves three `em1`/`em1data` channels instead of `em:0`/`emdata:0`. */
+  profile?: 'triphase' | 'monophase';
   /** Energy grows by power × elapsed time on every request (for the demo; tests set it). */
   accumulate?: boolean;
   /** Port to listen on (default: a free one). */
   port?: number;
 }
 
+/**
+ * `kind`: `switch` (relays, each with a meter when `metered`), `em` (three phases), `em1`
+ * (single-phase meter channels next to an unmetered contactor relay).
+ */
 const MODELS = {
-  'plug-s': { generation: 1, code: 'SHPLG-S', app: undefined, kind: 'switch', idPrefix: 'shellyplug-s' },
-  '3em': { generation: 1, code: 'SHEM-3', app: undefined, kind: 'em', idPrefix: 'shellyem3' },
+  'plug-s': {
+    generation: 1,
+    code: 'SHPLG-S',
+    app: undefined,
+    kind: 'switch',
+    metered: true,
+    idPrefix: 'shellyplug-s',
+  },
+  '3em': { generation: 1, code: 'SHEM-3', app: undefined, kind: 'em', metered: true, idPrefix: 'shellyem3' },
   'plus-plug-s': {
     generation: 2,
     code: 'SNPL-00112EU',
     app: 'PlusPlugS',
     kind: 'switch',
+    metered: true,
     idPrefix: 'shellyplusplugs',
   },
-  'pro-3em': { generation: 2, code: 'SPEM-003CEBEU', app: 'Pro3EM', kind: 'em', idPrefix: 'shellypro3em' },
+  'plus-1': {
+    generation: 2,
+    code: 'SNSW-001X16EU',
+    app: 'Plus1',
+    kind: 'switch',
+    metered: false,
+    idPrefix: 'shellyplus1',
+  },
+  'pro-1': {
+    generation: 2,
+    code: 'SPSW-001XE16EU',
+    app: 'Pro1',
+    kind: 'switch',
+    metered: false,
+    idPrefix: 'shellypro1',
+  },
+  'pro-em': {
+    generation: 2,
+    code: 'SPEM-002CEBEU50',
+    app: 'ProEM',
+    kind: 'em1',
+    metered: true,
+    idPrefix: 'shellyproem50',
+  },
+  'pro-3em': {
+    generation: 2,
+    code: 'SPEM-003CEBEU',
+    app: 'Pro3EM',
+    kind: 'em',
+    metered: true,
+    idPrefix: 'shellypro3em',
+  },
 } as const;
 
 const DEFAULT_METER: SimulatedMeter = {
@@ -84,9 +134,12 @@ export class SimulatedShelly {
   /** Device id, e.g. `shellyplusplugs-a8032ab1c2d3`: the digest realm on Gen2. */
   readonly id: string;
   readonly mac: string;
-  /** Relay state per channel (one entry on the 3EM: its contactor relay; none on the Pro 3EM). */
+  /** Relay state per channel (one entry on the 3EM and the Pro EM: the contactor relay; none on the Pro 3EM). */
   readonly relays: boolean[];
-  /** One meter per channel on switch models, three (L1, L2, L3) on the 3EM models. */
+  /**
+   * One meter per channel on switch models (unused on a switch without a meter), three (L1, L2,
+   * L3, or em1 channels 0..2 in monophase profile) on the 3EM models, two on the Pro EM.
+   */
   readonly meters: SimulatedMeter[];
   fault: ShellyFault | undefined;
   /** The relay ignores switch commands (a stuck relay), so confirmation can be tested. */
@@ -109,8 +162,8 @@ export class SimulatedShelly {
     this.generation = model.generation;
     this.mac = randomBytes(6).toString('hex').toUpperCase();
     this.id = `${model.idPrefix}-${this.mac.toLowerCase()}`;
-    const channels = model.kind === 'em' ? 3 : (options.channels ?? 1);
-    const relayCount = options.model === 'pro-3em' ? 0 : model.kind === 'em' ? 1 : channels;
+    const channels = model.kind === 'em' ? 3 : model.kind === 'em1' ? 2 : (options.channels ?? 1);
+    const relayCount = options.model === 'pro-3em' ? 0 : model.kind === 'switch' ? channels : 1;
     this.relays = Array.from({ length: relayCount }, () => options.relayOn ?? true);
     this.meters = Array.from({ length: channels }, () => ({ ...DEFAULT_METER, ...options.meter }));
     this.#port = options.port ?? 0;
@@ -302,22 +355,36 @@ export class SimulatedShelly {
     const method = url.pathname.startsWith('/rpc/') ? url.pathname.slice(5) : undefined;
     const id = Number(url.searchParams.get('id') ?? '0');
     const notFound = { status: 400, body: { code: -105, message: `Argument 'id', value ${id} not found!` } };
+    const em1 = this.#em1Channels();
     switch (method) {
       case 'Shelly.GetStatus': {
         const status: Record<string, unknown> = { sys: { uptime: 1234 }, wifi: { status: 'got ip' } };
-        if (this.model === 'pro-3em') {
+        this.relays.forEach((_, index) => (status[`switch:${index}`] = this.#switchStatus(index)));
+        if (em1 > 0) {
+          for (let channel = 0; channel < em1; channel++) {
+            status[`em1:${channel}`] = this.#em1Status(channel);
+            status[`em1data:${channel}`] = this.#em1Data(channel);
+          }
+        } else if (this.model === 'pro-3em') {
           status['em:0'] = this.#emStatus();
           status['emdata:0'] = this.#emData();
-        } else {
-          this.relays.forEach((_, index) => (status[`switch:${index}`] = this.#switchStatus(index)));
         }
         return { status: 200, body: status };
       }
-      case 'Switch.GetStatus':
-        if (this.model === 'pro-3em' || !(id in this.relays)) return notFound;
-        return { status: 200, body: this.#faulty(this.#switchStatus(id), 'apower', 'aenergy') };
+      case 'Switch.GetStatus': {
+        if (!(id in this.relays)) return notFound;
+        const metered = this.#meteredSwitch();
+        return {
+          status: 200,
+          body: this.#faulty(
+            this.#switchStatus(id),
+            metered ? 'apower' : 'output',
+            metered ? 'aenergy' : undefined,
+          ),
+        };
+      }
       case 'Switch.Set': {
-        if (this.model === 'pro-3em' || !(id in this.relays)) return notFound;
+        if (!(id in this.relays)) return notFound;
         const on = url.searchParams.get('on');
         if (on !== 'true' && on !== 'false') {
           return { status: 400, body: { code: -103, message: "Invalid argument 'on': expected boolean" } };
@@ -327,22 +394,46 @@ export class SimulatedShelly {
         return { status: 200, body: { was_on } };
       }
       case 'EM.GetStatus':
-        if (this.model !== 'pro-3em' || id !== 0) return notFound;
+        if (this.model !== 'pro-3em' || em1 > 0 || id !== 0) return undefined;
         return { status: 200, body: this.#faulty(this.#emStatus(), 'a_act_power') };
       case 'EMData.GetStatus':
-        if (this.model !== 'pro-3em' || id !== 0) return notFound;
+        if (this.model !== 'pro-3em' || em1 > 0 || id !== 0) return undefined;
         return {
           status: 200,
           body: this.#faulty(this.#emData(), 'a_total_act_energy', 'a_total_act_energy'),
         };
+      case 'EM1.GetStatus':
+        if (em1 === 0) return undefined;
+        if (id >= em1) return notFound;
+        return { status: 200, body: this.#faulty(this.#em1Status(id), 'act_power') };
+      case 'EM1Data.GetStatus':
+        if (em1 === 0) return undefined;
+        if (id >= em1) return notFound;
+        return { status: 200, body: this.#faulty(this.#em1Data(id), 'total_act_energy', 'total_act_energy') };
       default:
         return undefined;
     }
   }
 
+  /** em1 channels this device serves: two on a Pro EM, three on a Pro 3EM in monophase profile. */
+  #em1Channels(): number {
+    if (MODELS[this.model].kind === 'em1') return this.meters.length;
+    return this.model === 'pro-3em' && this.#options.profile === 'monophase' ? 3 : 0;
+  }
+
+  /** Relays of switch models with a meter; a Pro EM's contactor and a Plus 1 have none. */
+  #meteredSwitch(): boolean {
+    const model = MODELS[this.model];
+    return model.kind === 'switch' && model.metered;
+  }
+
   #switchStatus(index: number): Record<string, unknown> {
-    const meter = this.meters[index]!;
     const on = this.relays[index]!;
+    // A relay without a meter reports its output and its temperature (null where it has no sensor).
+    if (!this.#meteredSwitch()) {
+      return { id: index, source: 'HTTP_in', output: on, temperature: { tC: null, tF: null } };
+    }
+    const meter = this.meters[index]!;
     return {
       id: index,
       source: 'HTTP_in',
@@ -352,7 +443,11 @@ export class SimulatedShelly {
       current: on ? meter.current_a : 0,
       freq: meter.frequency_hz,
       aenergy: { total: meter.energy_wh, by_minute: [0, 0, 0], minute_ts: Math.floor(Date.now() / 1000) },
-      ret_aenergy: { total: 0, by_minute: [0, 0, 0], minute_ts: Math.floor(Date.now() / 1000) },
+      ret_aenergy: {
+        total: meter.returned_wh,
+        by_minute: [0, 0, 0],
+        minute_ts: Math.floor(Date.now() / 1000),
+      },
       temperature: { tC: 31.2, tF: 88.2 },
     };
   }
@@ -391,9 +486,35 @@ export class SimulatedShelly {
     return data;
   }
 
-  /** Applies the `wrong-type` and `missing-field` faults to one answer object. */
+  /** One em1 channel as `EM1.GetStatus` reports it. */
+  #em1Status(channel: number): Record<string, unknown> {
+    const meter = this.meters[channel]!;
+    return {
+      id: channel,
+      current: meter.current_a,
+      voltage: meter.voltage_v,
+      act_power: meter.power_w,
+      aprt_power: Math.abs(meter.power_w / (meter.power_factor || 1)),
+      pf: meter.power_factor,
+      freq: meter.frequency_hz,
+      calibration: 'factory',
+    };
+  }
+
+  /** One em1 channel's counters as `EM1Data.GetStatus` reports them, in Wh. */
+  #em1Data(channel: number): Record<string, unknown> {
+    const meter = this.meters[channel]!;
+    return { id: channel, total_act_energy: meter.energy_wh, total_act_ret_energy: meter.returned_wh };
+  }
+
+  /** Applies the `wrong-type`, `missing-field` and `null-readings` faults to one answer object. */
   #faulty<T extends Record<string, unknown>>(body: T, powerKey: string, energyKey?: string): T {
     if (this.fault === 'wrong-type') return { ...body, [powerKey]: String(body[powerKey]) };
+    if (this.fault === 'null-readings') {
+      return Object.fromEntries(
+        Object.entries(body).map(([key, value]) => [key, NULLABLE_READING.test(key) ? null : value]),
+      ) as T;
+    }
     if (this.fault === 'missing-field' && energyKey !== undefined) {
       const { [energyKey]: _dropped, ...rest } = body;
       return rest as T;
@@ -406,7 +527,7 @@ export class SimulatedShelly {
     const hours = (now - this.#lastAccumulated) / 3_600_000;
     this.#lastAccumulated = now;
     this.meters.forEach((meter, index) => {
-      const switchedOff = MODELS[this.model].kind === 'switch' && this.relays[index] === false;
+      const switchedOff = this.#meteredSwitch() && this.relays[index] === false;
       if (switchedOff) return;
       if (meter.power_w >= 0) meter.energy_wh += meter.power_w * hours;
       else meter.returned_wh -= meter.power_w * hours;
@@ -472,6 +593,9 @@ export class SimulatedShelly {
     return true;
   }
 }
+
+/** Fields `null-readings` nulls: voltages, currents, power factors and frequencies, per phase too. */
+const NULLABLE_READING = /^([abc]_)?(voltage|current|pf|freq)$/;
 
 /** A Gen1 relay's status, as in /status and /relay/{index}. */
 function gen1Relay(ison: boolean | undefined) {

@@ -5,3 +5,7 @@ export * from './mosquitto.js';
 export * from './aedes.js';
 export * from './brokers.js';
 export * from './program.js';
+export * from './local-server.js';
+export * from './redis.js';
+export * from './mqtt-proxy.js';
+export * from './prometheus.js';

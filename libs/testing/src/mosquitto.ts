@@ -1,9 +1,8 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort, portOpen } from './ports.js';
-import { requireBinary, startWatched, waitUntil, type WatchedProcess } from './process.js';
+import { LocalServer } from './local-server.js';
+import { requireBinary } from './process.js';
 
 export interface MosquittoOptions {
   /** Extra lines for mosquitto.conf (e.g. a password file or ACL). */
@@ -28,57 +27,27 @@ export interface MosquittoOptions {
 const PROJECT_TUNING = new URL('../../../mosquitto/wattbus-queues.conf', import.meta.url).pathname;
 
 /** A real mosquitto 2 (Debian package) on a free loopback port with a throw-away config and store. */
-export class MosquittoServer {
-  readonly dir: string;
-  #binary: string;
-  #port = 0;
+export class MosquittoServer extends LocalServer {
   #options: MosquittoOptions;
-  #process: WatchedProcess | undefined;
+  #configured = false;
 
   constructor(options: MosquittoOptions = {}) {
-    this.#binary = requireBinary('mosquitto', 'mosquitto');
+    super('mosquitto', 'mosquitto', 'wattbus-mosquitto-');
     this.#options = options;
-    this.dir = mkdtempSync(join(tmpdir(), 'wattbus-mosquitto-'));
-  }
-
-  get port(): number {
-    return this.#port;
   }
 
   get url(): string {
-    return `mqtt://127.0.0.1:${this.#port}`;
+    return `mqtt://127.0.0.1:${this.port}`;
   }
 
-  async start(): Promise<this> {
-    if (this.#port === 0) {
-      this.#port = await freePort();
+  protected configure(port: number): string[] {
+    const file = join(this.dir, 'mosquitto.conf');
+    if (!this.#configured) {
       this.#writeUsers();
-      writeFileSync(join(this.dir, 'mosquitto.conf'), this.#config());
+      writeFileSync(file, this.#config(port));
+      this.#configured = true;
     }
-    this.#process = startWatched(
-      this.#binary,
-      ['-c', join(this.dir, 'mosquitto.conf')],
-      join(this.dir, 'mosquitto.log'),
-    );
-    const process = this.#process;
-    await waitUntil(`mosquitto on ${this.url}`, () => portOpen(this.#port), {
-      diagnostics: () => process.log(),
-    });
-    return this;
-  }
-
-  async stop(): Promise<void> {
-    await this.#process?.stop();
-    this.#process = undefined;
-  }
-
-  async destroy(): Promise<void> {
-    await this.stop();
-    rmSync(this.dir, { recursive: true, force: true });
-  }
-
-  log(): string {
-    return this.#process?.log() ?? '';
+    return ['-c', file];
   }
 
   /** The password file (plain `user:password` lines, then hashed in place) and the ACL file. */
@@ -92,7 +61,7 @@ export class MosquittoServer {
     if (this.#options.acl !== undefined) writeFileSync(join(this.dir, 'acl'), `${this.#options.acl}\n`);
   }
 
-  #config(): string {
+  #config(port: number): string {
     const persistence = this.#options.persistence ?? true;
     const tuning =
       (this.#options.useProjectTuning ?? true) && existsSync(PROJECT_TUNING)
@@ -102,7 +71,7 @@ export class MosquittoServer {
       // Running as root, mosquitto would otherwise drop to a user that cannot write our temp dir.
       'user root',
       'per_listener_settings false',
-      `listener ${this.#port} 127.0.0.1`,
+      `listener ${port} 127.0.0.1`,
       ...(this.#options.users
         ? [
             'allow_anonymous false',

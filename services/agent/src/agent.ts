@@ -1,23 +1,30 @@
+import { isDeepStrictEqual } from 'node:util';
 import { Bus, type BusOptions } from '@wattbus/bus';
-import { assertSegment, type Availability } from '@wattbus/contracts';
-import { SharedResources, type Registry } from '@wattbus/devices';
-import { HealthPublisher, type Logger } from '@wattbus/runtime';
+import type { Availability } from '@wattbus/contracts';
+import { SharedResources, type Registry, type RegistryDevice } from '@wattbus/devices';
+import { HealthPublisher, type Logger, type ServiceMetrics } from '@wattbus/runtime';
 import type { AgentConfig } from './config.js';
 import { Controller } from './controller.js';
 import { DeviceSession, type AvailabilityChange } from './device-session.js';
 import { DeviceWills } from './device-wills.js';
+import { agentMetrics } from './metrics.js';
+import { PlausibilityGate, deviceLimits } from './plausibility-gate.js';
 import { gridOffsetMs, Poller, type PollerMetrics } from './poller.js';
+import { AgentPresence } from './presence.js';
 import { DevicePublisher } from './publisher.js';
+
+/** Device ids an updateRegistry() started, stopped and restarted, and entries it could not start. */
+export interface RegistryChange {
+  added: string[];
+  removed: string[];
+  changed: string[];
+  failed: { id: string; error: string }[];
+}
 
 export interface AgentDeviceMetrics extends Partial<PollerMetrics> {
   availability: Availability | 'unknown';
   operations: number;
   failures: number;
-}
-
-/** `{base}/agents/{agentId}/availability`: retained `online`, and the agent's own last will `offline`. */
-export function agentAvailabilityTopic(baseTopic: string, agentId: string): string {
-  return `${baseTopic}/agents/${assertSegment(agentId, 'agent id')}/availability`;
 }
 
 /**
@@ -30,15 +37,18 @@ export class Agent {
   #registry: Registry;
   #logger: Logger;
   #bus: Bus | undefined;
+  #presence: AgentPresence | undefined;
   #shared = new SharedResources();
   #sessions = new Map<string, DeviceSession>();
   #pollers = new Map<string, Poller>();
   #controller: Controller | undefined;
   #wills: DeviceWills | undefined;
   #publisher: DevicePublisher | undefined;
+  #gate: PlausibilityGate | undefined;
   #health: HealthPublisher | undefined;
   #connect: (options: BusOptions) => Promise<Bus>;
   #stopping = false;
+  #updating: Promise<unknown> = Promise.resolve();
 
   constructor(deps: {
     config: AgentConfig;
@@ -46,11 +56,14 @@ export class Agent {
     logger: Logger;
     /** How to connect to the broker: the front door's (it names a failure clearly); default Bus.connect. */
     connect?: (options: BusOptions) => Promise<Bus>;
+    /** Polls on time and late, readings, devices by availability and the bus go here. */
+    metrics?: ServiceMetrics;
   }) {
     this.#config = deps.config;
     this.#registry = deps.registry;
     this.#logger = deps.logger;
     this.#connect = deps.connect ?? ((options) => Bus.connect(options));
+    if (deps.metrics) agentMetrics(deps.metrics, this);
   }
 
   get bus(): Bus | undefined {
@@ -87,36 +100,23 @@ export class Agent {
 
   async #start(): Promise<void> {
     const config = this.#config;
-    const availabilityTopic = agentAvailabilityTopic(config.mqtt.base_topic, config.id);
-    const bus = await this.#connect({
-      url: config.mqtt.url,
-      username: config.mqtt.username,
-      password: config.mqtt.password,
-      baseTopic: config.mqtt.base_topic,
+    const presence = await AgentPresence.connect({
+      mqtt: config.mqtt,
+      id: config.id,
+      connect: this.#connect,
       service: 'agent',
-      clientId: config.id,
-      will: { topic: availabilityTopic, payload: 'offline', retain: true },
       logger: this.#logger,
     });
+    this.#presence = presence;
+    const bus = presence.bus;
     this.#bus = bus;
     const publisher = new DevicePublisher({ bus });
     this.#publisher = publisher;
-    for (const device of this.#registry.devices) {
-      const definition = this.#registry.drivers.get(device.type);
-      if (!definition) throw new Error(`no driver for type '${device.type}' (device ${device.id})`);
-      const driver = definition.create(device, {
-        logger: this.#logger.child({ device: device.id }),
-        shared: this.#shared,
-      });
-      this.#sessions.set(
-        device.id,
-        new DeviceSession({
-          device,
-          driver,
-          onAvailabilityChange: (session, change) => this.#availabilityChanged(session, change),
-        }),
-      );
-    }
+    this.#gate = new PlausibilityGate({
+      logger: this.#logger,
+      futureToleranceMs: config.future_tolerance_ms,
+    });
+    const sessions = this.#registry.devices.map((device) => this.#session(device, this.#registry));
     if (config.device_wills) {
       this.#wills = new DeviceWills({
         options: {
@@ -126,23 +126,14 @@ export class Agent {
           baseTopic: config.mqtt.base_topic,
           agentId: config.id,
         },
-        devices: this.#registry.devices,
+        devices: [],
         logger: this.#logger,
         current: (id) => this.#sessions.get(id)?.availability,
       });
-      await this.#wills.start();
     }
-    await bus.publish(availabilityTopic, 'online', { qos: 1, retain: true });
-    // After a reconnect the broker has published our will: say again what is true.
-    bus.on('connect', () => {
-      if (this.#stopping) return;
-      void bus.publish(availabilityTopic, 'online', { qos: 1, retain: true }).catch(() => undefined);
-      for (const session of this.#sessions.values()) {
-        if (session.availability)
-          void publisher.availability(session.device, session.availability).catch(() => undefined);
-      }
-    });
-    await Promise.all(this.#registry.devices.map((device) => publisher.meta(device)));
+    await presence.announce(publisher, () =>
+      [...this.#sessions.values()].map((session) => [session.device, session.availability]),
+    );
     if (config.controller) {
       this.#controller = new Controller({
         bus,
@@ -153,15 +144,7 @@ export class Agent {
       });
       await this.#controller.start();
     }
-    if (config.collector) {
-      const sessions = [...this.#sessions.values()];
-      const origin = Date.now();
-      sessions.forEach((session, index) => {
-        const poller = new Poller({ session, publisher, logger: this.#logger });
-        this.#pollers.set(session.id, poller);
-        poller.start(gridOffsetMs(index, sessions.length, session.device.poll_interval_ms), origin);
-      });
-    }
+    await this.#bringUp(sessions);
     // Named by the agent's id (several agents share a broker); the ACL allows wattbus/health/%c.
     this.#health = new HealthPublisher({
       bus,
@@ -186,6 +169,8 @@ export class Agent {
   async stop(): Promise<void> {
     if (this.#stopping) return;
     this.#stopping = true;
+    await this.#updating;
+    this.#presence?.retire();
     await this.#health?.stop();
     await Promise.all([...this.#pollers.values()].map((poller) => poller.stop()));
     await this.#controller?.stop();
@@ -212,7 +197,121 @@ export class Agent {
     };
   }
 
+  /**
+   * Makes the agent serve `registry` without a restart: devices that are new start, devices that
+   * are gone stop and their retained meta, state and availability are cleared (so every fleet view
+   * forgets them), and a device whose entry changed restarts with it. Updates run one at a time.
+   */
+  updateRegistry(registry: Registry): Promise<RegistryChange> {
+    const update = this.#updating.then(() => this.#update(registry));
+    this.#updating = update.catch(() => undefined);
+    return update;
+  }
+
+  async #update(registry: Registry): Promise<RegistryChange> {
+    if (this.#stopping || !this.#bus) throw new Error('the agent is not running');
+    const next = new Map(registry.devices.map((device) => [device.id, device]));
+    const change: RegistryChange = { added: [], removed: [], changed: [], failed: [] };
+    for (const [id, session] of this.#sessions) {
+      const entry = next.get(id);
+      if (!entry) change.removed.push(id);
+      else if (!isDeepStrictEqual(entry, session.device)) change.changed.push(id);
+    }
+    for (const id of next.keys()) if (!this.#sessions.has(id)) change.added.push(id);
+    for (const id of change.removed) await this.#takeDown(id, { forget: true });
+    for (const id of change.changed) await this.#takeDown(id, { forget: false });
+    this.#registry = registry;
+    const sessions: DeviceSession[] = [];
+    for (const id of [...change.changed, ...change.added]) {
+      try {
+        sessions.push(this.#session(next.get(id)!, registry));
+      } catch (error) {
+        // One entry the driver refuses (e.g. a Modbus bus setting that clashes) leaves the rest running.
+        change.failed.push({ id, error: (error as Error).message });
+        this.#logger.error({ device: id, err: error }, 'device not started');
+      }
+    }
+    await this.#bringUp(sessions);
+    this.#logger.info({ ...change, devices: this.#sessions.size }, 'device registry updated');
+    return change;
+  }
+
+  #session(device: RegistryDevice, registry: Registry): DeviceSession {
+    const definition = registry.drivers.get(device.type);
+    if (!definition) throw new Error(`no driver for type '${device.type}' (device ${device.id})`);
+    const driver = definition.create(device, {
+      logger: this.#logger.child({ device: device.id }),
+      shared: this.#shared,
+    });
+    return new DeviceSession({
+      device,
+      driver,
+      onAvailabilityChange: (session, change) => this.#availabilityChanged(session, change),
+    });
+  }
+
+  /** Will connections, meta, request serving and polling of new sessions, in that order. */
+  async #bringUp(sessions: readonly DeviceSession[]): Promise<void> {
+    for (const session of sessions) this.#sessions.set(session.id, session);
+    try {
+      await this.#wills?.add(sessions.map((session) => session.device));
+    } catch (error) {
+      for (const session of sessions) {
+        this.#sessions.delete(session.id);
+        await session.driver.close().catch(() => undefined);
+      }
+      throw error;
+    }
+    await Promise.all(
+      sessions.map(({ device, driver }) =>
+        this.#publisher!.meta(device, { limits: deviceLimits(device, driver) }),
+      ),
+    );
+    await this.#controller?.serveDevices(sessions.map((session) => session.id));
+    if (!this.#config.collector) return;
+    // Spread over the interval: 1,000 plugs at 1 s poll one per millisecond, not all at once; one
+    // origin for all, however long starting them takes.
+    const origin = Date.now();
+    sessions.forEach((session, index) => {
+      const poller = new Poller({
+        session,
+        publisher: this.#publisher!,
+        gate: this.#gate!,
+        logger: this.#logger,
+      });
+      this.#pollers.set(session.id, poller);
+      poller.start(gridOffsetMs(index, sessions.length, session.device.poll_interval_ms), origin);
+    });
+  }
+
+  /** Stops one device; `forget` also clears its retained topics (it left the registry). */
+  async #takeDown(id: string, options: { forget: boolean }): Promise<void> {
+    const session = this.#sessions.get(id);
+    if (!session) return;
+    await this.#pollers.get(id)?.stop();
+    this.#pollers.delete(id);
+    await this.#controller?.forgetDevice(id);
+    this.#sessions.delete(id);
+    await this.#wills?.remove(id);
+    const bus = this.#bus!;
+    if (options.forget) {
+      // An empty retained message deletes the retained one: the device leaves every fleet view.
+      for (const topic of [bus.topics.meta(id), bus.topics.state(id), bus.topics.availability(id)]) {
+        await bus.publish(topic, '', { qos: 1, retain: true }).catch(() => undefined);
+      }
+    } else {
+      await this.#publisher!.availability(session.device, 'offline').catch(() => undefined);
+    }
+    await session.driver.close().catch(() => undefined);
+    this.#logger.info(
+      { device: id },
+      options.forget ? 'device removed' : 'device restarting with its new entry',
+    );
+  }
+
   #availabilityChanged(session: DeviceSession, change: AvailabilityChange): void {
+    // A session taken down may still finish an operation: it speaks for no device any more.
+    if (this.#sessions.get(session.id) !== session) return;
     if (change.availability === 'offline') {
       this.#logger.warn(
         {

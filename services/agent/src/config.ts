@@ -1,6 +1,8 @@
 import { hostname } from 'node:os';
 import { Type, type Static } from '@sinclair/typebox';
 import { MqttConnectionSchema } from '@wattbus/bus';
+import { DEFAULT_FUTURE_TOLERANCE_MS } from '@wattbus/contracts';
+import { adminSchema } from '@wattbus/runtime';
 
 /** The broker keys every service shares, less client_id: an agent's client ids come from its `id`. */
 const { client_id: _clientId, ...brokerKeys } = MqttConnectionSchema.properties;
@@ -15,7 +17,7 @@ export const AgentConfigSchema = Type.Object(
       minLength: 1,
       maxLength: 64,
       pattern: '^[a-z0-9][a-z0-9_-]*$',
-      default: defaultAgentId(),
+      default: hostBasedId('agent'),
       'x-default-text': 'agent-<hostname>',
       description: 'Unique per agent: names its MQTT client ids and its availability topic.',
     }),
@@ -29,20 +31,28 @@ export const AgentConfigSchema = Type.Object(
       description:
         "One small extra MQTT connection per device whose last will publishes that device's `offline`.",
     }),
+    future_tolerance_ms: Type.Integer({
+      minimum: 0,
+      default: DEFAULT_FUTURE_TOLERANCE_MS,
+      description:
+        "A reading stamped further ahead of this host's clock is not published (the storage hook refuses it too).",
+    }),
     answer_unknown_devices: Type.Boolean({
       default: false,
       description:
         'Answer UNKNOWN_DEVICE for requests to devices this agent does not own. Only for single-agent deployments.',
     }),
+    admin: adminSchema(9471),
   },
   { additionalProperties: false },
 );
 export type AgentConfig = Static<typeof AgentConfigSchema>;
 
-function defaultAgentId(): string {
+/** `<prefix>-<hostname>` as an id (`[a-z0-9][a-z0-9_-]*`, at most 64): a default that differs per machine. */
+export function hostBasedId(prefix: string): string {
   const host = hostname()
     .toLowerCase()
     .replace(/[^a-z0-9_-]+/g, '-')
     .replace(/^[^a-z0-9]+/, '');
-  return `agent-${host || 'local'}`.slice(0, 64);
+  return `${prefix}-${host || 'local'}`.slice(0, 64);
 }

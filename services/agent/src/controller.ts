@@ -1,20 +1,10 @@
-import { Type } from '@sinclair/typebox';
-import type { Bus, ServeContext, Subscription } from '@wattbus/bus';
-import {
-  GetStateParamsSchema,
-  SetPowerParamsSchema,
-  WattbusError,
-  validator,
-  type DeviceState,
-} from '@wattbus/contracts';
+import type { Bus } from '@wattbus/bus';
+import { WattbusError, type DeviceState } from '@wattbus/contracts';
 import type { Logger } from 'pino';
 import { switchAndConfirm } from './confirm-switch.js';
+import { DeviceRequestServer } from './device-requests.js';
 import type { DeviceSession } from './device-session.js';
 import type { DevicePublisher } from './publisher.js';
-
-const checkAnyParams = validator(Type.Record(Type.String(), Type.Unknown()));
-const checkSet = validator(SetPowerParamsSchema);
-const checkGet = validator(GetStateParamsSchema);
 
 export interface ControllerOptions {
   /**
@@ -31,12 +21,10 @@ export interface ControllerOptions {
  * session queue, so concurrent commands (and polls) reach a device one at a time, in arrival order.
  */
 export class Controller {
-  #bus: Bus;
   #sessions: Map<string, DeviceSession>;
   #publisher: DevicePublisher;
   #logger: Logger;
-  #options: ControllerOptions;
-  #subscriptions: Subscription[] = [];
+  #server: DeviceRequestServer;
 
   constructor(deps: {
     bus: Bus;
@@ -45,49 +33,40 @@ export class Controller {
     logger: Logger;
     options: ControllerOptions;
   }) {
-    this.#bus = deps.bus;
     this.#sessions = deps.sessions;
     this.#publisher = deps.publisher;
     this.#logger = deps.logger;
-    this.#options = deps.options;
+    this.#server = new DeviceRequestServer({
+      bus: deps.bus,
+      ids: deps.options.answerUnknownDevices ? undefined : [...deps.sessions.keys()],
+      owner: "this agent's registry",
+      commandsOf: (id) => {
+        const session = this.#sessions.get(id);
+        if (!session) return undefined;
+        return {
+          set: (on, deadline) => this.#set(session, on, deadline),
+          get: (deadline) => this.#get(session, deadline),
+        };
+      },
+    });
   }
 
-  async start(): Promise<void> {
-    const base = this.#bus.topics.base;
-    const filters = this.#options.answerUnknownDevices
-      ? [`${base}/devices/+/req/+`]
-      : [...this.#sessions.keys()].map((id) => `${base}/devices/${id}/req/+`);
-    for (const filter of filters) {
-      this.#subscriptions.push(
-        await this.#bus.serve(filter, checkAnyParams, (params, context) => this.#handle(params, context)),
-      );
-    }
+  start(): Promise<void> {
+    return this.#server.start();
   }
 
-  async stop(): Promise<void> {
-    const subscriptions = this.#subscriptions;
-    this.#subscriptions = [];
-    await Promise.allSettled(subscriptions.map((subscription) => subscription.unsubscribe()));
+  stop(): Promise<void> {
+    return this.#server.stop();
   }
 
-  async #handle(params: Record<string, unknown>, context: ServeContext): Promise<DeviceState> {
-    const [deviceId, , method] = context.topic.slice(`${this.#bus.topics.base}/devices/`.length).split('/');
-    const session = deviceId === undefined ? undefined : this.#sessions.get(deviceId);
-    if (!session) {
-      throw new WattbusError('UNKNOWN_DEVICE', `no device '${deviceId}' in this agent's registry`);
-    }
-    const deadline = context.envelope.deadline ? Date.parse(context.envelope.deadline) : undefined;
-    if (method === 'set') {
-      if (!checkSet(params))
-        throw new WattbusError('INVALID_PARAMS', `invalid params: ${checkSet.errorText()}`);
-      return this.#set(session, params.on, deadline);
-    }
-    if (method === 'get') {
-      if (!checkGet(params))
-        throw new WattbusError('INVALID_PARAMS', `invalid params: ${checkGet.errorText()}`);
-      return this.#get(session, deadline);
-    }
-    throw new WattbusError('UNKNOWN_METHOD', `devices have no method '${method}'; use set or get`);
+  /** Starts answering for devices added to the sessions. */
+  serveDevices(ids: readonly string[]): Promise<void> {
+    return this.#server.serveDevices(ids);
+  }
+
+  /** Stops answering for a device taken out of the sessions. */
+  forgetDevice(id: string): Promise<void> {
+    return this.#server.forgetDevice(id);
   }
 
   async #set(session: DeviceSession, on: boolean, deadline: number | undefined): Promise<DeviceState> {

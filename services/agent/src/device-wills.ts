@@ -43,39 +43,51 @@ export class DeviceWills {
   }
 
   async start(): Promise<void> {
-    const opened = await Promise.allSettled(
-      this.#devices.map(async (device) => {
-        const bus = await Bus.connect({
-          url: this.#options.url,
-          username: this.#options.username,
-          password: this.#options.password,
-          baseTopic: this.#options.baseTopic,
-          service: 'agent-will',
-          clientId: `${this.#options.agentId}-will-${device.id}`,
-          will: {
-            topic: `${this.#options.baseTopic}/devices/${device.id}/availability`,
-            payload: 'offline',
-            retain: true,
-            // On a graceful stop the agent publishes offline itself, before closing these.
-            publishOnStop: false,
-          },
-          logger: this.#logger,
-        });
-        this.#buses.set(device.id, bus);
-        bus.on('connect', () => {
-          const availability = this.#current(device.id);
-          if (!availability) return;
-          bus
-            .publish(bus.topics.availability(device.id), availability, { qos: 1, retain: true })
-            .catch(() => undefined);
-        });
-      }),
-    );
+    await this.add(this.#devices);
+  }
+
+  /** Opens the will connections of `devices`; if one fails, none of them stays open. */
+  async add(devices: readonly RegistryDevice[]): Promise<void> {
+    const opened = await Promise.allSettled(devices.map((device) => this.#open(device)));
     const failed = opened.find((result) => result.status === 'rejected');
     if (failed) {
-      await this.stop();
+      await Promise.allSettled(devices.map((device) => this.remove(device.id)));
       throw (failed as PromiseRejectedResult).reason;
     }
+  }
+
+  /** Closes a device's will connection without its will: the agent says what is true itself. */
+  async remove(deviceId: string): Promise<void> {
+    const bus = this.#buses.get(deviceId);
+    this.#buses.delete(deviceId);
+    await bus?.stop();
+  }
+
+  async #open(device: RegistryDevice): Promise<void> {
+    const bus = await Bus.connect({
+      url: this.#options.url,
+      username: this.#options.username,
+      password: this.#options.password,
+      baseTopic: this.#options.baseTopic,
+      service: 'agent-will',
+      clientId: `${this.#options.agentId}-will-${device.id}`,
+      will: {
+        topic: `${this.#options.baseTopic}/devices/${device.id}/availability`,
+        payload: 'offline',
+        retain: true,
+        // On a graceful stop the agent publishes offline itself, before closing these.
+        publishOnStop: false,
+      },
+      logger: this.#logger,
+    });
+    this.#buses.set(device.id, bus);
+    bus.on('connect', () => {
+      const availability = this.#current(device.id);
+      if (!availability) return;
+      bus
+        .publish(bus.topics.availability(device.id), availability, { qos: 1, retain: true })
+        .catch(() => undefined);
+    });
   }
 
   async stop(): Promise<void> {

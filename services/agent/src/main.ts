@@ -2,6 +2,7 @@
 import { loadRegistry, RegistryError } from '@wattbus/devices';
 import { ConfigError, runService } from '@wattbus/runtime';
 import { Agent } from './agent.js';
+import { RegistryWatcher } from './registry-watcher.js';
 import { AgentConfigSchema, ENV_PREFIX } from './config.js';
 import { runDiscovery } from './discover.js';
 
@@ -63,11 +64,23 @@ await runService({
 
 See services/agent/README.md for every key, docs/devices.md for the registry file.`,
   stopTimeoutMs: () => 15_000,
-  async start({ config, logger, connect }) {
+  async start({ config, logger, connect, metrics }) {
     // The registry is configuration too: a bad file fails here, before any connection.
     const registry = await loadRegistry(config.registry_file!);
-    const agent = new Agent({ config, registry, logger, connect });
+    const agent = new Agent({ config, registry, logger, connect, metrics });
     await agent.start();
-    return agent;
+    // Devices added to, changed in or removed from the file apply without a restart.
+    const watcher = new RegistryWatcher({
+      file: config.registry_file!,
+      apply: (next) => agent.updateRegistry(next),
+      logger,
+    });
+    await watcher.start();
+    return {
+      stop: async () => {
+        await watcher.stop();
+        await agent.stop();
+      },
+    };
   },
 });

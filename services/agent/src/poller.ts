@@ -1,14 +1,21 @@
 import { WattbusError } from '@wattbus/contracts';
 import type { Logger } from 'pino';
 import type { DeviceSession } from './device-session.js';
+import { deviceLimits, type PlausibilityGate } from './plausibility-gate.js';
 import type { DevicePublisher } from './publisher.js';
 
 export interface PollerMetrics {
   polls: number;
+  /** Polls that started within a quarter interval of their tick on the grid. */
+  polls_on_time: number;
+  /** Polls that started later than that (a busy event loop, a device queue held by a command). */
+  polls_late: number;
   failed_polls: number;
   readings_published: number;
   /** Ticks dropped because the previous poll (or a command) still held the device. */
   skipped_ticks: number;
+  /** Readings not published: beyond the device's limits, or from the future. */
+  implausible_readings: number;
 }
 
 /**
@@ -31,6 +38,7 @@ export function gridOffsetMs(index: number, count: number, intervalMs: number): 
 export class Poller {
   #session: DeviceSession;
   #publisher: DevicePublisher;
+  #gate: PlausibilityGate;
   #logger: Logger;
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
@@ -38,11 +46,25 @@ export class Poller {
   #nextAt = 0;
   #offsetMs = 0;
   #described = false;
-  #metrics: PollerMetrics = { polls: 0, failed_polls: 0, readings_published: 0, skipped_ticks: 0 };
+  #metrics: PollerMetrics = {
+    polls: 0,
+    polls_on_time: 0,
+    polls_late: 0,
+    failed_polls: 0,
+    readings_published: 0,
+    skipped_ticks: 0,
+    implausible_readings: 0,
+  };
 
-  constructor(deps: { session: DeviceSession; publisher: DevicePublisher; logger: Logger }) {
+  constructor(deps: {
+    session: DeviceSession;
+    publisher: DevicePublisher;
+    gate: PlausibilityGate;
+    logger: Logger;
+  }) {
     this.#session = deps.session;
     this.#publisher = deps.publisher;
+    this.#gate = deps.gate;
     this.#logger = deps.logger;
   }
 
@@ -80,6 +102,7 @@ export class Poller {
     if (this.#stopped) return;
     this.#timer = setTimeout(
       () => {
+        this.#countTiming();
         this.#running = this.#poll().finally(() => {
           this.#running = undefined;
           this.#advance();
@@ -88,6 +111,13 @@ export class Poller {
       },
       Math.max(0, this.#nextAt - Date.now()),
     );
+  }
+
+  /** On time or late, against the tick this poll was scheduled for. */
+  #countTiming(): void {
+    const lateByMs = Date.now() - this.#nextAt;
+    if (lateByMs > this.#session.device.poll_interval_ms / 4) this.#metrics.polls_late++;
+    else this.#metrics.polls_on_time++;
   }
 
   #advance(): void {
@@ -134,9 +164,11 @@ export class Poller {
       );
       return;
     }
+    const plausible = this.#gate.filter(device, deviceLimits(device, session.driver), readings);
+    this.#metrics.implausible_readings += readings.length - plausible.length;
     try {
-      await this.#publisher.readings(readings);
-      this.#metrics.readings_published += readings.length;
+      await this.#publisher.readings(plausible);
+      this.#metrics.readings_published += plausible.length;
       if (on !== undefined && on !== session.lastOn) {
         session.lastOn = on;
         await this.#publisher.state(device, on);
@@ -151,8 +183,10 @@ export class Poller {
   async #describe(): Promise<void> {
     this.#described = true;
     try {
+      const { device, driver } = this.#session;
       const description = await this.#session.run((driver) => driver.describe());
-      await this.#publisher.meta(this.#session.device, description.model);
+      // The model may narrow the driver's rating: the meta carries the limits it now knows.
+      await this.#publisher.meta(device, { model: description.model, limits: deviceLimits(device, driver) });
     } catch (error) {
       this.#logger.debug({ device: this.#session.device.id, err: error }, 'could not describe the device');
     }

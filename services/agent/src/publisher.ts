@@ -9,6 +9,7 @@ import {
   type DeviceMeta,
   type DeviceState,
   type Reading,
+  type ReadingLimits,
 } from '@wattbus/contracts';
 import type { ReadingValues, RegistryDevice } from '@wattbus/devices';
 
@@ -68,7 +69,9 @@ export class DevicePublisher {
     await this.#bus.publish(this.#bus.topics.availability(device.id), availability, { qos: 1, retain: true });
   }
 
-  async meta(device: RegistryDevice, model?: string): Promise<void> {
+  /** Retained meta; `limits` are the plausibility limits its readings are checked against. */
+  async meta(device: RegistryDevice, known: { model?: string; limits?: ReadingLimits } = {}): Promise<void> {
+    const { model, limits } = known;
     const meta: DeviceMeta = {
       id: device.id,
       name: device.name,
@@ -77,6 +80,7 @@ export class DevicePublisher {
       location: device.location,
       poll_interval_ms: device.poll_interval_ms,
       ...(model ? { model: model.slice(0, 128) } : {}),
+      ...(limits && Object.keys(limits).length > 0 ? { limits } : {}),
       ts: new Date().toISOString(),
     };
     if (!checkMeta(meta)) throw new Error(`meta of ${device.id}: ${checkMeta.errorText()}`);

@@ -76,6 +76,8 @@ describe('collector: 20 simulated plugs', () => {
         kind: 'workplace',
         location: 'hq/floor-3/desk-3',
         poll_interval_ms: 200,
+        // The plausibility limits from the HS110's rating (16 A at 230 V, + 25 %).
+        limits: { max_current_a: 20, max_power_w: 4600, max_voltage_v: 299 },
         ts: undefined,
         model: undefined,
       },

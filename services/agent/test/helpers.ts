@@ -28,6 +28,7 @@ export interface DeviceSpec {
   timeout_ms?: number;
   offline_after_failures?: number;
   max_backoff_ms?: number;
+  limits?: Record<string, number>;
 }
 
 /** Writes a registry for simulated plugs into a fresh temp dir and loads it. */

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { SimulatedPlug } from '@wattbus/simulators';
 import { runProgram, startAedes, type AedesServer, type ProgramRun } from '@wattbus/testing';
+import { parse, stringify } from 'yaml';
 import { Observer, registryFor } from './helpers.js';
 
 const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
@@ -110,7 +111,7 @@ describe('wattbus-agent process', () => {
     assert.match(run.stdout(), /id: desk-b/);
   });
 
-  it('marks the agent and each of its devices offline by last will when it dies, and by itself on SIGTERM', async () => {
+  it('marks the agent and each of its devices offline by last will when it dies, and by itself on SIGTERM; starts a device added to its file while it runs', async () => {
     const setup = await registryFor(
       plugs.map((plug, index) => ({
         id: `desk-${index + 1}`,
@@ -138,6 +139,20 @@ describe('wattbus-agent process', () => {
     const stopped = runAgent(['--registry', setup.file], env);
     runs.push(stopped);
     await observer.until('agent and devices online again', online, 20_000);
+    // The file gains a device while the agent runs: it reports without a restart.
+    const added = await SimulatedPlug.start({ model: 'hs110', alias: 'Desk C' });
+    plugs.push(added);
+    const file = parse(await readFile(setup.file, 'utf8')) as { devices: unknown[] };
+    file.devices.push({
+      id: 'desk-3',
+      type: 'tplink',
+      location: 'hq/floor-1/desk-3',
+      kind: 'workplace',
+      poll_interval_ms: 200,
+      connection: { host: added.host, port: added.port },
+    });
+    await writeFile(setup.file, stringify(file));
+    await observer.until('readings of the added desk-3', () => observer.count('desk-3') > 0, 20_000);
     stopped.child.kill('SIGTERM');
     const { code } = await stopped.exited;
     assert.equal(code, 0, stopped.stderr());

@@ -9,7 +9,7 @@ import {
   RESERVED_RULE_NAMES,
 } from '@wattbus/contracts';
 import { InfluxConnectionSchema } from '@wattbus/influx';
-import { ConfigError, loadConfig, parseConfig } from '@wattbus/runtime';
+import { adminSchema, ConfigError, loadConfig, parseConfig } from '@wattbus/runtime';
 
 /**
  * Alert hook configuration. Durations are integers in milliseconds with `_ms` names, like every
@@ -237,6 +237,7 @@ export const AlertHookConfigSchema = Type.Object(
       description: 'HTTP endpoints notified of every transition (see Webhooks below).',
     }),
     emails: Type.Array(EmailSchema, { default: [], description: 'E-mail over SMTP (nodemailer).' }),
+    admin: adminSchema(9475),
   },
   { additionalProperties: false },
 );

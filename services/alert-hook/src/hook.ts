@@ -8,7 +8,7 @@ import {
   type AlertListResult,
 } from '@wattbus/contracts';
 import { Fleet } from '@wattbus/fleet';
-import { HealthPublisher, type Logger } from '@wattbus/runtime';
+import { HealthPublisher, type Logger, type ServiceMetrics } from '@wattbus/runtime';
 import { AlertBook } from './alert-book.js';
 import type { AlertHookConfig } from './config.js';
 import { Dispatcher } from './dispatcher.js';
@@ -20,6 +20,7 @@ import { Outbox } from './outbox.js';
 import { ServiceWatch } from './services.js';
 import { InfluxSink, WebhookSink } from './sinks.js';
 import { EmailSink } from './email.js';
+import { alertHookMetrics } from './metrics.js';
 
 export const SERVICE_NAME = 'alert-hook';
 
@@ -30,6 +31,8 @@ export interface AlertHookDeps {
   clock?: () => number;
   /** How to connect to the broker: the front door's (it names a failure clearly); default Bus.connect. */
   connect?: (options: BusOptions) => Promise<Bus>;
+  /** Active alerts, notifications and the bus go here. */
+  metrics?: ServiceMetrics;
 }
 
 /**
@@ -56,6 +59,12 @@ export class AlertHook {
   constructor(deps: AlertHookDeps) {
     this.#deps = deps;
     this.#clock = deps.clock ?? Date.now;
+    if (deps.metrics) alertHookMetrics(deps.metrics, this);
+  }
+
+  /** The bus once connected (undefined before), for metrics. */
+  get bus(): Bus | undefined {
+    return this.#bus;
   }
 
   async start(): Promise<void> {

@@ -10,3 +10,4 @@ export * from './judge.js';
 export * from './outbox.js';
 export * from './sinks.js';
 export * from './email.js';
+export * from './metrics.js';

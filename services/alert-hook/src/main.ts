@@ -22,8 +22,8 @@ await runService({
   options: { 'check-config': { type: 'boolean', description: 'validate the configuration and exit' } },
   epilog: `Example: ${ENV_PREFIX}RULES='[{"name":"offline","kind":"offline","for_ms":60000}]'
 See services/alert-hook/README.md for the rules.`,
-  async start({ config, logger, connect }) {
-    const hook = new AlertHook({ config, logger, connect });
+  async start({ config, logger, connect, metrics }) {
+    const hook = new AlertHook({ config, logger, connect, metrics });
     await hook.start();
     return hook;
   },

@@ -2,7 +2,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { Cron } from 'croner';
 import { MqttConnectionSchema } from '@wattbus/bus';
 import { InfluxConnectionSchema } from '@wattbus/influx';
-import { ConfigError, loadConfig } from '@wattbus/runtime';
+import { adminSchema, ConfigError, loadConfig } from '@wattbus/runtime';
 
 export const KeepSchema = Type.Object(
   {
@@ -87,6 +87,7 @@ export const BackupConfigSchema = Type.Object(
       default: {},
       description: 'The broker the `run` service publishes its health on (wattbus/health/backup).',
     }),
+    admin: adminSchema(9476),
   },
   { additionalProperties: false },
 );

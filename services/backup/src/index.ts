@@ -28,3 +28,4 @@ export {
 export { periodReader, planRotation, type RotationPlan } from './rotation.js';
 export { BackupService, decideKind, type RunResult } from './service.js';
 export { checkChecksums, verifyBackup, type VerifyProblem, type VerifyResult } from './verify.js';
+export * from './metrics.js';

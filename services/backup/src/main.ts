@@ -1,5 +1,5 @@
 import { busConnection } from '@wattbus/bus';
-import { runService, type Logger } from '@wattbus/runtime';
+import { busMetrics, runService, type Logger } from '@wattbus/runtime';
 import { commandList, commandNow, commandRestore, commandVerify, type CommandIo } from './cli.js';
 import { BackupConfigSchema, checkBackupConfig, ENV_PREFIX } from './config.js';
 import { HealthReporter, SERVICE_NAME } from './health-reporter.js';
@@ -62,9 +62,15 @@ await runService({
   epilog: 'See services/backup/README.md and docs/backup.md.',
   // A run in progress finishes; a killed one leaves only a .partial directory.
   stopTimeoutMs: () => 60_000,
-  async start({ config, logger, connect }) {
+  async start({ config, logger, connect, metrics }) {
     const bus = await connect({ ...busConnection(config.mqtt), service: SERVICE_NAME });
-    const service = new BackupService({ config, logger, health: new HealthReporter({ bus, logger }) });
+    busMetrics(metrics, () => bus);
+    const service = new BackupService({
+      config,
+      logger,
+      health: new HealthReporter({ bus, logger }),
+      metrics,
+    });
     await service.start();
     logger.info(
       { schedule: config.schedule, full_schedule: config.full_schedule, directory: config.directory },

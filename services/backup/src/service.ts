@@ -1,9 +1,10 @@
-import type { Logger } from '@wattbus/runtime';
+import type { Logger, ServiceMetrics } from '@wattbus/runtime';
 import { BackupWriter, type BackupProgress } from './backup.js';
 import { chainOf, readCatalog, removeDirectory, type Catalog, type CatalogEntry } from './catalog.js';
 import { systemClock, type Clock } from './clock.js';
 import { cronOf, type BackupConfig } from './config.js';
 import type { HealthReporter } from './health-reporter.js';
+import { backupMetrics } from './metrics.js';
 import { planRotation } from './rotation.js';
 
 /** Node timers overflow above 2^31-1 ms (24.8 days); longer waits are taken in steps. */
@@ -15,6 +16,15 @@ export interface BackupServiceDeps {
   clock?: Clock;
   /** Where runs (failures and recoveries) are reported; absent for one-shot commands. */
   health?: HealthReporter;
+  /** Runs by result and the last good one go here. */
+  metrics?: ServiceMetrics;
+}
+
+export interface BackupServiceMetrics {
+  runs_ok: number;
+  runs_failed: number;
+  last_success_ms: number | undefined;
+  last_duration_ms: number | undefined;
 }
 
 export interface RunResult {
@@ -70,11 +80,22 @@ export class BackupService {
   #running: Promise<RunResult> | undefined;
   #stopped = true;
   #lastSlot = -Infinity;
+  #metrics: BackupServiceMetrics = {
+    runs_ok: 0,
+    runs_failed: 0,
+    last_success_ms: undefined,
+    last_duration_ms: undefined,
+  };
 
   constructor(deps: BackupServiceDeps) {
     this.#deps = deps;
     this.#clock = deps.clock ?? systemClock;
     this.#writer = new BackupWriter({ config: deps.config, logger: deps.logger });
+    if (deps.metrics) backupMetrics(deps.metrics, this);
+  }
+
+  metrics(): BackupServiceMetrics {
+    return { ...this.#metrics };
   }
 
   async start(): Promise<void> {
@@ -131,6 +152,13 @@ export class BackupService {
       );
     }
     result.duration_ms = Math.max(0, this.#clock.now() - started);
+    this.#metrics.last_duration_ms = result.duration_ms;
+    if (result.ok) {
+      this.#metrics.runs_ok++;
+      this.#metrics.last_success_ms = this.#clock.now();
+    } else {
+      this.#metrics.runs_failed++;
+    }
     if (health) {
       const detail = result.ok
         ? `backup ${result.entry!.manifest.id} (${result.kind}, ${result.entry!.manifest.points} points)`

@@ -3,12 +3,14 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { Bus } from '@wattbus/bus';
 import { ServiceHealthSchema, validator, type ServiceHealth } from '@wattbus/contracts';
-import { silentLogger } from '@wattbus/runtime';
+import { ServiceMetrics, silentLogger } from '@wattbus/runtime';
 import {
+  checkMetrics,
   freePort,
   runProgram,
   startAedes,
   startInflux,
+  valueOf,
   type AedesServer,
   type InfluxServer,
 } from '@wattbus/testing';
@@ -90,6 +92,28 @@ describe('health reports', () => {
     const recovered = await nextRunReport(2);
     assert.equal(recovered.ready, true);
     assert.match(recovered.checks.backup?.detail ?? '', /^backup \S+-full \(full, 0 points\)$/);
+  });
+
+  test('counts runs by result and the last good one in its Prometheus metrics', async () => {
+    const run = async (influxUrl: string) => {
+      const metrics = new ServiceMetrics('backup', { processMetrics: false });
+      await new BackupService({
+        config: makeConfig({ influx: { url: influxUrl, database: 'wattbus' }, directory: dir.path }),
+        logger: silentLogger(),
+        metrics,
+      }).runOnce();
+      return metrics.registry.metrics();
+    };
+    const failed = await run(`http://127.0.0.1:${await freePort()}`);
+    assert.equal(valueOf(failed, 'wattbus_backup_runs_total', { result: 'failed' }), 1);
+    assert.equal(valueOf(failed, 'wattbus_backup_runs_total', { result: 'ok' }), 0);
+    assert.equal(valueOf(failed, 'wattbus_backup_last_success_timestamp_seconds'), undefined);
+    const before = Date.now() / 1000;
+    const good = await run(influx.url);
+    assert.equal(valueOf(good, 'wattbus_backup_runs_total', { result: 'ok' }), 1);
+    assert.ok((valueOf(good, 'wattbus_backup_last_success_timestamp_seconds') ?? 0) >= before);
+    const lint = checkMetrics(good);
+    assert.ok(lint.ok, lint.problems);
   });
 
   test('main run: backs up on its schedule, reports health, stops on SIGTERM', async () => {

@@ -2,15 +2,19 @@ import type { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { Aedes, type AuthenticateError, type AuthErrorCode, type Client } from 'aedes';
 import type { Logger } from 'pino';
+import type { ServiceMetrics } from '@wattbus/runtime';
 import { Authenticator, type Principal } from './authenticator.js';
+import { clusterParts, type ClusterParts } from './cluster.js';
 import type { BrokerConfig } from './config.js';
 import { listenTcp, listenWebSocket, type Listener } from './listeners.js';
-import { BrokerCounters, StatsReporter, type BrokerMetrics } from './metrics.js';
+import { BrokerCounters, StatsReporter, brokerPrometheusMetrics, type BrokerMetrics } from './metrics.js';
 
 export interface BrokerDependencies {
   /** Already validated, with defaults filled in: see `parseBrokerConfig`. */
   config: BrokerConfig;
   logger: Logger;
+  /** Clients, messages, auth failures and ACL denials go here. */
+  metrics?: ServiceMetrics;
 }
 
 export interface BrokerPorts {
@@ -30,6 +34,7 @@ const NOT_AUTHORIZED = 5 as AuthErrorCode;
 
 interface Running {
   aedes: Aedes;
+  cluster: ClusterParts | undefined;
   listeners: Listener[];
   stats: StatsReporter;
   ports: BrokerPorts;
@@ -37,7 +42,8 @@ interface Running {
 
 /**
  * The MQTT broker: aedes behind TCP and, optionally, WebSocket listeners, with users, per-user
- * topic ACLs and metrics. MQTT 3.1.1 only (aedes has no MQTT 5).
+ * topic ACLs and metrics. MQTT 3.1.1 only (aedes has no MQTT 5). With `cluster`, one node of a
+ * broker whose nodes share a Redis (see cluster.ts).
  */
 export class Broker {
   readonly #config: BrokerConfig;
@@ -50,6 +56,7 @@ export class Broker {
   constructor(dependencies: BrokerDependencies) {
     this.#config = dependencies.config;
     this.#logger = dependencies.logger;
+    if (dependencies.metrics) brokerPrometheusMetrics(dependencies.metrics, () => this.metrics());
   }
 
   /** Listens on `port` (and `ws_port`); resolves with the ports actually bound. */
@@ -80,6 +87,8 @@ export class Broker {
     const timeoutMs = this.#config.stop_timeout_ms;
     const listenersClosed = Promise.all(running.listeners.map((listener) => listener.close()));
     const aedesClosed = await settlesWithin(closeAedes(running.aedes), timeoutMs);
+    // Redis away: its client would wait for it forever.
+    if (running.cluster) await settlesWithin(running.cluster.close(), timeoutMs);
     // What is left never finished its CONNECT, or did not go when asked to.
     for (const listener of running.listeners) {
       listener.destroyConnections();
@@ -128,7 +137,14 @@ export class Broker {
   }
 
   async #open(): Promise<Running> {
-    const aedes = await this.#createAedes();
+    const cluster = this.#config.cluster ? clusterParts(this.#config.cluster) : undefined;
+    let aedes: Aedes;
+    try {
+      aedes = await this.#createAedes(cluster);
+    } catch (error) {
+      await cluster?.close();
+      throw error;
+    }
     const listeners: Listener[] = [];
     const { host, port, ws_port } = this.#config;
     const onError = (error: Error) => this.#logger.error({ err: error }, 'listener error');
@@ -143,6 +159,7 @@ export class Broker {
     } catch (error) {
       await Promise.all(listeners.map((listener) => listener.close()));
       await closeAedes(aedes);
+      await cluster?.close();
       throw error;
     }
     const [tcp, webSocket] = listeners as [Listener, Listener | undefined];
@@ -156,13 +173,14 @@ export class Broker {
     const ports: BrokerPorts = webSocket
       ? { mqttPort: tcp.port, wsPort: webSocket.port }
       : { mqttPort: tcp.port };
-    this.#running = { aedes, listeners, stats, ports };
+    this.#running = { aedes, cluster, listeners, stats, ports };
     return this.#running;
   }
 
-  #createAedes(): Promise<Aedes> {
+  #createAedes(cluster: ClusterParts | undefined): Promise<Aedes> {
     const authenticator = new Authenticator(this.#config.users, this.#config.anonymous);
     return Aedes.createBroker({
+      ...cluster?.options,
       authenticate: (client, username, password, done) => {
         authenticator.authenticate(username, password).then(
           (result) => {

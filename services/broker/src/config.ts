@@ -1,6 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { Ajv, type ErrorObject } from 'ajv';
-import { ConfigError, loadConfig } from '@wattbus/runtime';
+import { adminSchema, ConfigError, loadConfig } from '@wattbus/runtime';
 import { isValidTopicFilter, USERNAME_PLACEHOLDER } from './acl.js';
 import { PASSWORD_HASH_PATTERN, parsePasswordHash, PasswordHashFormatError } from './passwords.js';
 
@@ -65,6 +65,43 @@ export const BrokerConfigSchema = Type.Object(
       description: 'Who may connect, and the topics each may publish and subscribe to.',
     }),
     anonymous: AnonymousAccessSchema,
+    cluster: Type.Optional(
+      Type.Object(
+        {
+          redis_url: Type.String({
+            pattern: '^rediss?://[^/?#]+(/[0-9]+)?$',
+            description:
+              'Redis every node of the cluster shares (redis://[user:password@]host[:port][/db], rediss:// for TLS): messages between nodes, retained messages, sessions and wills live there.',
+            errorMessage: 'must be a redis:// or rediss:// URL, e.g. redis://127.0.0.1:6379/0',
+          }),
+          node_id: Type.Optional(
+            Type.String({
+              pattern: '^[A-Za-z0-9_-]+$',
+              maxLength: 64,
+              description:
+                "This node's id, unique in the cluster (random when unset); it names the node's $SYS topics.",
+            }),
+          ),
+          heartbeat_interval_ms: Type.Integer({
+            minimum: 1000,
+            default: 60_000,
+            description:
+              'How often a node tells the others it is alive; when a node misses 3, the others publish the wills of its clients.',
+          }),
+          max_session_delivery: Type.Integer({
+            minimum: 1,
+            default: 100_000,
+            description:
+              'Most queued messages a persistent session gets when it reconnects (the rest on its next reconnect); aedes-persistence-redis defaults to 1000.',
+          }),
+        },
+        {
+          additionalProperties: false,
+          description:
+            'Run as one node of a clustered broker (aedes with mqemitter-redis and aedes-persistence-redis); unset: a single node keeping everything in memory.',
+        },
+      ),
+    ),
     stats_interval_ms: Type.Integer({
       minimum: 0,
       default: 60000,
@@ -82,6 +119,7 @@ export const BrokerConfigSchema = Type.Object(
           "Topic prefix of the broker's own health record, {base}/health/broker (default wattbus).",
       }),
     ),
+    admin: adminSchema(9477),
   },
   { additionalProperties: false },
 );

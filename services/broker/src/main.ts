@@ -25,11 +25,11 @@ await runService({
   epilog: 'Without a command it runs the broker. See services/broker/README.md for every key.',
   // The broker's own stop_timeout_ms cuts the clients that do not go; leave it room.
   stopTimeoutMs: (config) => config.stop_timeout_ms + 5_000,
-  async start({ config, logger }) {
+  async start({ config, logger, metrics }) {
     if (config.users.length === 0 && !config.anonymous.enabled) {
       logger.warn('no users and anonymous access disabled: every client will be refused');
     }
-    const broker = new Broker({ config, logger });
+    const broker = new Broker({ config, logger, metrics });
     const ports = await broker.start();
     // The broker is the bus: it publishes its health to itself, as no client.
     const health = new HealthPublisher({

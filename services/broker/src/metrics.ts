@@ -1,3 +1,4 @@
+import type { ServiceMetrics } from '@wattbus/runtime';
 import type { Logger } from 'pino';
 
 export interface BrokerMetrics {
@@ -55,4 +56,24 @@ export class StatsReporter {
     clearInterval(this.#timer);
     this.#timer = undefined;
   }
+}
+
+/** The broker's counters as Prometheus metrics, read at each scrape. */
+export function brokerPrometheusMetrics(metrics: ServiceMetrics, read: () => BrokerMetrics): void {
+  metrics.gauge('wattbus_broker_clients_connected', 'Clients connected.', () => read().clients_connected);
+  metrics.counter(
+    'wattbus_broker_messages_published_total',
+    'PUBLISH packets from clients (wills included) that passed the ACL.',
+    () => read().messages_published,
+  );
+  metrics.counter(
+    'wattbus_broker_auth_failures_total',
+    'CONNECTs refused: unknown user, wrong password, or anonymous while disabled.',
+    () => read().auth_failures,
+  );
+  metrics.counter(
+    'wattbus_broker_acl_denials_total',
+    'PUBLISH and SUBSCRIBE requests refused by the ACL.',
+    () => read().acl_denials,
+  );
 }

@@ -32,6 +32,7 @@ describe('parseBrokerConfig', () => {
       anonymous: { enabled: false, publish: [], subscribe: [] },
       stats_interval_ms: 60000,
       stop_timeout_ms: 5000,
+      admin: { enabled: true, host: '127.0.0.1', port: 9477 },
     });
     assert.deepEqual(parseBrokerConfig(null), parseBrokerConfig({}));
   });

@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { ApiScopeSchema, DEFAULT_BASE_TOPIC } from '@wattbus/contracts';
+import { adminSchema } from '@wattbus/runtime';
 
 export const ENV_PREFIX = 'WATTBUS_GATEWAY_';
 
@@ -97,6 +98,12 @@ export const GatewayConfigSchema = Type.Object(
       default: 16_384,
       description: 'Larger request bodies get 413.',
     }),
+    max_event_streams: Type.Integer({
+      minimum: 0,
+      default: 100,
+      description:
+        'Live event streams (GET /api/v1/events, the dashboard) open at once; beyond it 503. They do not count in max_in_flight.',
+    }),
     unknown_devices: Type.Union([Type.Literal('not_found'), Type.Literal('forward')], {
       default: 'not_found',
       description:
@@ -107,6 +114,7 @@ export const GatewayConfigSchema = Type.Object(
       default: 15_000,
       description: 'How long stop() lets in-flight requests finish before closing their connections.',
     }),
+    admin: adminSchema(9474),
   },
   { additionalProperties: false },
 );

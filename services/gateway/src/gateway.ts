@@ -2,11 +2,13 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Bus } from '@wattbus/bus';
 import { Fleet } from '@wattbus/fleet';
-import { Health, HealthPublisher, type Logger } from '@wattbus/runtime';
+import { Health, HealthPublisher, type Logger, type ServiceMetrics } from '@wattbus/runtime';
 import { ApiKeys } from './api-keys.js';
 import type { GatewayConfig } from './config.js';
 import { createHttpApp } from './http-app.js';
 import { InFlight } from './in-flight.js';
+import { LiveEvents } from './live-events.js';
+import { gatewayMetrics, type RequestDone } from './metrics.js';
 import { ROUTES, type Route } from './routes.js';
 import { OpenApiSpec } from './spec.js';
 
@@ -19,11 +21,14 @@ export interface GatewayDeps {
   spec?: OpenApiSpec;
   /** Defaults to ROUTES; a test may swap one. */
   routes?: Record<string, Route>;
+  /** Requests by method/status with latency, in flight, and the bus go here. */
+  metrics?: ServiceMetrics;
 }
 
 export interface GatewayMetrics {
   in_flight: number;
   known_devices: number;
+  event_streams: number;
 }
 
 /**
@@ -38,13 +43,16 @@ export class Gateway {
   /** Which devices exist (retained metas): a command for another is answered 404 at once. */
   #fleet: Fleet | undefined;
   #inFlight: InFlight;
+  #events: LiveEvents | undefined;
   #stopping = false;
   #unwatch: (() => void) | undefined;
   #publisher: HealthPublisher | undefined;
+  #requestDone: ((request: RequestDone) => void) | undefined;
 
   constructor(deps: GatewayDeps) {
     this.#deps = deps;
     this.#inFlight = new InFlight(deps.config.max_in_flight);
+    if (deps.metrics) this.#requestDone = gatewayMetrics(deps.metrics, this);
   }
 
   /** Listens and returns the bound address (port 0 picks a free one). */
@@ -57,6 +65,7 @@ export class Gateway {
     await this.#fleet.start();
     await this.#fleet.retainedDelivered();
     this.health.set('devices', true);
+    this.#events = new LiveEvents({ bus, logger, maxStreams: config.max_event_streams });
     const apiKeys = new ApiKeys(config.api_keys);
     if (apiKeys.size === 0) logger.warn('no API keys configured: every API request will get 401');
     const app = createHttpApp({
@@ -65,11 +74,13 @@ export class Gateway {
       routes: this.#deps.routes ?? ROUTES,
       bus,
       directory: this.#fleet,
+      events: this.#events,
       health: this.health,
       apiKeys,
       logger,
       inFlight: this.#inFlight,
       stopping: () => this.#stopping,
+      requestDone: this.#requestDone,
     });
     const server = createServer(app);
     // Keep-alive sockets must outlive a typical client's idle timeout, but not forever.
@@ -100,19 +111,34 @@ export class Gateway {
     return { url, port };
   }
 
+  get bus(): Bus {
+    return this.#deps.bus;
+  }
+
   /** The devices agents announced (undefined before start). */
   get devices(): Fleet | undefined {
     return this.#fleet;
   }
 
+  /** The live event streams (undefined before start). */
+  get events(): LiveEvents | undefined {
+    return this.#events;
+  }
+
   metrics(): GatewayMetrics {
-    return { in_flight: this.#inFlight.count, known_devices: this.#fleet?.size ?? 0 };
+    return {
+      in_flight: this.#inFlight.count,
+      known_devices: this.#fleet?.size ?? 0,
+      event_streams: this.#events?.size ?? 0,
+    };
   }
 
   async stop(): Promise<void> {
     if (this.#stopping) return;
     this.#stopping = true;
     this.health.set('shutdown', false, 'stopping');
+    // Event streams never finish by themselves: end them first, so only real requests are waited for.
+    await this.#events?.stop();
     await this.#publisher?.stop();
     const server = this.#server;
     if (server) {

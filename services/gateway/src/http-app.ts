@@ -12,7 +12,10 @@ import type { Fleet } from '@wattbus/fleet';
 import type { Health, Logger } from '@wattbus/runtime';
 import { presentedKey, type ApiClient, type ApiKeys } from './api-keys.js';
 import type { GatewayConfig } from './config.js';
+import { dashboardRouter } from './dashboard.js';
 import { InFlight } from './in-flight.js';
+import type { LiveEvents } from './live-events.js';
+import type { RequestDone } from './metrics.js';
 import { HttpProblem, renderProblem, toHttpProblem } from './problem.js';
 import type { Route, RouteContext } from './routes.js';
 import type { OpenApiSpec, Operation } from './spec.js';
@@ -24,12 +27,15 @@ export interface HttpAppDeps {
   bus: Bus;
   /** Which devices exist. */
   directory: Fleet;
+  events: LiveEvents;
   health: Health;
   apiKeys: ApiKeys;
   logger: Logger;
   inFlight: InFlight;
   /** True once stop() began: new API requests get 503 and `Connection: close`. */
   stopping: () => boolean;
+  /** Told of every finished request (metrics). */
+  requestDone?: (request: RequestDone) => void;
 }
 
 interface Locals {
@@ -53,9 +59,10 @@ export function createHttpApp(deps: HttpAppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
-  app.use(requestIdAndLog(deps.logger));
+  app.use(requestIdAndLog(deps.logger, deps.requestDone));
   if (deps.config.cors_origins.length > 0) app.use(cors(deps.config.cors_origins));
 
+  app.use(dashboardRouter(deps.logger));
   app.get('/openapi.json', (_req, res) => {
     res.json(deps.spec.document);
   });
@@ -77,7 +84,8 @@ export function createHttpApp(deps: HttpAppDeps): Express {
         next();
       },
     ];
-    if (route.kind !== 'local') handlers.push(admit(deps), authenticate(deps.apiKeys, operation));
+    if (route.kind === 'query' || route.kind === 'device') handlers.push(admit(deps));
+    handlers.push(authenticate(deps.apiKeys, operation));
     if (operation.hasBody) handlers.push(...jsonBody(deps.config.max_body_bytes));
     handlers.push(handle(deps, operation, route));
     app[operation.method](operation.expressPath, ...handlers);
@@ -124,7 +132,7 @@ function checkRoutesMatchSpec(spec: OpenApiSpec, routes: Record<string, Route>):
   }
 }
 
-function requestIdAndLog(logger: Logger): RequestHandler {
+function requestIdAndLog(logger: Logger, requestDone: HttpAppDeps['requestDone']): RequestHandler {
   return (req, res, next) => {
     const started = performance.now();
     const requestId = randomUUID();
@@ -148,6 +156,12 @@ function requestIdAndLog(logger: Logger): RequestHandler {
       };
       if (status >= 500 && status !== 503) logger.warn(line, 'request');
       else logger.info(line, 'request');
+      requestDone?.({
+        method: req.method,
+        operation: line.operation ?? 'none',
+        status,
+        duration_ms: line.duration_ms,
+      });
     });
     next();
   };
@@ -255,7 +269,7 @@ function jsonBody(limitBytes: number): RequestHandler[] {
 }
 
 function handle(deps: HttpAppDeps, operation: Operation, route: Route): RequestHandler {
-  const { config, bus, spec, directory, health } = deps;
+  const { config, bus, spec, directory, events, health } = deps;
   const timeoutMs =
     config.route_timeouts_ms[operation.operationId] ??
     (route.kind === 'device' ? config.device_timeout_ms : config.query_timeout_ms);
@@ -274,6 +288,8 @@ function handle(deps: HttpAppDeps, operation: Operation, route: Route): RequestH
       topics: bus.topics,
       health,
       directory,
+      events,
+      client: locals(res).client,
       call: (topic, params) => {
         // Fail fast: mqtt.js would queue the request offline and the client would wait for the deadline.
         if (!bus.connected) {
@@ -293,6 +309,7 @@ function handle(deps: HttpAppDeps, operation: Operation, route: Route): RequestH
       },
     };
     const result = await route.handle(context);
+    if (result.stream) return result.stream(res);
     if (res.writableEnded || res.destroyed) return;
     res.status(result.status).json(result.body);
   };

@@ -32,9 +32,9 @@ await runService({
   epilog: 'Without a command it runs the gateway. See services/gateway/README.md for every key.',
   // stop() itself gives in-flight requests stop_timeout_ms; leave it room to close the rest.
   stopTimeoutMs: (config) => config.stop_timeout_ms + 5_000,
-  async start({ config, logger, connect }) {
+  async start({ config, logger, connect, metrics }) {
     const bus = await connectGatewayBus(config, logger, connect);
-    const gateway = new Gateway({ config, bus, logger });
+    const gateway = new Gateway({ config, bus, logger, metrics });
     await gateway.start();
     return gateway;
   },

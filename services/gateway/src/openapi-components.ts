@@ -1,9 +1,12 @@
 import type { TSchema } from '@sinclair/typebox';
 import {
+  ApiKeyInfoSchema,
   AlertListParamsSchema,
   AlertListResultSchema,
   DeviceIdSchema,
   DeviceStateSchema,
+  LiveEventSchema,
+  LiveEventsParamsSchema,
   LivenessSchema,
   ProblemSchema,
   QUERY_SCHEMAS,
@@ -26,6 +29,9 @@ export const API_SCHEMAS: Record<string, TSchema> = {
   SetPowerParams: SetPowerParamsSchema,
   AlertListParams: AlertListParamsSchema,
   AlertListResult: AlertListResultSchema,
+  ApiKeyInfo: ApiKeyInfoSchema,
+  LiveEvent: LiveEventSchema,
+  LiveEventsParams: LiveEventsParamsSchema,
 };
 
 const DATA_KEYWORDS = new Set(['examples', 'example', 'default', 'const', 'enum']);

@@ -1,17 +1,22 @@
+import type { ServerResponse } from 'node:http';
 import type { TSchema } from '@sinclair/typebox';
 import type { Topics } from '@wattbus/contracts';
 import {
+  AlertListParamsSchema,
   AlertListResultSchema,
   AlertTopics,
   DeviceStateSchema,
   QUERY_METHODS,
   validator,
   type DevicesResult,
+  type LiveEventsParams,
   type QueryMethod,
   type SetPowerParams,
 } from '@wattbus/contracts';
 import type { Fleet } from '@wattbus/fleet';
 import type { Health } from '@wattbus/runtime';
+import type { ApiClient } from './api-keys.js';
+import type { LiveEvents } from './live-events.js';
 import { HttpProblem } from './problem.js';
 import type { RequestInput } from './spec.js';
 
@@ -25,16 +30,32 @@ export interface RouteContext {
   health: Health;
   /** Which devices exist. */
   directory: Fleet;
+  /** The live event streams (GET /api/v1/events). */
+  events: LiveEvents;
+  /** Who presented the key; undefined on routes that need none. */
+  client: ApiClient | undefined;
 }
 
 export interface RouteResult {
   status: number;
-  body: unknown;
+  body?: unknown;
+  /** A streaming answer (server-sent events) writes the response itself. */
+  stream?: (response: ServerResponse) => Promise<void>;
 }
 
 export interface Route {
-  /** Which default timeout applies: device commands are shorter than queries. */
-  kind: 'query' | 'device' | 'local';
+  /**
+   * query/device: one MQTT request, counted in flight, with that kind's default timeout (device
+   * commands are shorter); local: answered by the gateway itself; stream: a long-lived response
+   * that is not counted in flight (it would hold a slot for hours) and is ended by stop().
+   */
+  kind: 'query' | 'device' | 'local' | 'stream';
+  /**
+   * The bus params this route forwards: the query parameters as they are, plus path parameters
+   * renamed (`id` → `device`); `schema` is what the answering service validates them with. A test
+   * checks that openapi.yaml documents exactly these keys.
+   */
+  forwards?: { schema: TSchema; path: Record<string, string> };
   handle(context: RouteContext): Promise<RouteResult> | RouteResult;
 }
 
@@ -70,6 +91,7 @@ const queryResults = Object.fromEntries(
 function queryRoute(method: QueryMethod, withDevice = false): Route {
   return {
     kind: 'query',
+    forwards: { schema: QUERY_METHODS[method].params, path: withDevice ? { id: 'device' } : {} },
     async handle({ input, topics, call }) {
       const params = withDevice ? { ...input.query, device: input.path.id } : { ...input.query };
       return ok(queryResults[method](await call(topics.queryRequest(method), params)));
@@ -110,6 +132,19 @@ export const ROUTES: Record<string, Route> = {
     },
   },
 
+  whoAmI: {
+    kind: 'local',
+    handle: ({ client }) => ok({ name: client!.name, scopes: client!.scopes }),
+  },
+
+  streamEvents: {
+    kind: 'stream',
+    handle: ({ input, events }) => ({
+      status: 200,
+      stream: (response) => events.open(response, input.query as LiveEventsParams),
+    }),
+  },
+
   getLatest: queryRoute('latest'),
   getReadings: queryRoute('readings', true),
   getEnergy: queryRoute('energy', true),
@@ -119,6 +154,7 @@ export const ROUTES: Record<string, Route> = {
   // Answered by the alert hook; the query parameters are AlertListParams as they are.
   listAlerts: {
     kind: 'query',
+    forwards: { schema: AlertListParamsSchema, path: {} },
     async handle({ input, topics, call }) {
       return ok(alertList(await call(new AlertTopics(topics.base).request('list'), { ...input.query })));
     },

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormatsPlugin from 'ajv-formats';
 import { parse as parseYaml } from 'yaml';
-import { API_SCOPES, type ApiScope } from '@wattbus/contracts';
+import { API_SCOPES, STORABLE_RANGE_MESSAGE, isStorableRangeError, type ApiScope } from '@wattbus/contracts';
 import { HttpProblem, type ProblemParameter } from './problem.js';
 
 /** The repository's openapi.yaml: the REST contract the gateway validates against and serves. */
@@ -321,7 +321,8 @@ function parameterErrors(
     }
     const [name = '', ...rest] = error.instancePath.slice(1).split('/');
     const inner = rest.length > 0 ? ` (/${rest.join('/')})` : '';
-    return { parameter: { name, in: where }, message: `${error.message ?? 'is invalid'}${inner}` };
+    const message = isStorableRangeError(error) ? STORABLE_RANGE_MESSAGE : (error.message ?? 'is invalid');
+    return { parameter: { name, in: where }, message: `${message}${inner}` };
   });
 }
 

@@ -43,6 +43,34 @@ describe('openapi.yaml', () => {
     assert.match(`${stdout}${stderr}`, /Your API description is valid/);
   });
 
+  it('documents exactly the params each forwarding route sends: every one the contract accepts, and no other', () => {
+    type Parameter = Record<string, string>;
+    type Operation = { operationId?: string; parameters?: Parameter[] };
+    const document = parseYaml(readFileSync(OPENAPI_FILE, 'utf8')) as {
+      paths: Record<string, Record<string, Operation> & { parameters?: Parameter[] }>;
+      components: { parameters: Record<string, Parameter> };
+    };
+    const resolve = (parameter: Parameter) =>
+      parameter.$ref ? document.components.parameters[parameter.$ref.split('/').pop()!]! : parameter;
+    let checked = 0;
+    for (const { parameters: shared = [], ...operations } of Object.values(document.paths)) {
+      for (const operation of Object.values(operations) as Operation[]) {
+        const forwards = operation.operationId ? ROUTES[operation.operationId]?.forwards : undefined;
+        if (!forwards) continue;
+        const parameters = [...shared, ...(operation.parameters ?? [])].map(resolve);
+        const documented = parameters.flatMap((parameter) => {
+          if (parameter.in === 'query') return [parameter.name!];
+          const renamed = forwards.path[parameter.name!];
+          return renamed ? [renamed] : [];
+        });
+        const accepted = Object.keys((forwards.schema as unknown as { properties: object }).properties);
+        assert.deepEqual(documented.sort(), accepted.sort(), operation.operationId);
+        checked++;
+      }
+    }
+    assert.equal(checked, 7, 'devices, latest, readings, energy, totals, cost and the alert list');
+  });
+
   it('has a handler for every operation and an operation for every handler', () => {
     assert.deepEqual(
       spec.operations.map((operation) => operation.operationId).sort(),

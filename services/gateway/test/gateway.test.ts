@@ -422,6 +422,27 @@ describe('gateway (aedes, in-test component handlers)', () => {
     }
   });
 
+  it('dates outside what InfluxDB stores: 400 naming the allowed range (never a 502 from the store)', async () => {
+    const calls = alertCalls.length;
+    const to = '9999-12-31T23:59:59.999999999Z';
+    for (const path of [
+      `/api/v1/energy/totals?from=2026-11-01T00:00:00Z&to=${to}&group_by=kind`,
+      `/api/v1/cost?from=2026-11-01T00:00:00Z&to=${to}`,
+      `/api/v1/alerts?from=2026-11-01T00:00:00Z&to=${to}`,
+      `/api/v1/devices/desk-1/energy?from=1500-01-01T00:00:00Z&to=2026-11-01T00:00:00Z&every=1d`,
+    ]) {
+      const response = await api.get(path);
+      assert.equal(response.status, 400, `${path}: ${response.text}`);
+      assert.equal(problem(response).code, 'INVALID_PARAMS');
+      assert.match(
+        String(problem(response).detail),
+        /'(to|from)': must be from 1678-01-01T00:00:00\.000Z to before 2262-01-01T00:00:00\.000Z/,
+        path,
+      );
+    }
+    assert.equal(alertCalls.length, calls, 'never sent to the alert hook');
+  });
+
   it('bad bodies: not JSON 400, wrong key 400 naming it, not JSON content 415, too large 413', async () => {
     const path = '/api/v1/devices/desk-1/power';
     const notJson = await api.put(path, {

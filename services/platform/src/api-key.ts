@@ -1,6 +1,5 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { hashApiKey, makeApiKey } from '@wattbus/gateway';
+import { ensureSecretFile } from './secret-file.js';
 
 export interface LocalApiKey {
   key: string;
@@ -11,13 +10,6 @@ export interface LocalApiKey {
 
 /** The local API key (scopes read and control): made on first start, kept in a mode-600 file. */
 export function ensureApiKey(file: string): LocalApiKey {
-  if (existsSync(file)) {
-    const key = readFileSync(file, 'utf8').trim();
-    if (key.length > 0) return { key, hash: hashApiKey(key), file, created: false };
-  }
-  mkdirSync(dirname(file), { recursive: true });
-  const key = makeApiKey();
-  writeFileSync(file, `${key}\n`, { mode: 0o600 });
-  chmodSync(file, 0o600);
-  return { key, hash: hashApiKey(key), file, created: true };
+  const { value, created } = ensureSecretFile(file, makeApiKey);
+  return { key: value, hash: hashApiKey(value), file, created };
 }

@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { detectServer } from '@wattbus/influx';
-import { InfluxServer } from '@wattbus/testing';
+import { InfluxServer, MissingBinaryError } from '@wattbus/testing';
 
 /**
  * The platform's own influxd: the harness's InfluxServer with its data under the platform's data
@@ -15,7 +15,28 @@ export async function startLocalInflux(options: { dataDir: string; port: number 
         'or pick another port with --influx-port',
     );
   }
-  return new InfluxServer({ dir: resolve(options.dataDir, 'influxdb'), port: options.port }).start();
+  let server: InfluxServer;
+  try {
+    server = new InfluxServer({ dir: resolve(options.dataDir, 'influxdb'), port: options.port });
+  } catch (error) {
+    throw error instanceof MissingBinaryError ? new NoInfluxError() : error;
+  }
+  return server.start();
+}
+
+/** No influxd to start and no INFLUX_URL: the two ways out, for a user (not a test run). */
+export class NoInfluxError extends Error {
+  constructor() {
+    super(
+      [
+        'no InfluxDB: influxd is not installed here and INFLUX_URL is not set. Either',
+        '  - install it: bash scripts/setup.sh (on Debian/Ubuntu it runs apt-get install influxdb), or',
+        '  - use an InfluxDB you already run (1.x, or 2.x/3.x with the v1 API):',
+        '      INFLUX_URL=http://<host>:8086 npm start',
+      ].join('\n'),
+    );
+    this.name = 'NoInfluxError';
+  }
 }
 
 async function answersPing(url: string): Promise<boolean> {

@@ -1,9 +1,17 @@
 #!/usr/bin/env -S node --import tsx
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 import { Type } from '@sinclair/typebox';
+import { RegistryError } from '@wattbus/devices';
 import { runService, UsageError, type CliResult, type Logger } from '@wattbus/runtime';
 import { freePort } from '@wattbus/testing';
-import { Platform, type PlatformAddresses } from './platform.js';
+import { banner } from './banner.js';
+import type { ConsoleLog } from './console-log.js';
+import { AddressError } from './discovery/addresses.js';
+import { DISCOVERY_OPTIONS, discoverIntoFile, discoveryRequestOf } from './discovery/discover.js';
+import { NoInfluxError } from './local-influx.js';
+import { Platform } from './platform.js';
+import { createPlatformLogger } from './platform-logger.js';
 
 type CliValues = CliResult['values'];
 
@@ -44,36 +52,45 @@ function plugCount(values: CliValues): number {
   return value;
 }
 
-function banner(addresses: PlatformAddresses): string {
-  const key = addresses.apiKeyCreated
-    ? `${addresses.apiKey} (new; saved in ${addresses.apiKeyFile})`
-    : `in ${addresses.apiKeyFile}`;
-  return [
-    '',
-    'WattBus is running.',
-    `  REST API     ${addresses.restUrl}/api/v1/devices   (Authorization: Bearer $(cat ${addresses.apiKeyFile}))`,
-    `  Swagger UI   ${addresses.docsUrl}`,
-    `  MQTT         ${addresses.mqttUrl}   (anonymous read-only: mosquitto_sub -h 127.0.0.1 -p ${new URL(addresses.mqttUrl).port} -t 'wattbus/#' -v)`,
-    ...(addresses.wsUrl ? [`  MQTT/WS      ${addresses.wsUrl}`] : []),
-    `  InfluxDB     ${addresses.influxUrl}   database ${addresses.database}`,
-    `  API key      ${key}`,
-    'Ctrl-C stops everything.',
-    '',
-  ].join('\n');
+function devicesFileOf(values: CliValues): string {
+  return typeof values.devices === 'string'
+    ? values.devices
+    : join(String(values['data-dir']), 'devices.yaml');
 }
+
+/** The calm console, opened once the banner is out. */
+let consoleLog: ConsoleLog | undefined;
+let logDir: string | undefined;
 
 await runService({
   name: 'platform',
   summary:
-    'Runs the whole platform in one process: embedded MQTT broker, a simulated fleet (TP-Link and Shelly plugs, a Modbus meter), agent, storage hook, query component, alert hook and REST gateway, against a local InfluxDB.',
+    'Runs the whole platform in one process on your devices (data/devices.yaml): embedded MQTT broker, agent, storage hook, query component, alert hook and REST gateway, against a local InfluxDB. Without a devices file (or with --demo) it runs a simulated fleet. The discover command finds devices and adds them to the file.',
   // Flags only: the embedded platform wires every part itself (see platform.ts).
   schema: Type.Object({}, { additionalProperties: false }),
   envPrefix: 'WATTBUS_PLATFORM_',
   options: {
     'data-dir': {
       type: 'string',
-      description: 'where influxd data, the write-ahead log and the API key live',
+      description: 'where influxd data, the write-ahead log, passwords, the API key and logs live',
       default: './data',
+    },
+    devices: {
+      type: 'string',
+      description:
+        'your devices file, read and watched, never written by npm start (default: <data-dir>/devices.yaml)',
+    },
+    demo: { type: 'boolean', description: 'run the simulated fleet even when a devices file exists' },
+    discover: {
+      type: 'boolean',
+      description: 'first discover devices (options below) and add them to the devices file, then start',
+    },
+    ...DISCOVERY_OPTIONS,
+    'log-format': {
+      type: 'string',
+      description:
+        'console: banner and notable events, JSON logs in <data-dir>/logs; json: every log line to stdout',
+      default: 'console',
     },
     host: { type: 'string', description: 'address every listener binds to', default: '127.0.0.1' },
     'http-port': {
@@ -93,22 +110,64 @@ await runService({
       description:
         'port of the influxd started when INFLUX_URL is not set (default: 8086, or a free port if taken)',
     },
-    plugs: { type: 'string', description: 'number of simulated TP-Link plugs (1-8)', default: '6' },
+    'metrics-port': {
+      type: 'string',
+      description:
+        "Prometheus /metrics of every device and part (off: none) (default: 9233, tplink-plug-exporter's, or a free port if taken)",
+    },
+    plugs: {
+      type: 'string',
+      description: 'number of simulated TP-Link plugs of the demo (1-8)',
+      default: '6',
+    },
     'time-zone': {
       type: 'string',
       description: 'IANA zone of daily energy buckets',
       default: 'Europe/Berlin',
     },
   },
+  commands: {
+    discover: {
+      summary:
+        'find TP-Link Kasa plugs, Shellys and Modbus TCP meters at the addresses you name and add them to the devices file (npm run discover)',
+      async run({ cli: { values } }) {
+        process.stdout.write(
+          (await discoverIntoFile(discoveryRequestOf(values), devicesFileOf(values))).report,
+        );
+      },
+    },
+  },
   environment: ['INFLUX_URL', 'INFLUX_DATABASE'],
   epilog: `INFLUX_URL: use this InfluxDB instead of starting influxd (e.g. http://127.0.0.1:8086);
 INFLUX_DATABASE: its database (default wattbus).
 
+Discovery asks only the addresses you name: a broadcast goes to --broadcast or to the broadcast
+address of --interface; HTTP probes go to the --shelly addresses; Modbus to --modbus.
+  npm run discover -- --interface eth0 --shelly 192.168.1.0/24 --modbus 192.168.1.9@1
+  npm start -- --discover --interface eth0
+
 Stop with Ctrl-C (SIGINT) or SIGTERM: every part stops, influxd included; readings the storage
 hook accepted but had not written yet are replayed from its log on the next start.`,
-  async start({ cli: { values }, logger }) {
+  configErrors: [RegistryError, AddressError, NoInfluxError],
+  async logger({ values }) {
+    const format = values['log-format'];
+    if (format !== 'console' && format !== 'json') {
+      throw new UsageError(`--log-format must be console or json, got ${String(format)}`);
+    }
+    const made = await createPlatformLogger({ format, logDir: join(String(values['data-dir']), 'logs') });
+    consoleLog = made.console;
+    logDir = made.logDir;
+    return made.logger;
+  },
+  async start({ cli: { values }, logger, metrics }) {
     const plugs = plugCount(values);
+    const devicesFile = devicesFileOf(values);
+    if (values.discover) {
+      process.stdout.write((await discoverIntoFile(discoveryRequestOf(values), devicesFile)).report);
+    }
     const wsPort = values['ws-port'] === 'off' ? null : await port(values, 'ws-port', 9001, logger);
+    const metricsPort =
+      values['metrics-port'] === 'off' ? null : await port(values, 'metrics-port', 9233, logger);
     const platform = new Platform({
       options: {
         dataDir: String(values['data-dir']),
@@ -119,13 +178,18 @@ hook accepted but had not written yet are replayed from its log on the next star
         influxUrl: process.env.INFLUX_URL || undefined,
         influxPort: await port(values, 'influx-port', 8086, logger),
         database: process.env.INFLUX_DATABASE || 'wattbus',
+        devicesFile,
+        demo: values.demo === true,
         plugCount: plugs,
         timeZone: String(values['time-zone']),
+        metricsPort,
       },
       logger,
+      metrics,
     });
     const addresses = await platform.start();
-    process.stdout.write(banner(addresses));
+    process.stdout.write(banner(addresses, { logDir }));
+    consoleLog?.open();
     return platform;
   },
 });

@@ -1,20 +1,23 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import type { Logger } from 'pino';
-import { Agent, AgentConfigSchema } from '@wattbus/agent';
+import { Agent, AgentConfigSchema, RegistryWatcher } from '@wattbus/agent';
 import { AlertHook, parseAlertHookConfig } from '@wattbus/alert-hook';
 import { Broker, BrokerConfigSchema, hashPassword } from '@wattbus/broker';
 import { Bus } from '@wattbus/bus';
 import { loadRegistry } from '@wattbus/devices';
 import { ensureDatabase } from '@wattbus/influx';
-import { Gateway, GatewayConfigSchema, connectGatewayBus } from '@wattbus/gateway';
+import { Gateway, GatewayConfigSchema, connectGatewayBus, type ApiKeyEntry } from '@wattbus/gateway';
 import { QueryComponent, QueryConfigSchema } from '@wattbus/query';
-import { parseConfig } from '@wattbus/runtime';
+import { PrometheusHook, PrometheusHookConfigSchema } from '@wattbus/prometheus';
+import { parseConfig, serveMetrics, ServiceMetrics, type Registry } from '@wattbus/runtime';
 import { StorageHook, StorageHookConfigSchema } from '@wattbus/storage-hook';
 import { ensureApiKey } from './api-key.js';
+import { chooseFleetSource, type FleetSource } from './fleet-source.js';
 import { startLocalInflux } from './local-influx.js';
+import { brokerUsersOf, ensureMqttAccounts, type MqttAccount } from './mqtt-accounts.js';
 import { SimulatedFleet } from './simulated-fleet.js';
 
 export interface PlatformOptions {
@@ -28,8 +31,16 @@ export interface PlatformOptions {
   influxUrl?: string;
   influxPort: number;
   database: string;
+  /** The user's devices file; default `<dataDir>/devices.yaml`. */
+  devicesFile?: string;
+  /** Run the simulated fleet even when a devices file exists. */
+  demo: boolean;
   plugCount: number;
   timeZone: string;
+  /** More API keys besides the local one (e.g. a read-only key for a wall screen or a test). */
+  apiKeys?: ApiKeyEntry[];
+  /** /metrics of the Prometheus hook and every part; null or absent: none. */
+  metricsPort?: number | null;
 }
 
 export interface PlatformAddresses {
@@ -42,26 +53,46 @@ export interface PlatformAddresses {
   apiKeyFile: string;
   apiKey: string;
   apiKeyCreated: boolean;
+  /** Whose devices run, and how many the registry lists. */
+  fleet: FleetSource & { devices: number };
+  /** Broker accounts for clients outside this process. */
+  accounts: MqttAccount[];
+  metricsUrl?: string;
 }
 
 /** Internal MQTT user of the services in this process; its password is new on every start. */
 const PLATFORM_USER = 'platform';
 
 /**
- * The embedded default: one process runs the broker, a simulated fleet, the agent, the storage
- * hook, the query component and the gateway, against a local InfluxDB. Parts start in dependency
- * order and stop in reverse, so no reading accepted by the storage hook is lost on a stop.
+ * The embedded default: one process runs the broker, the agent (on the user's devices file, or on
+ * a simulated fleet), the storage hook, the query component, the alert hook and the gateway,
+ * against a local InfluxDB. Parts start in dependency order and stop in reverse, so no reading
+ * accepted by the storage hook is lost on a stop.
  */
 export class Platform {
-  readonly fleet: SimulatedFleet;
+  #fleet: SimulatedFleet | undefined;
   #options: PlatformOptions;
   #logger: Logger;
   #stops: { name: string; stop: () => Promise<void> }[] = [];
+  /** The process' metrics, then each part's (labelled service=<part>), all on one /metrics. */
+  #registries: Registry[] = [];
+  #processMetrics: ServiceMetrics;
 
-  constructor(deps: { options: PlatformOptions; logger: Logger }) {
+  constructor(deps: {
+    options: PlatformOptions;
+    logger: Logger;
+    /** The process' own metrics (the front door's); default a new registry labelled platform. */
+    metrics?: ServiceMetrics;
+  }) {
     this.#options = deps.options;
     this.#logger = deps.logger;
-    this.fleet = new SimulatedFleet({ plugCount: deps.options.plugCount });
+    this.#processMetrics = deps.metrics ?? new ServiceMetrics('platform');
+  }
+
+  /** The simulated devices, so tests and demos can look at them; only when the demo runs. */
+  get fleet(): SimulatedFleet {
+    if (!this.#fleet) throw new Error('no simulated fleet: the platform runs a devices file (see --demo)');
+    return this.#fleet;
   }
 
   async start(): Promise<PlatformAddresses> {
@@ -84,6 +115,12 @@ export class Platform {
     const dataDir = resolve(options.dataDir);
     mkdirSync(dataDir, { recursive: true });
     const log = (name: string) => this.#logger.child({ part: name });
+    this.#registries = [this.#processMetrics.registry];
+    const metrics = (service: string) => {
+      const part = new ServiceMetrics(service, { processMetrics: false });
+      this.#registries.push(part.registry);
+      return part;
+    };
 
     let influxUrl = options.influxUrl;
     if (!influxUrl) {
@@ -95,6 +132,7 @@ export class Platform {
     }
     const influx = { url: influxUrl, database: options.database };
 
+    const accounts = ensureMqttAccounts(dataDir);
     const password = randomBytes(24).toString('base64url');
     const broker = new Broker({
       config: parseConfig(
@@ -110,6 +148,7 @@ export class Platform {
               publish: ['#'],
               subscribe: ['#'],
             },
+            ...(await brokerUsersOf(accounts)),
           ],
           // On loopback anyone may watch (mosquitto_sub works out of the box); publishing needs a user.
           anonymous: { enabled: true, publish: [], subscribe: ['wattbus/#'] },
@@ -118,14 +157,15 @@ export class Platform {
         'the embedded broker',
       ),
       logger: log('broker'),
+      metrics: metrics('broker'),
     });
     const ports = await broker.start();
     this.#stops.push({ name: 'broker', stop: () => broker.stop() });
     const mqttUrl = `mqtt://${options.host}:${ports.mqttPort}`;
     const mqtt = { url: mqttUrl, username: PLATFORM_USER, password };
 
-    await this.fleet.start();
-    this.#stops.push({ name: 'simulated fleet', stop: () => this.fleet.stop() });
+    const source = chooseFleetSource({ dataDir, devicesFile: options.devicesFile, demo: options.demo });
+    if (source.kind === 'demo') await this.#startDemo(source.file);
 
     const storageHook = new StorageHook({
       config: parseConfig(
@@ -139,6 +179,7 @@ export class Platform {
         'the storage hook',
       ),
       logger: log('storage-hook'),
+      metrics: metrics('storage-hook'),
     });
     await storageHook.start();
     this.#stops.push({ name: 'storage hook', stop: () => storageHook.stop() });
@@ -180,28 +221,42 @@ export class Platform {
       ),
       bus: queryBus,
       logger: log('query'),
+      metrics: metrics('query'),
     });
     await query.start();
     this.#stops.push({ name: 'query component', stop: () => query.stop() });
 
-    const registryFile = join(dataDir, 'devices.yaml');
-    writeFileSync(registryFile, this.#registryYaml());
+    const registry = await loadRegistry(source.file);
     const agent = new Agent({
       config: parseConfig(
         AgentConfigSchema,
         {
           mqtt: { url: mqttUrl, username: PLATFORM_USER, password },
           id: 'embedded-agent',
-          registry_file: registryFile,
+          registry_file: source.file,
           answer_unknown_devices: true,
+          // A will covers a crash of the agent; here the broker would die with it. And 200 will
+          // connections cost 200 scrypt checks at start.
+          device_wills: false,
         },
         'the agent',
       ),
-      registry: await loadRegistry(registryFile),
+      registry,
       logger: log('agent'),
+      metrics: metrics('agent'),
     });
     await agent.start();
     this.#stops.push({ name: 'agent', stop: () => agent.stop() });
+    if (source.kind === 'own') {
+      // Devices added to (or removed from) the user's file are picked up without a restart.
+      const watcher = new RegistryWatcher({
+        file: source.file,
+        apply: (next) => agent.updateRegistry(next),
+        logger: log('agent'),
+      });
+      await watcher.start();
+      this.#stops.push({ name: 'devices file watcher', stop: () => watcher.stop() });
+    }
 
     // Alerts: a device offline (or silent for 5 polls) for 10 s, and a plug above its rating.
     const alertHook = new AlertHook({
@@ -222,6 +277,7 @@ export class Platform {
         ],
       }),
       logger: log('alert-hook'),
+      metrics: metrics('alert-hook'),
     });
     await alertHook.start();
     this.#stops.push({ name: 'alert hook', stop: () => alertHook.stop() });
@@ -233,16 +289,26 @@ export class Platform {
         host: options.host,
         port: options.httpPort,
         mqtt: { ...mqtt },
-        api_keys: [{ name: 'local', sha256: apiKey.hash, scopes: ['read', 'control'] }],
+        api_keys: [
+          { name: 'local', sha256: apiKey.hash, scopes: ['read', 'control'] },
+          ...(options.apiKeys ?? []),
+        ],
       },
       'the gateway',
     );
     // The gateway's own connect: it accepts replies larger than the bus default (1-day readings).
     const gatewayBus = await connectGatewayBus(gatewayConfig, log('gateway'));
     this.#stops.push({ name: 'gateway bus', stop: () => gatewayBus.stop() });
-    const gateway = new Gateway({ config: gatewayConfig, bus: gatewayBus, logger: log('gateway') });
+    const gateway = new Gateway({
+      config: gatewayConfig,
+      bus: gatewayBus,
+      logger: log('gateway'),
+      metrics: metrics('gateway'),
+    });
     const http = await gateway.start();
     this.#stops.push({ name: 'gateway', stop: () => gateway.stop() });
+
+    const metricsUrl = options.metricsPort == null ? undefined : await this.#startMetrics(mqtt, metrics);
 
     return {
       restUrl: http.url,
@@ -254,11 +320,46 @@ export class Platform {
       apiKeyFile: apiKey.file,
       apiKey: apiKey.key,
       apiKeyCreated: apiKey.created,
+      fleet: { ...source, devices: registry.devices.length },
+      accounts,
+      metricsUrl,
     };
   }
 
-  #registryYaml(): string {
-    const devices = this.fleet.devices.map((device) => ({
+  /** The Prometheus hook, and one /metrics with its device series and every part's own. */
+  async #startMetrics(
+    mqtt: { url: string; username: string; password: string },
+    metrics: (service: string) => ServiceMetrics,
+  ): Promise<string> {
+    const hook = new PrometheusHook({
+      config: parseConfig(PrometheusHookConfigSchema, { mqtt }, 'the prometheus hook'),
+      logger: this.#logger.child({ part: 'prometheus-hook' }),
+      metrics: metrics('prometheus-hook'),
+    });
+    await hook.start();
+    this.#stops.push({ name: 'prometheus hook', stop: () => hook.stop() });
+    const server = await serveMetrics({
+      host: this.#options.host,
+      port: this.#options.metricsPort!,
+      registries: [hook.registry, ...this.#registries],
+      logger: this.#logger,
+    });
+    this.#stops.push({ name: 'metrics', stop: () => server.stop() });
+    return server.url;
+  }
+
+  /** The simulators, and their registry where the agent reads it (never the user's devices file). */
+  async #startDemo(file: string): Promise<void> {
+    const fleet = new SimulatedFleet({ plugCount: this.#options.plugCount });
+    this.#fleet = fleet;
+    this.#stops.push({ name: 'simulated fleet', stop: () => fleet.stop() });
+    await fleet.start();
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, this.#registryYaml(fleet));
+  }
+
+  #registryYaml(fleet: SimulatedFleet): string {
+    const devices = fleet.devices.map((device) => ({
       id: device.id,
       name: device.name,
       type: device.type,
@@ -270,6 +371,6 @@ export class Platform {
           ? { profile: device.model, transport: 'tcp', host: '127.0.0.1', port: device.port, unit_id: 1 }
           : { host: '127.0.0.1', port: device.port },
     }));
-    return `# Written by the embedded platform on every start: the simulated fleet.\n${stringify({ devices })}`;
+    return `# The simulated demo fleet, written by npm start on every demo start. Your own devices go in devices.yaml.\n${stringify({ devices })}`;
   }
 }

@@ -90,6 +90,10 @@ export class SimulatedFleet {
       const model = index % 2 === 0 ? 'hs110' : 'hs110v2';
       const plug = await SimulatedPlug.start({ model, alias: profile.name });
       plug.relayOn = true;
+      // A real plug reads ~0 W as soon as its relay opens, not at the next load change.
+      plug.onResponse(() => {
+        if (!plug.relayOn) plug.setRealtime({ power: 0, current: 0 });
+      });
       this.#plugs.push({ plug, baseW: profile.base_w, energyKwh: 10 + index * 3.5 });
       this.devices.push({ ...profile, type: 'tplink', port: plug.port, model });
     }
@@ -163,6 +167,11 @@ export class SimulatedFleet {
   /** Loads drift around each profile's base with a slow wave and noise; energy counters grow. */
   #vary(): void {
     this.#varyMeter();
+    const tv = this.#shelly?.meters[0];
+    if (tv) {
+      tv.power_w = Number((35 + 4 * Math.sin(Date.now() / 20_000) + Math.random()).toFixed(1));
+      tv.current_a = Number((tv.power_w / tv.voltage_v).toFixed(3));
+    }
     const now = Date.now() / 1000;
     for (const [index, entry] of this.#plugs.entries()) {
       const wave = 1 + 0.3 * Math.sin(now / 30 + index);

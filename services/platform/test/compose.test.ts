@@ -7,9 +7,12 @@ import { parse } from 'yaml';
 import { AgentConfigSchema } from '@wattbus/agent';
 import { AlertHookConfigSchema } from '@wattbus/alert-hook';
 import { BackupConfigSchema } from '@wattbus/backup';
+import { BridgeConfigSchema } from '@wattbus/bridge';
 import { GatewayConfigSchema } from '@wattbus/gateway';
+import { PrometheusHookConfigSchema } from '@wattbus/prometheus';
 import { QueryConfigSchema } from '@wattbus/query';
 import { loadConfig } from '@wattbus/runtime';
+import { requireBinary } from '@wattbus/testing';
 import { StorageHookConfigSchema } from '@wattbus/storage-hook';
 
 /** docker-compose.yml can't run here (no Docker engine), so check what can be checked without one. */
@@ -18,14 +21,17 @@ const compose = parse(readFileSync(`${root}docker-compose.yml`, 'utf8'), { merge
   services: Record<string, { environment?: Record<string, string>; build?: { args?: { SERVICE?: string } } }>;
 };
 
-/** Each service's config schema and the prefix of its environment variables. */
-const SERVICES: Record<string, { schema: TObject; prefix: string }> = {
+/** Each service's config schema, the prefix of its environment variables, and its directory when not its name. */
+const SERVICES: Record<string, { schema: TObject; prefix: string; dir?: string }> = {
   agent: { schema: AgentConfigSchema, prefix: 'WATTBUS_AGENT_' },
+  bridge: { schema: BridgeConfigSchema, prefix: 'WATTBUS_BRIDGE_' },
   'storage-hook': { schema: StorageHookConfigSchema, prefix: 'WATTBUS_STORAGE_HOOK_' },
   query: { schema: QueryConfigSchema, prefix: 'WATTBUS_QUERY_' },
   gateway: { schema: GatewayConfigSchema, prefix: 'WATTBUS_GATEWAY_' },
   'alert-hook': { schema: AlertHookConfigSchema, prefix: 'WATTBUS_ALERTS_' },
   backup: { schema: BackupConfigSchema, prefix: 'WATTBUS_BACKUP_' },
+  // `prometheus` in compose is Prometheus itself.
+  'prometheus-hook': { schema: PrometheusHookConfigSchema, prefix: 'WATTBUS_PROMETHEUS_', dir: 'prometheus' },
 };
 
 /** The values .env.example gives the ${…} placeholders. */
@@ -48,12 +54,12 @@ function valueAt(config: unknown, path: string[]): unknown {
 }
 
 describe('docker-compose.yml', () => {
-  for (const [name, { schema, prefix }] of Object.entries(SERVICES)) {
+  for (const [name, { schema, prefix, dir = name }] of Object.entries(SERVICES)) {
     it(`${name}: builds its own service and every WATTBUS_ variable is a real, valid config key`, () => {
       const service = compose.services[name];
       assert.ok(service, `no ${name} service`);
-      assert.equal(service.build?.args?.SERVICE, name);
-      assert.ok(existsSync(`${root}services/${name}/src/main.ts`));
+      assert.equal(service.build?.args?.SERVICE, dir);
+      assert.ok(existsSync(`${root}services/${dir}/src/main.ts`));
       const env = Object.fromEntries(
         Object.entries(service.environment ?? {})
           .filter(([key]) => key.startsWith(prefix))
@@ -69,6 +75,34 @@ describe('docker-compose.yml', () => {
       }
     });
   }
+
+  it('prometheus/prometheus.yml passes promtool and scrapes the hook and every service at its admin port', () => {
+    const file = `${root}prometheus/prometheus.yml`;
+    const check = spawnSync(requireBinary('promtool', 'prometheus'), ['check', 'config', file], {
+      encoding: 'utf8',
+    });
+    assert.equal(check.status, 0, `${check.stdout}${check.stderr}`);
+    const scrape = parse(readFileSync(file, 'utf8')) as {
+      scrape_configs: Array<{ static_configs: Array<{ targets: string[] }> }>;
+    };
+    const targets = scrape.scrape_configs.flatMap((job) =>
+      job.static_configs.flatMap((config) => config.targets),
+    );
+    assert.ok(targets.includes(`prometheus-hook:${PrometheusHookConfigSchema.properties.port.default}`));
+    for (const [name, { schema, prefix, dir = name }] of Object.entries(SERVICES)) {
+      if (dir === 'prometheus') continue;
+      const config = loadConfig({ schema, env: {}, envPrefix: prefix }) as { admin: { port: number } };
+      assert.ok(
+        targets.includes(`${name}:${config.admin.port}`),
+        `${name}:${config.admin.port} is not scraped`,
+      );
+      assert.equal(
+        compose.services[name]!.environment?.[`${prefix}ADMIN__HOST`],
+        '0.0.0.0',
+        `${name} serves /metrics on loopback only`,
+      );
+    }
+  });
 
   it(
     'passes `docker-compose config` where the client is installed',

@@ -7,8 +7,11 @@ import { Bus } from '@wattbus/bus';
 import { ServiceHealthSchema, validator, type ServiceHealth } from '@wattbus/contracts';
 import { silentLogger } from '@wattbus/runtime';
 import {
+  checkMetrics,
   freePort,
   runProgram,
+  samplesOf,
+  valueOf,
   startInflux,
   startMosquitto,
   type InfluxServer,
@@ -33,12 +36,18 @@ interface ServiceCase {
   health: string;
   /** A likely typo of a key, and the variable the error should suggest. */
   typo: [string, string];
+  /** Its program name, when not wattbus-<service>. */
+  program?: string;
+  /** The variable of its /metrics port; default <prefix>ADMIN__PORT. */
+  metricsPort?: string;
 }
 
 interface Context {
   dir: string;
   influx: InfluxServer;
   registry: string;
+  /** The bridge's: a Tasmota plug nobody runs. */
+  bridgeRegistry: string;
 }
 
 const SERVICES: ServiceCase[] = [
@@ -51,6 +60,16 @@ const SERVICES: ServiceCase[] = [
     }),
     health: 'agent-front-door',
     typo: ['WATTBUS_AGENT_REGISTRY', 'WATTBUS_AGENT_REGISTRY_FILE'],
+  },
+  {
+    service: 'bridge',
+    prefix: 'WATTBUS_BRIDGE_',
+    start: ({ bridgeRegistry }) => ({
+      args: ['--registry', bridgeRegistry],
+      env: { WATTBUS_BRIDGE_ID: 'bridge-front-door', WATTBUS_BRIDGE_DEVICE_WILLS: 'false' },
+    }),
+    health: 'bridge-front-door',
+    typo: ['WATTBUS_BRIDGE_REGISTRY', 'WATTBUS_BRIDGE_REGISTRY_FILE'],
   },
   {
     service: 'storage-hook',
@@ -98,6 +117,15 @@ const SERVICES: ServiceCase[] = [
     // Its old key: time_zone is named like every other service's now.
     typo: ['WATTBUS_BACKUP_TIMEZONE', 'WATTBUS_BACKUP_TIME_ZONE'],
   },
+  {
+    service: 'prometheus',
+    program: 'prometheus-hook',
+    prefix: 'WATTBUS_PROMETHEUS_',
+    start: () => ({ env: { WATTBUS_PROMETHEUS_PORT: '0' } }),
+    health: 'prometheus-hook',
+    typo: ['WATTBUS_PROMETHEUS_STALE_AFTER', 'WATTBUS_PROMETHEUS_STALE_AFTER_POLLS'],
+    metricsPort: 'WATTBUS_PROMETHEUS_PORT',
+  },
 ];
 
 /** Runs a program to its end; a generous kill timeout turns a hang into a failure. */
@@ -132,7 +160,12 @@ describe('every program enters through runtime runService', () => {
       registry,
       `devices:\n  - { id: desk-1, type: tplink, location: hq, kind: workplace, connection: { host: 127.0.0.1, port: ${await freePort()} } }\n`,
     );
-    context = { dir, influx, registry };
+    const bridgeRegistry = join(dir, 'mqtt-devices.yaml');
+    await writeFile(
+      bridgeRegistry,
+      'devices:\n  - { id: lamp-1, type: mqtt, location: hq, kind: plug, connection: { profile: tasmota, id: tasmota_LAMP1 } }\n',
+    );
+    context = { dir, influx, registry, bridgeRegistry };
     watcher = await Bus.connect({ url: open.url, service: 'watcher', logger: silentLogger() });
     await watcher.subscribe('wattbus/health/+', validator(ServiceHealthSchema), (health) => {
       records.push(health);
@@ -172,8 +205,15 @@ describe('every program enters through runtime runService', () => {
         });
         const elapsedMs = Date.now() - started;
         assert.equal((await run.exited).code, 2, run.stderr());
-        assert.match(run.stderr(), /'htp:\/\/x' has the unsupported scheme 'htp:' \(expected mqtt:\/\//);
-        assert.match(run.stderr(), new RegExp(`^wattbus-${spec.service}: invalid configuration`));
+        // The bus's own rule (libs/bus broker-url.ts), as Bus.connect would say it.
+        assert.match(
+          run.stderr(),
+          /\/mqtt\/url: invalid MQTT broker URL 'htp:\/\/x': unsupported scheme 'htp' \(expected mqtt:\/\//,
+        );
+        assert.match(
+          run.stderr(),
+          new RegExp(`^wattbus-${spec.program ?? spec.service}: invalid configuration`),
+        );
         t.diagnostic(`${spec.service}: htp://x refused in ${elapsedMs} ms (node and tsx start-up included)`);
       });
 
@@ -208,12 +248,17 @@ describe('every program enters through runtime runService', () => {
         assert.doesNotMatch(run.stderr(), /lost the broker/);
       });
 
-      it(`publishes its health on wattbus/health/${spec.health}, and ready:false on SIGTERM`, async () => {
+      it(`publishes its health on wattbus/health/${spec.health}, serves /metrics, and ready:false on SIGTERM`, async () => {
         const { args, env } = spec.start(context);
         const running = nextHealth(spec.health, (health) => health.checks.running?.ok === true);
+        const metricsPort = await freePort();
         const run = runProgram(main(spec.service), {
           args,
-          env: { ...env, [`${spec.prefix}MQTT__URL`]: open.url },
+          env: {
+            ...env,
+            [`${spec.prefix}MQTT__URL`]: open.url,
+            [spec.metricsPort ?? `${spec.prefix}ADMIN__PORT`]: String(metricsPort),
+          },
           killAfterMs: 60_000,
         });
         try {
@@ -222,6 +267,16 @@ describe('every program enters through runtime runService', () => {
             run.exited.then(() => assert.fail(`${spec.service} exited:\n${run.stderr()}`)),
           ]);
           assert.equal(up.checks.broker?.ok, true);
+          const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+          const program = spec.program ?? spec.service;
+          assert.equal(
+            samplesOf(metrics, 'process_cpu_seconds_total', { service: program }).length,
+            1,
+            metrics,
+          );
+          assert.equal(valueOf(metrics, 'wattbus_bus_connected', { service: program }), 1);
+          const lint = checkMetrics(metrics);
+          assert.ok(lint.ok, lint.problems);
           const stopped = nextHealth(spec.health, (health) => health.checks.running?.ok === false);
           const exit = await run.stop('SIGTERM');
           assert.deepEqual(exit, { code: 0, signal: null }, run.stderr());

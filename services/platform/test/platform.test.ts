@@ -1,18 +1,19 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
-import { freePort, waitUntil } from '@wattbus/testing';
+import { checkMetrics, freePort, samplesOf, valueOf, waitUntil } from '@wattbus/testing';
+import { influxQuery, startPlatform, type Ports } from './helpers.js';
 
 /**
  * The README's first command, for real: `src/main.ts` as a child process with its own influxd,
- * checked from outside the way a newcomer would (InfluxQL, curl, mosquitto_sub, Ctrl-C).
+ * checked from outside the way a newcomer would (InfluxQL, curl, mosquitto_sub, Ctrl-C). With no
+ * devices file it runs the simulated demo fleet.
  */
-const main = new URL('../src/main.ts', import.meta.url).pathname;
 const DEVICES = [
   'desk-1',
   'desk-2',
@@ -22,52 +23,6 @@ const DEVICES = [
   'coffee-machine',
   'tv-corner',
 ];
-
-interface Ports {
-  http: number;
-  mqtt: number;
-  ws: number;
-  influx: number;
-}
-
-function startPlatform(dataDir: string, ports: Ports): { child: ChildProcess; output: () => string } {
-  const child = spawn(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      main,
-      '--data-dir',
-      dataDir,
-      '--http-port',
-      String(ports.http),
-      '--mqtt-port',
-      String(ports.mqtt),
-      '--ws-port',
-      String(ports.ws),
-      '--influx-port',
-      String(ports.influx),
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, INFLUX_URL: '', LOG_LEVEL: 'warn' } },
-  );
-  let text = '';
-  child.stdout!.on('data', (chunk) => (text += chunk));
-  child.stderr!.on('data', (chunk) => (text += chunk));
-  return { child, output: () => text };
-}
-
-async function influxQuery(
-  port: number,
-  q: string,
-): Promise<Array<{ tags?: Record<string, string>; values: unknown[][] }>> {
-  const response = await fetch(
-    `http://127.0.0.1:${port}/query?db=wattbus&epoch=ms&q=${encodeURIComponent(q)}`,
-  );
-  const body = (await response.json()) as {
-    results: Array<{ series?: Array<{ tags?: Record<string, string>; values: unknown[][] }> }>;
-  };
-  return body.results[0]?.series ?? [];
-}
 
 function pidAlive(pid: number): boolean {
   try {
@@ -92,6 +47,7 @@ describe('npm start: the embedded platform', { timeout: 180_000 }, () => {
       mqtt: await freePort(),
       ws: await freePort(),
       influx: await freePort(),
+      metrics: await freePort(),
     };
     running = startPlatform(dataDir, ports);
     const current = running;
@@ -163,6 +119,43 @@ describe('npm start: the embedded platform', { timeout: 180_000 }, () => {
     const response = await fetch(`http://127.0.0.1:${ports.http}/docs/`);
     assert.equal(response.status, 200);
     assert.match(await response.text(), /swagger-ui/i);
+  });
+
+  it('serves /metrics: every device (kasa_* and wattbus_*) and every part, passing promtool', async () => {
+    const url = `http://127.0.0.1:${ports.metrics}/metrics`;
+    assert.match(running!.output(), new RegExp(`Prometheus +${url.replaceAll('.', '\\.')}`));
+    let text = '';
+    await waitUntil(
+      'a reading of every device in /metrics',
+      async () => {
+        text = await (await fetch(url)).text();
+        const devices = samplesOf(text, 'wattbus_power_watts').map((sample) => sample.labels.device);
+        return DEVICES.every((device) => devices.includes(device));
+      },
+      { timeoutMs: 30_000, intervalMs: 500, diagnostics: () => text },
+    );
+    assert.ok((valueOf(text, 'kasa_power_load', { id: 'desk-1' }) ?? -1) >= 0);
+    assert.equal(valueOf(text, 'kasa_online', { id: 'desk-1', type: 'tplink' }), 1);
+    assert.deepEqual(samplesOf(text, 'kasa_power_load', { id: 'tv-corner' }), [], 'a Shelly is no kasa');
+    const phases = samplesOf(text, 'wattbus_power_watts', { device: 'main-meter' }).map(
+      (sample) => sample.labels.phase,
+    );
+    assert.deepEqual(phases, [undefined, 'L1', 'L2', 'L3']);
+    for (const [name, service] of [
+      ['wattbus_readings_stored_total', 'storage-hook'],
+      ['wattbus_agent_polls_total', 'agent'],
+      ['wattbus_http_request_duration_seconds_count', 'gateway'],
+      ['wattbus_query_requests_total', 'query'],
+      ['wattbus_bus_messages_received_total', 'alert-hook'],
+      ['wattbus_broker_messages_published_total', 'broker'],
+      ['wattbus_prometheus_devices', 'prometheus-hook'],
+    ] as const) {
+      const total = samplesOf(text, name, { service }).reduce((sum, sample) => sum + sample.value, 0);
+      assert.ok(total > 0, `${name}{service="${service}"} is ${total}`);
+    }
+    assert.equal(samplesOf(text, 'process_cpu_seconds_total').length, 1, 'one process, counted once');
+    const lint = checkMetrics(text);
+    assert.ok(lint.ok, lint.problems);
   });
 
   it('lets mosquitto_sub watch live readings anonymously', () => {

@@ -1,36 +1,55 @@
 import { Type } from '@sinclair/typebox';
-import type { Bus, ServeContext, Subscription } from '@wattbus/bus';
-import { QUERY_METHODS, ReadingSchema, WattbusError, validator, type QueryMethod } from '@wattbus/contracts';
+import { shareGroupFilter, type Bus, type ServeContext, type Subscription } from '@wattbus/bus';
+import {
+  QUERY_METHODS,
+  ReadingSchema,
+  WattbusError,
+  isQueryMethod,
+  validator,
+  type QueryMethod,
+  type QueryParams,
+  type QueryResults,
+  type Validator,
+} from '@wattbus/contracts';
 import { InfluxQueryClient, isTimeZone, seriesRows } from '@wattbus/influx';
-import { HealthPublisher, type Logger } from '@wattbus/runtime';
+import { HealthPublisher, type Logger, type ServiceMetrics } from '@wattbus/runtime';
 import type { QueryConfig } from './config.js';
 import { Fleet } from './fleet.js';
-import { QueryMethods, type CallContext } from './methods.js';
+import { queryMetrics } from './metrics.js';
+import { QueryMethods, type CallContext, type QueryHandlers } from './methods.js';
 import { Tariff } from './tariff.js';
 
 export interface QueryComponentDeps {
   bus: Bus;
   config: QueryConfig;
   logger: Logger;
+  /** Requests, errors by code, devices known and the bus go here. */
+  metrics?: ServiceMetrics;
 }
 
 const anyParams = validator(Type.Record(Type.String(), Type.Unknown()));
 const checkReading = validator(ReadingSchema);
-const paramsCheckers = Object.fromEntries(
-  Object.entries(QUERY_METHODS).map(([method, { params }]) => [method, validator(params)]),
-) as Record<QueryMethod, ReturnType<typeof validator>>;
+const paramsCheckers: { [M in QueryMethod]: Validator<QueryParams[M]> } = {
+  devices: validator(QUERY_METHODS.devices.params),
+  latest: validator(QUERY_METHODS.latest.params),
+  readings: validator(QUERY_METHODS.readings.params),
+  energy: validator(QUERY_METHODS.energy.params),
+  totals: validator(QUERY_METHODS.totals.params),
+  cost: validator(QUERY_METHODS.cost.params),
+};
 const FIELDS = ['power_w', 'voltage_v', 'current_a', 'energy_wh', 'power_factor', 'frequency_hz'] as const;
 const WARMUP_RETRY_MS = 10_000;
 
 /**
- * Answers `wattbus/query/req/{method}` (on a shared subscription where the broker has one):
+ * Answers `wattbus/query/req/{method}` (through a share group when one is configured, else as a
+ * hot standby next to any other component: the requester keeps the first answer):
  * `devices` and `latest` from the in-memory fleet, the range methods from InfluxDB.
  */
 export class QueryComponent {
   #deps: QueryComponentDeps;
   #client: InfluxQueryClient;
   #fleet: Fleet;
-  #methods: QueryMethods;
+  #handlers: QueryHandlers;
   /** Absent with health_interval_ms 0. */
   #health: HealthPublisher | undefined;
   #counts = { requests: 0, store_unavailable: 0, query_failed: 0, too_large: 0 };
@@ -49,7 +68,7 @@ export class QueryComponent {
       onReachable: (reachable, error) => this.#health?.health.set('influx', reachable, error?.message),
     });
     this.#fleet = new Fleet({ bus: deps.bus, logger: deps.logger });
-    this.#methods = new QueryMethods({
+    this.#handlers = new QueryMethods({
       fleet: this.#fleet,
       client: this.#client,
       config: deps.config,
@@ -68,6 +87,11 @@ export class QueryComponent {
         : undefined;
     this.#health?.health.set('influx', true);
     this.warmedUp = new Promise((resolve) => (this.#warmedUp = resolve));
+    if (deps.metrics) queryMetrics(deps.metrics, this);
+  }
+
+  get bus(): Bus {
+    return this.#deps.bus;
   }
 
   /** Counters for health records and logs. */
@@ -84,9 +108,9 @@ export class QueryComponent {
   }
 
   get requestFilter(): string {
-    const { share_group } = this.#deps.config.mqtt;
+    const group = this.#deps.config.mqtt.share_group;
     const filter = `${this.#deps.bus.topics.base}/query/req/+`;
-    return share_group ? `$share/${share_group}/${filter}` : filter;
+    return group ? shareGroupFilter(group, filter) : filter;
   }
 
   async start(): Promise<void> {
@@ -95,6 +119,8 @@ export class QueryComponent {
     await this.#client.start();
     await this.#fleet.start();
     await this.#warmUp();
+    const group = this.#deps.config.mqtt.share_group;
+    if (group) await this.#deps.bus.verifyShareGroup(group);
     this.#subscription = await this.#deps.bus.serve(this.requestFilter, anyParams, (params, context) =>
       this.#dispatch(params, context),
     );
@@ -105,6 +131,10 @@ export class QueryComponent {
   async stop(): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#warmupTimer);
+    if (this.#subscription && this.#deps.config.mqtt.share_group) {
+      // Leave the group without dropping requests already dealt to us: they are answered first.
+      await this.#deps.bus.drain([this.#subscription]).catch(() => false);
+    }
     await this.#subscription?.unsubscribe().catch(() => undefined);
     this.#subscription = undefined;
     await this.#fleet.stop();
@@ -113,21 +143,14 @@ export class QueryComponent {
 
   async #dispatch(params: Record<string, unknown>, context: ServeContext): Promise<unknown> {
     const method = context.topic.slice(context.topic.lastIndexOf('/') + 1);
-    if (!Object.hasOwn(QUERY_METHODS, method)) {
+    if (!isQueryMethod(method)) {
       throw new WattbusError(
         'UNKNOWN_METHOD',
         `unknown query method ${JSON.stringify(method)}; methods: ${Object.keys(QUERY_METHODS).join(', ')}`,
       );
     }
-    const check = paramsCheckers[method as QueryMethod];
-    if (!check(params)) {
-      throw new WattbusError('INVALID_PARAMS', `invalid params: ${check.errorText()}`, {
-        errors: check.errors().map((error) => ({ path: error.instancePath, message: error.message })),
-      });
-    }
-    this.#counts.requests++;
     try {
-      return await this.#run(method as QueryMethod, params, this.#call(context));
+      return await this.#run(method, params, this.#call(context));
     } catch (error) {
       if (error instanceof WattbusError) {
         if (error.code === 'STORE_UNAVAILABLE') this.#counts.store_unavailable++;
@@ -138,22 +161,16 @@ export class QueryComponent {
     }
   }
 
-  #run(method: QueryMethod, params: Record<string, unknown>, call: CallContext): unknown {
-    const methods = this.#methods;
-    switch (method) {
-      case 'devices':
-        return methods.devices(params);
-      case 'latest':
-        return methods.latest(params as Parameters<QueryMethods['latest']>[0]);
-      case 'readings':
-        return methods.readings(params as Parameters<QueryMethods['readings']>[0], call);
-      case 'energy':
-        return methods.energy(params as Parameters<QueryMethods['energy']>[0], call);
-      case 'totals':
-        return methods.totals(params as Parameters<QueryMethods['totals']>[0], call);
-      case 'cost':
-        return methods.cost(params as Parameters<QueryMethods['cost']>[0], call);
+  /** Checks the params against the method's schema and calls its handler from the typed map. */
+  async #run<M extends QueryMethod>(method: M, params: unknown, call: CallContext): Promise<QueryResults[M]> {
+    const check = paramsCheckers[method];
+    if (!check(params)) {
+      throw new WattbusError('INVALID_PARAMS', `invalid params: ${check.errorText()}`, {
+        errors: check.errors().map((error) => ({ path: error.instancePath, message: error.message })),
+      });
     }
+    this.#counts.requests++;
+    return this.#handlers[method](params, call);
   }
 
   /** InfluxDB gets until the requester's deadline (and never longer than influx.timeout_ms). */

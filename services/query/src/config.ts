@@ -1,6 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { MqttConnectionSchema } from '@wattbus/bus';
-import { InfluxConnectionSchema } from '@wattbus/influx';
+import { MqttConnectionSchema, shareGroupSchema } from '@wattbus/bus';
+import { DEFAULT_COUNTER_RULES, InfluxConnectionSchema } from '@wattbus/influx';
+import { adminSchema } from '@wattbus/runtime';
 
 const WEEKDAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
 
@@ -41,12 +42,7 @@ export const QueryConfigSchema = Type.Object(
     mqtt: Type.Object(
       {
         ...MqttConnectionSchema.properties,
-        share_group: Type.String({
-          default: 'query',
-          pattern: '^[A-Za-z0-9_-]*$',
-          description:
-            'Serve on $share/<group>/… so several components split the requests; empty on brokers without shared subscriptions (aedes).',
-        }),
+        share_group: shareGroupSchema('query components'),
       },
       { additionalProperties: false, default: {} },
     ),
@@ -91,7 +87,21 @@ export const QueryConfigSchema = Type.Object(
         integral_max_gap_ms: Type.Integer({
           minimum: 1,
           default: 3_600_000,
-          description: 'Power readings further apart than this are a gap: no energy is assumed across it.',
+          description:
+            'Power readings further apart than this are a gap: no energy is assumed across it. A longer counter step (its energy is known, not when) counts only what power readings inside it did not.',
+        }),
+        counter_jitter_wh: Type.Number({
+          minimum: 0,
+          default: DEFAULT_COUNTER_RULES.jitterWh,
+          description:
+            'Backward steps of the energy counter up to this size are rounding jitter; larger ones are read back as a dip, a spike or a reset.',
+        }),
+        counter_glitch_readings: Type.Integer({
+          minimum: 1,
+          maximum: 100,
+          default: DEFAULT_COUNTER_RULES.glitchReadings,
+          description:
+            'A counter that leaves its trend and is back within this many readings had a one-off dip or spike (ignored); one that stays down was reset.',
         }),
       },
       { additionalProperties: false, default: {} },
@@ -114,6 +124,7 @@ export const QueryConfigSchema = Type.Object(
       default: 7 * 86_400_000,
       description: 'At start, read the latest reading of every device from this far back (0 disables).',
     }),
+    admin: adminSchema(9473),
   },
   { additionalProperties: false },
 );

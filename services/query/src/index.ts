@@ -4,3 +4,4 @@ export * from './tariff.js';
 export * from './energy.js';
 export * from './methods.js';
 export * from './component.js';
+export * from './metrics.js';

@@ -19,13 +19,13 @@ await runService({
   epilog: [
     'Examples:',
     '  WATTBUS_QUERY_MQTT__URL=mqtt://broker:1883  WATTBUS_QUERY_TIME_ZONE=Europe/Madrid',
-    '  WATTBUS_QUERY_MQTT__SHARE_GROUP=""          (brokers without shared subscriptions, e.g. aedes)',
+    '  WATTBUS_QUERY_MQTT__SHARE_GROUP=query       (split requests; brokers with $share, checked at start)',
     '  WATTBUS_QUERY_TARIFF=\'{"currency":"EUR","price_per_kwh":0.2}\'',
     'See services/query/README.md for every key.',
   ].join('\n'),
-  async start({ config, logger, connect }) {
+  async start({ config, logger, connect, metrics }) {
     const bus = await connect({ ...busConnection(config.mqtt), service: 'query' });
-    const component = new QueryComponent({ bus, config, logger });
+    const component = new QueryComponent({ bus, config, logger, metrics });
     await component.start();
     return component;
   },

@@ -1,5 +1,8 @@
 import {
+  MAX_SPAN_MS,
+  MAX_SPAN_YEARS,
   WattbusError,
+  defaultFieldLimit,
   type CostParams,
   type CostResult,
   type DevicesParams,
@@ -8,6 +11,9 @@ import {
   type EnergyResult,
   type LatestParams,
   type LatestResult,
+  type QueryMethod,
+  type QueryParams,
+  type QueryResults,
   type ReadingsParams,
   type ReadingsResult,
   type TotalsParams,
@@ -18,10 +24,13 @@ import {
   isTimeZone,
   maxBucketCount,
   parseDuration,
+  seriesRows,
   type Bucket,
   type InfluxQueryClient,
 } from '@wattbus/influx';
 import type { QueryConfig } from './config.js';
+import { tooLarge } from './errors.js';
+import { kwh, money, roundedReading } from './rounding.js';
 import { chooseBase, EnergyReader, type DeviceEnergy } from './energy.js';
 import type { Fleet, FleetDevice } from './fleet.js';
 import type { Tariff } from './tariff.js';
@@ -38,14 +47,30 @@ export interface CallContext {
   timeoutMs: number;
 }
 
+/** One handler per query method, typed by the contract: the component dispatches through this map. */
+export type QueryHandlers = {
+  [M in QueryMethod]: (
+    params: QueryParams[M],
+    call: CallContext,
+  ) => QueryResults[M] | Promise<QueryResults[M]>;
+};
+
 /** The answers of every query method; params arrive validated against their contract schema. */
-export class QueryMethods {
+export class QueryMethods implements QueryHandlers {
   #deps: QueryMethodsDeps;
   #energy: EnergyReader;
+  #returned: EnergyReader;
 
   constructor(deps: QueryMethodsDeps) {
     this.#deps = deps;
-    this.#energy = new EnergyReader({ client: deps.client, config: deps.config });
+    const readerDeps = {
+      client: deps.client,
+      config: deps.config,
+      limitsOf: (device: string) => deps.fleet.get(device)?.meta?.limits,
+    };
+    this.#energy = new EnergyReader(readerDeps);
+    // The same counter arithmetic (glitches, resets, long steps) on the returned-energy counter.
+    this.#returned = new EnergyReader({ ...readerDeps, counter: 'energy_returned_wh' });
   }
 
   devices(params: DevicesParams): DevicesResult {
@@ -108,33 +133,41 @@ export class QueryMethods {
     const q = await this.#deps.client.builder();
     const where = `"device" = ${q.value(params.device)} AND "phase" = ${q.value(params.phase ?? '')} AND ${q.range(fromMs, toMs)}`;
     if (every && fn) {
-      const columns = fields.map((field) => `${q.fn(fn, q.ident(field))} AS ${q.ident(field)}`).join(', ');
-      q.statement(
-        `SELECT ${columns} FROM "electricity" WHERE ${where} GROUP BY time(${q.duration(every.ms)}) ${q.fill(params.fill ?? 'none')} ${q.tz(zone)}`,
-      );
+      // One statement per field, each leaving out values no device can report (stored before the
+      // plausibility checks), so a sum of them cannot overflow; InfluxDB answers on the same grid.
+      for (const field of fields) {
+        const limit = defaultFieldLimit(field);
+        const plausible =
+          limit === undefined ? '' : ` AND ${q.ident(field)} >= -${limit} AND ${q.ident(field)} <= ${limit}`;
+        q.statement(
+          `SELECT ${q.fn(fn, q.ident(field))} AS ${q.ident(field)} FROM "electricity" WHERE ${where}${plausible} GROUP BY time(${q.duration(every.ms)}) ${q.fill(params.fill ?? 'none')} ${q.tz(zone)}`,
+        );
+      }
     } else {
       const columns = fields.map((field) => q.ident(field)).join(', ');
       q.statement(
         `SELECT ${columns} FROM "electricity" WHERE ${where} ORDER BY time ASC LIMIT ${max_points + 1}`,
       );
     }
-    const [result] = await this.#deps.client.run(q, { timeoutMs: call.timeoutMs });
-    const points: ReadingsResult['points'] = [];
-    // Up to max_points rows: read them by column index, without an object per row first.
-    for (const series of result?.series ?? []) {
-      const timeAt = series.columns.indexOf('time');
-      const fieldAt = fields.map((field) => series.columns.indexOf(field));
-      for (const values of series.values) {
-        const point: ReadingsResult['points'][number] = {
-          ts: new Date(values[timeAt] as number).toISOString(),
-        };
-        fields.forEach((field, i) => {
-          const value = values[fieldAt[i]!];
-          point[field] = typeof value === 'number' ? value : null;
-        });
-        points.push(point);
+    const results = await this.#deps.client.run(q, { timeoutMs: call.timeoutMs });
+    const byTime = new Map<number, ReadingsResult['points'][number]>();
+    for (const result of results) {
+      for (const series of result?.series ?? []) {
+        for (const row of seriesRows(series)) {
+          const ts = row.time as number;
+          let point = byTime.get(ts);
+          if (!point) {
+            point = { ts: new Date(ts).toISOString() };
+            for (const field of fields) point[field] = null;
+            byTime.set(ts, point);
+          }
+          for (const field of fields) {
+            if (field in row) point[field] = roundedReading(field, row[field]);
+          }
+        }
       }
     }
+    const points = [...byTime.entries()].sort(([a], [b]) => a - b).map(([, point]) => point);
     if (points.length > max_points) {
       throw tooLarge(
         `there are more than ${max_points} raw readings in this range; ask with every`,
@@ -161,9 +194,15 @@ export class QueryMethods {
     const base = chooseBase([fromMs, toMs, ...buckets.map((bucket) => bucket.start)]);
     this.#checkRows(1, fromMs, toMs, base);
     await this.#ensureKnown(params.device, call);
-    const energy = await this.#energy.read([params.device], fromMs, toMs, base, call.timeoutMs);
-    const device = energy.get(params.device)!;
+    const read = (reader: EnergyReader) =>
+      reader
+        .read([params.device], fromMs, toMs, base, call.timeoutMs)
+        .then((found) => found.get(params.device)!);
+    const [device, exported] = await Promise.all([read(this.#energy), read(this.#returned)]);
     const wh = sumIntoBuckets(buckets, device.rows);
+    // Export and net only where the device counts returned energy (a meter at the grid connection).
+    const exportWh = exported.method === 'none' ? undefined : sumIntoBuckets(buckets, exported.rows);
+    const total = (values: readonly number[]) => values.reduce((a, b) => a + b, 0);
     return {
       device: params.device,
       from: iso(fromMs),
@@ -175,13 +214,17 @@ export class QueryMethods {
         start: iso(bucket.start),
         end: iso(bucket.end),
         energy_kwh: kwh(wh[i]!),
+        ...(exportWh ? netOf(wh[i]!, exportWh[i]!) : {}),
       })),
-      total_kwh: kwh(wh.reduce((a, b) => a + b, 0)),
+      total_kwh: kwh(total(wh)),
+      ...(exportWh ? totalNetOf(total(wh), total(exportWh)) : {}),
     };
   }
 
   async totals(params: TotalsParams, call: CallContext): Promise<TotalsResult> {
     const { fromMs, toMs } = range(params.from, params.to);
+    // One bucket, [from, to): the zone changes nothing, but an unknown one is still an error.
+    this.#zone(params.tz);
     const devices = this.#deps.fleet.matching(params).filter((device) => device.meta);
     const priced = await this.#priced(devices, fromMs, toMs, [{ start: fromMs, end: toMs }], call);
     const groups = new Map<string, { devices: string[]; wh: number; cost: number }>();
@@ -346,6 +389,12 @@ function range(from: string, to: string): { fromMs: number; toMs: number } {
       errors: [{ path: '/to', message: 'must be after /from' }],
     });
   }
+  if (toMs - fromMs > MAX_SPAN_MS) {
+    const message = `must be at most ${MAX_SPAN_YEARS} years after /from (InfluxDB computes time in int64 nanoseconds)`;
+    throw new WattbusError('INVALID_PARAMS', `invalid params: /to: ${message}`, {
+      errors: [{ path: '/to', message }],
+    });
+  }
   return { fromMs, toMs };
 }
 
@@ -379,10 +428,14 @@ function sumIntoBuckets(buckets: readonly Bucket[], rows: readonly { ts: number;
   return wh;
 }
 
-function tooLarge(what: string, limit: string, value: number): WattbusError {
-  return new WattbusError('QUERY_TOO_LARGE', `${what}; the limit is ${limit} = ${value}`, { limit, value });
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/** A bucket's export and net energy; net is rounded from the exact difference, not from rounded parts. */
+function netOf(importWh: number, exportWh: number): { export_kwh: number; net_kwh: number } {
+  return { export_kwh: kwh(exportWh), net_kwh: kwh(importWh - exportWh) };
 }
 
-const iso = (ms: number) => new Date(ms).toISOString();
-const kwh = (wh: number) => Math.round(wh * 1000) / 1e6;
-const money = (amount: number) => Math.round(amount * 10_000) / 10_000;
+function totalNetOf(importWh: number, exportWh: number): { total_export_kwh: number; total_net_kwh: number } {
+  const { export_kwh, net_kwh } = netOf(importWh, exportWh);
+  return { total_export_kwh: export_kwh, total_net_kwh: net_kwh };
+}

@@ -1,9 +1,17 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { Bus } from '@wattbus/bus';
+import { Bus, SharedSubscriptionsUnsupportedError } from '@wattbus/bus';
+import { loadConfig } from '@wattbus/runtime';
 import { ResponseEnvelopeSchema, validator, type EnergyResult } from '@wattbus/contracts';
-import { startInflux, startMosquitto, type InfluxServer, type MosquittoServer } from '@wattbus/testing';
-import { QueryComponent } from '../src/index.js';
+import {
+  startAedes,
+  startInflux,
+  startMosquitto,
+  type AedesServer,
+  type InfluxServer,
+  type MosquittoServer,
+} from '@wattbus/testing';
+import { QueryComponent, QueryConfigSchema } from '../src/index.js';
 import { DATABASE, ask, logger, testConfig, writePoints } from './helpers.js';
 
 const REQUESTS = 40;
@@ -79,5 +87,42 @@ describe('two query components on a shared subscription (mosquitto)', () => {
       served.every((count) => count > 0),
       `one component took every request: ${served.join(' + ')}`,
     );
+  });
+});
+
+describe('no $share unless asked for, and checked when asked for (aedes)', () => {
+  let influx: InfluxServer;
+  let aedes: AedesServer;
+  let bus: Bus;
+
+  before(async () => {
+    [influx, aedes] = await Promise.all([startInflux(), startAedes()]);
+    bus = await Bus.connect({ url: aedes.url, service: 'query', probeTimeoutMs: 1000, logger });
+  });
+  after(async () => {
+    await bus?.stop();
+    await aedes?.stop();
+    await influx?.destroy();
+  });
+
+  it('serves without a share group by default', () => {
+    const config = loadConfig({ schema: QueryConfigSchema, env: {} });
+    assert.equal(config.mqtt.share_group, undefined);
+    const component = new QueryComponent({ bus, logger, config });
+    assert.equal(component.requestFilter, 'wattbus/query/req/+');
+  });
+
+  it('fails at start when its share group does not deliver, naming the missing feature', async () => {
+    const component = new QueryComponent({
+      bus,
+      logger,
+      config: testConfig({ mqttUrl: aedes.url, influxUrl: influx.url, shareGroup: 'query' }),
+    });
+    await assert.rejects(component.start(), (error: unknown) => {
+      assert.ok(error instanceof SharedSubscriptionsUnsupportedError, String(error));
+      assert.match(error.message, /^this broker does not support shared subscriptions \(\$share\/query\//);
+      return true;
+    });
+    await component.stop();
   });
 });

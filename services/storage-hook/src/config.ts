@@ -1,6 +1,8 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { MqttConnectionSchema } from '@wattbus/bus';
+import { MqttConnectionSchema, shareGroupSchema } from '@wattbus/bus';
+import { DEFAULT_FUTURE_TOLERANCE_MS } from '@wattbus/contracts';
 import { InfluxConnectionSchema } from '@wattbus/influx';
+import { adminSchema } from '@wattbus/runtime';
 
 /** Environment variables: `WATTBUS_STORAGE_HOOK_<KEY>`, nested keys joined by `__` (e.g. `..._INFLUX__URL`). */
 export const ENV_PREFIX = 'WATTBUS_STORAGE_HOOK_';
@@ -18,16 +20,31 @@ export const StorageHookConfigSchema = Type.Object(
           description:
             'Fixed client id: the broker keeps this session (and queues readings) while the hook is away; two hooks must not share it.',
         }),
-        share_group: Type.Optional(
-          Type.String({
-            minLength: 1,
-            pattern: '^[^+#/\\s]+$',
-            description:
-              'Subscribe through $share/<group>/ so several hooks split the readings (mosquitto 2, EMQX, HiveMQ).',
-          }),
-        ),
+        share_group: shareGroupSchema('storage hooks'),
+        leave_group_on_stop: Type.Boolean({
+          default: true,
+          description:
+            "With share_group: on stop, leave the group (stop taking readings, store those already dealt, unsubscribe, end the session) so the other hooks take this hook's share; false keeps the session, its share queueing for this client id's return.",
+        }),
       },
       { additionalProperties: false, default: {} },
+    ),
+    partition: Type.Optional(
+      Type.Object(
+        {
+          index: Type.Integer({ minimum: 0, description: "This hook's partition, 0 to count - 1." }),
+          count: Type.Integer({
+            minimum: 1,
+            maximum: 1024,
+            description: 'How many partitions (hooks) there are.',
+          }),
+        },
+        {
+          additionalProperties: false,
+          description:
+            'Store only the readings of the devices that hash to this partition: count hooks without a share group each write 1/count while every hook receives everything (works on any broker; run every index). Unset: store every reading.',
+        },
+      ),
     ),
     influx: Type.Object(
       {
@@ -91,6 +108,12 @@ export const StorageHookConfigSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    future_tolerance_ms: Type.Integer({
+      minimum: 0,
+      default: DEFAULT_FUTURE_TOLERANCE_MS,
+      description:
+        'A reading stamped further ahead of this host clock is refused as implausible (a device with a wrong clock).',
+    }),
     counters_log_interval_ms: Type.Integer({
       minimum: 0,
       default: 60_000,
@@ -102,6 +125,7 @@ export const StorageHookConfigSchema = Type.Object(
       description:
         'On SIGTERM, how long to keep writing the log out before exiting (the rest replays on start).',
     }),
+    admin: adminSchema(9472),
   },
   { additionalProperties: false },
 );

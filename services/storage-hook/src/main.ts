@@ -10,8 +10,8 @@ await runService({
   envPrefix: ENV_PREFIX,
   epilog: 'See services/storage-hook/README.md for every key.',
   stopTimeoutMs: (config) => config.stop_flush_timeout_ms + 10_000,
-  async start({ config, logger, connect }) {
-    const hook = new StorageHook({ config, logger, connect });
+  async start({ config, logger, connect, metrics }) {
+    const hook = new StorageHook({ config, logger, connect, metrics });
     await hook.start();
     return hook;
   },

@@ -1,6 +1,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Bus, busConnection, type BusOptions, type MessageContext } from '@wattbus/bus';
-import { ReadingSchema, validator, type Reading } from '@wattbus/contracts';
+import {
+  Bus,
+  busConnection,
+  shareGroupFilter,
+  type BusOptions,
+  type MessageContext,
+  type Subscription,
+} from '@wattbus/bus';
+import { ReadingSchema, plausibilityProblem, validator, type Reading } from '@wattbus/contracts';
 import { Fleet } from '@wattbus/fleet';
 import {
   InfluxWriter,
@@ -8,10 +15,12 @@ import {
   deviceOfLine,
   readingToLine,
   type RejectedLine,
+  type WriteRequestTiming,
 } from '@wattbus/influx';
-import { HealthPublisher, type Logger } from '@wattbus/runtime';
+import { HealthPublisher, type Logger, type ServiceMetrics } from '@wattbus/runtime';
 import type { StorageHookConfig } from './config.js';
 import { LogDrain } from './drain.js';
+import { storageHookMetrics } from './metrics.js';
 import { WriteAheadLog } from './wal.js';
 
 export const SERVICE_NAME = 'storage-hook';
@@ -25,15 +34,20 @@ export interface StorageHookCounters {
   written: number;
   /** Write attempts that failed and were retried. */
   retried: number;
+  /** Valid readings of devices in another hook's partition (see `partition`), acked and not stored. */
+  skipped: number;
   /** Readings appended to the write-ahead log since start. */
   spooled: number;
   /** Readings replayed from the log left by the previous run. */
   replayed: number;
-  /** Everything this hook dead-lettered: bad JSON/schema (by the bus), bad tags, refused by InfluxDB. */
+  /** Everything this hook dead-lettered: bad JSON/schema (by the bus), implausible, bad tags, refused by InfluxDB. */
   dead_lettered: number;
+  /** Readings refused as implausible (beyond their device's limits, or from the future); never stored. */
+  implausible: number;
   /** Readings in the log not yet stored, and its size. */
   log_depth: number;
   log_bytes: number;
+  log_segments: number;
   /** Appends waiting for room in a full log (the broker is being held back). */
   log_waiting: number;
   influx_server: string | undefined;
@@ -45,6 +59,8 @@ export interface StorageHookDeps {
   logger: Logger;
   /** How to connect to the broker: the front door's (it names a failure clearly); default Bus.connect. */
   connect?: (options: BusOptions) => Promise<Bus>;
+  /** The hook's counters, log and InfluxDB write latency go here. */
+  metrics?: ServiceMetrics;
 }
 
 /**
@@ -62,16 +78,26 @@ export class StorageHook {
   #health: HealthPublisher | undefined;
   #countersTimer: NodeJS.Timeout | undefined;
   #received = 0;
+  #implausible = 0;
+  #skipped = 0;
+  #readings: Subscription | undefined;
   #stopping = false;
   /** Lines InfluxDB refused during the replay, before the bus was connected. */
   #earlyRejections: RejectedLine[] = [];
+  #onWriteRequest: ((request: WriteRequestTiming) => void) | undefined;
 
   constructor(deps: StorageHookDeps) {
     this.#deps = deps;
+    if (deps.metrics) this.#onWriteRequest = storageHookMetrics(deps.metrics, this);
   }
 
   async start(): Promise<void> {
     const { config, logger } = this.#deps;
+    if (config.partition && config.partition.index >= config.partition.count) {
+      throw new Error(
+        `partition.index (${config.partition.index}) must be below partition.count (${config.partition.count})`,
+      );
+    }
     // The log first: what the last run left is written out before anything new.
     const wal = new WriteAheadLog({
       options: {
@@ -96,6 +122,7 @@ export class StorageHook {
       retryMinMs: config.batch.retry_min_ms,
       retryMaxMs: config.batch.retry_max_ms,
       logger,
+      onRequest: this.#onWriteRequest,
     });
     writer.start();
     this.#writer = writer;
@@ -128,16 +155,25 @@ export class StorageHook {
     this.#deadLetter(this.#earlyRejections.splice(0));
     this.#fleet = new Fleet({ bus, parts: ['meta'], logger });
     const filter = bus.topics.allDevices('readings');
-    const shared = config.mqtt.share_group ? `$share/${config.mqtt.share_group}/${filter}` : filter;
+    const group = config.mqtt.share_group || undefined;
+    const shared = group ? shareGroupFilter(group, filter) : filter;
     // Both routes are registered synchronously, before either SUBACK: a held queued reading
     // stalls mqtt.js' input, so awaiting one SUBACK before the next subscribe() would deadlock.
-    await Promise.all([
-      bus.subscribe(shared, checkReading, (reading, context) => this.#take(reading, context), {
-        qos: 1,
-        ackAfterHandle: true,
-      }),
-      this.#fleet.start(),
-    ]);
+    // For the same reason the share group is verified after, not before (a broker without
+    // shared subscriptions delivers nothing through it meanwhile).
+    try {
+      [this.#readings] = await Promise.all([
+        bus.subscribe(shared, checkReading, (reading, context) => this.#take(reading, context), {
+          qos: 1,
+          ackAfterHandle: true,
+        }),
+        this.#fleet.start(),
+      ]);
+      if (group) await bus.verifyShareGroup(group);
+    } catch (error) {
+      await this.stop();
+      throw error;
+    }
     if (config.counters_log_interval_ms > 0) {
       this.#countersTimer = setInterval(
         () => logger.info({ counters: this.counters() }, 'storage hook counters'),
@@ -169,28 +205,43 @@ export class StorageHook {
     const writer = this.#writer?.metrics();
     return {
       received: this.#received,
+      skipped: this.#skipped,
       written: writer?.lines_written ?? 0,
       retried: writer?.retries ?? 0,
       spooled: wal?.appended ?? 0,
       replayed: wal?.replayed ?? 0,
       dead_lettered: this.#bus?.metrics().dead_lettered ?? 0,
+      implausible: this.#implausible,
       log_depth: wal?.depth_records ?? 0,
       log_bytes: wal?.depth_bytes ?? 0,
+      log_segments: wal?.segments ?? 0,
       log_waiting: wal?.waiting_for_room ?? 0,
       influx_server: writer?.server,
       influx_last_error: writer?.last_error,
     };
   }
 
-  /** Stop taking readings, write out what the log holds (bounded by stop_flush_timeout_ms), close. */
+  /**
+   * Stop taking readings, write out what the log holds (bounded by stop_flush_timeout_ms), close.
+   * A member of a share group leaves it (see leave_group_on_stop); any other hook keeps its
+   * session, so the broker queues readings for it while it is away.
+   */
   async stop(): Promise<void> {
     const { config, logger } = this.#deps;
+    if (this.#stopping) return;
     this.#stopping = true;
     clearInterval(this.#countersTimer);
     await this.#health?.stop();
-    // No unsubscribe(): the broker must keep queueing readings for our session while we are away.
+    const leaving = Boolean(config.mqtt.share_group) && config.mqtt.leave_group_on_stop;
+    if (leaving && this.#readings && this.#bus) {
+      // Readings already dealt to us arrive and are logged; then no more come.
+      const drained = await this.#bus.drain([this.#readings]);
+      if (!drained) logger.warn('the broker did not confirm the end of our queue; leaving the group anyway');
+    }
     await this.#fleet?.stop();
-    await this.#bus?.stop();
+    await this.#bus?.stop({ endSession: leaving });
+    if (leaving)
+      logger.info({ group: config.mqtt.share_group }, 'left the share group; its share goes to the others');
     if (this.#drain) {
       const flushed = await this.#drain.flush(config.stop_flush_timeout_ms);
       if (!flushed) {
@@ -223,6 +274,7 @@ export class StorageHook {
       written: counters.written,
       write_retries: counters.retried,
       dead_lettered: counters.dead_lettered,
+      implausible: counters.implausible,
     };
   }
 
@@ -240,6 +292,20 @@ export class StorageHook {
         payloadOf(context),
         `reading of ${reading.device} published on the topic of ${String(topicDevice)}`,
       );
+      return;
+    }
+    const partition = this.#deps.config.partition;
+    if (partition && partitionOf(reading.device, partition.count) !== partition.index) {
+      this.#skipped++;
+      return;
+    }
+    const problem = plausibilityProblem(reading, this.#fleet?.get(reading.device)?.meta?.limits ?? {}, {
+      nowMs: Date.now(),
+      futureToleranceMs: this.#deps.config.future_tolerance_ms,
+    });
+    if (problem !== undefined) {
+      this.#implausible++;
+      bus.reject(context.topic, payloadOf(context), problem, 'implausible');
       return;
     }
     let line: string;
@@ -300,6 +366,21 @@ export class StorageHook {
     if (!this.#bus) throw new Error('the storage hook is not started');
     return this.#bus;
   }
+
+  /** The bus once connected (undefined before), for metrics. */
+  get connectedBus(): Bus | undefined {
+    return this.#bus;
+  }
+}
+
+/** The partition of a device: FNV-1a of its id, modulo `count` (stable across hooks and restarts). */
+export function partitionOf(device: string, count: number): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < device.length; i++) {
+    hash ^= device.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return (hash >>> 0) % count;
 }
 
 function payloadOf(context: MessageContext): Buffer {

@@ -1,4 +1,7 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createInterface } from 'node:readline';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
@@ -15,6 +18,7 @@ export interface HookOverrides {
   log?: Partial<StorageHookConfig['log']>;
   batch?: Partial<StorageHookConfig['batch']>;
   stop_flush_timeout_ms?: number;
+  partition?: StorageHookConfig['partition'];
 }
 
 export function hookConfig(overrides: HookOverrides = {}): StorageHookConfig & { cleanup: () => void } {
@@ -110,4 +114,42 @@ export function expectedTotals(messages: Array<[string, TestReading]>): Map<stri
     totals.set(reading.device, entry);
   }
   return totals;
+}
+
+const SERVICE_DIR = new URL('..', import.meta.url).pathname;
+
+export interface HookProcess {
+  child: ChildProcess;
+  /** Every JSON log line so far. */
+  lines: Array<{ msg: string; [key: string]: unknown }>;
+  exited: Promise<[number | null, NodeJS.Signals | null]>;
+}
+
+/** The storage hook as a real process: `node --import tsx src/main.ts`, configured by environment. */
+export async function startHookProcess(env: Record<string, string>): Promise<HookProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    cwd: SERVICE_DIR,
+    env: { ...process.env, LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines: HookProcess['lines'] = [];
+  const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const started = new Promise<void>((resolve, reject) => {
+    createInterface({ input: child.stdout! }).on('line', (text) => {
+      try {
+        const line = JSON.parse(text) as HookProcess['lines'][number];
+        lines.push(line);
+        if (line.msg === 'storage hook started') resolve();
+      } catch {
+        // not a log line
+      }
+    });
+    void exited.then(([code]) =>
+      reject(new Error(`storage hook exited with ${code} before starting: ${stderr}`)),
+    );
+  });
+  await started;
+  return { child, lines, exited };
 }

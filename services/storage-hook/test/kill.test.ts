@@ -1,11 +1,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { once } from 'node:events';
-import { createInterface } from 'node:readline';
 import type { MqttClient } from 'mqtt';
 import {
   startInflux,
@@ -14,45 +11,16 @@ import {
   type InfluxServer,
   type MosquittoServer,
 } from '@wattbus/testing';
-import { expectedTotals, publishAll, publisher, readings, storedCount, totalsByDevice } from './helpers.js';
-
-const SERVICE_DIR = new URL('..', import.meta.url).pathname;
-
-interface HookProcess {
-  child: ChildProcess;
-  /** Every JSON log line so far. */
-  lines: Array<{ msg: string; [key: string]: unknown }>;
-  exited: Promise<[number | null, NodeJS.Signals | null]>;
-}
-
-/** The storage hook as a real process: `node --import tsx src/main.ts`, configured by environment. */
-async function startHookProcess(env: Record<string, string>): Promise<HookProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    cwd: SERVICE_DIR,
-    env: { ...process.env, LOG_LEVEL: 'info', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const lines: HookProcess['lines'] = [];
-  const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
-  let stderr = '';
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const started = new Promise<void>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).on('line', (text) => {
-      try {
-        const line = JSON.parse(text) as HookProcess['lines'][number];
-        lines.push(line);
-        if (line.msg === 'storage hook started') resolve();
-      } catch {
-        // not a log line
-      }
-    });
-    void exited.then(([code]) =>
-      reject(new Error(`storage hook exited with ${code} before starting: ${stderr}`)),
-    );
-  });
-  await started;
-  return { child, lines, exited };
-}
+import {
+  expectedTotals,
+  publishAll,
+  publisher,
+  readings,
+  startHookProcess,
+  storedCount,
+  totalsByDevice,
+  type HookProcess,
+} from './helpers.js';
 
 describe('storage hook process killed with SIGKILL mid-stream', () => {
   let influx: InfluxServer;

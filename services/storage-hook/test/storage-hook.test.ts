@@ -88,6 +88,25 @@ describe('storage hook (in-process) against mosquitto and influxd 1.6.7', () => 
     assert.equal(result.results?.[0]?.series?.[0]?.values.length, 1);
   });
 
+  it('stores the returned-energy counter and the negative power of an exporting meter', async () => {
+    const { hook } = await startHook('export');
+    const reading = {
+      ts: new Date(T0).toISOString(),
+      device: 'grid',
+      phase: 'L1',
+      power_w: -2450.5,
+      energy_wh: 1834120.5,
+      energy_returned_wh: 906310.25,
+    };
+    await publishAll(client, [['export/devices/grid/readings', reading]]);
+    await waitUntil('the reading written', async () => hook.counters().written === 1);
+    const result = await influx.query(
+      'export',
+      'SELECT power_w, energy_wh, energy_returned_wh, phase FROM electricity',
+    );
+    assert.deepEqual(result.results?.[0]?.series?.[0]?.values, [[T0, -2450.5, 1834120.5, 906310.25, 'L1']]);
+  });
+
   it('dead-letters malformed, unknown, mistyped and conflicting readings with a reason; stores the good ones', async () => {
     await influx.createDatabase('bad');
     // An older writer stored frequency_hz as a string in this shard: our float will conflict.
@@ -168,6 +187,69 @@ describe('storage hook (in-process) against mosquitto and influxd 1.6.7', () => 
       ],
     );
     await client.publishAsync('meta/devices/desk-3/meta', '', { qos: 1, retain: true });
+  });
+
+  it('refuses implausible readings (beyond the device limits, from the future): dead-lettered with the reason, counted, never stored', async () => {
+    // The agent puts the plug's limits (its rating) into the retained meta.
+    await client.publishAsync(
+      'sane/devices/plug-x/meta',
+      JSON.stringify({
+        id: 'plug-x',
+        name: 'Plug X',
+        type: 'tplink',
+        kind: 'appliance',
+        location: 'lab',
+        poll_interval_ms: 1000,
+        model: 'HS110(EU)',
+        limits: { max_power_w: 4600, max_current_a: 20, max_voltage_v: 300 },
+        ts: new Date(T0).toISOString(),
+      }),
+      { qos: 1, retain: true },
+    );
+    const { hook } = await startHook('sane');
+    const deadLetters: DeadLetter[] = [];
+    let allFour!: () => void;
+    const fourReceived = new Promise<void>((resolve) => (allFour = resolve));
+    const watcher = await publisher(mosquitto.url);
+    watcher.on('message', (_topic, payload) => {
+      const record = JSON.parse(payload.toString()) as unknown;
+      assert.ok(checkDeadLetter(record), checkDeadLetter.errorText());
+      deadLetters.push(record);
+      if (deadLetters.length === 4) allFour();
+    });
+    await watcher.subscribeAsync('sane/deadletter/storage-hook', { qos: 1 });
+    const at = (i: number) => new Date(T0 + i * 1000).toISOString();
+    const plug = 'sane/devices/plug-x/readings';
+    await publishAll(client, [
+      [plug, { ts: at(0), device: 'plug-x', power_w: 60 }],
+      [plug, { ts: at(1), device: 'plug-x', power_w: 23_456_789 }],
+      [plug, { ts: at(2), device: 'plug-x', power_w: 60, energy_wh: 3.4e38 }],
+      [plug, { ts: new Date(Date.now() + 400 * 86_400_000).toISOString(), device: 'plug-x', power_w: 60 }],
+      [plug, { ts: at(3), device: 'plug-x', power_w: 61 }],
+      // No meta: the limits any device has.
+      ['sane/devices/unknown-x/readings', { ts: at(4), device: 'unknown-x', power_w: 1e308 }],
+      ['sane/devices/unknown-x/readings', { ts: at(5), device: 'unknown-x', power_w: 2500 }],
+    ]);
+    await fourReceived;
+    await watcher.endAsync();
+    const reasons = deadLetters.map((record) => `${record.reason}: ${record.message}`).sort();
+    assert.deepEqual(reasons.slice(0, 3), [
+      "implausible: energy_wh 3.4e+38 Wh is beyond the device's limit of 10000000000000 Wh (max_energy_wh)",
+      "implausible: power_w 1e+308 W is beyond the device's limit of ±10000000 W (max_power_w)",
+      "implausible: power_w 23456789 W is beyond the device's limit of ±4600 W (max_power_w)",
+    ]);
+    assert.match(reasons[3]!, /^implausible: ts \S+ is 400 days in the future \(more than 300000 ms\)/);
+    await waitUntil('the good readings stored', async () => hook.counters().written === 3);
+    assert.deepEqual(
+      await totalsByDevice(influx, 'sane'),
+      new Map([
+        ['plug-x', { count: 2, sum: 121 }],
+        ['unknown-x', { count: 1, sum: 2500 }],
+      ]),
+    );
+    assert.equal(hook.counters().implausible, 4);
+    assert.equal(hook.counters().dead_lettered, 4);
+    await client.publishAsync('sane/devices/plug-x/meta', '', { qos: 1, retain: true });
   });
 
   it('keeps every reading through an influxd outage mid-stream, without duplicates', async () => {

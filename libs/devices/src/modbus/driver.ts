@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { WattbusError } from '@wattbus/contracts';
+import { WattbusError, type ReadingLimits } from '@wattbus/contracts';
+import type { Logger } from 'pino';
 import type {
   DeviceDriver,
   DriverDefinition,
@@ -12,11 +13,13 @@ import type {
 import type { RegistryDevice } from '../registry-schema.js';
 import { registerValue } from './codec.js';
 import { ModbusLine, type ModbusLineSettings } from './line.js';
-import { planReads, type ReadBlock } from './plan.js';
+import { TOO_LONG_EXCEPTIONS } from './failures.js';
+import { planReads, splitBlock, type ReadBlock } from './plan.js';
 import {
   PARITIES,
   PHASES,
   READING_FIELDS,
+  MAX_REGISTERS_PER_READ,
   RegisterOverrideSchema,
   WordOrderSchema,
   registerCount,
@@ -77,6 +80,13 @@ export const ModbusConnectionSchema = Type.Object(
     word_order: Type.Optional(WordOrderSchema),
     max_gap_registers: Type.Optional(
       Type.Integer({ minimum: 0, maximum: 64, description: "Overrides the profile's max_gap_registers." }),
+    ),
+    max_registers_per_read: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: MAX_REGISTERS_PER_READ,
+        description: "Overrides the profile's max_registers_per_read (most registers one request may read).",
+      }),
     ),
     registers: Type.Optional(
       Type.Record(Type.String({ pattern: OVERRIDE_KEY }), RegisterOverrideSchema, {
@@ -152,18 +162,22 @@ const SHARED_SETTINGS = [
 /**
  * A Modbus meter (RTU on a serial port, Modbus TCP, or RTU through a TCP gateway) read by its
  * profile: one request per run of contiguous registers, all through the bus's shared queue.
+ * A read of several registers the meter refuses as too long (exception 2 or 3) is split in two
+ * and retried within the poll; the smaller reads are kept for later polls.
  */
 export class ModbusDriver implements DeviceDriver {
   readonly profile: MeterProfile;
   readonly line: ModbusLine;
   #device: RegistryDevice;
   #connection: ModbusConnection;
+  #logger: Logger;
   #blocks: ReadBlock[];
   #where: string;
   #closed = false;
 
   constructor(device: RegistryDevice, deps: DriverDeps) {
     this.#device = device;
+    this.#logger = deps.logger;
     this.#connection = device.connection as ModbusConnection;
     const connection = this.#connection;
     this.profile = withOverrides(
@@ -193,6 +207,7 @@ export class ModbusDriver implements DeviceDriver {
     this.#blocks = planReads(
       this.profile.registers,
       connection.max_gap_registers ?? this.profile.max_gap_registers,
+      connection.max_registers_per_read ?? this.profile.max_registers_per_read,
     );
     this.#where = `${device.id} (unit ${connection.unit_id} on ${line.label})`;
   }
@@ -206,29 +221,26 @@ export class ModbusDriver implements DeviceDriver {
     if (this.#closed) throw new WattbusError('DEVICE_UNREACHABLE', `${this.#where}: the driver is closed`);
     const deadline = Date.now() + this.#device.timeout_ms;
     const groups = new Map<Phase | 'total', Partial<ReadingValues>>();
-    for (const block of this.#blocks) {
-      const words = await this.line.read({
-        unitId: this.#connection.unit_id,
-        function: block.function,
-        address: block.address,
-        count: block.count,
-        responseTimeoutMs: this.#connection.response_timeout_ms,
-        retries: this.#connection.retries,
-        deadline,
-        where: this.#where,
-      });
-      for (const register of block.registers) {
-        const offset = register.address - block.address;
-        const value = registerValue(register, words.slice(offset, offset + registerCount(register.type)));
-        if (!Number.isFinite(value)) {
-          throw new WattbusError(
-            'DEVICE_ERROR',
-            `${this.#where} sent ${value} for ${register.field}${register.phase ? ` of ${register.phase}` : ''} (register ${register.address})`,
-          );
+    const refused: string[] = [];
+    try {
+      for (let index = 0; index < this.#blocks.length; index++) {
+        const block = this.#blocks[index]!;
+        let words: number[];
+        try {
+          words = await this.#readBlock(block, deadline);
+        } catch (error) {
+          const halves = tooLong(error) ? splitBlock(block) : undefined;
+          if (!halves) throw error;
+          // Read the halves now, within this poll's deadline, and keep them for the next polls.
+          refused.push(`${block.count} registers at ${block.address} (exception ${tooLong(error)})`);
+          this.#blocks.splice(index, 1, ...halves);
+          index--;
+          continue;
         }
-        const group = register.phase ?? 'total';
-        groups.set(group, { ...groups.get(group), [register.field]: value });
+        this.#decode(block, words, groups);
       }
+    } finally {
+      if (refused.length > 0) this.#logSplit(refused);
     }
     const values: ReadingValues[] = [];
     for (const phase of PHASES) {
@@ -238,6 +250,47 @@ export class ModbusDriver implements DeviceDriver {
     const total = groups.get('total');
     if (total) values.push(total as ReadingValues);
     return { values };
+  }
+
+  #readBlock(block: ReadBlock, deadline: number): Promise<number[]> {
+    return this.line.read({
+      unitId: this.#connection.unit_id,
+      function: block.function,
+      address: block.address,
+      count: block.count,
+      responseTimeoutMs: this.#connection.response_timeout_ms,
+      retries: this.#connection.retries,
+      deadline,
+      where: this.#where,
+    });
+  }
+
+  #decode(block: ReadBlock, words: number[], groups: Map<Phase | 'total', Partial<ReadingValues>>): void {
+    for (const register of block.registers) {
+      const offset = register.address - block.address;
+      const value = registerValue(register, words.slice(offset, offset + registerCount(register.type)));
+      if (!Number.isFinite(value)) {
+        throw new WattbusError(
+          'DEVICE_ERROR',
+          `${this.#where} sent ${value} for ${register.field}${register.phase ? ` of ${register.phase}` : ''} (register ${register.address})`,
+        );
+      }
+      const group = register.phase ?? 'total';
+      groups.set(group, { ...groups.get(group), [register.field]: value });
+    }
+  }
+
+  /** Once per change of the plan, which then stays: the next polls use the smaller reads. */
+  #logSplit(refused: string[]): void {
+    this.#logger.warn(
+      {
+        device: this.#device.id,
+        refused,
+        reads: this.#blocks.map((block) => `${block.count} registers at ${block.address}`),
+        hint: 'set max_registers_per_read in the profile or the registry entry to start with these reads',
+      },
+      'modbus meter refused a long read; reading it in smaller parts from now on',
+    );
   }
 
   async setPower(): Promise<void> {
@@ -265,6 +318,11 @@ export class ModbusDriver implements DeviceDriver {
     };
   }
 
+  /** The profile's rating (`limits:` in the profile file), if it gives one. */
+  limits(): ReadingLimits | undefined {
+    return this.profile.limits;
+  }
+
   /** The line is shared with the other meters on the bus: the agent closes it with its SharedResources. */
   async close(): Promise<void> {
     this.#closed = true;
@@ -276,3 +334,10 @@ export const modbusDriver: DriverDefinition<typeof ModbusConnectionSchema> = {
   optionsSchema: ModbusConnectionSchema,
   create: (device, deps) => new ModbusDriver(device, deps),
 };
+
+/** The exception code of a refusal that may mean "too many registers at once", else undefined. */
+function tooLong(error: unknown): number | undefined {
+  if (!(error instanceof WattbusError)) return undefined;
+  const code = (error.details as { modbus_exception?: number } | undefined)?.modbus_exception;
+  return code !== undefined && TOO_LONG_EXCEPTIONS.includes(code) ? code : undefined;
+}

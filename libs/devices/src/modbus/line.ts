@@ -5,6 +5,7 @@ import type ModbusRTUClass from 'modbus-serial';
 import type { Logger } from 'pino';
 import { classifyDeviceError } from '../errors.js';
 import type { Closable } from '../shared-resources.js';
+import { exceptionFailure, MODBUS_FAILURES, type ModbusFailure } from './failures.js';
 import type { Parity } from './profile-schema.js';
 
 // CommonJS with the client class as module.exports; the ESM loader cannot see it by name.
@@ -182,12 +183,15 @@ export class ModbusLine implements Closable {
         this.#consecutiveTimeouts = 0;
         return words;
       } catch (error) {
-        const failure = this.#classify(error, request);
-        if (failure.retry && attempt < request.retries && request.deadline > Date.now()) {
+        const { failure, error: thrown } = this.#classify(error, request);
+        const retryAt = Date.now() + failure.retryAfterMs;
+        if (failure.transient && attempt < request.retries && retryAt < request.deadline) {
           this.#metrics.retries++;
+          if (failure.retryAfterMs > 0)
+            await new Promise((resolve) => setTimeout(resolve, failure.retryAfterMs));
           continue;
         }
-        throw failure.error;
+        throw thrown;
       } finally {
         this.#lastFrameAt = Date.now();
       }
@@ -232,7 +236,8 @@ export class ModbusLine implements Closable {
     }
   }
 
-  #classify(error: unknown, request: LineRequest): { error: WattbusError; retry: boolean } {
+  /** Which row of MODBUS_FAILURES an error is, and the WattbusError it becomes. */
+  #classify(error: unknown, request: LineRequest): { failure: ModbusFailure; error: WattbusError } {
     const failure = error as {
       name?: string;
       message?: string;
@@ -245,30 +250,29 @@ export class ModbusLine implements Closable {
     if (failure?.name === 'TransactionTimedOutError' || failure?.errno === 'ETIMEDOUT') {
       this.#metrics.timeouts++;
       if (++this.#consecutiveTimeouts >= REOPEN_AFTER_TIMEOUTS) void this.#drop();
+      const timeout = MODBUS_FAILURES.timeout;
       return {
-        error: new WattbusError(
-          'DEVICE_TIMEOUT',
-          `${request.where} did not answer in time on ${this.label}`,
-          {
-            unit_id: request.unitId,
-          },
-        ),
-        retry: true,
+        failure: timeout,
+        error: new WattbusError(timeout.code, `${request.where} did not answer in time on ${this.label}`, {
+          unit_id: request.unitId,
+        }),
       };
     }
     if (typeof failure?.modbusCode === 'number') {
+      const exception = exceptionFailure(failure.modbusCode);
       return {
-        error: new WattbusError('DEVICE_ERROR', `${request.where} refused ${range}: ${message}`, {
+        failure: exception,
+        error: new WattbusError(exception.code, `${request.where} refused ${range}: ${message}`, {
           modbus_exception: failure.modbusCode,
         }),
-        retry: false,
       };
     }
     if (/CRC error|Data length error|Unexpected data error/i.test(message)) {
       this.#metrics.corrupt_frames++;
+      const corrupt = MODBUS_FAILURES.corruptFrame;
       return {
-        error: new WattbusError('DEVICE_ERROR', `${request.where} sent a corrupt frame: ${message}`),
-        retry: true,
+        failure: corrupt,
+        error: new WattbusError(corrupt.code, `${request.where} sent a corrupt frame: ${message}`),
       };
     }
     if (
@@ -277,15 +281,16 @@ export class ModbusLine implements Closable {
       !this.#client?.isOpen
     ) {
       void this.#drop();
+      const lost = MODBUS_FAILURES.connectionLost;
       return {
+        failure: lost,
         error: new WattbusError(
-          'DEVICE_UNREACHABLE',
+          lost.code,
           `${request.where}: the Modbus line ${this.label} failed (${message})`,
         ),
-        retry: true,
       };
     }
-    return { error: classifyDeviceError(error, request.where), retry: false };
+    return { failure: MODBUS_FAILURES.other, error: classifyDeviceError(error, request.where) };
   }
 
   /** The open client, opening the port first when it is closed or was lost. */
@@ -340,8 +345,9 @@ export class ModbusLine implements Closable {
         this.#logger.warn({ line: this.label, err: (error as Error).message }, 'modbus line unavailable');
       }
       const code = (error as { code?: string }).code;
+      // Not retried within the poll (MODBUS_FAILURES): the agent's backoff spaces the next attempts.
       throw new WattbusError(
-        code === 'ETIMEDOUT' ? 'DEVICE_TIMEOUT' : 'DEVICE_UNREACHABLE',
+        (code === 'ETIMEDOUT' ? MODBUS_FAILURES.openTimeout : MODBUS_FAILURES.cannotOpen).code,
         `${request.where}: cannot open the Modbus line ${this.label} (${(error as Error).message})`,
         { cause: code },
       );

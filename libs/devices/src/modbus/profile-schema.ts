@@ -1,4 +1,5 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { ReadingLimitsSchema } from '@wattbus/contracts';
 
 /** How a meter stores a value: 16-bit or 32-bit integers (unsigned/signed) or IEEE 754 floats. */
 export const DATA_TYPES = ['u16', 's16', 'u32', 's32', 'float32'] as const;
@@ -14,17 +15,25 @@ export type Parity = (typeof PARITIES)[number];
 export const PHASES = ['L1', 'L2', 'L3'] as const;
 export type Phase = (typeof PHASES)[number];
 
-/** Reading fields a register can feed, each with the units a meter may report it in (factor to the field's unit). */
+/**
+ * Reading fields a device value can feed, each with the units a device may report it in (factor
+ * to the field's unit; the first is the field's own). Modbus meter profiles and the bridge's
+ * MQTT profiles share it. `Wmin` is watt-minutes (Shelly Gen1 counters).
+ */
 export const FIELD_UNITS = {
-  power_w: { W: 1, kW: 1000 },
-  voltage_v: { V: 1 },
+  power_w: { W: 1, kW: 1000, mW: 0.001 },
+  voltage_v: { V: 1, mV: 0.001 },
   current_a: { A: 1, mA: 0.001 },
-  energy_wh: { Wh: 1, kWh: 1000 },
-  power_factor: { '': 1 },
+  energy_wh: { Wh: 1, kWh: 1000, mWh: 0.001, Wmin: 1 / 60 },
+  energy_returned_wh: { Wh: 1, kWh: 1000, mWh: 0.001, Wmin: 1 / 60 },
+  power_factor: { '': 1, '%': 0.01 },
   frequency_hz: { Hz: 1 },
 } as const satisfies Record<string, Record<string, number>>;
 export type ReadingField = keyof typeof FIELD_UNITS;
 export const READING_FIELDS = Object.keys(FIELD_UNITS) as ReadingField[];
+
+/** Modbus allows at most 125 registers in one read response. */
+export const MAX_REGISTERS_PER_READ = 125;
 
 /** 1 and 2 registers: the widths of the data types. */
 export function registerCount(type: DataType): 1 | 2 {
@@ -62,7 +71,8 @@ const ScaleSchema = Type.Number({
 });
 const UnitSchema = Type.String({
   maxLength: 16,
-  description: "The meter's unit of the scaled value (W, kW, V, A, mA, Wh, kWh, Hz; none for power_factor).",
+  description:
+    "The meter's unit of the scaled value (W, kW, mW, V, mV, A, mA, Wh, kWh, mWh, Wmin, Hz; none or % for power_factor).",
 });
 
 export const ProfileRegisterSchema = Type.Object(
@@ -116,6 +126,21 @@ export const ProfileFileSchema = Type.Object(
         maximum: 64,
         description:
           'Unused registers one request may read across to join two fields (default 0: only contiguous fields share a request).',
+      }),
+    ),
+    max_registers_per_read: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: MAX_REGISTERS_PER_READ,
+        description:
+          "Most registers the meter answers in one request (default 125, Modbus's limit). Some meters refuse longer reads with exception 2.",
+      }),
+    ),
+    limits: Type.Optional(
+      Type.Object(ReadingLimitsSchema.properties, {
+        additionalProperties: false,
+        description:
+          "Plausibility limits from the meter's rating (with a margin): readings beyond them are never published or stored.",
       }),
     ),
     registers: Type.Array(ProfileRegisterSchema, { minItems: 1 }),

@@ -1,12 +1,13 @@
 import { readdirSync } from 'node:fs';
 import { basename, extname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { validator } from '@wattbus/contracts';
+import { validator, type ReadingLimits } from '@wattbus/contracts';
 import { ProfileError, type RegistryProblem } from '../errors.js';
 import { readYamlFileSync, valueAt } from '../yaml-file.js';
 import {
   DATA_TYPES,
   FIELD_UNITS,
+  MAX_REGISTERS_PER_READ,
   ProfileFileSchema,
   registerCount,
   type DataType,
@@ -47,6 +48,10 @@ export interface MeterProfile {
   phases: 1 | 3;
   serial: SerialSettings;
   max_gap_registers: number;
+  /** Most registers the meter answers in one request (125 unless the profile says less). */
+  max_registers_per_read: number;
+  /** Plausibility limits from the meter's rating, when the profile gives them. */
+  limits?: ReadingLimits;
   registers: MeterRegister[];
 }
 
@@ -139,6 +144,8 @@ function loadProfileFile(file: string): { profile: MeterProfile; aliases: string
     phases: value.phases,
     serial: value.serial ?? {},
     max_gap_registers: value.max_gap_registers ?? 0,
+    max_registers_per_read: value.max_registers_per_read ?? MAX_REGISTERS_PER_READ,
+    ...(value.limits ? { limits: value.limits } : {}),
     registers,
   };
   cache.set(file, profile);

@@ -6,10 +6,14 @@ import {
   Gen1MeterSchema,
   Gen1RelaySchema,
   Gen1StatusSchema,
+  Gen2Em1DataSchema,
+  Gen2Em1StatusSchema,
   Gen2EmDataSchema,
   Gen2EmStatusSchema,
+  Gen2SwitchOutputSchema,
   Gen2SwitchStatusSchema,
   PHASE_PREFIXES,
+  SWITCH_METER_KEYS,
 } from './schemas.js';
 
 const PHASES = ['L1', 'L2', 'L3'] as const;
@@ -61,6 +65,11 @@ export function round6(value: number): number {
   return Math.round(value * 1e6) / 1e6;
 }
 
+/** A measurement the device may leave out or send as null: left out of the reading then. */
+function optional(value: number | null | undefined): number | undefined {
+  return value === undefined || value === null ? undefined : round6(value);
+}
+
 export interface ShellySample {
   values: ReadingValues[];
   on?: boolean;
@@ -107,10 +116,11 @@ export function gen1EmeterSample(status: unknown, channel: number, where: string
     }
     return withoutUndefined({
       power_w: round6(meter.power),
-      voltage_v: round6(meter.voltage),
-      current_a: meter.current === undefined ? undefined : round6(meter.current),
-      power_factor: meter.pf === undefined ? undefined : round6(meter.pf),
+      voltage_v: optional(meter.voltage),
+      current_a: optional(meter.current),
+      power_factor: optional(meter.pf),
       energy_wh: round6(meter.total),
+      energy_returned_wh: optional(meter.total_returned),
     });
   };
   if (emeters.length === 3) {
@@ -120,61 +130,100 @@ export function gen1EmeterSample(status: unknown, channel: number, where: string
   return { values: [one(channel)], ...on };
 }
 
-/** Gen2+ `Switch.GetStatus`: `aenergy.total` is already Wh. */
+/**
+ * Gen2+ `Switch.GetStatus`: `aenergy.total` is already Wh. A relay without a meter (Plus 1,
+ * Pro 1) sends neither `apower` nor `aenergy`: its sample is the relay state and no reading.
+ * One of the two without the other is a broken answer, named by the field it lacks.
+ */
 export function gen2SwitchSample(status: unknown, channel: number, where: string): ShellySample {
-  const body = checked(Gen2SwitchStatusSchema, status, where, `Switch.GetStatus id=${channel}`);
+  const what = `Switch.GetStatus id=${channel}`;
+  const relay = checked(Gen2SwitchOutputSchema, status, where, what);
+  if (!SWITCH_METER_KEYS.some((key) => key in relay)) return { values: [], on: relay.output };
+  const body = checked(Gen2SwitchStatusSchema, status, where, what);
   return {
     values: [
       withoutUndefined({
         power_w: round6(body.apower),
-        voltage_v: body.voltage === undefined ? undefined : round6(body.voltage),
-        current_a: body.current === undefined ? undefined : round6(body.current),
-        power_factor: body.pf === undefined ? undefined : round6(body.pf),
-        frequency_hz: body.freq === undefined ? undefined : round6(body.freq),
+        voltage_v: optional(body.voltage),
+        current_a: optional(body.current),
+        power_factor: optional(body.pf),
+        frequency_hz: optional(body.freq),
         energy_wh: round6(body.aenergy.total),
+        energy_returned_wh: optional(body.ret_aenergy?.total),
       }),
     ],
     on: body.output,
   };
 }
 
-/** Gen2+ `Switch.GetStatus` as a relay state only. */
+/** Gen2+ `Switch.GetStatus` as a relay state only: any switch, with a meter or without. */
 export function gen2SwitchOn(status: unknown, channel: number, where: string): boolean {
-  return checked(Gen2SwitchStatusSchema, status, where, `Switch.GetStatus id=${channel}`).output;
+  return checked(Gen2SwitchOutputSchema, status, where, `Switch.GetStatus id=${channel}`).output;
 }
 
 /** Pro 3EM (triphase): `EM.GetStatus` powers and `EMData.GetStatus` energies (Wh), per phase and in total. */
 export function gen2EmSample(status: unknown, data: unknown, channel: number, where: string): ShellySample {
   const em = checked(Gen2EmStatusSchema, status, where, `EM.GetStatus id=${channel}`) as Record<
     string,
-    number | undefined
+    number | null | undefined
   >;
   const energy = checked(Gen2EmDataSchema, data, where, `EMData.GetStatus id=${channel}`) as Record<
     string,
-    number | undefined
+    number | null | undefined
   >;
-  const optional = (value: number | undefined) => (value === undefined ? undefined : round6(value));
   const phases = PHASE_PREFIXES.map((prefix, index) =>
     withoutUndefined({
       power_w: round6(em[`${prefix}_act_power`]!),
-      voltage_v: round6(em[`${prefix}_voltage`]!),
-      current_a: round6(em[`${prefix}_current`]!),
+      voltage_v: optional(em[`${prefix}_voltage`]),
+      current_a: optional(em[`${prefix}_current`]),
       power_factor: optional(em[`${prefix}_pf`]),
       frequency_hz: optional(em[`${prefix}_freq`]),
       energy_wh: round6(energy[`${prefix}_total_act_energy`]!),
+      energy_returned_wh: optional(energy[`${prefix}_total_act_ret_energy`]),
       phase: PHASES[index]!,
     }),
   );
+  const total = withoutUndefined({
+    power_w: round6(em.total_act_power!),
+    energy_wh: round6(energy.total_act!),
+    energy_returned_wh: optional(energy.total_act_ret),
+  });
+  return { values: [...phases, total] };
+}
+
+/**
+ * One single-phase meter channel (Pro EM, Pro 3EM in monophase profile): `EM1.GetStatus` and
+ * `EM1Data.GetStatus` of the same id. `act_power` is negative when the channel exports.
+ */
+export function gen2Em1Sample(status: unknown, data: unknown, channel: number, where: string): ShellySample {
+  const em1 = checked(Gen2Em1StatusSchema, status, where, `EM1.GetStatus id=${channel}`);
+  const energy = checked(Gen2Em1DataSchema, data, where, `EM1Data.GetStatus id=${channel}`);
   return {
-    values: [...phases, { power_w: round6(em.total_act_power!), energy_wh: round6(energy.total_act!) }],
+    values: [
+      withoutUndefined({
+        power_w: round6(em1.act_power),
+        voltage_v: optional(em1.voltage),
+        current_a: optional(em1.current),
+        power_factor: optional(em1.pf),
+        frequency_hz: optional(em1.freq),
+        energy_wh: round6(energy.total_act_energy),
+        energy_returned_wh: optional(energy.total_act_ret_energy),
+      }),
+    ],
   };
 }
 
-/** The total of a 3-phase meter: summed power and energy, no phase tag. */
+/** The total of a 3-phase meter: summed power and counters (returned energy when every phase has it), no phase tag. */
 function totalOf(phases: ReadingValues[]): ReadingValues {
-  const sum = (key: 'power_w' | 'energy_wh') =>
-    round6(phases.reduce((total, phase) => total + (phase[key] ?? 0), 0));
-  return { power_w: sum('power_w'), energy_wh: sum('energy_wh') };
+  const sum = (key: 'power_w' | 'energy_wh' | 'energy_returned_wh') =>
+    phases.every((phase) => phase[key] !== undefined)
+      ? round6(phases.reduce((total, phase) => total + phase[key]!, 0))
+      : undefined;
+  return withoutUndefined({
+    power_w: sum('power_w') ?? 0,
+    energy_wh: sum('energy_wh'),
+    energy_returned_wh: sum('energy_returned_wh'),
+  });
 }
 
 function withoutUndefined<T extends Record<string, unknown>>(values: T): ReadingValues {

@@ -1,4 +1,5 @@
-import { WattbusError } from '@wattbus/contracts';
+import { WattbusError, type ReadingLimits } from '@wattbus/contracts';
+import { ratedLimits } from '../ratings.js';
 import type { Logger } from 'pino';
 import type {
   DeviceDriver,
@@ -13,6 +14,7 @@ import {
   checked,
   gen1EmeterSample,
   gen1SwitchSample,
+  gen2Em1Sample,
   gen2EmSample,
   gen2SwitchOn,
   gen2SwitchSample,
@@ -32,7 +34,12 @@ import {
 /** What the driver learnt (or was told) about the device: which API and which component. */
 export interface ShellyProfile {
   generation: 1 | 2;
-  component: 'switch' | 'em';
+  component: 'switch' | 'em' | 'em1';
+  /**
+   * The relay `set` and `get` drive: the entry's own switch, the contactor relay 0 of a Gen1
+   * EM/3EM or of a Pro EM (em1 entries), none on a Pro 3EM.
+   */
+  relay: number | undefined;
   description: DriverDescription;
 }
 
@@ -88,9 +95,14 @@ export class ShellyDriver implements DeviceDriver {
           : gen1SwitchSample(status, channel, this.#where);
       }
       if (profile.component === 'em') {
-        const status = await this.#get(`/rpc/EM.GetStatus?id=${channel}`, signal);
+        const status = await this.#get(`/rpc/EM.GetStatus?id=${channel}`, signal).catch(notEm1);
         const data = await this.#get(`/rpc/EMData.GetStatus?id=${channel}`, signal);
         return gen2EmSample(status, data, channel, this.#where);
+      }
+      if (profile.component === 'em1') {
+        const status = await this.#get(`/rpc/EM1.GetStatus?id=${channel}`, signal);
+        const data = await this.#get(`/rpc/EM1Data.GetStatus?id=${channel}`, signal);
+        return gen2Em1Sample(status, data, channel, this.#where);
       }
       return gen2SwitchSample(
         await this.#get(`/rpc/Switch.GetStatus?id=${channel}`, signal),
@@ -104,21 +116,15 @@ export class ShellyDriver implements DeviceDriver {
   async setPower(on: boolean): Promise<void> {
     await this.#operation(async (signal) => {
       const profile = await this.#detect(signal);
+      const relay = this.#relayOf(profile);
       let now: boolean;
       if (profile.generation === 1) {
-        const relay = this.#relayIndex(profile);
         const answer = await this.#get(`/relay/${relay}?turn=${on ? 'on' : 'off'}`, signal);
         now = checked(Gen1RelaySchema, answer, this.#where, `GET /relay/${relay}?turn=…`).ison;
       } else {
-        this.#needsSwitch(profile);
-        const channel = this.#connection.channel;
-        const answer = await this.#get(`/rpc/Switch.Set?id=${channel}&on=${on}`, signal);
-        checked(Gen2SwitchSetSchema, answer, this.#where, `Switch.Set id=${channel}`);
-        now = gen2SwitchOn(
-          await this.#get(`/rpc/Switch.GetStatus?id=${channel}`, signal),
-          channel,
-          this.#where,
-        );
+        const answer = await this.#get(`/rpc/Switch.Set?id=${relay}&on=${on}`, signal);
+        checked(Gen2SwitchSetSchema, answer, this.#where, `Switch.Set id=${relay}`);
+        now = gen2SwitchOn(await this.#get(`/rpc/Switch.GetStatus?id=${relay}`, signal), relay, this.#where);
       }
       if (now !== on) {
         throw new WattbusError(
@@ -132,19 +138,13 @@ export class ShellyDriver implements DeviceDriver {
   async getState(): Promise<DriverState> {
     return this.#operation(async (signal) => {
       const profile = await this.#detect(signal);
+      const relay = this.#relayOf(profile);
       if (profile.generation === 1) {
-        const relay = this.#relayIndex(profile);
         const answer = await this.#get(`/relay/${relay}`, signal);
         return { on: checked(Gen1RelaySchema, answer, this.#where, `GET /relay/${relay}`).ison };
       }
-      this.#needsSwitch(profile);
-      const channel = this.#connection.channel;
       return {
-        on: gen2SwitchOn(
-          await this.#get(`/rpc/Switch.GetStatus?id=${channel}`, signal),
-          channel,
-          this.#where,
-        ),
+        on: gen2SwitchOn(await this.#get(`/rpc/Switch.GetStatus?id=${relay}`, signal), relay, this.#where),
       };
     });
   }
@@ -204,30 +204,41 @@ export class ShellyDriver implements DeviceDriver {
     this.#lastProblem = error.message;
   }
 
+  /**
+   * Shelly plugs and relays switch at most 16 A; its energy meters (EM, 3EM, Pro 3EM) read clamps
+   * of up to 120 A on up to three phases. Until the component is known, the meter's.
+   */
+  limits(): ReadingLimits {
+    return this.#profile?.component === 'switch'
+      ? ratedLimits({ amps: 16, volts: 230 })
+      : ratedLimits({ amps: 120, volts: 230, phases: 3 });
+  }
+
   #get(path: string, signal: AbortSignal): Promise<unknown> {
     const scheme: ShellyAuthScheme = this.#profile?.generation === 2 ? 'digest' : 'basic';
     return this.#http.getJson(path, scheme, signal);
   }
 
-  #relayIndex(profile: ShellyProfile): number {
-    // A Gen1 EM/3EM has one contactor relay, 0, whichever meter channel the entry reads.
-    return profile.component === 'em' ? 0 : this.#connection.channel;
-  }
-
-  #needsSwitch(profile: ShellyProfile): void {
-    if (profile.component !== 'switch') {
+  #relayOf(profile: ShellyProfile): number {
+    if (profile.relay === undefined) {
       throw new WattbusError(
         'DEVICE_ERROR',
         `${this.#where} (${profile.description.model ?? 'energy meter'}) has no relay to switch`,
       );
     }
+    return profile.relay;
   }
 
   async #detect(signal: AbortSignal): Promise<ShellyProfile> {
     if (this.#profile) return this.#profile;
     const { generation, component, channel } = this.#connection;
     if (generation !== 'auto' && component !== 'auto') {
-      this.#profile = { generation, component, description: {} };
+      this.#profile = {
+        generation,
+        component,
+        relay: relayOf(generation, component, channel),
+        description: {},
+      };
       return this.#profile;
     }
     // /shelly needs no auth on either generation.
@@ -235,39 +246,84 @@ export class ShellyDriver implements DeviceDriver {
     const isGen2 = typeof info === 'object' && info !== null && 'gen' in info;
     if (generation === 1 || (generation === 'auto' && !isGen2)) {
       const gen1 = checked(Gen1InfoSchema, info, this.#where, 'GET /shelly');
+      const found = component !== 'auto' ? component : (gen1.num_emeters ?? 0) > 0 ? 'em' : 'switch';
       this.#profile = {
         generation: 1,
-        component: component !== 'auto' ? component : (gen1.num_emeters ?? 0) > 0 ? 'em' : 'switch',
+        component: found,
+        relay: relayOf(1, found, channel),
         description: describeInfo(gen1, this.#where),
       };
       return this.#profile;
     }
     const gen2 = checked(Gen2InfoSchema, info, this.#where, 'GET /shelly');
     const description = describeInfo(gen2, this.#where);
-    let found = component;
-    if (found === 'auto') {
-      const status = checked(
-        Gen2DeviceStatusSchema,
-        await this.#http.getJson('/rpc/Shelly.GetStatus', 'digest', signal),
-        this.#where,
-        'Shelly.GetStatus',
-      );
-      if (`em:${channel}` in status) found = 'em';
-      else if (`switch:${channel}` in status) found = 'switch';
-      else {
-        const components =
-          Object.keys(status)
-            .filter((key) => key.includes(':'))
-            .join(', ') || 'none';
-        throw new WattbusError(
-          'DEVICE_ERROR',
-          `${this.#where} has neither switch:${channel} nor em:${channel} (components: ${components})`,
-        );
-      }
+    if (component !== 'auto') {
+      this.#profile = { generation: 2, component, relay: relayOf(2, component, channel), description };
+      return this.#profile;
     }
-    this.#profile = { generation: 2, component: found, description };
+    const status = checked(
+      Gen2DeviceStatusSchema,
+      await this.#http.getJson('/rpc/Shelly.GetStatus', 'digest', signal),
+      this.#where,
+      'Shelly.GetStatus',
+    );
+    const found = gen2ComponentOf(status, channel, this.#where);
+    // A Pro EM's contactor is switch:0; a Pro 3EM in monophase profile has none.
+    const relay = found === 'em1' ? ('switch:0' in status ? 0 : undefined) : relayOf(2, found, channel);
+    this.#profile = { generation: 2, component: found, relay, description };
     return this.#profile;
   }
+}
+
+/**
+ * The component an entry reads, from the keys of Gen2's `Shelly.GetStatus`. Meters first: a Pro
+ * EM has `switch:0` (its contactor, without a meter) next to `em1:0` and `em1:1`, and its
+ * channel 0 is the meter. Components WattBus does not read (`pm1`, `cover`, `light`…) are named
+ * in the error.
+ */
+function gen2ComponentOf(
+  status: Record<string, unknown>,
+  channel: number,
+  where: string,
+): 'switch' | 'em' | 'em1' {
+  for (const component of ['em', 'em1', 'switch'] as const) {
+    if (`${component}:${channel}` in status) return component;
+  }
+  const components =
+    Object.keys(status)
+      .filter((key) => key.includes(':'))
+      .join(', ') || 'none';
+  throw new WattbusError(
+    'DEVICE_ERROR',
+    `${where} has none of switch:${channel}, em:${channel}, em1:${channel} (components: ${components})`,
+  );
+}
+
+/**
+ * The relay of an entry when the device was not asked: a switch entry's own, the contactor 0 of a
+ * Gen1 EM/3EM, the Pro EM's switch:0 for em1 entries (a Pro 3EM in monophase profile then answers
+ * that it has none), none on a Pro 3EM.
+ */
+function relayOf(
+  generation: 1 | 2,
+  component: ShellyProfile['component'],
+  channel: number,
+): number | undefined {
+  if (component === 'switch') return channel;
+  if (component === 'em' && generation === 2) return undefined;
+  return 0;
+}
+
+/** A configured `component: em` on a device whose meters are em1 (Pro EM, Pro 3EM in monophase profile). */
+function notEm1(error: unknown): never {
+  if (error instanceof WattbusError && (error.details as { status?: number } | undefined)?.status === 404) {
+    throw new WattbusError(
+      error.code,
+      `${error.message} — the device has no EM component; a Pro EM or a Pro 3EM in its monophase profile has em1 channels: set component: em1 (or auto)`,
+      error.details,
+    );
+  }
+  throw error;
 }
 
 /** The password from the entry or its `password_env` variable; a missing variable is a problem every operation reports. */

@@ -20,11 +20,14 @@ export const ShellyConnectionSchema = Type.Object(
       description:
         "1 = Gen1 HTTP API (Plug S, 1PM, 2.5, EM, 3EM); 2 = RPC API (Plus, Pro, Gen3, Gen4); 'auto' asks /shelly once.",
     }),
-    component: Type.Union([Type.Literal('auto'), Type.Literal('switch'), Type.Literal('em')], {
-      default: 'auto',
-      description:
-        "switch = a relay with its power meter; em = an energy meter (3EM, Pro 3EM: three phases and a total); 'auto' asks the device.",
-    }),
+    component: Type.Union(
+      [Type.Literal('auto'), Type.Literal('switch'), Type.Literal('em'), Type.Literal('em1')],
+      {
+        default: 'auto',
+        description:
+          "switch = a relay, with its power meter where it has one; em = a 3-phase energy meter (3EM, Pro 3EM: three phases and a total); em1 = one single-phase meter channel (Pro EM, Pro 3EM in monophase profile, EM Gen3); 'auto' asks the device.",
+      },
+    ),
     channel: Type.Integer({
       minimum: 0,
       maximum: 15,
@@ -56,7 +59,12 @@ export type ShellyConnection = Static<typeof ShellyConnectionSchema>;
 
 // Device answers. Only the fields we use are required; firmware may add others freely.
 const number = (description: string) => Type.Number({ description });
-const optionalNumber = () => Type.Optional(Type.Number());
+/**
+ * A measurement the device may leave out or send as `null` (a meter that cannot measure it now,
+ * such as `n_current: null` or `pf: null` at no load): the reading leaves that field out.
+ * One JSON Schema type list, so a wrong type is one clear error (`must be number,null`).
+ */
+const optionalNumber = () => Type.Optional(Type.Unsafe<number | null>({ type: ['number', 'null'] }));
 
 /** Gen1 `/shelly`: no `gen` field. */
 export const Gen1InfoSchema = Type.Object({
@@ -95,7 +103,7 @@ export const Gen1MeterSchema = Type.Object({
 /** Gen1 `/status` → `emeters[N]` (EM, 3EM): `total` and `total_returned` in Wh. */
 export const Gen1EmeterSchema = Type.Object({
   power: number('W, negative when exporting'),
-  voltage: number('V'),
+  voltage: optionalNumber(),
   current: optionalNumber(),
   pf: optionalNumber(),
   total: number('Wh'),
@@ -110,7 +118,14 @@ export const Gen1StatusSchema = Type.Object({
   emeters: Type.Optional(Type.Array(Type.Unknown())),
 });
 
-/** Gen2 `Switch.GetStatus`: `aenergy.total` in Wh. */
+/** Gen2 `Switch.GetStatus` of any switch: the relay. A Plus 1 or Pro 1 sends no more than this. */
+export const Gen2SwitchOutputSchema = Type.Object({ output: Type.Boolean() });
+
+/**
+ * Gen2 `Switch.GetStatus` of a switch with a meter (Plus Plug S, 1PM, Pro 4PM…): power and its
+ * counter come together; `aenergy.total` and `ret_aenergy.total` (returned, where the device
+ * measures it) in Wh.
+ */
 export const Gen2SwitchStatusSchema = Type.Object({
   output: Type.Boolean(),
   apower: number('W'),
@@ -119,7 +134,11 @@ export const Gen2SwitchStatusSchema = Type.Object({
   freq: optionalNumber(),
   pf: optionalNumber(),
   aenergy: Type.Object({ total: number('Wh') }),
+  ret_aenergy: Type.Optional(Type.Object({ total: optionalNumber() })),
 });
+
+/** The keys by which a Switch.GetStatus answer says it has a meter. */
+export const SWITCH_METER_KEYS = ['apower', 'aenergy'] as const;
 
 /** Gen2 `Switch.Set`. */
 export const Gen2SwitchSetSchema = Type.Object({ was_on: Type.Boolean() });
@@ -131,8 +150,8 @@ export const Gen2EmStatusSchema = Type.Object(
   Object.fromEntries([
     ...PHASE_PREFIXES.flatMap((phase) => [
       [`${phase}_act_power`, number('W')],
-      [`${phase}_voltage`, number('V')],
-      [`${phase}_current`, number('A')],
+      [`${phase}_voltage`, optionalNumber()],
+      [`${phase}_current`, optionalNumber()],
       [`${phase}_pf`, optionalNumber()],
       [`${phase}_freq`, optionalNumber()],
     ]),
@@ -148,8 +167,27 @@ export const Gen2EmDataSchema = Type.Object(
       [`${phase}_total_act_ret_energy`, optionalNumber()],
     ]),
     ['total_act', number('Wh')],
+    ['total_act_ret', optionalNumber()],
   ]),
 );
 
-/** Gen2 `Shelly.GetStatus`: only its keys (`switch:0`, `em:0`…) are used, to find the components. */
+/**
+ * Gen2 `EM1.GetStatus` (Pro EM, Pro 3EM in monophase profile, EM Gen3): one single-phase
+ * channel; `act_power` is negative when exporting.
+ */
+export const Gen2Em1StatusSchema = Type.Object({
+  act_power: number('W, negative when exporting'),
+  voltage: optionalNumber(),
+  current: optionalNumber(),
+  pf: optionalNumber(),
+  freq: optionalNumber(),
+});
+
+/** Gen2 `EM1Data.GetStatus`: the channel's counters in Wh. */
+export const Gen2Em1DataSchema = Type.Object({
+  total_act_energy: number('Wh'),
+  total_act_ret_energy: optionalNumber(),
+});
+
+/** Gen2 `Shelly.GetStatus`: only its keys (`switch:0`, `em:0`, `em1:0`…) are used, to find the components. */
 export const Gen2DeviceStatusSchema = Type.Record(Type.String(), Type.Unknown());

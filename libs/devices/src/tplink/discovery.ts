@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import type { DiscoveryDevice, Plug } from 'tplink-smarthome-api';
 import { stringify } from 'yaml';
+import { idFromName } from '../id-from-name.js';
 
 const { Client } = createRequire(import.meta.url)(
   'tplink-smarthome-api',
@@ -84,7 +85,7 @@ export function discoveryAsRegistryYaml(plugs: readonly DiscoveredPlug[]): strin
     return id;
   };
   const entries = plugs.flatMap((plug) => {
-    const plugId = slug(plug.alias) || `plug-${plug.mac.replace(/[^0-9a-f]/gi, '').toLowerCase()}`;
+    const plugId = idFromName(plug.alias) || `plug-${plug.mac.replace(/[^0-9a-f]/gi, '').toLowerCase()}`;
     const connection = plug.port === 9999 ? { host: plug.host } : { host: plug.host, port: plug.port };
     const entry = (id: string, name: string, extra: Record<string, unknown> = {}) => ({
       id: unique(id),
@@ -98,7 +99,7 @@ export function discoveryAsRegistryYaml(plugs: readonly DiscoveredPlug[]): strin
     if (!plug.outlets) return [entry(plugId, plug.alias)];
     return plug.outlets.map((outlet) =>
       entry(
-        slug(outlet.alias) || `${plugId}-outlet-${outlet.number}`,
+        idFromName(outlet.alias) || `${plugId}-outlet-${outlet.number}`,
         outlet.alias || `${plug.alias} ${outlet.number}`,
         {
           outlet: outlet.number,
@@ -122,13 +123,4 @@ function outletsOf(plug: Plug): { outlets?: DiscoveredOutlet[] } {
   return {
     outlets: children.map((child, index) => ({ number: index + 1, id: child.id, alias: child.alias ?? '' })),
   };
-}
-
-function slug(text: string): string {
-  return text
-    .toLowerCase()
-    .normalize('NFKD')
-    .replace(/[^a-z0-9]+/g, '-')
-    .replace(/^-+|-+$/g, '')
-    .slice(0, 64);
 }

@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { WattbusError } from '@wattbus/contracts';
+import { WattbusError, type ReadingLimits } from '@wattbus/contracts';
 import type {
   DeviceDriver,
   DriverDefinition,
@@ -8,6 +8,7 @@ import type {
   DriverState,
 } from '../driver.js';
 import { classifyDeviceError, withTimeout } from '../errors.js';
+import { ratedLimits } from '../ratings.js';
 import type { RegistryDevice } from '../registry-schema.js';
 import { credentialsOf } from './credentials.js';
 import { klapHint } from './detect.js';
@@ -140,6 +141,15 @@ export class TplinkDriver implements DeviceDriver {
 
   describe(): Promise<DriverDescription> {
     return this.#guard(() => this.#requests.describe());
+  }
+
+  /**
+   * Kasa plugs with an energy meter (HS110, KP115) are rated 15 A (US) or 16 A (EU, UK): the larger,
+   * at 230 V, whatever the model string says (simulators and re-flashed plugs report US models on
+   * 230 V mains). 4600 W, 20 A, 299 V: the HS110 firmware's 23,456,789 W is far beyond.
+   */
+  limits(): ReadingLimits {
+    return ratedLimits({ amps: 16, volts: 230 });
   }
 
   async close(): Promise<void> {

@@ -25,6 +25,15 @@ export interface InfluxWriterOptions {
   /** Gzip request bodies larger than this; default off (loopback and LAN gain nothing from it). */
   gzipThresholdBytes?: number;
   logger?: WriterLogger;
+  /** Told of every write request (for a latency histogram): how long it took and how it ended. */
+  onRequest?: (request: WriteRequestTiming) => void;
+}
+
+export interface WriteRequestTiming {
+  duration_ms: number;
+  /** written: accepted; refused: 400-class, handed back; failed: to be retried. */
+  outcome: 'written' | 'refused' | 'failed';
+  lines: number;
 }
 
 export interface RejectedLine {
@@ -152,11 +161,14 @@ export class InfluxWriter {
   async #sendWithRetry(lines: string[]): Promise<string | undefined> {
     for (let attempt = 1; ; attempt++) {
       if (this.#abort.signal.aborted) throw new WriterStoppedError();
+      let started: number | undefined;
       try {
         const api = await this.#prepare();
         this.#metrics.requests++;
+        started = performance.now();
         api.writeRecords(lines);
         await api.flush();
+        this.#timed(started, 'written', lines.length);
         if (this.#metrics.failing_attempts > 0) {
           this.#logger.info({ attempts: this.#metrics.failing_attempts }, 'InfluxDB writes succeed again');
         }
@@ -166,7 +178,9 @@ export class InfluxWriter {
         if (this.#abort.signal.aborted) throw new WriterStoppedError();
         const status = error instanceof HttpError ? error.statusCode : undefined;
         const message = describe(error);
-        if (status !== undefined && REFUSED_STATUSES.has(status)) return message;
+        const refused = status !== undefined && REFUSED_STATUSES.has(status);
+        if (started !== undefined) this.#timed(started, refused ? 'refused' : 'failed', lines.length);
+        if (refused) return message;
         this.#metrics.retries++;
         this.#metrics.failing_attempts++;
         this.#metrics.last_error = message;
@@ -185,6 +199,10 @@ export class InfluxWriter {
         }
       }
     }
+  }
+
+  #timed(started: number, outcome: WriteRequestTiming['outcome'], lines: number): void {
+    this.#options.onRequest?.({ duration_ms: performance.now() - started, outcome, lines });
   }
 
   #report(

@@ -120,6 +120,11 @@ export class SimulatedPlug {
     });
   }
 
+  /** Calls `listener` after every answer the plug sends (e.g. to follow a relay change at once). */
+  onResponse(listener: () => void): void {
+    this.#device.deviceNetworking.on('response', listener);
+  }
+
   set responseDelay(ms: number) {
     this.#device.deviceNetworking.responseDelay = ms;
   }

@@ -1,0 +1,128 @@
+import { Type, type Static } from '@sinclair/typebox';
+import type { Reading } from './schemas.js';
+
+/**
+ * What a device can physically report. The schema accepts any number; a reading beyond its
+ * device's limits is a glitch (HS110 firmware answering 23,456,789 W, a float32 register read as
+ * 3.4e38) and must never be stored or published. Collectors check before publishing and the
+ * storage hook checks at ingest, with the same function and the limits the agent puts in the
+ * device's retained meta.
+ */
+export const ReadingLimitsSchema = Type.Object(
+  {
+    max_power_w: Type.Optional(
+      Type.Number({ exclusiveMinimum: 0, description: 'Largest |power_w| (W), import or export.' }),
+    ),
+    max_current_a: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'Largest current_a (A).' })),
+    max_voltage_v: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'Largest voltage_v (V).' })),
+    max_energy_wh: Type.Optional(
+      Type.Number({
+        exclusiveMinimum: 0,
+        description: 'Largest energy_wh (and energy_returned_wh) counter value (Wh).',
+      }),
+    ),
+    max_frequency_hz: Type.Optional(
+      Type.Number({ exclusiveMinimum: 0, description: 'Largest frequency_hz (Hz).' }),
+    ),
+  },
+  {
+    $id: 'ReadingLimits',
+    additionalProperties: false,
+    description:
+      "Plausibility limits of a device's readings: from the model's rating (plugs) or the meter profile, overridable per device in the registry (`limits:`). A reading beyond them is refused.",
+    examples: [{ max_power_w: 4600, max_current_a: 20, max_voltage_v: 300 }],
+  },
+);
+export type ReadingLimits = Static<typeof ReadingLimitsSchema>;
+export type ReadingLimit = keyof ReadingLimits;
+
+/**
+ * Limits of a device nothing is known about: nothing a building connection could produce, and
+ * small enough that sums over any range stay finite numbers.
+ */
+export const DEFAULT_READING_LIMITS: Required<ReadingLimits> = {
+  max_power_w: 10_000_000,
+  max_current_a: 100_000,
+  max_voltage_v: 100_000,
+  max_energy_wh: 1e13,
+  max_frequency_hz: 1000,
+};
+
+/** How far ahead of the checker's clock a reading's `ts` may be (clock skew between hosts). */
+export const DEFAULT_FUTURE_TOLERANCE_MS = 300_000;
+
+/** Each limited field, its limit and unit (power may be negative: exporting). */
+const LIMITED_FIELDS = [
+  ['power_w', 'max_power_w', 'W'],
+  ['current_a', 'max_current_a', 'A'],
+  ['voltage_v', 'max_voltage_v', 'V'],
+  ['energy_wh', 'max_energy_wh', 'Wh'],
+  ['energy_returned_wh', 'max_energy_wh', 'Wh'],
+  ['frequency_hz', 'max_frequency_hz', 'Hz'],
+] as const;
+
+/**
+ * The largest magnitude a stored field can hold for any device (DEFAULT_READING_LIMITS; the schema
+ * bounds power_factor to ±1); undefined for a field without one. The query component leaves
+ * values beyond it out of aggregates, so readings stored before these checks cannot overflow a sum.
+ */
+export function defaultFieldLimit(field: string): number | undefined {
+  if (field === 'power_factor') return 1;
+  const limited = LIMITED_FIELDS.find(([name]) => name === field);
+  return limited ? DEFAULT_READING_LIMITS[limited[1]] : undefined;
+}
+
+/** Layers of limits, later ones winning key by key (defaults, then the rating, then the registry). */
+export function mergeLimits(...layers: readonly (ReadingLimits | undefined)[]): Required<ReadingLimits> {
+  const merged = { ...DEFAULT_READING_LIMITS };
+  for (const layer of layers) {
+    for (const [key, value] of Object.entries(layer ?? {}) as [ReadingLimit, number | undefined][]) {
+      if (value !== undefined) merged[key] = value;
+    }
+  }
+  return merged;
+}
+
+/** True when `tsMs` lies further ahead of `nowMs` than the tolerance: a device with a wrong clock. */
+export function isFromTheFuture(
+  tsMs: number,
+  nowMs: number,
+  toleranceMs = DEFAULT_FUTURE_TOLERANCE_MS,
+): boolean {
+  return tsMs > nowMs + toleranceMs;
+}
+
+export interface PlausibilityOptions {
+  nowMs: number;
+  futureToleranceMs?: number;
+}
+
+/**
+ * Why a schema-valid reading cannot be true, or undefined when it can: a value beyond its device's
+ * limits, or a timestamp from the future. One sentence naming the field, the value and the limit.
+ */
+export function plausibilityProblem(
+  reading: Reading,
+  limits: ReadingLimits,
+  options: PlausibilityOptions,
+): string | undefined {
+  const effective = mergeLimits(limits);
+  for (const [field, key, unit] of LIMITED_FIELDS) {
+    const value = reading[field];
+    if (value !== undefined && Math.abs(value) > effective[key]) {
+      return `${field} ${value} ${unit} is beyond the device's limit of ${field === 'power_w' ? '±' : ''}${effective[key]} ${unit} (${key})`;
+    }
+  }
+  const tolerance = options.futureToleranceMs ?? DEFAULT_FUTURE_TOLERANCE_MS;
+  const ts = Date.parse(reading.ts);
+  if (isFromTheFuture(ts, options.nowMs, tolerance)) {
+    return `ts ${reading.ts} is ${describeAhead(ts - options.nowMs)} in the future (more than ${tolerance} ms): the device's clock is wrong`;
+  }
+  return undefined;
+}
+
+function describeAhead(ms: number): string {
+  if (ms >= 86_400_000) return `${Math.round(ms / 86_400_000)} days`;
+  if (ms >= 3_600_000) return `${Math.round(ms / 3_600_000)} hours`;
+  return `${Math.round(ms / 1000)} s`;
+}

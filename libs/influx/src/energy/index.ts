@@ -1,0 +1,1 @@
+export * from './counter.js';

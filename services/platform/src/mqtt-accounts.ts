@@ -1,0 +1,78 @@
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { hashPassword, type BrokerUser } from '@wattbus/broker';
+import { DEFAULT_BASE_TOPIC } from '@wattbus/contracts';
+import { ensureSecretFile } from './secret-file.js';
+
+/** A named broker account for clients outside the process, its password kept in the data dir. */
+export interface MqttAccount {
+  username: string;
+  password: string;
+  file: string;
+  created: boolean;
+  /** What it may do, for the banner. */
+  summary: string;
+  publish: string[];
+  subscribe: string[];
+}
+
+const base = DEFAULT_BASE_TOPIC;
+
+/**
+ * The two accounts of the embedded broker: `operator` for collectors and scripts (readings, the
+ * meta and availability of its own devices, device and query requests; reads everything) and
+ * `hook` for read-only consumers. Passwords are made on the first start, then kept.
+ */
+const ACCOUNTS = [
+  {
+    username: 'operator',
+    summary: 'publishes readings and commands, reads everything',
+    publish: [
+      `${base}/devices/+/readings`,
+      `${base}/devices/+/meta`,
+      `${base}/devices/+/availability`,
+      `${base}/devices/+/req/+`,
+      `${base}/query/req/+`,
+    ],
+    subscribe: ['#'],
+  },
+  { username: 'hook', summary: 'reads everything, publishes nothing', publish: [], subscribe: ['#'] },
+] as const;
+
+export function ensureMqttAccounts(dataDir: string): MqttAccount[] {
+  return ACCOUNTS.map((account) => {
+    const secret = ensureSecretFile(join(dataDir, `mqtt-${account.username}.password`), () =>
+      // base64url: nothing a shell or a URL would read specially, so the banner's lines paste as they are.
+      randomBytes(18).toString('base64url'),
+    );
+    return {
+      ...account,
+      publish: [...account.publish],
+      subscribe: [...account.subscribe],
+      password: secret.value,
+      file: secret.file,
+      created: secret.created,
+    };
+  });
+}
+
+export async function brokerUsersOf(accounts: readonly MqttAccount[]): Promise<BrokerUser[]> {
+  return Promise.all(
+    accounts.map(async (account) => ({
+      username: account.username,
+      password_hash: await hashPassword(account.password),
+      publish: account.publish,
+      subscribe: account.subscribe,
+    })),
+  );
+}
+
+/** Ready-to-paste mosquitto_pub / mosquitto_sub lines for each account. */
+export function accountCommands(account: MqttAccount, host: string, port: number): string[] {
+  const login = `-h ${host} -p ${port} -u ${account.username} -P '${account.password}'`;
+  const subscribe = `mosquitto_sub ${login} -t '${base}/#' -v`;
+  if (account.publish.length === 0) return [subscribe];
+  const reading =
+    '"{\\"ts\\":\\"$(date -u +%Y-%m-%dT%H:%M:%S.000Z)\\",\\"device\\":\\"my-meter\\",\\"power_w\\":42.5}"';
+  return [`mosquitto_pub ${login} -q 1 -t ${base}/devices/my-meter/readings -m ${reading}`, subscribe];
+}

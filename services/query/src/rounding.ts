@@ -1,0 +1,40 @@
+import { defaultFieldLimit, type ReadingField } from '@wattbus/contracts';
+
+/**
+ * Numbers in answers are rounded to what their unit can mean (no `68.92812500000001`): InfluxDB's
+ * means and sums carry binary float noise that no meter measured. Decimals per field:
+ */
+const DECIMALS: Record<ReadingField, number> = {
+  power_w: 3, // 1 mW
+  voltage_v: 3, // 1 mV
+  current_a: 4, // 0.1 mA
+  energy_wh: 3, // 1 mWh
+  energy_returned_wh: 3,
+  power_factor: 4,
+  frequency_hz: 4,
+};
+
+/** Rounds to `decimals` decimals; dividing by a power of ten prints the shortest decimal. */
+export function round(value: number, decimals: number): number {
+  const scale = 10 ** decimals;
+  const scaled = Math.round(value * scale);
+  // Beyond 2^53 a double has no fraction left to round.
+  return Number.isSafeInteger(scaled) ? scaled / scale : value;
+}
+
+/**
+ * A stored value as an answer: rounded for its unit, or null when no device can report it (a
+ * value stored before the plausibility checks) or InfluxDB has none.
+ */
+export function roundedReading(field: ReadingField, value: unknown): number | null {
+  if (typeof value !== 'number' || !Number.isFinite(value)) return null;
+  const limit = defaultFieldLimit(field);
+  if (limit !== undefined && Math.abs(value) > limit) return null;
+  return round(value, DECIMALS[field]);
+}
+
+/** Energy in kWh to 1 mWh. */
+export const kwh = (wh: number): number => round(wh / 1000, 6);
+
+/** Money to 1/10000 of the currency unit. */
+export const money = (amount: number): number => round(amount, 4);
