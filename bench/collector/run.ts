@@ -18,6 +18,7 @@
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
@@ -64,7 +65,8 @@ const rank = (sorted: number[], q: number) =>
 /**
  * Lateness of every reading against the common grid, and the slots that had none. No poll starts
  * before its slot, so the origin is the leading edge of the readings' phases on a circle of one
- * interval: the 1 ms step where the next 5 ms hold the most more readings than the 5 ms before.
+ * interval: from the 1 ms step where the next 5 ms hold the most more readings than the 5 ms
+ * before, back to where the 5 ms before hold less than 5 % of that (answer times can be bimodal).
  * Lateness is counted from 2 ms before it (a timer may fire a millisecond "early" by the wall
  * clock) once round the circle, so a poll later than the rest is never read as early.
  */
@@ -88,6 +90,8 @@ function lateness(readings: Map<string, number[]>, from: number, to: number, spr
     const rise = count(ms, 5) - count(ms - 5, 5);
     if (rise > steepest) [steepest, origin] = [rise, ms];
   }
+  const floor = 0.05 * count(origin, 5);
+  for (let step = 0; step < INTERVAL / 2 && count(origin - 5, 5) > floor; step++) origin = circle(origin - 1);
   const late = phases.map((phase) => circle(phase - origin + 2)).sort((a, b) => a - b);
   // One slot per interval and device in the window (a reading of a slot near its end may fall after it).
   const slots = PLUGS * Math.round((to - from) / INTERVAL);
@@ -141,6 +145,12 @@ async function measure(
   await sleep(Math.min(2000, INTERVAL * 2));
   await agent.stop('SIGTERM');
   await subscriber.endAsync();
+  // The raw readings, to look at or analyse again.
+  mkdirSync(`${REPO_ROOT}bench/out`, { recursive: true });
+  writeFileSync(
+    `${REPO_ROOT}bench/out/collector-${mode.name.replace(/\W/g, '_')}-${run}.json`,
+    JSON.stringify({ from: recording.from, to: recording.to, readings: Object.fromEntries(readings) }),
+  );
   const {
     slots,
     readings: count,

@@ -269,7 +269,9 @@ export class Agent {
     );
     await this.#controller?.serveDevices(sessions.map((session) => session.id));
     if (!this.#config.collector) return;
-    // Spread over the interval: 1,000 plugs at 1 s poll one per millisecond, not all at once.
+    // Spread over the interval: 1,000 plugs at 1 s poll one per millisecond, not all at once; one
+    // origin for all, however long starting them takes.
+    const origin = Date.now();
     sessions.forEach((session, index) => {
       const poller = new Poller({
         session,
@@ -278,7 +280,7 @@ export class Agent {
         logger: this.#logger,
       });
       this.#pollers.set(session.id, poller);
-      poller.start(gridOffsetMs(index, sessions.length, session.device.poll_interval_ms));
+      poller.start(gridOffsetMs(index, sessions.length, session.device.poll_interval_ms), origin);
     });
   }
 

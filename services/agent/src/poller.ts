@@ -72,11 +72,14 @@ export class Poller {
     return { ...this.#metrics };
   }
 
-  /** `offsetMs`: where this poller's grid lies within its interval (see gridOffsetMs). */
-  start(offsetMs = 0): void {
+  /**
+   * `offsetMs`: where this poller's grid lies within its interval (see gridOffsetMs); `originMs`:
+   * the grid's start, the same for every poller of an agent however long starting them all takes.
+   */
+  start(offsetMs = 0, originMs = Date.now()): void {
     if (!this.#stopped) return;
     this.#stopped = false;
-    this.#nextAt = Date.now();
+    this.#nextAt = originMs;
     this.#offsetMs = offsetMs;
     this.#schedule();
   }
