@@ -1,9 +1,11 @@
 /**
  * Topic access rules. A rule is an MQTT topic filter; `{username}` in it stands for the name the
- * client logged in with, so one rule can confine every device agent to its own subtree.
+ * client logged in with, so one rule can confine every device agent to its own subtree, and
+ * `{clientid}` for its MQTT client id (mosquitto's `%c`), so a requester reads only its own replies.
  */
 
 export const USERNAME_PLACEHOLDER = '{username}';
+export const CLIENT_ID_PLACEHOLDER = '{clientid}';
 
 const SHARED_SUBSCRIPTION_PREFIX = '$share/';
 
@@ -85,14 +87,31 @@ export function subscribedFilter(filter: string): string | undefined {
   return rest.slice(separator + 1);
 }
 
-/** Replaces `{username}`; without a username, a rule naming it can match nothing and is dropped. */
-export function expandRules(rules: readonly string[], username: string | undefined): string[] {
+/**
+ * Replaces `{username}` and `{clientid}`. Without the value, or with one that is not a single
+ * topic level (a `/`, `+` or `#` in it would widen the rule), a rule naming it is dropped.
+ */
+export function expandRules(
+  rules: readonly string[],
+  username: string | undefined,
+  clientId?: string,
+): string[] {
   return rules.flatMap((rule) => {
-    if (!rule.includes(USERNAME_PLACEHOLDER)) {
-      return [rule];
+    let expanded = rule;
+    for (const [placeholder, value] of [
+      [USERNAME_PLACEHOLDER, username],
+      [CLIENT_ID_PLACEHOLDER, clientId],
+    ] as const) {
+      if (!expanded.includes(placeholder)) continue;
+      if (value === undefined || !isTopicLevel(value)) return [];
+      expanded = expanded.replaceAll(placeholder, value);
     }
-    return username === undefined ? [] : [rule.replaceAll(USERNAME_PLACEHOLDER, username)];
+    return [expanded];
   });
+}
+
+function isTopicLevel(value: string): boolean {
+  return value.length > 0 && !/[/+#]/.test(value) && !value.includes('\u0000');
 }
 
 /** What one logged-in client may do; built once per connection. */
@@ -100,9 +119,9 @@ export class TopicPermissions {
   readonly #publish: readonly string[];
   readonly #subscribe: readonly string[];
 
-  constructor(rules: TopicRules, username?: string) {
-    this.#publish = expandRules(rules.publish, username);
-    this.#subscribe = expandRules(rules.subscribe, username);
+  constructor(rules: TopicRules, username?: string, clientId?: string) {
+    this.#publish = expandRules(rules.publish, username, clientId);
+    this.#subscribe = expandRules(rules.subscribe, username, clientId);
   }
 
   canPublish(topic: string): boolean {

@@ -28,12 +28,16 @@ export class Authenticator {
   async authenticate(
     username: string | undefined,
     password: Uint8Array | undefined,
+    clientId?: string,
   ): Promise<AuthenticationResult> {
     if (username === undefined) {
       if (!this.#anonymous.enabled) {
         return { ok: false, reason: 'anonymous_disabled' };
       }
-      return { ok: true, principal: { username, permissions: new TopicPermissions(this.#anonymous) } };
+      return {
+        ok: true,
+        principal: { username, permissions: new TopicPermissions(this.#anonymous, undefined, clientId) },
+      };
     }
     const user = this.#usersByName.get(username);
     // Hash even for an unknown user, so response time does not tell which usernames exist.
@@ -47,6 +51,6 @@ export class Authenticator {
     if (!matches) {
       return { ok: false, reason: 'wrong_password' };
     }
-    return { ok: true, principal: { username, permissions: new TopicPermissions(user, username) } };
+    return { ok: true, principal: { username, permissions: new TopicPermissions(user, username, clientId) } };
   }
 }

@@ -182,7 +182,7 @@ export class Broker {
     return Aedes.createBroker({
       ...cluster?.options,
       authenticate: (client, username, password, done) => {
-        authenticator.authenticate(username, password).then(
+        authenticator.authenticate(username, password, client.id).then(
           (result) => {
             if (result.ok) {
               this.#principals.set(client, result.principal);

@@ -1,7 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { Ajv, type ErrorObject } from 'ajv';
 import { adminSchema, ConfigError, loadConfig } from '@wattbus/runtime';
-import { isValidTopicFilter, USERNAME_PLACEHOLDER } from './acl.js';
+import { CLIENT_ID_PLACEHOLDER, isValidTopicFilter, USERNAME_PLACEHOLDER } from './acl.js';
 import { PASSWORD_HASH_PATTERN, parsePasswordHash, PasswordHashFormatError } from './passwords.js';
 
 /**
@@ -12,7 +12,7 @@ export const USERNAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_.-]*$';
 
 const TopicRulesSchema = Type.Array(Type.String({ minLength: 1 }), {
   default: [],
-  description: `MQTT topic filters; ${USERNAME_PLACEHOLDER} stands for the client's username.`,
+  description: `MQTT topic filters; ${USERNAME_PLACEHOLDER} stands for the client's username, ${CLIENT_ID_PLACEHOLDER} for its MQTT client id.`,
 });
 
 export const BrokerUserSchema = Type.Object(

@@ -104,6 +104,21 @@ describe('expandRules', () => {
   test('drops rules naming {username} when there is none', () => {
     assert.deepEqual(expandRules(['wattbus/devices/{username}/#', 'wattbus/#'], undefined), ['wattbus/#']);
   });
+
+  test('puts the client id in place of {clientid}, next to {username}', () => {
+    assert.deepEqual(
+      expandRules(['wattbus/replies/{clientid}/#', 'x/{username}/{clientid}'], 'app', 'app-1'),
+      ['wattbus/replies/app-1/#', 'x/app/app-1'],
+    );
+  });
+
+  test('drops rules whose client id is missing or would widen them', () => {
+    const rules = ['wattbus/replies/{clientid}/#', 'wattbus/query/req/+'];
+    assert.deepEqual(expandRules(rules, 'app'), ['wattbus/query/req/+']);
+    for (const clientId of ['#', '+', 'a/b', '']) {
+      assert.deepEqual(expandRules(rules, 'app', clientId), ['wattbus/query/req/+'], clientId);
+    }
+  });
 });
 
 describe('TopicPermissions', () => {
@@ -132,6 +147,18 @@ describe('TopicPermissions', () => {
     assert.equal(device.canSubscribe('wattbus/devices/+/readings'), false);
     assert.equal(device.canSubscribe('$share/g/wattbus/devices/plug-2/#'), false);
     assert.equal(device.canSubscribe('$share/g'), false);
+  });
+
+  test('lets a requester read only its own reply tree', () => {
+    const requester = new TopicPermissions(
+      { publish: ['wattbus/query/req/+'], subscribe: ['wattbus/replies/{clientid}/#'] },
+      'client',
+      'my-app',
+    );
+    assert.equal(requester.canSubscribe('wattbus/replies/my-app/#'), true);
+    assert.equal(requester.canSubscribe('wattbus/replies/my-app/+'), true);
+    assert.equal(requester.canSubscribe('wattbus/replies/gateway-1/#'), false);
+    assert.equal(requester.canSubscribe('wattbus/replies/+/#'), false);
   });
 
   test('allows nothing without rules', () => {

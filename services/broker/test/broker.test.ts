@@ -42,6 +42,10 @@ describe('broker with users and ACLs', () => {
           subscribe: ['wattbus/devices/{username}/#'],
         }),
         await user('admin', 'admin-secret', { publish: ['wattbus/#'], subscribe: ['wattbus/#', '$SYS/#'] }),
+        await user('client', 'client-secret', {
+          publish: ['wattbus/query/req/+'],
+          subscribe: ['wattbus/replies/{clientid}/#'],
+        }),
       ],
     });
   });
@@ -102,6 +106,18 @@ describe('broker with users and ACLs', () => {
     }
     assert.equal(started.broker.metrics().acl_denials, denialsBefore + 4);
     assert.ok(device.connected, 'a refused SUBSCRIBE leaves the connection up');
+  });
+
+  test('a requester reads the replies under its own client id and nobody else’s', async () => {
+    const requester = await clients.connect(started.tcpUrl, {
+      username: 'client',
+      password: 'client-secret',
+      clientId: 'my-app',
+    });
+    await requester.subscribeAsync('wattbus/replies/my-app/#');
+    for (const filter of ['wattbus/replies/gateway-1/#', 'wattbus/replies/+/#']) {
+      await assert.rejects(requester.subscribeAsync(filter), isSubscribeRefusal, filter);
+    }
   });
 
   test('a refused filter does not affect the others of the same SUBSCRIBE', async () => {
