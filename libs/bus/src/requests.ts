@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { Type } from '@sinclair/typebox';
 import {
-  RequestEnvelopeSchema,
   ResponseEnvelopeSchema,
   WattbusError,
   isErrorCode,
@@ -16,6 +16,7 @@ import type { DeadLetters } from './dead-letters.js';
 import { BusStoppedError, RequestTimeoutError } from './errors.js';
 import type { BusMetrics } from './metrics.js';
 import { refusalOf } from './refusals.js';
+import { takeRequest } from './request-intake.js';
 import type { MessageContext, Subscription, TopicRouter } from './router.js';
 
 export interface RequestOptions {
@@ -55,8 +56,12 @@ export interface RequestResponseDeps {
   requestTimeoutMs: number;
 }
 
-const checkEnvelope = validator(RequestEnvelopeSchema);
 const checkResponse = validator(ResponseEnvelopeSchema);
+const anyText = validator(Type.String());
+
+function payloadOf(packet: IPublishPacket): Buffer {
+  return Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
+}
 
 /**
  * Correlated request/response over the bus: requests carry `id` and `reply_to` in the envelope
@@ -135,24 +140,30 @@ export class RequestResponse {
     return result;
   }
 
-  /** Answers requests on `filter`: params validated, handler errors turned into error envelopes. */
+  /**
+   * Answers requests on `filter`: the envelope and params validated (a malformed request is
+   * answered with INVALID_REQUEST where it names a usable reply address, dead-lettered where it
+   * does not: see request-intake.ts), handler errors turned into error envelopes.
+   */
   serve<P, R>(
     filter: string,
     checkParams: Validator<P>,
     handler: RequestHandler<P, R>,
   ): Promise<Subscription> {
-    const { client, topics, deadLetters, metrics, logger } = this.#deps;
-    return this.#deps.router.subscribe(filter, checkEnvelope, async (envelope, context) => {
-      const replyTo = this.#replyTopicOf(envelope, context.packet);
-      if (!replyTo) {
-        deadLetters.send(
-          context.topic,
-          context.packet.payload as Buffer,
-          'rejected',
-          `reply_to ${JSON.stringify(envelope.reply_to)} is not a reply topic under ${topics.base}/replies/`,
-        );
+    const { topics, deadLetters, metrics, logger } = this.#deps;
+    const onRequest = async (context: MessageContext) => {
+      const payload = payloadOf(context.packet);
+      const intake = takeRequest(payload, context.packet, topics);
+      if (intake.kind === 'dead') {
+        deadLetters.send(context.topic, payload, intake.reason, intake.message);
         return;
       }
+      if (intake.kind === 'refused') {
+        logger.debug({ topic: context.topic, reason: intake.error.message }, 'malformed request answered');
+        this.#respond(intake.replyTo, errorResponse(intake.id, intake.error), context.packet);
+        return;
+      }
+      const { envelope, replyTo } = intake;
       if (envelope.deadline && Date.parse(envelope.deadline) < Date.now()) {
         logger.debug(
           { topic: context.topic, id: envelope.id },
@@ -162,13 +173,22 @@ export class RequestResponse {
       }
       const response = await this.#answer(envelope, context, checkParams, handler);
       metrics.requests_served++;
-      const correlationData = context.packet.properties?.correlationData;
-      const properties = this.#isMqtt5() && correlationData ? { correlationData } : undefined;
-      client.publish(replyTo, JSON.stringify(response), { qos: 1, properties }, (error) => {
-        if (!error) return;
-        const reason = refusalOf('publish', replyTo, error, this.#deps.username);
-        logger.warn({ err: reason, reply_to: replyTo }, 'could not publish response');
-      });
+      this.#respond(replyTo, response, context.packet);
+    };
+    // Raw text: request-intake parses it, so that even unparsable JSON can be answered.
+    return this.#deps.router.subscribe(filter, anyText, (_text, context) => onRequest(context), {
+      encoding: 'text',
+      onEmpty: onRequest,
+    });
+  }
+
+  #respond(replyTo: string, response: ResponseEnvelope, request: IPublishPacket): void {
+    const correlationData = request.properties?.correlationData;
+    const properties = this.#isMqtt5() && correlationData ? { correlationData } : undefined;
+    this.#deps.client.publish(replyTo, JSON.stringify(response), { qos: 1, properties }, (error) => {
+      if (!error) return;
+      const reason = refusalOf('publish', replyTo, error, this.#deps.username);
+      this.#deps.logger.warn({ err: reason, reply_to: replyTo }, 'could not publish response');
     });
   }
 
@@ -206,11 +226,6 @@ export class RequestResponse {
       }
       return errorResponse(envelope.id, error);
     }
-  }
-
-  #replyTopicOf(envelope: RequestEnvelope, packet: IPublishPacket): string | undefined {
-    const candidate = packet.properties?.responseTopic ?? envelope.reply_to;
-    return this.#deps.topics.isReplyTopic(candidate) ? candidate : undefined;
   }
 
   #ensureRepliesSubscribed(): Promise<void> {
