@@ -18,10 +18,15 @@ export interface MqttAccount {
 
 const base = DEFAULT_BASE_TOPIC;
 
+/** Every request topic: device commands, queries, the alert list. */
+const REQUEST_TOPICS = [`${base}/devices/+/req/+`, `${base}/query/req/+`, `${base}/alerts/req/+`];
+
 /**
- * The two accounts of the embedded broker: `operator` for collectors and scripts (readings, the
- * meta and availability of its own devices, device and query requests; reads everything) and
- * `hook` for read-only consumers. Passwords are made on the first start, then kept.
+ * The accounts of the embedded broker: `operator` for collectors and scripts (readings, the
+ * meta and availability of its own devices, requests; reads everything), `hook` for read-only
+ * consumers and `client` for third-party requesters (requests; reads only the replies under its
+ * own MQTT client id, as mosquitto/acl.example's `%c`). Passwords are made on the first start,
+ * then kept.
  */
 const ACCOUNTS = [
   {
@@ -31,12 +36,17 @@ const ACCOUNTS = [
       `${base}/devices/+/readings`,
       `${base}/devices/+/meta`,
       `${base}/devices/+/availability`,
-      `${base}/devices/+/req/+`,
-      `${base}/query/req/+`,
+      ...REQUEST_TOPICS,
     ],
     subscribe: ['#'],
   },
   { username: 'hook', summary: 'reads everything, publishes nothing', publish: [], subscribe: ['#'] },
+  {
+    username: 'client',
+    summary: `sends requests, reads its replies under ${base}/replies/<its client id>/`,
+    publish: REQUEST_TOPICS,
+    subscribe: [`${base}/replies/{clientid}/#`],
+  },
 ] as const;
 
 export function ensureMqttAccounts(dataDir: string): MqttAccount[] {
@@ -70,6 +80,14 @@ export async function brokerUsersOf(accounts: readonly MqttAccount[]): Promise<B
 /** Ready-to-paste mosquitto_pub / mosquitto_sub lines for each account. */
 export function accountCommands(account: MqttAccount, host: string, port: number): string[] {
   const login = `-h ${host} -p ${port} -u ${account.username} -P '${account.password}'`;
+  if (account.username === 'client') {
+    // Two connections: the reader owns the reply tree (its client id), the request names it.
+    const request = `'{"id":"1","reply_to":"${base}/replies/my-app/1","params":{}}'`;
+    return [
+      `mosquitto_sub ${login} -i my-app -t '${base}/replies/my-app/#' -v &`,
+      `mosquitto_pub ${login} -q 1 -t ${base}/query/req/devices -m ${request}`,
+    ];
+  }
   const subscribe = `mosquitto_sub ${login} -t '${base}/#' -v`;
   if (account.publish.length === 0) return [subscribe];
   const reading =

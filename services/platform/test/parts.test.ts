@@ -19,7 +19,7 @@ describe('platform parts', () => {
     const first = ensureMqttAccounts(dir);
     assert.deepEqual(
       first.map((account) => account.username),
-      ['operator', 'hook'],
+      ['operator', 'hook', 'client'],
     );
     for (const account of first) {
       assert.equal(statSync(account.file).mode & 0o777, 0o600);
