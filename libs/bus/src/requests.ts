@@ -3,6 +3,7 @@ import { Type } from '@sinclair/typebox';
 import {
   ResponseEnvelopeSchema,
   WattbusError,
+  invalidParams,
   isErrorCode,
   validator,
   type RequestEnvelope,
@@ -209,12 +210,7 @@ export class RequestResponse {
     handler: RequestHandler<P, R>,
   ): Promise<ResponseEnvelope> {
     if (!checkParams(envelope.params)) {
-      return errorResponse(
-        envelope.id,
-        new WattbusError('INVALID_PARAMS', `invalid params: ${checkParams.errorText()}`, {
-          errors: checkParams.errors().map((e) => ({ path: e.instancePath, message: e.message })),
-        }),
-      );
+      return errorResponse(envelope.id, invalidParams(checkParams));
     }
     try {
       const result = await handler(envelope.params, { ...context, envelope });

@@ -1,6 +1,7 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormatsPlugin from 'ajv-formats';
 import type { Static, TSchema } from '@sinclair/typebox';
+import { WattbusError } from './errors.js';
 import { STORABLE_RANGE_MESSAGE, isStorableRangeError } from './time-range.js';
 
 /**
@@ -33,7 +34,7 @@ export function validator<S extends TSchema>(schema: S): Validator<Static<S>> {
   const fn = validate;
   const check = ((value: unknown) => fn(value)) as Validator<Static<S>>;
   Object.defineProperty(check, 'schema', { value: schema });
-  check.errors = () => fn.errors ?? [];
+  check.errors = () => simplifyErrors(fn.errors ?? []);
   check.errorText = () => formatErrors(fn.errors ?? []);
   return check;
 }
@@ -43,8 +44,53 @@ function withoutIds(schema: TSchema): object {
   return JSON.parse(JSON.stringify(schema), (key, value) => (key === '$id' ? undefined : value)) as object;
 }
 
-export function formatErrors(errors: readonly ErrorObject[]): string {
+/**
+ * ajv's errors as a reader needs them: a union of literals (TypeBox's `Type.Union` of
+ * `Type.Literal`, an `anyOf` of `const`s) fails with one `must be equal to constant` per literal and
+ * then `must match a schema in anyOf`; those become one error that lists the allowed values, as an
+ * `enum` does (whose message gets the values too). The REST gateway and every bus answer use it,
+ * so a parameter is explained the same way over HTTP and MQTT.
+ */
+export function simplifyErrors(errors: readonly ErrorObject[]): ErrorObject[] {
+  const merged = new Map<ErrorObject, ErrorObject>();
+  const absorbed = new Set<ErrorObject>();
+  for (const error of errors) {
+    if (error.keyword !== 'anyOf' && error.keyword !== 'oneOf') continue;
+    const prefix = `${error.schemaPath}/`;
+    const branches = errors.filter((other) => other !== error && other.schemaPath.startsWith(prefix));
+    const literals = branches.every(
+      (branch) => branch.keyword === 'const' && branch.instancePath === error.instancePath,
+    );
+    if (branches.length === 0 || !literals) continue;
+    const allowedValues = branches.map((branch) => (branch.params as { allowedValue: unknown }).allowedValue);
+    for (const branch of branches) absorbed.add(branch);
+    merged.set(error, {
+      ...error,
+      keyword: 'enum',
+      params: { allowedValues },
+      message: allowedText(allowedValues),
+    });
+  }
   return errors
+    .filter((error) => !absorbed.has(error))
+    .map((error) => {
+      if (error.keyword === 'enum' && !merged.has(error)) {
+        return {
+          ...error,
+          message: allowedText((error.params as { allowedValues: unknown[] }).allowedValues),
+        };
+      }
+      return merged.get(error) ?? error;
+    });
+}
+
+function allowedText(values: readonly unknown[]): string {
+  const shown = values.map((value) => (typeof value === 'string' ? value : JSON.stringify(value)));
+  return `must be equal to one of the allowed values: ${shown.join(', ')}`;
+}
+
+export function formatErrors(errors: readonly ErrorObject[]): string {
+  return simplifyErrors(errors)
     .map((error) => {
       const path = error.instancePath || '/';
       if (error.keyword === 'additionalProperties') {
@@ -54,4 +100,14 @@ export function formatErrors(errors: readonly ErrorObject[]): string {
       return `${path}: ${error.message ?? 'is invalid'}`;
     })
     .join('; ');
+}
+
+/**
+ * The INVALID_PARAMS error for params `check` just refused: each failing parameter named with what
+ * it may be, and `details.errors` as `{ path, message }` for programs. Every component answers so.
+ */
+export function invalidParams(check: Validator<unknown>): WattbusError {
+  return new WattbusError('INVALID_PARAMS', `invalid params: ${check.errorText()}`, {
+    errors: check.errors().map((error) => ({ path: error.instancePath || '/', message: error.message })),
+  });
 }

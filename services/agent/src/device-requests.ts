@@ -5,6 +5,7 @@ import {
   GetStateParamsSchema,
   SetPowerParamsSchema,
   WattbusError,
+  invalidParams,
   validator,
   type DeviceState,
 } from '@wattbus/contracts';
@@ -80,18 +81,21 @@ export class DeviceRequestServer {
     const { bus, commandsOf, owner } = this.#deps;
     const [deviceId, , method] = context.topic.slice(`${bus.topics.base}/devices/`.length).split('/');
     const commands = deviceId === undefined ? undefined : commandsOf(deviceId);
-    if (!commands) throw new WattbusError('UNKNOWN_DEVICE', `no device '${deviceId}' in ${owner}`);
+    if (!commands) {
+      throw new WattbusError('UNKNOWN_DEVICE', `no device '${deviceId}' in ${owner}`, { device: deviceId });
+    }
     const deadline = context.envelope.deadline ? Date.parse(context.envelope.deadline) : undefined;
     if (method === DEVICE_METHODS.set) {
-      if (!checkSet(params))
-        throw new WattbusError('INVALID_PARAMS', `invalid params: ${checkSet.errorText()}`);
+      if (!checkSet(params)) throw invalidParams(checkSet);
       return commands.set(params.on, deadline);
     }
     if (method === DEVICE_METHODS.get) {
-      if (!checkGet(params))
-        throw new WattbusError('INVALID_PARAMS', `invalid params: ${checkGet.errorText()}`);
+      if (!checkGet(params)) throw invalidParams(checkGet);
       return commands.get(deadline);
     }
-    throw new WattbusError('UNKNOWN_METHOD', `devices have no method '${method}'; use set or get`);
+    throw new WattbusError('UNKNOWN_METHOD', `devices have no method '${method}'; use set or get`, {
+      method,
+      methods: Object.values(DEVICE_METHODS),
+    });
   }
 }

@@ -95,10 +95,12 @@ describe('controller over MQTT (mosquitto, MQTT 5)', () => {
     const bad = await failureOf(client.request(client.topics.deviceRequest('desk-1', 'set'), { on: 'yes' }));
     assert.equal(bad.code, 'INVALID_PARAMS');
     assert.match(bad.message, /\/on: must be boolean/);
+    assert.deepEqual(bad.details, { errors: [{ path: '/on', message: 'must be boolean' }] });
     const extra = await failureOf(client.request(client.topics.deviceRequest('desk-1', 'get'), { x: 1 }));
     assert.equal(extra.code, 'INVALID_PARAMS');
     const method = await failureOf(client.request(client.topics.deviceRequest('desk-1', 'reboot'), {}));
     assert.equal(method.code, 'UNKNOWN_METHOD');
+    assert.deepEqual(method.details, { method: 'reboot', methods: ['set', 'get'] });
   });
 
   it('answers DEVICE_UNREACHABLE for a stopped plug within the deadline', async () => {
@@ -132,6 +134,7 @@ describe('controller over MQTT (mosquitto, MQTT 5)', () => {
       client.request(client.topics.deviceRequest('nobody', 'set'), { on: true }, { timeoutMs: 3000 }),
     );
     assert.equal(unknown.code, 'UNKNOWN_DEVICE');
+    assert.deepEqual(unknown.details, { device: 'nobody' });
     const owned = await client.request<DeviceState>(client.topics.deviceRequest('desk-1', 'set'), {
       on: true,
     });

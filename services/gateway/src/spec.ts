@@ -3,7 +3,13 @@ import { fileURLToPath } from 'node:url';
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormatsPlugin from 'ajv-formats';
 import { parse as parseYaml } from 'yaml';
-import { API_SCOPES, STORABLE_RANGE_MESSAGE, isStorableRangeError, type ApiScope } from '@wattbus/contracts';
+import {
+  API_SCOPES,
+  STORABLE_RANGE_MESSAGE,
+  isStorableRangeError,
+  simplifyErrors,
+  type ApiScope,
+} from '@wattbus/contracts';
 import { HttpProblem, type ProblemParameter } from './problem.js';
 
 /** The repository's openapi.yaml: the REST contract the gateway validates against and serves. */
@@ -310,7 +316,7 @@ function parameterErrors(
   errors: ErrorObject[] | null | undefined,
   where: 'path' | 'query',
 ): { parameter: ProblemParameter; message: string }[] {
-  return (errors ?? []).map((error) => {
+  return simplifyErrors(errors ?? []).map((error) => {
     if (error.keyword === 'required') {
       const name = (error.params as { missingProperty: string }).missingProperty;
       return { parameter: { name, in: where }, message: 'is required' };
@@ -329,7 +335,7 @@ function parameterErrors(
 function bodyErrors(
   errors: ErrorObject[] | null | undefined,
 ): { parameter: ProblemParameter; message: string }[] {
-  return (errors ?? []).map((error) => {
+  return simplifyErrors(errors ?? []).map((error) => {
     let name = error.instancePath || '/';
     let message = error.message ?? 'is invalid';
     if (error.keyword === 'additionalProperties') {

@@ -420,6 +420,14 @@ describe('gateway (aedes, in-test component handlers)', () => {
       assert.deepEqual(problem(response).parameter, { name, in: where }, path);
       assert.match(String(problem(response).detail), new RegExp(`'${name}'`));
     }
+    // REST says about a parameter what an MQTT answer says about it, allowed values included.
+    const range = { device: 'desk-1', from: '2026-11-23T08:00:00Z', to: '2026-11-23T09:00:00Z' };
+    const rest = await api.get(`/api/v1/devices/desk-1/readings?from=${range.from}&to=${range.to}&fn=median`);
+    const checkReadings = validator(QUERY_METHODS.readings.params);
+    assert.equal(checkReadings({ ...range, fn: 'median' }), false);
+    const [restError] = problem(rest).errors as { message: string }[];
+    assert.equal(`/fn: ${restError!.message}`, checkReadings.errorText());
+    assert.match(checkReadings.errorText(), /allowed values: mean, min, max, last, sum, count$/);
   });
 
   it('dates outside what InfluxDB stores: 400 naming the allowed range (never a 502 from the store)', async () => {

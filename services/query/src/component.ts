@@ -4,6 +4,7 @@ import {
   QUERY_METHODS,
   ReadingSchema,
   WattbusError,
+  invalidParams,
   isQueryMethod,
   validator,
   type QueryMethod,
@@ -165,9 +166,7 @@ export class QueryComponent {
   async #run<M extends QueryMethod>(method: M, params: unknown, call: CallContext): Promise<QueryResults[M]> {
     const check = paramsCheckers[method];
     if (!check(params)) {
-      throw new WattbusError('INVALID_PARAMS', `invalid params: ${check.errorText()}`, {
-        errors: check.errors().map((error) => ({ path: error.instancePath, message: error.message })),
-      });
+      throw invalidParams(check);
     }
     this.#counts.requests++;
     return this.#handlers[method](params, call);
