@@ -5,7 +5,8 @@
 # Safe to run again: it installs only what is missing.
 #
 #   bash scripts/setup.sh              what npm start needs, then npm ci
-#   bash scripts/setup.sh --for-tests  also what the tests need (mosquitto, socat, docker-compose, chromium, redis-server, prometheus)
+#   bash scripts/setup.sh --for-tests  also what the tests need (mosquitto, socat, docker-compose, chromium, redis-server, prometheus,
+#                                      python3-paho-mqtt for the tutorial's Python examples)
 #   bash scripts/setup.sh --check      only say what is missing (changes nothing)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -62,7 +63,14 @@ why_no_apt() {
   fi
 }
 
-has() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/sbin/$1" ]; }
+# A binary, or `python3:<module>` for a Python module (the tutorial's examples run under python3).
+has() {
+  case "$1" in
+    python3:*) command -v python3 >/dev/null 2>&1 && python3 -c "import ${1#python3:}" >/dev/null 2>&1 ||
+      { [ -x /usr/bin/python3 ] && /usr/bin/python3 -c "import ${1#python3:}" >/dev/null 2>&1; } ;;
+    *) command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/sbin/$1" ] ;;
+  esac
+}
 
 # 1. Node.js 20.11 or newer, with npm.
 node_ok() {
@@ -86,7 +94,7 @@ fi
 # 2. Debian packages: binary, then the package that brings it.
 wanted=("influxd influxdb" "mosquitto_pub mosquitto-clients")
 if [ "$for_tests" = yes ]; then
-  wanted+=("mosquitto mosquitto" "socat socat" "docker-compose docker-compose" "chromium chromium" "redis-server redis-server" "prometheus prometheus" "promtool prometheus")
+  wanted+=("mosquitto mosquitto" "socat socat" "docker-compose docker-compose" "chromium chromium" "redis-server redis-server" "prometheus prometheus" "promtool prometheus" "python3:paho.mqtt python3-paho-mqtt")
 fi
 missing=()
 for pair in "${wanted[@]}"; do
