@@ -126,6 +126,21 @@ describe('the MQTT API under npm start, from the docs', { timeout: 300_000 }, ()
       };
       assert.equal(bad.error.code, 'INVALID_REQUEST');
       assert.match(bad.error.message, /\/params: must be object/);
+      // A command for a device nobody has: the embedded agent answers for unknown devices.
+      const nobody = {
+        id: 'nobody-1',
+        reply_to: 'wattbus/replies/third-party-app/nobody-1',
+        params: { on: true },
+      };
+      await client.publishAsync('wattbus/devices/nobody/req/set', JSON.stringify(nobody), { qos: 1 });
+      await waitUntil('the UNKNOWN_DEVICE answer', async () =>
+        replies.some((packet) => packet.topic.endsWith('/nobody-1')),
+      );
+      const unknown = JSON.parse(
+        replies.find((packet) => packet.topic.endsWith('/nobody-1'))!.payload.toString(),
+      ) as { error: { code: string; details: unknown } };
+      assert.equal(unknown.error.code, 'UNKNOWN_DEVICE');
+      assert.deepEqual(unknown.error.details, { device: 'nobody' });
       assert.ok(client.connected, 'the client is still connected');
     } finally {
       await client.endAsync();
