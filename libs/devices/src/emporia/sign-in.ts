@@ -171,7 +171,10 @@ export class EmporiaSignIn {
           `${where} failed: wrong e-mail or password (${code}); fix password_file/password_env, the driver will not retry this password`,
         );
         this.#refused = { password, error: refused };
-        this.#settings.logger.error({ account: this.#settings.email, code }, refused.message);
+        this.#settings.logger.error(
+          { account: this.#settings.email, code },
+          'Emporia sign-in failed: wrong e-mail or password',
+        );
         throw refused;
       }
       if (error instanceof WattbusError) throw error;
