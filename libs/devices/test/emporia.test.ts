@@ -216,7 +216,19 @@ describe('emporia driver against the emulated cloud', () => {
     }
     assert.equal(setup.cloud.requests.length, sent, 'no request while holding off');
     assert.equal(setup.cloud.earlyRetries, 0);
-    setup.cloud.fail(503, 1);
+    // A 5xx holds off the same way; here it meets the first request, the device list.
+    const other = await cloudWith();
+    const [fresh] = channels(other, [[1001, '2']]);
+    other.cloud.fail(503, 1);
+    assert.match(
+      (await failureOf(fresh!.read())).message,
+      /device list\): server error \(503\); next request in 1 s/,
+    );
+    assert.match((await failureOf(fresh!.read())).message, /holding off/);
+    assert.deepEqual(
+      other.cloud.requests.map((request) => `${request.call} ${request.status}`),
+      ['customers/devices 503'],
+    );
     const holdOff = new HoldOff(30_000);
     assert.deepEqual(
       [holdOff.refused(0, 0), holdOff.refused(0, 0), holdOff.refused(5000, 0), holdOff.refused(0, 0)],

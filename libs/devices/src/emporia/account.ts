@@ -139,13 +139,13 @@ export class EmporiaAccount {
     await this.devices(timeoutMs);
     const query = new URLSearchParams({
       apiMethod: 'getDeviceListUsages',
-      deviceGids: this.#topGids.join('+'),
       instant: new Date().toISOString(),
       scale,
       energyUnit: 'KilowattHours',
     });
+    // The gids are joined by a literal '+', as the app and PyEmVue send them (not '%2B').
     const answer = await this.#api.get(
-      `AppAPI?${query}`,
+      `AppAPI?${query}&deviceGids=${this.#topGids.join('+')}`,
       DeviceListUsagesSchema,
       `${scale} usage`,
       timeoutMs,
