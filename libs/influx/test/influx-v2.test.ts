@@ -97,7 +97,7 @@ describe('the InfluxDB 2.x API path, against InfluxV2StandIn over influxd 1.6.7'
     writer.start();
     const outcome = await writer.write([
       ...lines('plug-2', 3),
-      readingToLine({ ts: new Date(T0).toISOString(), device: 'old', frequency_hz: 50 }),
+      readingToLine({ ts: new Date(T0).toISOString(), device: 'old', power_w: 1, frequency_hz: 50 }),
     ]);
     assert.equal(outcome.written, 3);
     assert.equal(outcome.rejected.length, 1);
