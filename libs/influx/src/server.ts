@@ -30,7 +30,10 @@ export async function detectServer(connection: InfluxConnection): Promise<Influx
   return { ...classified, version, build };
 }
 
-/** detectServer once per connection object (again after a failure), for the one-shot helpers in http.ts. */
+/**
+ * detectServer once per connection object (again after a failure), for the one-shot helpers in
+ * http.ts; a server replaced by another generation is seen after the service restarts.
+ */
 export function serverOf(connection: InfluxConnection): Promise<InfluxServerInfo> {
   let known = detected.get(connection);
   if (known === undefined) {

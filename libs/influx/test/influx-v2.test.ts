@@ -45,6 +45,19 @@ describe('the InfluxDB 2.x API path, against InfluxV2StandIn over influxd 1.6.7'
     return { url: standIn.url, database, token: TOKEN, org: 'home', timeout_ms: 5000, ...extra };
   }
 
+  /** A writer that keeps failing: its error log lines once it has retried, stopped. */
+  async function failingWrite(target: InfluxConnection) {
+    const logger = recordingLogger();
+    const writer = new InfluxWriter({ connection: target, logger, retryMinMs: 10, retryMaxMs: 20 });
+    writers.push(writer);
+    writer.start();
+    const writing = writer.write(lines('plug-9', 1));
+    while (logger.errors.length < 2) await new Promise((resolve) => setImmediate(resolve));
+    writer.stop();
+    await assert.rejects(writing, { name: 'WriterStoppedError' });
+    return { errors: logger.errors, metrics: writer.metrics() };
+  }
+
   before(async () => {
     influx = await startInflux();
     standIn = await startInfluxV2StandIn({ influx, token: TOKEN, readToken: READ_TOKEN, org: 'home' });
@@ -134,16 +147,9 @@ describe('the InfluxDB 2.x API path, against InfluxV2StandIn over influxd 1.6.7'
       ensureDatabase(bad),
       /refused looking up bucket "v2_http" \(401: unauthorized access\): check influx\.token/,
     );
-    const logger = recordingLogger();
-    const writer = new InfluxWriter({ connection: bad, logger, retryMinMs: 10, retryMaxMs: 20 });
-    writers.push(writer);
-    writer.start();
-    const writing = writer.write(lines('plug-3', 1));
-    while (logger.errors.length < 2) await new Promise((resolve) => setImmediate(resolve));
-    writer.stop();
-    await assert.rejects(writing, { name: 'WriterStoppedError' });
-    assert.match(logger.errors[0]!, /InfluxDB refuses our credentials: check influx\.token/);
-    assert.match(writer.metrics().last_error!, /^401: unauthorized access/);
+    const { errors, metrics } = await failingWrite(bad);
+    assert.match(errors[0]!, /InfluxDB refuses our credentials: check influx\.token/);
+    assert.match(metrics.last_error!, /^401: unauthorized access/);
   });
 
   it('says when the token may not create the bucket, and names a missing bucket or org', async () => {
@@ -164,21 +170,9 @@ describe('the InfluxDB 2.x API path, against InfluxV2StandIn over influxd 1.6.7'
       ensureDatabase(connection('v2_absent', { org: undefined })),
       /InfluxDB 2\.x needs influx\.org/,
     );
-    const logger = recordingLogger();
-    const writer = new InfluxWriter({
-      connection: connection('v2_absent'),
-      logger,
-      retryMinMs: 10,
-      retryMaxMs: 20,
-    });
-    writers.push(writer);
-    writer.start();
-    const writing = writer.write(lines('plug-4', 1));
-    while (logger.errors.length < 1) await new Promise((resolve) => setImmediate(resolve));
-    writer.stop();
-    await assert.rejects(writing, { name: 'WriterStoppedError' });
+    const { errors } = await failingWrite(connection('v2_absent'));
     assert.equal(
-      logger.errors[0],
+      errors[0],
       'InfluxDB has no bucket "v2_absent" in organisation "home"; readings are kept and retried',
     );
   });

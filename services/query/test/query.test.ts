@@ -48,6 +48,46 @@ const META = [
   ts: '2026-11-05T00:00:00.000Z',
 }));
 
+/** Answers every InfluxDB path must give alike (bound or inline params, 1.x or the 2.x API). */
+async function assertSameAnswers(asker: Bus): Promise<void> {
+  const readings = await ask<ReadingsResult>(asker, 'readings', {
+    device: 'desk-1',
+    from: '2026-11-02T08:00:00Z',
+    to: '2026-11-02T08:02:00Z',
+    every: '1m',
+    fn: 'max',
+  });
+  assert.deepEqual(
+    readings.points.map((p) => p.power_w),
+    [60, 100],
+  );
+  const counter = await ask<EnergyResult>(asker, 'energy', {
+    device: 'meter-c',
+    from: '2026-11-02T00:00:00Z',
+    to: '2026-11-04T00:00:00Z',
+    every: '1d',
+    tz: 'UTC',
+  });
+  assert.deepEqual(
+    counter.buckets.map((b) => b.energy_kwh),
+    [0.65, 1.15],
+  );
+  const power = await ask<EnergyResult>(asker, 'energy', {
+    device: 'plug-p',
+    from: '2026-11-02T00:00:00Z',
+    to: '2026-11-02T05:00:00Z',
+    every: '1h',
+    tz: 'UTC',
+  });
+  assert.equal(power.total_kwh, 0.4);
+  const cost = await ask<CostResult>(asker, 'cost', {
+    device: 'tou-1',
+    from: '2026-11-06T00:00:00+01:00',
+    to: '2026-11-08T00:00:00+01:00',
+  });
+  assert.deepEqual([cost.total_kwh, cost.total_cost], [4.5, 1]);
+}
+
 describe('query component (aedes, influxd)', () => {
   let influx: InfluxServer;
   let broker: AedesServer;
@@ -299,42 +339,7 @@ describe('query component (aedes, influxd)', () => {
   });
 
   it('with escaped literals instead of bound params (the InfluxDB 3 path) the answers are the same', async () => {
-    const readings = await ask<ReadingsResult>(inlineClient, 'readings', {
-      device: 'desk-1',
-      from: '2026-11-02T08:00:00Z',
-      to: '2026-11-02T08:02:00Z',
-      every: '1m',
-      fn: 'max',
-    });
-    assert.deepEqual(
-      readings.points.map((p) => p.power_w),
-      [60, 100],
-    );
-    const counter = await ask<EnergyResult>(inlineClient, 'energy', {
-      device: 'meter-c',
-      from: '2026-11-02T00:00:00Z',
-      to: '2026-11-04T00:00:00Z',
-      every: '1d',
-      tz: 'UTC',
-    });
-    assert.deepEqual(
-      counter.buckets.map((b) => b.energy_kwh),
-      [0.65, 1.15],
-    );
-    const power = await ask<EnergyResult>(inlineClient, 'energy', {
-      device: 'plug-p',
-      from: '2026-11-02T00:00:00Z',
-      to: '2026-11-02T05:00:00Z',
-      every: '1h',
-      tz: 'UTC',
-    });
-    assert.equal(power.total_kwh, 0.4);
-    const cost = await ask<CostResult>(inlineClient, 'cost', {
-      device: 'tou-1',
-      from: '2026-11-06T00:00:00+01:00',
-      to: '2026-11-08T00:00:00+01:00',
-    });
-    assert.deepEqual([cost.total_kwh, cost.total_cost], [4.5, 1]);
+    await assertSameAnswers(inlineClient);
     // desk-1 has 5 raw readings there; no meta tells its poll interval, so the answer is checked.
     const raw = await requestError(inlineClient, 'readings', {
       device: 'desk-1',
@@ -379,23 +384,7 @@ describe('query component (aedes, influxd)', () => {
         return asker;
       };
       const asker = await v2('v2', 'query-token');
-      const readings = await ask<ReadingsResult>(asker, 'readings', {
-        device: 'desk-1',
-        from: '2026-11-02T08:00:00Z',
-        to: '2026-11-02T08:02:00Z',
-        every: '1m',
-        fn: 'max',
-      });
-      assert.deepEqual(
-        readings.points.map((p) => p.power_w),
-        [60, 100],
-      );
-      const cost = await ask<CostResult>(asker, 'cost', {
-        device: 'tou-1',
-        from: '2026-11-06T00:00:00+01:00',
-        to: '2026-11-08T00:00:00+01:00',
-      });
-      assert.deepEqual([cost.total_kwh, cost.total_cost], [4.5, 1]);
+      await assertSameAnswers(asker);
       assert.ok(standIn.requests.includes('POST /query'));
       const refused = await requestError(await v2('v2-bad', 'wrong'), 'energy', {
         device: 'meter-c',
