@@ -59,18 +59,17 @@ async function ensureBucket(connection: InfluxConnection): Promise<void> {
       response.status,
     );
   };
-  const query = new URLSearchParams({ name: connection.database });
-  if (org !== '') query.set('org', org);
+  const query = new URLSearchParams({ org, name: connection.database });
   const found = (await api('looking up', `/api/v2/buckets?${query}`)) as { buckets?: unknown[] };
   if (found.buckets?.length) return;
-  const orgs = (await api('creating', `/api/v2/orgs?${new URLSearchParams(org === '' ? {} : { org })}`)) as {
+  const orgs = (await api('creating', `/api/v2/orgs?${new URLSearchParams({ org })}`)) as {
     orgs?: Array<{ id: string }>;
   };
   const orgId = orgs.orgs?.[0]?.id;
   if (orgId === undefined)
     throw new InfluxError(
       'QUERY_FAILED',
-      `no InfluxDB organisation to create bucket ${bucket} in: set influx.org`,
+      `InfluxDB has no organisation ${JSON.stringify(org)} for bucket ${bucket}`,
     );
   await api('creating', '/api/v2/buckets', {
     method: 'POST',

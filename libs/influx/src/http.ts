@@ -1,3 +1,8 @@
+/*
+ * The small HTTP client every service reaches InfluxDB through: InfluxQL on `/query` (1.x, and the
+ * v1-compatible endpoint of 2.x and 3.x), line protocol on each generation's write endpoint. Every
+ * call is a fresh request, so it recovers by itself when the server is back.
+ */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { authorizationHeader, credentialsHint, type InfluxConnection } from './connection.js';
 import { InfluxError } from './errors.js';
@@ -5,12 +10,6 @@ import { serverOf, writeCredentials, writePath } from './server.js';
 import { backoffDelayMs } from './write/backoff.js';
 
 export { InfluxError };
-
-/*
- * The small HTTP client every service reaches InfluxDB through: InfluxQL on `/query` (1.x, and the
- * v1-compatible endpoint of 2.x and 3.x), line protocol on each generation's write endpoint. Every
- * call is a fresh request, so it recovers by itself when the server is back.
- */
 
 export interface InfluxSeries {
   name: string;
