@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MESSAGE_SCHEMAS, validator } from '@wattbus/contracts';
@@ -243,7 +244,7 @@ describe('the MQTT API under npm start, from the docs', { timeout: 300_000 }, ()
         logging: { console: { level: 'info' } },
       })};\n`,
     );
-    const red = new URL('../node_modules/node-red/red.js', import.meta.url).pathname;
+    const red = createRequire(import.meta.url).resolve('node-red/red.js'); // wherever npm put it
     const child = spawn(
       process.execPath,
       [red, '--userDir', userDir, '--settings', join(userDir, 'settings.js')],
