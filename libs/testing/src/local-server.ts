@@ -14,9 +14,16 @@ export abstract class LocalServer {
   #port = 0;
   #process: WatchedProcess | undefined;
 
-  constructor(binary: string, debianPackage: string, dirPrefix: string) {
+  /** `place.dir`/`place.port`: a kept dir and a fixed port (the platform's own servers). */
+  constructor(
+    binary: string,
+    debianPackage: string,
+    dirPrefix: string,
+    place: { dir?: string; port?: number } = {},
+  ) {
     this.#binary = requireBinary(binary, debianPackage);
-    this.dir = mkdtempSync(join(tmpdir(), dirPrefix));
+    this.dir = place.dir ?? mkdtempSync(join(tmpdir(), dirPrefix));
+    this.#port = place.port ?? 0;
   }
 
   get port(): number {
@@ -34,8 +41,7 @@ export abstract class LocalServer {
   }
 
   async start(): Promise<this> {
-    const first = this.#port === 0;
-    if (first) this.#port = await freePort();
+    if (this.#port === 0) this.#port = await freePort();
     const args = this.configure(this.#port);
     const process = startWatched(this.#binary, args, join(this.dir, 'server.log'));
     this.#process = process;

@@ -21,6 +21,15 @@ export interface MosquittoOptions {
   users?: Record<string, string>;
   /** Lines of an acl_file (e.g. `user agent` then `topic readwrite wattbus/#`); only with `users`. */
   acl?: string;
+  /** With `users`, also let clients without a user name in (the ACL's lines before any `user`). */
+  anonymous?: boolean;
+  /** A kept dir (config, passwords, store) and a fixed port instead of throw-away ones. */
+  dir?: string;
+  port?: number;
+  /** Address of the listeners; default 127.0.0.1. */
+  host?: string;
+  /** Also MQTT over WebSocket on this port. */
+  wsPort?: number;
 }
 
 /** Path of the shipped tuning snippet, relative to this file, so the harness uses what we ship. */
@@ -32,7 +41,7 @@ export class MosquittoServer extends LocalServer {
   #configured = false;
 
   constructor(options: MosquittoOptions = {}) {
-    super('mosquitto', 'mosquitto', 'wattbus-mosquitto-');
+    super('mosquitto', 'mosquitto', 'wattbus-mosquitto-', { dir: options.dir, port: options.port });
     this.#options = options;
   }
 
@@ -71,10 +80,13 @@ export class MosquittoServer extends LocalServer {
       // Running as root, mosquitto would otherwise drop to a user that cannot write our temp dir.
       'user root',
       'per_listener_settings false',
-      `listener ${port} 127.0.0.1`,
+      `listener ${port} ${this.#options.host ?? '127.0.0.1'}`,
+      ...(this.#options.wsPort === undefined
+        ? []
+        : [`listener ${this.#options.wsPort} ${this.#options.host ?? '127.0.0.1'}`, 'protocol websockets']),
       ...(this.#options.users
         ? [
-            'allow_anonymous false',
+            `allow_anonymous ${this.#options.anonymous === true}`,
             `password_file ${join(this.dir, 'passwd')}`,
             ...(this.#options.acl === undefined ? [] : [`acl_file ${join(this.dir, 'acl')}`]),
           ]

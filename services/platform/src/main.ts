@@ -52,6 +52,14 @@ function plugCount(values: CliValues): number {
   return value;
 }
 
+function brokerOf(values: CliValues): 'embedded' | 'mosquitto' {
+  const broker = values.broker;
+  if (broker !== 'embedded' && broker !== 'mosquitto') {
+    throw new UsageError(`--broker must be embedded or mosquitto, got ${String(broker)}`);
+  }
+  return broker;
+}
+
 function devicesFileOf(values: CliValues): string {
   return typeof values.devices === 'string'
     ? values.devices
@@ -91,6 +99,12 @@ await runService({
       description:
         'console: banner and notable events, JSON logs in <data-dir>/logs; json: every log line to stdout',
       default: 'console',
+    },
+    broker: {
+      type: 'string',
+      description:
+        'embedded: the built-in aedes broker (MQTT 3.1.1); mosquitto: the Debian mosquitto 2, for MQTT 5 clients',
+      default: 'embedded',
     },
     host: { type: 'string', description: 'address every listener binds to', default: '127.0.0.1' },
     'http-port': {
@@ -161,6 +175,7 @@ hook accepted but had not written yet are replayed from its log on the next star
   },
   async start({ cli: { values }, logger, metrics }) {
     const plugs = plugCount(values);
+    const broker = brokerOf(values);
     const devicesFile = devicesFileOf(values);
     if (values.discover) {
       process.stdout.write((await discoverIntoFile(discoveryRequestOf(values), devicesFile)).report);
@@ -183,6 +198,7 @@ hook accepted but had not written yet are replayed from its log on the next star
         plugCount: plugs,
         timeZone: String(values['time-zone']),
         metricsPort,
+        broker,
       },
       logger,
       metrics,

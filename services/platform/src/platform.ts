@@ -17,6 +17,7 @@ import { StorageHook, StorageHookConfigSchema } from '@wattbus/storage-hook';
 import { ensureApiKey } from './api-key.js';
 import { chooseFleetSource, type FleetSource } from './fleet-source.js';
 import { startLocalInflux } from './local-influx.js';
+import { startLocalMosquitto } from './local-mosquitto.js';
 import { brokerUsersOf, ensureMqttAccounts, type MqttAccount } from './mqtt-accounts.js';
 import { SimulatedFleet } from './simulated-fleet.js';
 
@@ -41,6 +42,8 @@ export interface PlatformOptions {
   apiKeys?: ApiKeyEntry[];
   /** /metrics of the Prometheus hook and every part; null or absent: none. */
   metricsPort?: number | null;
+  /** `mosquitto`: a local mosquitto 2 (MQTT 5) instead of the embedded aedes (MQTT 3.1.1). */
+  broker?: 'embedded' | 'mosquitto';
 }
 
 export interface PlatformAddresses {
@@ -110,6 +113,58 @@ export class Platform {
     }
   }
 
+  /**
+   * The broker: the embedded aedes (MQTT 3.1.1), or with `broker: 'mosquitto'` a local mosquitto 2
+   * (MQTT 5), with the same users. On loopback anyone may watch (mosquitto_sub works out of the
+   * box); publishing needs a user.
+   */
+  async #startBroker(
+    accounts: MqttAccount[],
+    password: string,
+    log: (name: string) => Logger,
+    metrics: (service: string) => ServiceMetrics,
+  ): Promise<{ mqttPort: number; wsPort?: number }> {
+    const options = this.#options;
+    const platformUser = { username: PLATFORM_USER, publish: ['#'], subscribe: ['#'] };
+    const anonymousSubscribe = ['wattbus/#'];
+    if (options.broker === 'mosquitto') {
+      const server = await startLocalMosquitto({
+        dataDir: options.dataDir,
+        host: options.host,
+        port: options.mqttPort,
+        wsPort: options.wsPort,
+        users: [{ ...platformUser, password }, ...accounts],
+        anonymousSubscribe,
+      });
+      this.#stops.push({ name: 'mosquitto', stop: () => server.stop() });
+      return options.wsPort === null
+        ? { mqttPort: options.mqttPort }
+        : { mqttPort: options.mqttPort, wsPort: options.wsPort };
+    }
+    const broker = new Broker({
+      config: parseConfig(
+        BrokerConfigSchema,
+        {
+          host: options.host,
+          port: options.mqttPort,
+          ws_port: options.wsPort,
+          users: [
+            { ...platformUser, password_hash: await hashPassword(password) },
+            ...(await brokerUsersOf(accounts)),
+          ],
+          anonymous: { enabled: true, publish: [], subscribe: anonymousSubscribe },
+          stats_interval_ms: 0,
+        },
+        'the embedded broker',
+      ),
+      logger: log('broker'),
+      metrics: metrics('broker'),
+    });
+    const ports = await broker.start();
+    this.#stops.push({ name: 'broker', stop: () => broker.stop() });
+    return ports;
+  }
+
   async #start(): Promise<PlatformAddresses> {
     const options = this.#options;
     const dataDir = resolve(options.dataDir);
@@ -134,33 +189,7 @@ export class Platform {
 
     const accounts = ensureMqttAccounts(dataDir);
     const password = randomBytes(24).toString('base64url');
-    const broker = new Broker({
-      config: parseConfig(
-        BrokerConfigSchema,
-        {
-          host: options.host,
-          port: options.mqttPort,
-          ws_port: options.wsPort,
-          users: [
-            {
-              username: PLATFORM_USER,
-              password_hash: await hashPassword(password),
-              publish: ['#'],
-              subscribe: ['#'],
-            },
-            ...(await brokerUsersOf(accounts)),
-          ],
-          // On loopback anyone may watch (mosquitto_sub works out of the box); publishing needs a user.
-          anonymous: { enabled: true, publish: [], subscribe: ['wattbus/#'] },
-          stats_interval_ms: 0,
-        },
-        'the embedded broker',
-      ),
-      logger: log('broker'),
-      metrics: metrics('broker'),
-    });
-    const ports = await broker.start();
-    this.#stops.push({ name: 'broker', stop: () => broker.stop() });
+    const ports = await this.#startBroker(accounts, password, log, metrics);
     const mqttUrl = `mqtt://${options.host}:${ports.mqttPort}`;
     const mqtt = { url: mqttUrl, username: PLATFORM_USER, password };
 

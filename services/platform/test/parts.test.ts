@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { ConsoleLog } from '../src/console-log.js';
 import { chooseFleetSource } from '../src/fleet-source.js';
 import { NoInfluxError } from '../src/local-influx.js';
+import { aclOf } from '../src/local-mosquitto.js';
 import { accountCommands, ensureMqttAccounts } from '../src/mqtt-accounts.js';
 
 describe('platform parts', () => {
@@ -73,6 +74,23 @@ describe('platform parts', () => {
     assert.equal(source.kind, 'demo');
     assert.equal(source.kind === 'demo' && source.movedOldDemo, `${file}.old-demo`);
     assert.equal(existsSync(file), false);
+  });
+
+  it('writes the accounts as a mosquitto ACL: placeholders as patterns, anonymous lines first', () => {
+    const acl = aclOf(
+      ensureMqttAccounts(dir).map((account) => ({ ...account })),
+      ['wattbus/#'],
+    ).split('\n');
+    assert.equal(acl[0], 'topic read wattbus/#', 'before any user line: the anonymous clients');
+    assert.ok(acl.indexOf('pattern read wattbus/replies/%c/#') < acl.indexOf('user operator'));
+    const client = acl.slice(acl.indexOf('user client'));
+    assert.deepEqual(client, [
+      'user client',
+      'topic write wattbus/devices/+/req/+',
+      'topic write wattbus/query/req/+',
+      'topic write wattbus/alerts/req/+',
+    ]);
+    assert.ok(acl.includes('topic read #'), 'operator and hook read everything');
   });
 
   it('names both ways out when there is no InfluxDB', () => {
