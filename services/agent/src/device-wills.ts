@@ -1,4 +1,4 @@
-import { Bus } from '@wattbus/bus';
+import { Bus, type BusOptions } from '@wattbus/bus';
 import type { Availability } from '@wattbus/contracts';
 import type { RegistryDevice } from '@wattbus/devices';
 import type { Logger } from 'pino';
@@ -7,6 +7,8 @@ export interface DeviceWillsOptions {
   url: string;
   username?: string;
   password?: string;
+  /** TLS (mqtts://, wss://): the same CA and client certificate as the agent's own connection. */
+  tls?: Pick<BusOptions, 'caFile' | 'certFile' | 'keyFile'>;
   baseTopic: string;
   agentId: string;
 }
@@ -68,6 +70,7 @@ export class DeviceWills {
       url: this.#options.url,
       username: this.#options.username,
       password: this.#options.password,
+      ...this.#options.tls,
       baseTopic: this.#options.baseTopic,
       service: 'agent-will',
       clientId: `${this.#options.agentId}-will-${device.id}`,

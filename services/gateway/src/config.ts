@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { ApiScopeSchema, DEFAULT_BASE_TOPIC } from '@wattbus/contracts';
+import { MqttTlsSchema } from '@wattbus/bus';
 import { adminSchema } from '@wattbus/runtime';
 
 export const ENV_PREFIX = 'WATTBUS_GATEWAY_';
@@ -47,6 +48,7 @@ export const GatewayConfigSchema = Type.Object(
         url: Type.String({ minLength: 1, default: 'mqtt://127.0.0.1:1883', description: 'Broker URL.' }),
         username: Type.Optional(Type.String({ minLength: 1, description: 'Broker user.' })),
         password: Type.Optional(Type.String({ description: 'Broker password (redacted from logs).' })),
+        ...MqttTlsSchema.properties,
         base_topic: Type.String({
           minLength: 1,
           default: DEFAULT_BASE_TOPIC,
