@@ -111,6 +111,22 @@ export const GatewayConfigSchema = Type.Object(
       description:
         'not_found: 404 for a device no agent announced on wattbus/devices/+/meta; forward: send the command anyway.',
     }),
+    tls: Type.Optional(
+      Type.Object(
+        {
+          cert_file: Type.String({
+            minLength: 1,
+            description: "PEM file of the gateway's certificate (its chain after it).",
+          }),
+          key_file: Type.String({ minLength: 1, description: "PEM file of the certificate's private key." }),
+        },
+        {
+          additionalProperties: false,
+          description:
+            'Serve HTTPS with this certificate; unset: plain HTTP (e.g. behind a TLS reverse proxy).',
+        },
+      ),
+    ),
     stop_timeout_ms: Type.Integer({
       minimum: 0,
       default: 15_000,
