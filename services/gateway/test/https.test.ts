@@ -2,28 +2,16 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
-import { request as httpsRequest, type RequestOptions } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeCertificate, makeCertificateAuthority } from '@wattbus/certificates';
-import { startAedes, type AedesServer } from '@wattbus/testing';
+import { httpsRequest, startAedes, type AedesServer } from '@wattbus/testing';
 import { pino } from 'pino';
 import { Bus } from '@wattbus/bus';
 import { Gateway } from '../src/gateway.js';
 import { KEYS, spec, startGateway, testConfig } from './helpers.js';
 
-/** One GET over HTTPS; resolves with the status and body. */
-function get(url: string, options: RequestOptions = {}): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = httpsRequest(url, options, (response) => {
-      let body = '';
-      response.on('data', (chunk: Buffer) => (body += chunk.toString()));
-      response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
+const get = httpsRequest;
 
 describe('gateway over HTTPS', () => {
   let broker: AedesServer;

@@ -1,11 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import type { Logger } from 'pino';
 import { Agent, AgentConfigSchema, RegistryWatcher } from '@wattbus/agent';
 import { AlertHook, parseAlertHookConfig } from '@wattbus/alert-hook';
-import { Broker, BrokerConfigSchema, hashPassword } from '@wattbus/broker';
+import { Broker, BrokerConfigSchema, hashPassword, type BrokerPorts } from '@wattbus/broker';
+import { ensureLocalCertificates, type TlsFiles } from '@wattbus/certificates';
 import { Bus } from '@wattbus/bus';
 import { loadRegistry } from '@wattbus/devices';
 import { ensureDatabase } from '@wattbus/influx';
@@ -41,6 +43,11 @@ export interface PlatformOptions {
   apiKeys?: ApiKeyEntry[];
   /** /metrics of the Prometheus hook and every part; null or absent: none. */
   metricsPort?: number | null;
+  /**
+   * TLS only: MQTT over TLS on mqttPort, secure WebSocket on wsPort, HTTPS for the REST API,
+   * with a local CA and server certificate made in <dataDir>/tls on the first start.
+   */
+  tls?: boolean;
 }
 
 export interface PlatformAddresses {
@@ -58,6 +65,10 @@ export interface PlatformAddresses {
   /** Broker accounts for clients outside this process. */
   accounts: MqttAccount[];
   metricsUrl?: string;
+  /** With `tls`: the CA clients must trust (mosquitto_sub --cafile, curl --cacert). */
+  caFile?: string;
+  /** The CA and server certificate were made on this start. */
+  caCreated?: boolean;
 }
 
 /** Internal MQTT user of the services in this process; its password is new on every start. */
@@ -134,13 +145,25 @@ export class Platform {
 
     const accounts = ensureMqttAccounts(dataDir);
     const password = randomBytes(24).toString('base64url');
+    const tls = options.tls ? localTls(dataDir, options.host) : undefined;
+    const listeners = tls
+      ? {
+          port: null,
+          ws_port: null,
+          tls: {
+            port: options.mqttPort,
+            ws_port: options.wsPort,
+            cert_file: tls.certFile,
+            key_file: tls.keyFile,
+          },
+        }
+      : { port: options.mqttPort, ws_port: options.wsPort };
     const broker = new Broker({
       config: parseConfig(
         BrokerConfigSchema,
         {
           host: options.host,
-          port: options.mqttPort,
-          ws_port: options.wsPort,
+          ...listeners,
           users: [
             {
               username: PLATFORM_USER,
@@ -161,8 +184,12 @@ export class Platform {
     });
     const ports = await broker.start();
     this.#stops.push({ name: 'broker', stop: () => broker.stop() });
-    const mqttUrl = `mqtt://${options.host}:${ports.mqttPort}`;
-    const mqtt = { url: mqttUrl, username: PLATFORM_USER, password };
+    const mqttUrl = tls
+      ? `mqtts://${options.host}:${ports.tlsPort}`
+      : `mqtt://${options.host}:${ports.mqttPort}`;
+    // ca_file is the config key of every part; the query component's bus takes it as caFile.
+    const caFile = tls?.caFile;
+    const mqtt = { url: mqttUrl, username: PLATFORM_USER, password, ...(caFile ? { ca_file: caFile } : {}) };
 
     const source = chooseFleetSource({ dataDir, devicesFile: options.devicesFile, demo: options.demo });
     if (source.kind === 'demo') await this.#startDemo(source.file);
@@ -184,14 +211,21 @@ export class Platform {
     await storageHook.start();
     this.#stops.push({ name: 'storage hook', stop: () => storageHook.stop() });
 
-    const queryBus = await Bus.connect({ ...mqtt, service: 'query', logger: log('query') });
+    const queryBus = await Bus.connect({
+      url: mqttUrl,
+      username: PLATFORM_USER,
+      password,
+      caFile,
+      service: 'query',
+      logger: log('query'),
+    });
     this.#stops.push({ name: 'query bus', stop: () => queryBus.stop() });
     const query = new QueryComponent({
       config: parseConfig(
         QueryConfigSchema,
         // aedes has no shared subscriptions: serve the plain request topic.
         {
-          mqtt: { url: mqttUrl, share_group: '' },
+          mqtt: { url: mqttUrl, share_group: '', ...(caFile ? { ca_file: caFile } : {}) },
           influx: { ...influx },
           time_zone: options.timeZone,
           // A demo tariff: 0.30 EUR/kWh, 0.22 at night (22:00-06:00) and all weekend.
@@ -231,7 +265,7 @@ export class Platform {
       config: parseConfig(
         AgentConfigSchema,
         {
-          mqtt: { url: mqttUrl, username: PLATFORM_USER, password },
+          mqtt: { ...mqtt },
           id: 'embedded-agent',
           registry_file: source.file,
           answer_unknown_devices: true,
@@ -289,6 +323,7 @@ export class Platform {
         host: options.host,
         port: options.httpPort,
         mqtt: { ...mqtt },
+        ...(tls ? { tls: { cert_file: tls.certFile, key_file: tls.keyFile } } : {}),
         api_keys: [
           { name: 'local', sha256: apiKey.hash, scopes: ['read', 'control'] },
           ...(options.apiKeys ?? []),
@@ -314,7 +349,7 @@ export class Platform {
       restUrl: http.url,
       docsUrl: `${http.url}/docs`,
       mqttUrl,
-      wsUrl: ports.wsPort === undefined ? undefined : `ws://${options.host}:${ports.wsPort}`,
+      wsUrl: webSocketUrl(options.host, ports),
       influxUrl,
       database: options.database,
       apiKeyFile: apiKey.file,
@@ -323,12 +358,14 @@ export class Platform {
       fleet: { ...source, devices: registry.devices.length },
       accounts,
       metricsUrl,
+      caFile,
+      caCreated: tls?.created,
     };
   }
 
   /** The Prometheus hook, and one /metrics with its device series and every part's own. */
   async #startMetrics(
-    mqtt: { url: string; username: string; password: string },
+    mqtt: { url: string; username: string; password: string; ca_file?: string },
     metrics: (service: string) => ServiceMetrics,
   ): Promise<string> {
     const hook = new PrometheusHook({
@@ -373,4 +410,19 @@ export class Platform {
     }));
     return `# The simulated demo fleet, written by npm start on every demo start. Your own devices go in devices.yaml.\n${stringify({ devices })}`;
   }
+}
+
+/**
+ * The local CA and server certificate of `npm start --tls` in <dataDir>/tls, for the names a
+ * client on this machine or the LAN uses: localhost, 127.0.0.1, this host's name and `host`.
+ */
+function localTls(dataDir: string, host: string): TlsFiles {
+  const wildcard = host === '0.0.0.0' || host === '::';
+  const hosts = [...new Set(['localhost', '127.0.0.1', hostname(), ...(wildcard ? [] : [host])])];
+  return ensureLocalCertificates(join(dataDir, 'tls'), hosts);
+}
+
+function webSocketUrl(host: string, ports: BrokerPorts): string | undefined {
+  if (ports.wssPort !== undefined) return `wss://${host}:${ports.wssPort}`;
+  return ports.wsPort === undefined ? undefined : `ws://${host}:${ports.wsPort}`;
 }
