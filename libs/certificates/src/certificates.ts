@@ -105,16 +105,17 @@ export interface TlsFiles {
 }
 
 /**
- * A local CA and a server certificate for `hosts` in `dir` (ca.crt, ca.key, server.crt,
- * server.key; the keys mode 600), made on the first call and kept afterwards. Clients trust
- * ca.crt. A server certificate that no longer covers `hosts` is made anew with the same CA.
+ * A local CA and a server certificate for `hosts` in `dir` (ca.crt, ca.key, <name>.crt,
+ * <name>.key; the keys mode 600), made on the first call and kept afterwards. Clients trust
+ * ca.crt. A server certificate that no longer covers `hosts` (or expires within a day) is made
+ * anew with the same CA.
  */
-export function ensureLocalCertificates(dir: string, hosts: readonly string[]): TlsFiles {
+export function ensureLocalCertificates(dir: string, hosts: readonly string[], name = 'server'): TlsFiles {
   const files = {
     caFile: join(dir, 'ca.crt'),
     caKeyFile: join(dir, 'ca.key'),
-    certFile: join(dir, 'server.crt'),
-    keyFile: join(dir, 'server.key'),
+    certFile: join(dir, `${name}.crt`),
+    keyFile: join(dir, `${name}.key`),
   };
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   let created = false;

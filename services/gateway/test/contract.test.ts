@@ -153,6 +153,24 @@ describe('API keys', () => {
     assert.equal(keys.identify(`${key}x`), undefined);
   });
 
+  it('make-key also prints the entry as JSON, for WATTBUS_GATEWAY_API_KEYS in docker-compose', () => {
+    let text = '';
+    runMakeKey({ scopes: 'read', name: 'screen' }, {
+      write: (chunk: string) => {
+        text += chunk;
+        return true;
+      },
+    } as NodeJS.WritableStream);
+    const key = /^# (wbk_\S+)$/m.exec(text)![1]!;
+    const json = /^# +(\{.*\})$/m.exec(text)![1]!;
+    const keys = loadConfig({
+      schema: GatewayConfigSchema,
+      env: { WATTBUS_GATEWAY_API_KEYS: `[${json}]` },
+      envPrefix: 'WATTBUS_GATEWAY_',
+    }).api_keys;
+    assert.deepEqual(new ApiKeys(keys).identify(key), { name: 'screen', scopes: ['read'] });
+  });
+
   it('keys are 256-bit random and read from Bearer or X-API-Key', () => {
     const key = makeApiKey();
     assert.match(key, /^wbk_[A-Za-z0-9_-]{43}$/);
