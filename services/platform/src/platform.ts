@@ -71,6 +71,9 @@ export interface PlatformAddresses {
   caCreated?: boolean;
 }
 
+/** On loopback anyone may watch (mosquitto_sub works out of the box); publishing needs a user. */
+export const ANONYMOUS_ACCESS = { enabled: true, publish: [], subscribe: ['wattbus/#'] };
+
 /** Internal MQTT user of the services in this process; its password is new on every start. */
 const PLATFORM_USER = 'platform';
 
@@ -173,8 +176,7 @@ export class Platform {
             },
             ...(await brokerUsersOf(accounts)),
           ],
-          // On loopback anyone may watch (mosquitto_sub works out of the box); publishing needs a user.
-          anonymous: { enabled: true, publish: [], subscribe: ['wattbus/#'] },
+          anonymous: ANONYMOUS_ACCESS,
           stats_interval_ms: 0,
         },
         'the embedded broker',
