@@ -1,9 +1,14 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { makeCertificate, makeCertificateAuthority, type CertificateAndKey } from '@wattbus/certificates';
+import {
+  makeCertificate,
+  makeCertificateAuthority,
+  type CertificateAndKey,
+  writeCertificateFiles,
+} from '@wattbus/certificates';
 import { freePort, startMosquitto, type MosquittoServer } from '@wattbus/testing';
 import { Type } from '@sinclair/typebox';
 import { validator } from '@wattbus/contracts';
@@ -13,14 +18,7 @@ import { Bus, BusConnectError, type BusOptions } from '../src/index.js';
 const logger = pino({ level: 'silent' });
 const dir = mkdtempSync(join(tmpdir(), 'wattbus-bus-tls-'));
 
-/** Writes a certificate and key as PEM files; returns their paths. */
-function files(name: string, pair: CertificateAndKey): { cert: string; key: string } {
-  const cert = join(dir, `${name}.crt`);
-  const key = join(dir, `${name}.key`);
-  writeFileSync(cert, pair.cert);
-  writeFileSync(key, pair.key, { mode: 0o600 });
-  return { cert, key };
-}
+const files = (name: string, pair: CertificateAndKey) => writeCertificateFiles(dir, name, pair);
 
 function tlsError(pattern: RegExp) {
   return (error: unknown) => {

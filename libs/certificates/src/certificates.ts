@@ -149,6 +149,18 @@ function coversHosts(certFile: string, hosts: readonly string[]): boolean {
   return hosts.every((host) => names.includes(host));
 }
 
+/** Writes a certificate and its key as `<dir>/<name>.crt` and `<dir>/<name>.key` (mode 600). */
+export function writeCertificateFiles(
+  dir: string,
+  name: string,
+  pair: CertificateAndKey,
+): { cert: string; key: string } {
+  const files = { cert: join(dir, `${name}.crt`), key: join(dir, `${name}.key`) };
+  writePem(files.cert, pair.cert, 0o644);
+  writePem(files.key, pair.key, 0o600);
+  return files;
+}
+
 function writePem(file: string, pem: string, mode: number): void {
   writeFileSync(file, pem, { mode });
   // writeFileSync's mode applies only to a new file.

@@ -1,9 +1,14 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { makeCertificate, makeCertificateAuthority, type CertificateAndKey } from '@wattbus/certificates';
+import {
+  makeCertificate,
+  makeCertificateAuthority,
+  type CertificateAndKey,
+  writeCertificateFiles,
+} from '@wattbus/certificates';
 import mqtt, { type IClientOptions } from 'mqtt';
 import { pino } from 'pino';
 import { BrokerConfigError, parseBrokerConfig, Broker } from '../src/index.js';
@@ -12,13 +17,7 @@ import { startBroker, user, type StartedBroker } from './helpers.js';
 const dir = mkdtempSync(join(tmpdir(), 'wattbus-broker-tls-'));
 const read = (file: string): Buffer => readFileSync(file);
 
-function pemFiles(name: string, pair: CertificateAndKey): { cert: string; key: string } {
-  const cert = join(dir, `${name}.crt`);
-  const key = join(dir, `${name}.key`);
-  writeFileSync(cert, pair.cert);
-  writeFileSync(key, pair.key, { mode: 0o600 });
-  return { cert, key };
-}
+const pemFiles = (name: string, pair: CertificateAndKey) => writeCertificateFiles(dir, name, pair);
 
 /** Lines the broker logs, to wait for its refusals. */
 function recordingLogger() {

@@ -50,34 +50,23 @@ const FLEET: Topic[] = DEVICE_OUT;
 const OWN_PUBLISH: Topic[] = ['wattbus/health/{self}', 'wattbus/deadletter/{self}'];
 const OWN_READ: Topic[] = ['wattbus/health/{self}'];
 
+/** An agent's rights; the bridge is an agent for devices that speak MQTT, with their topics too. */
+const AGENT = {
+  publish: [
+    ...OWN_PUBLISH,
+    ...DEVICE_OUT,
+    'wattbus/agents/agent-1/availability',
+    'wattbus/health/agent-1',
+    'wattbus/replies/someone-else/1',
+  ] as Topic[],
+  read: [...OWN_READ, 'wattbus/devices/desk-1/req/set_power', 'wattbus/health/agent-1'] as Topic[],
+};
+
 const MOSQUITTO: Record<string, { publish: Topic[]; read: Topic[] }> = {
-  agent: {
-    publish: [
-      ...OWN_PUBLISH,
-      ...DEVICE_OUT,
-      'wattbus/agents/agent-1/availability',
-      'wattbus/health/agent-1',
-      'wattbus/replies/someone-else/1',
-    ],
-    read: [...OWN_READ, 'wattbus/devices/desk-1/req/set_power', 'wattbus/health/agent-1'],
-  },
+  agent: AGENT,
   bridge: {
-    publish: [
-      ...OWN_PUBLISH,
-      ...DEVICE_OUT,
-      'wattbus/agents/agent-1/availability',
-      'wattbus/health/agent-1',
-      'wattbus/replies/someone-else/1',
-      'cmnd/plug-1/POWER',
-      'zigbee2mqtt/lamp',
-    ],
-    read: [
-      ...OWN_READ,
-      'wattbus/devices/desk-1/req/set_power',
-      'wattbus/health/agent-1',
-      'tele/plug-1/SENSOR',
-      'zigbee2mqtt/lamp',
-    ],
+    publish: [...AGENT.publish, 'cmnd/plug-1/POWER', 'zigbee2mqtt/lamp'],
+    read: [...AGENT.read, 'tele/plug-1/SENSOR', 'zigbee2mqtt/lamp'],
   },
   'storage-hook': {
     publish: OWN_PUBLISH,

@@ -1,12 +1,11 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
-import { readFileSync, rmSync, statSync, mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { freePort, httpsRequest } from '@wattbus/testing';
-import { bannerOf, startPlatform, type Ports, type RunningPlatform } from './helpers.js';
+import { bannerOf, removePlatform, startPlatform, type Ports, type RunningPlatform } from './helpers.js';
 
 /**
  * `npm start --tls`: a local CA made in the data dir on the first start, MQTT over TLS and HTTPS
@@ -33,13 +32,7 @@ describe('npm start --tls', { timeout: 180_000 }, () => {
     apiKey = readFileSync(join(dataDir, 'api-key'), 'utf8').trim();
   });
 
-  after(async () => {
-    if (running?.child.exitCode === null) {
-      running.child.kill('SIGKILL');
-      await once(running.child, 'exit');
-    }
-    rmSync(dataDir, { recursive: true, force: true });
-  });
+  after(() => removePlatform(running, dataDir));
 
   it('makes a local CA in the data dir, keys readable by the owner only, and prints its path', () => {
     for (const key of ['ca.key', 'server.key']) {
