@@ -4,14 +4,23 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { makeCertificate, makeCertificateAuthority } from '@wattbus/certificates';
-import { httpsRequest, startAedes, type AedesServer } from '@wattbus/testing';
+import {
+  freePort,
+  httpsRequest,
+  runProgram,
+  startAedes,
+  startMosquitto,
+  type AedesServer,
+} from '@wattbus/testing';
 import { pino } from 'pino';
 import { Bus } from '@wattbus/bus';
 import { Gateway } from '../src/gateway.js';
 import { KEYS, spec, startGateway, testConfig } from './helpers.js';
 
 const get = httpsRequest;
+const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 
 describe('gateway over HTTPS', () => {
   let broker: AedesServer;
@@ -70,6 +79,60 @@ describe('gateway over HTTPS', () => {
       await assert.rejects(gateway.start(), /tls\.cert_file: cannot read \/nonexistent\/server\.crt/);
     } finally {
       await bus.stop();
+    }
+  });
+
+  it("says in the service's log what is wrong with the broker's certificate: expired, or of an unknown CA", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wattbus-gateway-broker-tls-'));
+    const authority = makeCertificateAuthority('broker CA');
+    const caFile = join(dir, 'ca.crt');
+    writeFileSync(caFile, authority.cert);
+    const expired = makeCertificate(authority, {
+      commonName: 'broker',
+      hosts: ['127.0.0.1'],
+      notBefore: new Date(Date.now() - 30 * 86_400_000),
+      notAfter: new Date(Date.now() - 86_400_000),
+    });
+    const valid = makeCertificate(authority, { commonName: 'broker', hosts: ['127.0.0.1'] });
+    writeFileSync(join(dir, 'expired.crt'), expired.cert);
+    writeFileSync(join(dir, 'expired.key'), expired.key);
+    writeFileSync(join(dir, 'valid.crt'), valid.cert);
+    writeFileSync(join(dir, 'valid.key'), valid.key);
+    const [expiredPort, validPort] = [await freePort(), await freePort()];
+    const mosquitto = await startMosquitto({
+      extraConfig: [
+        `listener ${expiredPort} 127.0.0.1`,
+        `certfile ${join(dir, 'expired.crt')}`,
+        `keyfile ${join(dir, 'expired.key')}`,
+        `listener ${validPort} 127.0.0.1`,
+        `certfile ${join(dir, 'valid.crt')}`,
+        `keyfile ${join(dir, 'valid.key')}`,
+      ].join('\n'),
+    });
+    try {
+      const start = (port: number, extra: Record<string, string>) =>
+        runProgram(MAIN, {
+          env: {
+            WATTBUS_GATEWAY_PORT: '0',
+            WATTBUS_GATEWAY_MQTT__URL: `mqtts://127.0.0.1:${port}`,
+            ...extra,
+          },
+        });
+      const onExpired = start(expiredPort, { WATTBUS_GATEWAY_MQTT__CA_FILE: caFile });
+      const withoutCa = start(validPort, {});
+      const [expiredExit, unknownExit] = await Promise.all([onExpired.exited, withoutCa.exited]);
+      assert.equal(expiredExit.code, 1, onExpired.stderr());
+      assert.match(
+        onExpired.stderr(),
+        /the broker's TLS certificate has expired; renew it \(CERT_HAS_EXPIRED/,
+      );
+      assert.equal(unknownExit.code, 1, withoutCa.stderr());
+      assert.match(
+        withoutCa.stderr(),
+        /signed by an unknown CA; give that CA as the CA file \(mqtt\.ca_file\)/,
+      );
+    } finally {
+      await mosquitto.stop();
     }
   });
 });
