@@ -123,7 +123,7 @@ export class Agent {
           url: config.mqtt.url,
           username: config.mqtt.username,
           password: config.mqtt.password,
-          tls: busTls(config.mqtt),
+          ...busTls(config.mqtt),
           baseTopic: config.mqtt.base_topic,
           agentId: config.id,
         },

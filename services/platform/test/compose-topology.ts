@@ -13,6 +13,7 @@ export interface ComposeService {
   environment?: Record<string, string | number | null>;
   volumes?: string[];
   healthcheck?: { test: string[] };
+  command?: string[];
   build?: { args?: { SERVICE?: string } };
 }
 

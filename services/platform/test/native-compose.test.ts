@@ -40,9 +40,11 @@ import {
  * service user another service's topic.
  */
 const root = new URL('../../../', import.meta.url).pathname;
-/** Compose service → its directory under services/ (all but the bridge and the backup). */
+/** Compose service → its directory under services/. */
 const SERVICES: Record<string, string> = {
   agent: 'agent',
+  bridge: 'bridge',
+  backup: 'backup',
   'storage-hook': 'storage-hook',
   query: 'query',
   gateway: 'gateway',
@@ -103,7 +105,11 @@ describe('the docker-compose topology, natively', { skip: !hasCompose, timeout: 
         ],
       }),
     );
-    writeFileSync(join(dir, 'config', 'mqtt-devices.yaml'), 'devices: []\n');
+    // One device makes the bridge open its devices' broker: here mosquitto, over TLS.
+    writeFileSync(
+      join(dir, 'config', 'mqtt-devices.yaml'),
+      'devices:\n  - { id: plug-1, type: mqtt, location: home, kind: plug, connection: { profile: tasmota, id: plug-1 } }\n',
+    );
     compose = resolvedCompose(dir);
 
     // mosquitto as the compose file mounts it, on loopback ports.
@@ -158,7 +164,11 @@ describe('the docker-compose topology, natively', { skip: !hasCompose, timeout: 
       if (name === 'gateway') overrides.WATTBUS_GATEWAY_PORT = String(ports.http);
       if (name === 'prometheus-hook') overrides.WATTBUS_PROMETHEUS_PORT = '0';
       const serviceEnv = nativeEnvironment(service, path, { hosts, overrides });
-      const run = runProgram(`${root}services/${serviceDir}/dist/main.js`, { env: serviceEnv, cwd: root });
+      const run = runProgram(`${root}services/${serviceDir}/dist/main.js`, {
+        args: service.command ?? [],
+        env: serviceEnv,
+        cwd: root,
+      });
       running.set(name, { run, env: serviceEnv });
     }
   });
