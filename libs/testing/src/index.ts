@@ -10,3 +10,4 @@ export * from './redis.js';
 export * from './mqtt-proxy.js';
 export * from './prometheus.js';
 export * from './https.js';
+export * from './influx-v2-stand-in.js';
