@@ -24,8 +24,9 @@ COPY --from=build --chown=node:node /app /app
 RUN mkdir -p /var/lib/wattbus && chown node:node /var/lib/wattbus
 USER node
 VOLUME ["/var/lib/wattbus"]
-# Only the gateway serves HTTP; the other services exit on a fatal error and are restarted.
+# The gateway's /readyz (HTTP or HTTPS); docker-compose.yml gives every other service a check of
+# its retained health record (scripts/healthcheck.mjs <ENV_PREFIX> <name>).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s \
-  CMD ["node", "-e", "if (process.env.WATTBUS_SERVICE !== 'gateway') process.exit(0); fetch('http://127.0.0.1:' + (process.env.WATTBUS_GATEWAY_PORT || 8080) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+  CMD ["sh", "-c", "[ \"$WATTBUS_SERVICE\" != gateway ] || exec node scripts/healthcheck.mjs gateway"]
 # scripts/service.sh: node --enable-source-maps with the memory settings of docs/benchmarks.md.
 ENTRYPOINT ["sh", "-c", "exec sh scripts/service.sh \"$WATTBUS_SERVICE\" \"$@\"", "wattbus"]

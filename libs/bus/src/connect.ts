@@ -12,6 +12,7 @@ import { ConnectionWatch, type BrokerTarget } from './connection-watch.js';
 import { BusConnectError } from './errors.js';
 import type { BusSettings } from './options.js';
 import { describeConnackRefusal, isNotAuthorised, isUnsupportedProtocol } from './refusals.js';
+import { describeTlsFailure, tlsClientOptions } from './tls.js';
 
 export interface OpenConnection {
   client: MqttClient;
@@ -35,6 +36,7 @@ export async function openConnection(
 ): Promise<OpenConnection> {
   const url = checkBrokerUrl(settings.url);
   const target = { url: redactUrl(settings.url), username: settings.username ?? urlUsername(url) };
+  tlsClientOptions(settings, url, target);
   try {
     return await openClient(settings, clientId, settings.protocol === 4 ? 4 : 5, target, logger);
   } catch (error) {
@@ -94,7 +96,9 @@ export function takeEarlyMessages(client: MqttClient): EarlyMessage[] {
 
 function clientOptions(settings: BusSettings, clientId: string, protocolVersion: 4 | 5): IClientOptions {
   const will = settings.will;
+  const url = new URL(settings.url);
   return {
+    ...tlsClientOptions(settings, url, { url: redactUrl(settings.url), username: settings.username }),
     clientId,
     protocolVersion,
     clean: settings.clean,
@@ -177,6 +181,12 @@ function openClient(
       fail(new Mqtt5Unanswered('refused', `${why}, at ${target.url}`, target));
     };
     const onError = (error: Error & { code?: unknown }) => {
+      // Nor will a certificate that fails verification (expired, wrong host, unknown CA).
+      const tlsFailure = describeTlsFailure(error);
+      if (tlsFailure !== undefined) {
+        fail(new BusConnectError('tls', `${tlsFailure}, at ${target.url}`, target));
+        return;
+      }
       // A refusal in the CONNACK (credentials, protocol version) will not go away by retrying.
       if (typeof error.code !== 'number') return;
       const code = error.code;

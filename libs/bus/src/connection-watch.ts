@@ -2,6 +2,7 @@ import type { IDisconnectPacket, MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import type { BusSettings } from './options.js';
 import { describeConnackRefusal, describeDisconnect } from './refusals.js';
+import { describeTlsFailure } from './tls.js';
 
 /** Whom we connect to and as whom, for log lines and errors (password hidden). */
 export interface BrokerTarget {
@@ -74,7 +75,7 @@ export class ConnectionWatch {
     this.#lastError =
       typeof error.code === 'number' && /^Connection refused/.test(error.message)
         ? describeConnackRefusal(error.code, this.#target.username)
-        : error.message;
+        : (describeTlsFailure(error) ?? error.message);
   };
 
   #onDisconnect = (packet: IDisconnectPacket): void => {

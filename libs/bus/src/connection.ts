@@ -2,6 +2,24 @@ import { Type, type Static } from '@sinclair/typebox';
 import { DEFAULT_BASE_TOPIC } from '@wattbus/contracts';
 import type { BusOptions } from './options.js';
 
+/** The `mqtt:` keys of a TLS connection (mqtts://, wss://); also in the gateway's own `mqtt:`. */
+export const MqttTlsSchema = Type.Object({
+  ca_file: Type.Optional(
+    Type.String({
+      minLength: 1,
+      description:
+        "PEM file of the CA that signed the broker's certificate (mqtts://, wss://); unset: the system's CAs.",
+    }),
+  ),
+  cert_file: Type.Optional(
+    Type.String({
+      minLength: 1,
+      description: 'PEM client certificate, for a broker that verifies clients (with key_file).',
+    }),
+  ),
+  key_file: Type.Optional(Type.String({ minLength: 1, description: "PEM key of cert_file's certificate." })),
+});
+
 /**
  * The `mqtt:` keys of a service's config: how to reach the broker. A service with more keys
  * spreads `MqttConnectionSchema.properties` into its own object schema.
@@ -14,6 +32,7 @@ export const MqttConnectionSchema = Type.Object(
     }),
     username: Type.Optional(Type.String({ description: 'Broker user.' })),
     password: Type.Optional(Type.String({ description: 'Broker password (redacted from logs).' })),
+    ...MqttTlsSchema.properties,
     base_topic: Type.String({ default: DEFAULT_BASE_TOPIC, description: 'First level(s) of every topic.' }),
     client_id: Type.Optional(
       Type.String({ minLength: 1, description: 'MQTT client id; a random one when unset.' }),
@@ -46,13 +65,17 @@ export function shareGroupSchema(instances: string) {
 /** The Bus.connect options a config's `mqtt:` keys give. */
 export function busConnection(
   connection: MqttConnection,
-): Pick<BusOptions, 'url' | 'clientId' | 'baseTopic' | 'username' | 'password' | 'protocol'> {
+): Pick<
+  BusOptions,
+  'url' | 'clientId' | 'baseTopic' | 'username' | 'password' | 'protocol' | 'caFile' | 'certFile' | 'keyFile'
+> {
   return {
     url: connection.url,
     ...(connection.client_id ? { clientId: connection.client_id } : {}),
     baseTopic: connection.base_topic,
     username: connection.username,
     password: connection.password,
+    ...busTls(connection),
     protocol: busProtocol(connection.protocol),
   };
 }
@@ -62,4 +85,11 @@ export function busProtocol(protocol: MqttConnection['protocol'] | undefined): B
   if (protocol === '5') return 5;
   if (protocol === '3.1.1') return 4;
   return 'auto';
+}
+
+/** The Bus.connect TLS options of `mqtt.ca_file`, `mqtt.cert_file` and `mqtt.key_file`. */
+export function busTls(
+  connection: Static<typeof MqttTlsSchema>,
+): Pick<BusOptions, 'caFile' | 'certFile' | 'keyFile'> {
+  return { caFile: connection.ca_file, certFile: connection.cert_file, keyFile: connection.key_file };
 }

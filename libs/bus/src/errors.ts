@@ -20,9 +20,11 @@ export class BusStoppedError extends WattbusError {
  * Why `Bus.connect` gave up: `url` malformed or of a scheme mqtt.js cannot open (at once, no
  * network); `not-authorised` the broker refused the credentials (CONNACK 4/5, MQTT 5: 134/135);
  * `refused` any other CONNACK refusal (e.g. client id rejected, server unavailable);
- * `unreachable` no CONNACK within connectTimeoutMs (refused TCP, unknown host, TLS, timeout).
+ * `tls` a CA/certificate/key file cannot be read, or the TLS handshake failed verification
+ * (expired or wrong certificate, unknown CA; at once: retrying cannot help);
+ * `unreachable` no CONNACK within connectTimeoutMs (refused TCP, unknown host, timeout).
  */
-export type BusConnectReason = 'url' | 'not-authorised' | 'refused' | 'unreachable';
+export type BusConnectReason = 'url' | 'not-authorised' | 'refused' | 'tls' | 'unreachable';
 
 /** `Bus.connect` failed. The message names the URL (password hidden) and, when refused, the user. */
 export class BusConnectError extends Error {

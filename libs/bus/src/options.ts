@@ -19,6 +19,11 @@ export interface BusOptions {
   baseTopic?: string;
   username?: string;
   password?: string;
+  /** PEM CA the broker's certificate must chain to (mqtts://, wss://); default Node's CAs. */
+  caFile?: string;
+  /** PEM client certificate and its key, for a broker that verifies clients. */
+  certFile?: string;
+  keyFile?: string;
   /**
    * `auto` tries MQTT 5 and falls back to 3.1.1 when the broker refuses it (aedes) or closes the
    * socket without a CONNACK (RabbitMQ).

@@ -1,5 +1,5 @@
 import { isDeepStrictEqual } from 'node:util';
-import { Bus, type BusOptions } from '@wattbus/bus';
+import { Bus, busTls, type BusOptions } from '@wattbus/bus';
 import type { Availability } from '@wattbus/contracts';
 import { SharedResources, type Registry, type RegistryDevice } from '@wattbus/devices';
 import { HealthPublisher, type Logger, type ServiceMetrics } from '@wattbus/runtime';
@@ -123,6 +123,7 @@ export class Agent {
           url: config.mqtt.url,
           username: config.mqtt.username,
           password: config.mqtt.password,
+          ...busTls(config.mqtt),
           baseTopic: config.mqtt.base_topic,
           agentId: config.id,
         },

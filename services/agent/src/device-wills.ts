@@ -1,9 +1,10 @@
-import { Bus } from '@wattbus/bus';
+import { Bus, type BusOptions } from '@wattbus/bus';
 import type { Availability } from '@wattbus/contracts';
 import type { RegistryDevice } from '@wattbus/devices';
 import type { Logger } from 'pino';
 
-export interface DeviceWillsOptions {
+/** TLS (mqtts://, wss://): the same CA and client certificate as the agent's own connection. */
+export interface DeviceWillsOptions extends Pick<BusOptions, 'caFile' | 'certFile' | 'keyFile'> {
   url: string;
   username?: string;
   password?: string;
@@ -68,6 +69,9 @@ export class DeviceWills {
       url: this.#options.url,
       username: this.#options.username,
       password: this.#options.password,
+      caFile: this.#options.caFile,
+      certFile: this.#options.certFile,
+      keyFile: this.#options.keyFile,
       baseTopic: this.#options.baseTopic,
       service: 'agent-will',
       clientId: `${this.#options.agentId}-will-${device.id}`,

@@ -1,6 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { hostBasedId } from '@wattbus/agent';
-import { MqttConnectionSchema } from '@wattbus/bus';
+import { MqttConnectionSchema, MqttTlsSchema } from '@wattbus/bus';
 import { adminSchema } from '@wattbus/runtime';
 
 /** The broker keys every service shares, less client_id: the bridge's client ids come from its `id`. */
@@ -24,6 +24,7 @@ export const BridgeConfigSchema = Type.Object(
           password: Type.Optional(
             Type.String({ description: "The devices' broker password (redacted from logs)." }),
           ),
+          ...MqttTlsSchema.properties,
         },
         {
           additionalProperties: false,

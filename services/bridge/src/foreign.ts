@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import { Bus, type MessageContext, type Subscription } from '@wattbus/bus';
+import { Bus, busTls, type MessageContext, type Subscription } from '@wattbus/bus';
 import { validator } from '@wattbus/contracts';
 import type { Logger } from 'pino';
 import type { BridgeConfig } from './config.js';
@@ -33,6 +33,8 @@ export class ForeignBroker {
       url: connection.url,
       username: connection.username,
       password: connection.password,
+      // Without foreign_mqtt this is the WattBus broker, over TLS with its CA where mqtt says so.
+      ...busTls(connection),
       service: 'bridge-foreign',
       clientId,
       maxPayloadBytes: MQTT_MAX_PAYLOAD,

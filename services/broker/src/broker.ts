@@ -1,12 +1,15 @@
 import type { EventEmitter } from 'node:events';
+import { readFileSync } from 'node:fs';
+import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { Aedes, type AuthenticateError, type AuthErrorCode, type Client } from 'aedes';
 import type { Logger } from 'pino';
 import type { ServiceMetrics } from '@wattbus/runtime';
 import { Authenticator, type Principal } from './authenticator.js';
 import { clusterParts, type ClusterParts } from './cluster.js';
-import type { BrokerConfig } from './config.js';
-import { listenTcp, listenWebSocket, type Listener } from './listeners.js';
+import { BrokerConfigError, type BrokerConfig } from './config.js';
+import { listenTcp, listenTls, listenWebSocket, type Listener, type ListenerTls } from './listeners.js';
 import { BrokerCounters, StatsReporter, brokerPrometheusMetrics, type BrokerMetrics } from './metrics.js';
 
 export interface BrokerDependencies {
@@ -18,9 +21,14 @@ export interface BrokerDependencies {
 }
 
 export interface BrokerPorts {
-  mqttPort: number;
+  /** Present unless the plain listener is off (`port: null`). */
+  mqttPort?: number;
   /** Present when WebSocket is enabled (`ws_port` set). */
   wsPort?: number;
+  /** MQTT over TLS, present with `tls`. */
+  tlsPort?: number;
+  /** Secure WebSocket, present with `tls.ws_port`. */
+  wssPort?: number;
 }
 
 /** Where the broker publishes its metrics, next to aedes' own `$SYS/<id>/…` topics. */
@@ -146,23 +154,15 @@ export class Broker {
       throw error;
     }
     const listeners: Listener[] = [];
-    const { host, port, ws_port } = this.#config;
-    const onError = (error: Error) => this.#logger.error({ err: error }, 'listener error');
+    let ports: BrokerPorts;
     try {
-      listeners.push(await listenTcp({ host, port, onError }, (socket) => aedes.handle(socket)));
-      if (ws_port !== undefined && ws_port !== null) {
-        const listener = await listenWebSocket({ host, port: ws_port, onError }, (stream, request) =>
-          aedes.handle(stream, request),
-        );
-        listeners.push(listener);
-      }
+      ports = await this.#listen(aedes, listeners);
     } catch (error) {
       await Promise.all(listeners.map((listener) => listener.close()));
       await closeAedes(aedes);
       await cluster?.close();
       throw error;
     }
-    const [tcp, webSocket] = listeners as [Listener, Listener | undefined];
     const stats = new StatsReporter({
       intervalMs: this.#config.stats_interval_ms,
       read: () => this.metrics(),
@@ -170,11 +170,59 @@ export class Broker {
       publish: (metrics) => publishStats(aedes, metrics),
     });
     stats.start();
-    const ports: BrokerPorts = webSocket
-      ? { mqttPort: tcp.port, wsPort: webSocket.port }
-      : { mqttPort: tcp.port };
     this.#running = { aedes, cluster, listeners, stats, ports };
     return this.#running;
+  }
+
+  /** Opens each configured listener (pushed to `listeners`, so a failure can close them). */
+  async #listen(aedes: Aedes, listeners: Listener[]): Promise<BrokerPorts> {
+    const { host, port, ws_port, tls } = this.#config;
+    const onError = (error: Error) => this.#logger.error({ err: error }, 'listener error');
+    const open = async (listener: Promise<Listener>) => {
+      const opened = await listener;
+      listeners.push(opened);
+      return opened.port;
+    };
+    const ports: BrokerPorts = {};
+    const handleStream = (stream: Duplex, request: IncomingMessage) => aedes.handle(stream, request);
+    if (port !== null) {
+      ports.mqttPort = await open(listenTcp({ host, port, onError }, (socket) => aedes.handle(socket)));
+    }
+    if (ws_port != null)
+      ports.wsPort = await open(listenWebSocket({ host, port: ws_port, onError }, handleStream));
+    if (tls) {
+      const secure = this.#listenerTls(tls);
+      ports.tlsPort = await open(
+        listenTls({ host, port: tls.port, onError }, secure, (socket) => aedes.handle(socket)),
+      );
+      if (tls.ws_port != null) {
+        ports.wssPort = await open(
+          listenWebSocket({ host, port: tls.ws_port, onError }, handleStream, secure),
+        );
+      }
+    }
+    return ports;
+  }
+
+  /** The TLS listeners' files, read now: one that cannot be read is a configuration error. */
+  #listenerTls(tls: NonNullable<BrokerConfig['tls']>): ListenerTls {
+    const read = (key: string, file: string) => {
+      try {
+        return readFileSync(file);
+      } catch (error) {
+        throw new BrokerConfigError([`tls/${key}: cannot read ${file}: ${(error as Error).message}`]);
+      }
+    };
+    return {
+      cert: read('cert_file', tls.cert_file),
+      key: read('key_file', tls.key_file),
+      ca: tls.ca_file === undefined ? undefined : read('ca_file', tls.ca_file),
+      clientCertificates: tls.client_certificates,
+      onRefused: (reason, remoteAddress) => {
+        this.#counters.auth_failures += 1;
+        this.#logger.warn({ reason, remote_address: remoteAddress }, 'TLS handshake refused');
+      },
+    };
   }
 
   #createAedes(cluster: ClusterParts | undefined): Promise<Aedes> {

@@ -41,25 +41,68 @@ export const AnonymousAccessSchema = Type.Object(
   { additionalProperties: false, default: { enabled: false, publish: [], subscribe: [] } },
 );
 
-export const BrokerConfigSchema = Type.Object(
+const nullablePort = (description: string, errorMessage: string) =>
+  Type.Optional(
+    Type.Unsafe<number | null>({
+      type: ['integer', 'null'],
+      minimum: 0,
+      maximum: 65535,
+      errorMessage,
+      description,
+    }),
+  );
+
+export const BrokerTlsSchema = Type.Object(
   {
-    host: Type.String({ minLength: 1, default: '127.0.0.1', description: 'Address both listeners bind to.' }),
     port: Type.Integer({
       minimum: 0,
       maximum: 65535,
+      default: 8883,
+      description: 'MQTT over TLS (mqtts://); 0 lets the OS choose.',
+    }),
+    ws_port: nullablePort(
+      'MQTT over secure WebSocket (wss://); 0 lets the OS choose; omitted or null disables it.',
+      'must be a port number from 0 to 65535, or null to disable secure WebSocket',
+    ),
+    cert_file: Type.String({
+      minLength: 1,
+      description: "PEM file of the broker's certificate (its chain after it).",
+    }),
+    key_file: Type.String({ minLength: 1, description: "PEM file of the certificate's private key." }),
+    ca_file: Type.Optional(
+      Type.String({ minLength: 1, description: 'PEM file of the CA that signs client certificates.' }),
+    ),
+    client_certificates: Type.Union(
+      [Type.Literal('none'), Type.Literal('optional'), Type.Literal('required')],
+      {
+        default: 'none',
+        description:
+          'none: clients log in with a password only; optional: a client certificate, if sent, must be signed by ca_file; required: every client must send one.',
+      },
+    ),
+  },
+  {
+    additionalProperties: false,
+    description: 'TLS listeners (MQTT on port, WebSocket on ws_port); unset: none.',
+  },
+);
+
+export const BrokerConfigSchema = Type.Object(
+  {
+    host: Type.String({ minLength: 1, default: '127.0.0.1', description: 'Address both listeners bind to.' }),
+    port: Type.Unsafe<number | null>({
+      type: ['integer', 'null'],
+      minimum: 0,
+      maximum: 65535,
       default: 1883,
-      description: 'MQTT over TCP; 0 lets the OS choose.',
+      description: 'MQTT over TCP; 0 lets the OS choose; null: none (with tls, TLS only).',
     }),
     // An integer type that also admits null, without anyOf's three-line error messages.
-    ws_port: Type.Optional(
-      Type.Unsafe<number | null>({
-        type: ['integer', 'null'],
-        minimum: 0,
-        maximum: 65535,
-        errorMessage: 'must be a port number from 0 to 65535, or null to disable WebSocket',
-        description: 'MQTT over WebSocket; 0 lets the OS choose; omitted or null disables it.',
-      }),
+    ws_port: nullablePort(
+      'MQTT over WebSocket; 0 lets the OS choose; omitted or null disables it.',
+      'must be a port number from 0 to 65535, or null to disable WebSocket',
     ),
+    tls: Type.Optional(BrokerTlsSchema),
     users: Type.Array(BrokerUserSchema, {
       default: [],
       description: 'Who may connect, and the topics each may publish and subscribe to.',
@@ -206,6 +249,14 @@ function findMeaningIssues(config: BrokerConfig): string[] {
     issues.push(...findRuleIssues(`users/${index}`, user, true));
   });
   issues.push(...findRuleIssues('anonymous', config.anonymous, false));
+  if (config.tls && config.tls.client_certificates !== 'none' && config.tls.ca_file === undefined) {
+    issues.push(
+      `tls/ca_file: client_certificates '${config.tls.client_certificates}' needs the CA that signs them`,
+    );
+  }
+  if (config.port === null && !config.tls && config.ws_port == null) {
+    issues.push('port: null leaves no listener (set tls or ws_port)');
+  }
   return issues;
 }
 

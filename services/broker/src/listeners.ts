@@ -1,5 +1,7 @@
-import { createServer as createHttpServer, type IncomingMessage } from 'node:http';
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { createServer as createNetServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer, type TLSSocket, type TlsOptions } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { createWebSocketStream, WebSocketServer } from 'ws';
 
@@ -20,6 +22,61 @@ export interface ListenOptions {
   onError: (error: Error) => void;
 }
 
+/**
+ * A TLS listener's certificate and, for client certificates, the CA that signs them:
+ * `required` refuses a handshake without a valid one, `optional` refuses only an invalid one.
+ */
+export interface ListenerTls {
+  cert: Buffer;
+  key: Buffer;
+  ca?: Buffer;
+  clientCertificates: 'none' | 'optional' | 'required';
+  /** A handshake refused (no, a wrong or an expired client certificate; a plaintext client). */
+  onRefused: (reason: string, remoteAddress: string | undefined) => void;
+}
+
+function tlsServerOptions(tls: ListenerTls): TlsOptions {
+  return {
+    cert: tls.cert,
+    key: tls.key,
+    ca: tls.ca,
+    requestCert: tls.clientCertificates !== 'none',
+    rejectUnauthorized: tls.clientCertificates === 'required',
+  };
+}
+
+/**
+ * With `optional` client certificates the handshake accepts any; one that is presented must
+ * still verify. True if `socket` may go on.
+ */
+function acceptPeer(socket: TLSSocket, tls: ListenerTls): boolean {
+  if (tls.clientCertificates !== 'optional' || socket.authorized) return true;
+  const presented = Object.keys(socket.getPeerCertificate()).length > 0;
+  if (!presented) return true;
+  tls.onRefused(
+    `client certificate not accepted: ${String(socket.authorizationError)}`,
+    socket.remoteAddress,
+  );
+  socket.destroy();
+  return false;
+}
+
+/** MQTT over TLS (port 8883): each verified socket goes to `handle`. */
+export async function listenTls(
+  options: ListenOptions,
+  tls: ListenerTls,
+  handle: (socket: TLSSocket) => void,
+): Promise<Listener> {
+  const server = createTlsServer(tlsServerOptions(tls), (socket) => {
+    socket.setNoDelay(true);
+    if (acceptPeer(socket, tls)) handle(socket);
+  });
+  server.on('tlsClientError', (error, socket) => tls.onRefused(error.message, socket.remoteAddress));
+  const listener = new TrackedListener(server);
+  await listener.listen(options);
+  return listener;
+}
+
 /** MQTT over plain TCP: each socket goes to `handle`. */
 export async function listenTcp(options: ListenOptions, handle: (socket: Socket) => void): Promise<Listener> {
   // MQTT request/response is many small writes; with Nagle on, each waits ~40 ms for a delayed ACK.
@@ -28,17 +85,32 @@ export async function listenTcp(options: ListenOptions, handle: (socket: Socket)
   return listener;
 }
 
-/** MQTT over WebSocket: each WebSocket, as a byte stream, goes to `handle`. */
+/**
+ * MQTT over WebSocket, or over secure WebSocket (wss://) with `tls`: each WebSocket, as a byte
+ * stream, goes to `handle`.
+ */
 export async function listenWebSocket(
   options: ListenOptions,
   handle: (stream: Duplex, request: IncomingMessage) => void,
+  tls?: ListenerTls,
 ): Promise<Listener> {
-  const server = createHttpServer({ noDelay: true }, (_request, response) => {
+  const upgradeOnly = (_request: IncomingMessage, response: ServerResponse) => {
     response.writeHead(426, { 'content-type': 'text/plain', upgrade: 'websocket' });
     response.end('This port speaks MQTT over WebSocket only.\n');
-  });
+  };
+  const server = tls
+    ? createHttpsServer({ ...tlsServerOptions(tls), noDelay: true }, upgradeOnly)
+    : createHttpServer({ noDelay: true }, upgradeOnly);
+  if (tls) {
+    server.on('tlsClientError', (error: Error, socket: TLSSocket) =>
+      tls.onRefused(error.message, socket.remoteAddress),
+    );
+  }
   const webSocketServer = new WebSocketServer({ server });
-  webSocketServer.on('connection', (webSocket, request) => handle(createWebSocketStream(webSocket), request));
+  webSocketServer.on('connection', (webSocket, request) => {
+    if (tls && !acceptPeer(request.socket as TLSSocket, tls)) return;
+    handle(createWebSocketStream(webSocket), request);
+  });
   // The ws server re-emits the http server's errors; the http server's own listeners report them.
   webSocketServer.on('error', () => {});
   const listener = new TrackedListener(server, () => webSocketServer.close());

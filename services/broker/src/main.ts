@@ -45,7 +45,16 @@ await runService({
       metrics: () => ({ ...broker.metrics() }),
     });
     await health.start();
-    logger.info({ host: config.host, mqtt_port: ports.mqttPort, ws_port: ports.wsPort }, 'broker listening');
+    logger.info(
+      {
+        host: config.host,
+        mqtt_port: ports.mqttPort,
+        ws_port: ports.wsPort,
+        tls_port: ports.tlsPort,
+        wss_port: ports.wssPort,
+      },
+      'broker listening',
+    );
     return {
       async stop() {
         await health.stop();

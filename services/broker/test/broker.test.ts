@@ -317,7 +317,7 @@ describe('broker lifecycle', () => {
   test('reports the ports it bound and none for WebSocket when ws_port is not set', async () => {
     const started = await startBroker({});
     try {
-      assert.ok(started.ports.mqttPort > 0);
+      assert.ok(started.ports.mqttPort! > 0);
       assert.equal(started.ports.wsPort, undefined);
       assert.equal('wsPort' in started.ports, false);
     } finally {
@@ -330,7 +330,7 @@ describe('broker lifecycle', () => {
     const clients = new Clients();
     const client = await clients.connect(started.tcpUrl);
     const clientClosed = whenClosed(client);
-    const silentSocket = connectTcp(started.ports.mqttPort, '127.0.0.1');
+    const silentSocket = connectTcp(started.ports.mqttPort!, '127.0.0.1');
     // Should the server not have accepted it yet, closing the listener resets it instead.
     silentSocket.on('error', () => {});
     await once(silentSocket, 'connect');
@@ -340,7 +340,7 @@ describe('broker lifecycle', () => {
     await Promise.all([clientClosed, socketClosed]);
     await clients.closeAll();
 
-    const refused = connectTcp(started.ports.mqttPort, '127.0.0.1');
+    const refused = connectTcp(started.ports.mqttPort!, '127.0.0.1');
     const [error] = (await once(refused, 'error')) as [NodeJS.ErrnoException];
     assert.equal(error.code, 'ECONNREFUSED');
     assert.equal(started.broker.metrics().clients_connected, 0);
@@ -367,7 +367,7 @@ describe('broker lifecycle', () => {
     const first = await startBroker({});
     try {
       const second = new Broker({
-        config: parseBrokerConfig({ port: first.ports.mqttPort, ws_port: 0 }),
+        config: parseBrokerConfig({ port: first.ports.mqttPort!, ws_port: 0 }),
         logger: silentLogger,
       });
       await assert.rejects(second.start(), { code: 'EADDRINUSE' });

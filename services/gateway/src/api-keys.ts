@@ -19,6 +19,18 @@ export function hashApiKey(key: string): string {
   return createHash('sha256').update(key, 'utf8').digest('hex');
 }
 
+/**
+ * A new key and the entry that admits it (its sha256 only): what `make-key` prints and
+ * `npm run setup:production` puts in WATTBUS_GATEWAY_API_KEYS, so the two cannot disagree.
+ */
+export function newApiKeyEntry(
+  name: string,
+  scopes: readonly ApiScope[],
+): { key: string; entry: ApiKeyEntry } {
+  const key = makeApiKey();
+  return { key, entry: { name, sha256: hashApiKey(key), scopes: [...scopes] } };
+}
+
 export interface ApiClient {
   /** The key's name from the config; logged instead of the key. */
   name: string;

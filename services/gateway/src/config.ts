@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { ApiScopeSchema, DEFAULT_BASE_TOPIC } from '@wattbus/contracts';
+import { MqttTlsSchema } from '@wattbus/bus';
 import { adminSchema } from '@wattbus/runtime';
 
 export const ENV_PREFIX = 'WATTBUS_GATEWAY_';
@@ -47,6 +48,7 @@ export const GatewayConfigSchema = Type.Object(
         url: Type.String({ minLength: 1, default: 'mqtt://127.0.0.1:1883', description: 'Broker URL.' }),
         username: Type.Optional(Type.String({ minLength: 1, description: 'Broker user.' })),
         password: Type.Optional(Type.String({ description: 'Broker password (redacted from logs).' })),
+        ...MqttTlsSchema.properties,
         base_topic: Type.String({
           minLength: 1,
           default: DEFAULT_BASE_TOPIC,
@@ -109,6 +111,22 @@ export const GatewayConfigSchema = Type.Object(
       description:
         'not_found: 404 for a device no agent announced on wattbus/devices/+/meta; forward: send the command anyway.',
     }),
+    tls: Type.Optional(
+      Type.Object(
+        {
+          cert_file: Type.String({
+            minLength: 1,
+            description: "PEM file of the gateway's certificate (its chain after it).",
+          }),
+          key_file: Type.String({ minLength: 1, description: "PEM file of the certificate's private key." }),
+        },
+        {
+          additionalProperties: false,
+          description:
+            'Serve HTTPS with this certificate; unset: plain HTTP (e.g. behind a TLS reverse proxy).',
+        },
+      ),
+    ),
     stop_timeout_ms: Type.Integer({
       minimum: 0,
       default: 15_000,

@@ -1,4 +1,4 @@
-import { Bus, type BusOptions } from '@wattbus/bus';
+import { Bus, busTls, type BusOptions } from '@wattbus/bus';
 import type { Logger } from '@wattbus/runtime';
 import type { GatewayConfig } from './config.js';
 
@@ -19,6 +19,7 @@ export function connectGatewayBus(
     baseTopic: config.mqtt.base_topic,
     username: config.mqtt.username,
     password: config.mqtt.password,
+    ...busTls(config.mqtt),
     maxPayloadBytes: config.mqtt.max_payload_bytes,
     logger,
   });

@@ -1,8 +1,10 @@
-import { createServer, type Server } from 'node:http';
+import { readFileSync } from 'node:fs';
+import { createServer, type RequestListener, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Bus } from '@wattbus/bus';
 import { Fleet } from '@wattbus/fleet';
-import { Health, HealthPublisher, type Logger, type ServiceMetrics } from '@wattbus/runtime';
+import { ConfigError, Health, HealthPublisher, type Logger, type ServiceMetrics } from '@wattbus/runtime';
 import { ApiKeys } from './api-keys.js';
 import type { GatewayConfig } from './config.js';
 import { createHttpApp } from './http-app.js';
@@ -59,6 +61,7 @@ export class Gateway {
   async start(): Promise<{ url: string; port: number }> {
     const { config, bus, logger } = this.#deps;
     const spec = this.#deps.spec ?? OpenApiSpec.load();
+    const serve = httpServer(config.tls);
     this.#watchBroker(bus);
     this.#fleet = new Fleet({ bus, parts: ['meta'], logger });
     this.health.set('devices', false, 'subscribing to device metas');
@@ -82,7 +85,7 @@ export class Gateway {
       stopping: () => this.#stopping,
       requestDone: this.#requestDone,
     });
-    const server = createServer(app);
+    const server = serve(app);
     // Keep-alive sockets must outlive a typical client's idle timeout, but not forever.
     server.keepAliveTimeout = 5_000;
     server.headersTimeout = 10_000;
@@ -97,7 +100,7 @@ export class Gateway {
     this.#server = server;
     const { port } = server.address() as AddressInfo;
     const host = config.host.includes(':') ? `[${config.host}]` : config.host;
-    const url = `http://${host}:${port}`;
+    const url = `${config.tls ? 'https' : 'http'}://${host}:${port}`;
     // The same checks as /readyz, retained on {base}/health/gateway for the alert hook.
     this.#publisher = new HealthPublisher({
       bus,
@@ -172,4 +175,23 @@ export class Gateway {
       bus.off('offline', down);
     };
   }
+}
+
+/**
+ * The HTTP server of the config: HTTPS with `tls`'s certificate (its files read now, so one that
+ * cannot be read fails the start before anything is connected), plain HTTP otherwise.
+ */
+function httpServer(tls: GatewayConfig['tls']): (app: RequestListener) => Server {
+  if (!tls) return (app) => createServer(app);
+  const read = (key: string, file: string) => {
+    try {
+      return readFileSync(file);
+    } catch (error) {
+      throw new ConfigError(
+        `invalid configuration: tls.${key}: cannot read ${file}: ${(error as Error).message}`,
+      );
+    }
+  };
+  const options = { cert: read('cert_file', tls.cert_file), key: read('key_file', tls.key_file) };
+  return (app) => createHttpsServer(options, app);
 }

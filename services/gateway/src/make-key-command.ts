@@ -1,6 +1,6 @@
 import { API_SCOPES, type ApiScope } from '@wattbus/contracts';
 import { UsageError } from '@wattbus/runtime';
-import { hashApiKey, makeApiKey } from './api-keys.js';
+import { newApiKeyEntry } from './api-keys.js';
 
 /** Parses `read,control` into scopes; a clear error for anything else. */
 export function parseScopes(text: string): ApiScope[] {
@@ -23,15 +23,17 @@ export function runMakeKey(options: { scopes: string; name: string }, out: NodeJ
   if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(options.name) || options.name.length > 64) {
     throw new UsageError(`--name '${options.name}' must match [A-Za-z0-9][A-Za-z0-9_.-]* (at most 64)`);
   }
-  const key = makeApiKey();
+  const { key, entry } = newApiKeyEntry(options.name, scopes);
   out.write(
     [
       '# API key (shown only now; give it to the client, it is not stored anywhere):',
       `# ${key}`,
       '# Add this entry to api_keys in the gateway config:',
-      `- name: ${options.name}`,
-      `  sha256: ${hashApiKey(key)}`,
-      `  scopes: [${scopes.join(', ')}]`,
+      `- name: ${entry.name}`,
+      `  sha256: ${entry.sha256}`,
+      `  scopes: [${entry.scopes.join(', ')}]`,
+      '# or, for docker-compose (.env), to the JSON array in WATTBUS_GATEWAY_API_KEYS:',
+      `#   ${JSON.stringify(entry)}`,
       '',
     ].join('\n'),
   );

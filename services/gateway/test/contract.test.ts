@@ -136,21 +136,39 @@ describe('openapi.yaml', () => {
   });
 });
 
+/** What `make-key` prints. */
+function makeKeyOutput(options: { scopes: string; name: string }): string {
+  let text = '';
+  runMakeKey(options, {
+    write: (chunk: string) => {
+      text += chunk;
+      return true;
+    },
+  } as NodeJS.WritableStream);
+  return text;
+}
+
 describe('API keys', () => {
   it('make-key prints a key once and a config entry with only its sha256', () => {
-    let text = '';
-    runMakeKey({ scopes: 'read,control', name: 'ops' }, {
-      write: (chunk: string) => {
-        text += chunk;
-        return true;
-      },
-    } as NodeJS.WritableStream);
+    const text = makeKeyOutput({ scopes: 'read,control', name: 'ops' });
     const key = /^# (wbk_\S+)$/m.exec(text)![1]!;
     const [entry] = parseYaml(text) as { name: string; sha256: string; scopes: string[] }[];
     assert.deepEqual(entry, { name: 'ops', sha256: hashApiKey(key), scopes: ['read', 'control'] });
     const keys = new ApiKeys([entry as never]);
     assert.deepEqual(keys.identify(key), { name: 'ops', scopes: ['read', 'control'] });
     assert.equal(keys.identify(`${key}x`), undefined);
+  });
+
+  it('make-key also prints the entry as JSON, for WATTBUS_GATEWAY_API_KEYS in docker-compose', () => {
+    const text = makeKeyOutput({ scopes: 'read', name: 'screen' });
+    const key = /^# (wbk_\S+)$/m.exec(text)![1]!;
+    const json = /^# +(\{.*\})$/m.exec(text)![1]!;
+    const keys = loadConfig({
+      schema: GatewayConfigSchema,
+      env: { WATTBUS_GATEWAY_API_KEYS: `[${json}]` },
+      envPrefix: 'WATTBUS_GATEWAY_',
+    }).api_keys;
+    assert.deepEqual(new ApiKeys(keys).identify(key), { name: 'screen', scopes: ['read'] });
   });
 
   it('keys are 256-bit random and read from Bearer or X-API-Key', () => {

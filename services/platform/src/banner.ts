@@ -1,5 +1,5 @@
 import { relative } from 'node:path';
-import { accountCommands } from './mqtt-accounts.js';
+import { accountCommands, brokerAddress } from './mqtt-accounts.js';
 import { lanInterfaces } from './discovery/addresses.js';
 import type { PlatformAddresses } from './platform.js';
 
@@ -9,6 +9,7 @@ export function banner(addresses: PlatformAddresses, options: { logDir?: string 
   const mqtt = new URL(addresses.mqttUrl);
   const host = mqtt.hostname === '0.0.0.0' ? '127.0.0.1' : mqtt.hostname;
   const port = Number(mqtt.port);
+  const caFile = addresses.caFile === undefined ? undefined : shown(addresses.caFile);
   const key = addresses.apiKeyCreated
     ? `${addresses.apiKey} (new; saved in ${shown(addresses.apiKeyFile)})`
     : `in ${shown(addresses.apiKeyFile)}`;
@@ -19,11 +20,16 @@ export function banner(addresses: PlatformAddresses, options: { logDir?: string 
     `  REST API     ${addresses.restUrl}/api/v1/devices   (Authorization: Bearer $(cat ${shown(addresses.apiKeyFile)}))`,
     `  Dashboard    ${addresses.restUrl}/   (sign in with the API key below)`,
     `  Swagger UI   ${addresses.docsUrl}`,
-    `  MQTT         ${addresses.mqttUrl}   (anonymous read-only: mosquitto_sub -h ${host} -p ${port} -t 'wattbus/#' -v)`,
+    `  MQTT         ${addresses.mqttUrl}   (anonymous read-only: mosquitto_sub ${brokerAddress(host, port, caFile)} -t 'wattbus/#' -v)`,
+    ...(caFile
+      ? [
+          `  TLS CA       ${caFile}${addresses.caCreated ? ' (new)' : ''}   (clients trust it: mosquitto_sub --cafile, curl --cacert, mqtt.ca_file)`,
+        ]
+      : []),
     ...(addresses.wsUrl ? [`  MQTT/WS      ${addresses.wsUrl}`] : []),
     ...addresses.accounts.flatMap((account, index) => [
       `  ${index === 0 ? 'MQTT users' : ''.padEnd(10)}   ${account.username}: ${account.summary} (password in ${shown(account.file)})`,
-      ...accountCommands(account, host, port).map((line) => `                 ${line}`),
+      ...accountCommands(account, host, port, caFile).map((line) => `                 ${line}`),
     ]),
     `  InfluxDB     ${addresses.influxUrl}   database ${addresses.database}`,
     ...(addresses.metricsUrl

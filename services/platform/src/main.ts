@@ -107,11 +107,19 @@ await runService({
       default: 'embedded',
     },
     host: { type: 'string', description: 'address every listener binds to', default: '127.0.0.1' },
+    tls: {
+      type: 'boolean',
+      description:
+        'TLS only: MQTT over TLS (mqtts://, default port 8883), secure WebSocket and HTTPS, with a local CA made in <data-dir>/tls on the first start (clients trust <data-dir>/tls/ca.crt)',
+    },
     'http-port': {
       type: 'string',
       description: 'REST API and Swagger UI (default: 8080, or a free port if taken)',
     },
-    'mqtt-port': { type: 'string', description: 'MQTT (TCP) (default: 1883, or a free port if taken)' },
+    'mqtt-port': {
+      type: 'string',
+      description: 'MQTT (TCP) (default: 1883, with --tls 8883, or a free port if taken)',
+    },
     // No `default:` on the ports: an unset port falls back to its default, or to a free port when
     // that one is taken; a port given on the command line is used as given.
     'ws-port': {
@@ -188,7 +196,8 @@ hook accepted but had not written yet are replayed from its log on the next star
         dataDir: String(values['data-dir']),
         host: String(values.host),
         httpPort: await port(values, 'http-port', 8080, logger),
-        mqttPort: await port(values, 'mqtt-port', 1883, logger),
+        mqttPort: await port(values, 'mqtt-port', values.tls ? 8883 : 1883, logger),
+        tls: values.tls === true,
         wsPort,
         influxUrl: process.env.INFLUX_URL || undefined,
         influxPort: await port(values, 'influx-port', 8086, logger),

@@ -78,8 +78,8 @@ export async function brokerUsersOf(accounts: readonly MqttAccount[]): Promise<B
 }
 
 /** Ready-to-paste mosquitto_pub / mosquitto_sub lines for each account. */
-export function accountCommands(account: MqttAccount, host: string, port: number): string[] {
-  const login = `-h ${host} -p ${port} -u ${account.username} -P '${account.password}'`;
+export function accountCommands(account: MqttAccount, host: string, port: number, caFile?: string): string[] {
+  const login = `${brokerAddress(host, port, caFile)} -u ${account.username} -P '${account.password}'`;
   if (account.username === 'client') {
     // Two connections: the reader owns the reply tree (its client id), the request names it.
     const request = `'{"id":"1","reply_to":"${base}/replies/my-app/1","params":{}}'`;
@@ -93,4 +93,9 @@ export function accountCommands(account: MqttAccount, host: string, port: number
   const reading =
     '"{\\"ts\\":\\"$(date -u +%Y-%m-%dT%H:%M:%S.000Z)\\",\\"device\\":\\"my-meter\\",\\"power_w\\":42.5}"';
   return [`mosquitto_pub ${login} -q 1 -t ${base}/devices/my-meter/readings -m ${reading}`, subscribe];
+}
+
+/** mosquitto_pub/sub's broker options: host and port, and the CA to trust over TLS. */
+export function brokerAddress(host: string, port: number, caFile?: string): string {
+  return `-h ${host} -p ${port}${caFile ? ` --cafile ${caFile}` : ''}`;
 }

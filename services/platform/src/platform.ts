@@ -1,11 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import type { Logger } from 'pino';
 import { Agent, AgentConfigSchema, RegistryWatcher } from '@wattbus/agent';
 import { AlertHook, parseAlertHookConfig } from '@wattbus/alert-hook';
-import { Broker, BrokerConfigSchema, hashPassword } from '@wattbus/broker';
+import { Broker, BrokerConfigSchema, hashPassword, type BrokerPorts } from '@wattbus/broker';
+import { ensureLocalCertificates, type TlsFiles } from '@wattbus/certificates';
 import { Bus } from '@wattbus/bus';
 import { loadRegistry } from '@wattbus/devices';
 import { ensureDatabase } from '@wattbus/influx';
@@ -44,6 +46,11 @@ export interface PlatformOptions {
   metricsPort?: number | null;
   /** `mosquitto`: a local mosquitto 2 (MQTT 5) instead of the embedded aedes (MQTT 3.1.1). */
   broker?: 'embedded' | 'mosquitto';
+  /**
+   * TLS only: MQTT over TLS on mqttPort, secure WebSocket on wsPort, HTTPS for the REST API,
+   * with a local CA and server certificate made in <dataDir>/tls on the first start.
+   */
+  tls?: boolean;
 }
 
 export interface PlatformAddresses {
@@ -61,7 +68,14 @@ export interface PlatformAddresses {
   /** Broker accounts for clients outside this process. */
   accounts: MqttAccount[];
   metricsUrl?: string;
+  /** With `tls`: the CA clients must trust (mosquitto_sub --cafile, curl --cacert). */
+  caFile?: string;
+  /** The CA and server certificate were made on this start. */
+  caCreated?: boolean;
 }
+
+/** On loopback anyone may watch (mosquitto_sub works out of the box); publishing needs a user. */
+export const ANONYMOUS_ACCESS = { enabled: true, publish: [], subscribe: ['wattbus/#'] };
 
 /** Internal MQTT user of the services in this process; its password is new on every start. */
 const PLATFORM_USER = 'platform';
@@ -121,38 +135,51 @@ export class Platform {
   async #startBroker(
     accounts: MqttAccount[],
     password: string,
+    tls: TlsFiles | undefined,
     log: (name: string) => Logger,
     metrics: (service: string) => ServiceMetrics,
-  ): Promise<{ mqttPort: number; wsPort?: number }> {
+  ): Promise<BrokerPorts> {
     const options = this.#options;
     const platformUser = { username: PLATFORM_USER, publish: ['#'], subscribe: ['#'] };
-    const anonymousSubscribe = ['wattbus/#'];
     if (options.broker === 'mosquitto') {
+      if (tls) throw new Error('--tls runs on the embedded broker only; leave out --broker mosquitto');
       const server = await startLocalMosquitto({
         dataDir: options.dataDir,
         host: options.host,
         port: options.mqttPort,
         wsPort: options.wsPort,
         users: [{ ...platformUser, password }, ...accounts],
-        anonymousSubscribe,
+        anonymousSubscribe: ANONYMOUS_ACCESS.subscribe,
       });
       this.#stops.push({ name: 'mosquitto', stop: () => server.stop() });
       return options.wsPort === null
         ? { mqttPort: options.mqttPort }
         : { mqttPort: options.mqttPort, wsPort: options.wsPort };
     }
+    // With TLS every listener is TLS only: plaintext is refused, not offered beside it.
+    const listeners = tls
+      ? {
+          port: null,
+          ws_port: null,
+          tls: {
+            port: options.mqttPort,
+            ws_port: options.wsPort,
+            cert_file: tls.certFile,
+            key_file: tls.keyFile,
+          },
+        }
+      : { port: options.mqttPort, ws_port: options.wsPort };
     const broker = new Broker({
       config: parseConfig(
         BrokerConfigSchema,
         {
           host: options.host,
-          port: options.mqttPort,
-          ws_port: options.wsPort,
+          ...listeners,
           users: [
             { ...platformUser, password_hash: await hashPassword(password) },
             ...(await brokerUsersOf(accounts)),
           ],
-          anonymous: { enabled: true, publish: [], subscribe: anonymousSubscribe },
+          anonymous: ANONYMOUS_ACCESS,
           stats_interval_ms: 0,
         },
         'the embedded broker',
@@ -189,9 +216,14 @@ export class Platform {
 
     const accounts = ensureMqttAccounts(dataDir);
     const password = randomBytes(24).toString('base64url');
-    const ports = await this.#startBroker(accounts, password, log, metrics);
-    const mqttUrl = `mqtt://${options.host}:${ports.mqttPort}`;
-    const mqtt = { url: mqttUrl, username: PLATFORM_USER, password };
+    const tls = options.tls ? localTls(dataDir, options.host) : undefined;
+    const ports = await this.#startBroker(accounts, password, tls, log, metrics);
+    const mqttUrl = tls
+      ? `mqtts://${options.host}:${ports.tlsPort}`
+      : `mqtt://${options.host}:${ports.mqttPort}`;
+    // ca_file is the config key of every part; the query component's bus takes it as caFile.
+    const caFile = tls?.caFile;
+    const mqtt = { url: mqttUrl, username: PLATFORM_USER, password, ...(caFile ? { ca_file: caFile } : {}) };
 
     const source = chooseFleetSource({ dataDir, devicesFile: options.devicesFile, demo: options.demo });
     if (source.kind === 'demo') await this.#startDemo(source.file);
@@ -213,14 +245,21 @@ export class Platform {
     await storageHook.start();
     this.#stops.push({ name: 'storage hook', stop: () => storageHook.stop() });
 
-    const queryBus = await Bus.connect({ ...mqtt, service: 'query', logger: log('query') });
+    const queryBus = await Bus.connect({
+      url: mqttUrl,
+      username: PLATFORM_USER,
+      password,
+      caFile,
+      service: 'query',
+      logger: log('query'),
+    });
     this.#stops.push({ name: 'query bus', stop: () => queryBus.stop() });
     const query = new QueryComponent({
       config: parseConfig(
         QueryConfigSchema,
         // aedes has no shared subscriptions: serve the plain request topic.
         {
-          mqtt: { url: mqttUrl, share_group: '' },
+          mqtt: { url: mqttUrl, share_group: '', ...(caFile ? { ca_file: caFile } : {}) },
           influx: { ...influx },
           time_zone: options.timeZone,
           // A demo tariff: 0.30 EUR/kWh, 0.22 at night (22:00-06:00) and all weekend.
@@ -260,7 +299,7 @@ export class Platform {
       config: parseConfig(
         AgentConfigSchema,
         {
-          mqtt: { url: mqttUrl, username: PLATFORM_USER, password },
+          mqtt: { ...mqtt },
           id: 'embedded-agent',
           registry_file: source.file,
           answer_unknown_devices: true,
@@ -318,6 +357,7 @@ export class Platform {
         host: options.host,
         port: options.httpPort,
         mqtt: { ...mqtt },
+        ...(tls ? { tls: { cert_file: tls.certFile, key_file: tls.keyFile } } : {}),
         api_keys: [
           { name: 'local', sha256: apiKey.hash, scopes: ['read', 'control'] },
           ...(options.apiKeys ?? []),
@@ -343,7 +383,7 @@ export class Platform {
       restUrl: http.url,
       docsUrl: `${http.url}/docs`,
       mqttUrl,
-      wsUrl: ports.wsPort === undefined ? undefined : `ws://${options.host}:${ports.wsPort}`,
+      wsUrl: webSocketUrl(options.host, ports),
       influxUrl,
       database: options.database,
       apiKeyFile: apiKey.file,
@@ -352,12 +392,14 @@ export class Platform {
       fleet: { ...source, devices: registry.devices.length },
       accounts,
       metricsUrl,
+      caFile,
+      caCreated: tls?.created,
     };
   }
 
   /** The Prometheus hook, and one /metrics with its device series and every part's own. */
   async #startMetrics(
-    mqtt: { url: string; username: string; password: string },
+    mqtt: { url: string; username: string; password: string; ca_file?: string },
     metrics: (service: string) => ServiceMetrics,
   ): Promise<string> {
     const hook = new PrometheusHook({
@@ -402,4 +444,19 @@ export class Platform {
     }));
     return `# The simulated demo fleet, written by npm start on every demo start. Your own devices go in devices.yaml.\n${stringify({ devices })}`;
   }
+}
+
+/**
+ * The local CA and server certificate of `npm start --tls` in <dataDir>/tls, for the names a
+ * client on this machine or the LAN uses: localhost, 127.0.0.1, this host's name and `host`.
+ */
+function localTls(dataDir: string, host: string): TlsFiles {
+  const wildcard = host === '0.0.0.0' || host === '::';
+  const hosts = [...new Set(['localhost', '127.0.0.1', hostname(), ...(wildcard ? [] : [host])])];
+  return ensureLocalCertificates(join(dataDir, 'tls'), hosts);
+}
+
+function webSocketUrl(host: string, ports: BrokerPorts): string | undefined {
+  if (ports.wssPort !== undefined) return `wss://${host}:${ports.wssPort}`;
+  return ports.wsPort === undefined ? undefined : `ws://${host}:${ports.wsPort}`;
 }

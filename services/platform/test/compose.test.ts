@@ -1,7 +1,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { TObject } from '@sinclair/typebox';
 import { parse } from 'yaml';
 import { AgentConfigSchema } from '@wattbus/agent';
@@ -18,7 +20,16 @@ import { StorageHookConfigSchema } from '@wattbus/storage-hook';
 /** docker-compose.yml can't run here (no Docker engine), so check what can be checked without one. */
 const root = new URL('../../../', import.meta.url).pathname;
 const compose = parse(readFileSync(`${root}docker-compose.yml`, 'utf8'), { merge: true }) as {
-  services: Record<string, { environment?: Record<string, string>; build?: { args?: { SERVICE?: string } } }>;
+  services: Record<
+    string,
+    {
+      environment?: Record<string, string>;
+      build?: { args?: { SERVICE?: string } };
+      ports?: string[];
+      volumes?: string[];
+      healthcheck?: { test: string[] };
+    }
+  >;
 };
 
 /** Each service's config schema, the prefix of its environment variables, and its directory when not its name. */
@@ -43,7 +54,8 @@ const exampleEnv = Object.fromEntries(
 );
 
 function substitute(value: string): string {
-  return value.replace(/\$\{([A-Z_]+)\}/g, (_, name: string) => {
+  // ${NAME} or ${NAME:?message} (compose refuses a blank one)
+  return value.replace(/\$\{([A-Z_]+)(?::\?[^}]*)?\}/g, (_, name: string) => {
     assert.ok(name in exampleEnv, `\${${name}} is not in .env.example`);
     return exampleEnv[name]!;
   });
@@ -115,4 +127,36 @@ describe('docker-compose.yml', () => {
       assert.equal(result.status, 0, result.stderr);
     },
   );
+
+  it(
+    'refuses a blank secret, naming it and the command that makes them',
+    { skip: spawnSync('docker-compose', ['version']).status !== 0 },
+    () => {
+      const dir = mkdtempSync(join(tmpdir(), 'wattbus-compose-'));
+      copyFileSync(`${root}docker-compose.yml`, join(dir, 'docker-compose.yml'));
+      const blank = readFileSync(`${root}.env.example`, 'utf8').replace(
+        /^INFLUX_TOKEN=.*$/m,
+        'INFLUX_TOKEN=',
+      );
+      writeFileSync(join(dir, '.env'), blank);
+      const result = spawnSync('docker-compose', ['config', '-q'], { cwd: dir, encoding: 'utf8' });
+      assert.notEqual(result.status, 0);
+      assert.match(result.stderr, /run npm run setup:production \(INFLUX_TOKEN is blank\)/);
+    },
+  );
+
+  it('keeps InfluxDB and the plain MQTT port off the host, and every service on TLS with a healthcheck', () => {
+    assert.equal(compose.services.influxdb!.ports, undefined);
+    assert.deepEqual(compose.services.mosquitto!.ports, ['8883:8883', '8884:8884']);
+    for (const [name, { prefix }] of Object.entries(SERVICES)) {
+      const service = compose.services[name]!;
+      assert.match(String(service.environment?.[`${prefix}MQTT__URL`]), /^mqtts:\/\/mosquitto:8883$/, name);
+      assert.equal(service.environment?.[`${prefix}MQTT__CA_FILE`], '/etc/wattbus/certs/ca.crt', name);
+      assert.ok(
+        service.volumes?.includes('./certs/ca.crt:/etc/wattbus/certs/ca.crt:ro'),
+        `${name} lacks the CA`,
+      );
+      assert.equal(service.healthcheck?.test[2], 'scripts/healthcheck.mjs', `${name} has no healthcheck`);
+    }
+  });
 });

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { rmSync } from 'node:fs';
 import { waitUntil } from '@wattbus/testing';
 
 /** `src/main.ts` (what `npm start` runs) as a child process, checked from outside. */
@@ -108,4 +109,16 @@ export async function run(
   child.stderr!.on('data', (chunk) => (stderr += chunk));
   const [status] = (await once(child, 'close')) as [number | null];
   return { status, stdout, stderr };
+}
+
+/** Kills a platform still running (a failed test's) and removes its data dir. */
+export async function removePlatform(
+  running: RunningPlatform | { child: ChildProcess } | undefined,
+  dataDir: string,
+): Promise<void> {
+  if (running?.child.exitCode === null) {
+    running.child.kill('SIGKILL');
+    await once(running.child, 'exit');
+  }
+  rmSync(dataDir, { recursive: true, force: true });
 }

@@ -2,12 +2,12 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { checkMetrics, freePort, samplesOf, valueOf, waitUntil } from '@wattbus/testing';
-import { influxQuery, startPlatform, type Ports } from './helpers.js';
+import { influxQuery, removePlatform, startPlatform, type Ports } from './helpers.js';
 
 /**
  * The README's first command, for real: `src/main.ts` as a child process with its own influxd,
@@ -58,13 +58,7 @@ describe('npm start: the embedded platform', { timeout: 180_000 }, () => {
     apiKey = readFileSync(join(dataDir, 'api-key'), 'utf8').trim();
   });
 
-  after(async () => {
-    if (running?.child.exitCode === null) {
-      running.child.kill('SIGKILL');
-      await once(running.child, 'exit');
-    }
-    rmSync(dataDir, { recursive: true, force: true });
-  });
+  after(() => removePlatform(running, dataDir));
 
   it('writes an API key readable only by its owner', () => {
     assert.equal(statSync(join(dataDir, 'api-key')).mode & 0o777, 0o600);
