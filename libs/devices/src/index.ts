@@ -1,4 +1,5 @@
 export * from './driver.js';
+export * from './history.js';
 export * from './drivers.js';
 export * from './errors.js';
 export * from './registry.js';
