@@ -7,12 +7,20 @@ import {
   type MessageContext,
   type Subscription,
 } from '@wattbus/bus';
-import { ReadingSchema, plausibilityProblem, validator, type Reading } from '@wattbus/contracts';
+import {
+  EnergyHistorySchema,
+  ReadingSchema,
+  plausibilityProblem,
+  validator,
+  type EnergyHistory,
+  type Reading,
+} from '@wattbus/contracts';
 import { Fleet } from '@wattbus/fleet';
 import {
   InfluxWriter,
   LineProtocolError,
   deviceOfLine,
+  historyToLines,
   readingToLine,
   type RejectedLine,
   type WriteRequestTiming,
@@ -26,6 +34,7 @@ import { WriteAheadLog } from './wal.js';
 export const SERVICE_NAME = 'storage-hook';
 
 const checkReading = validator(ReadingSchema);
+const checkHistory = validator(EnergyHistorySchema);
 
 export interface StorageHookCounters {
   /** Valid readings taken from the broker (re-deliveries included). */
@@ -34,6 +43,8 @@ export interface StorageHookCounters {
   written: number;
   /** Write attempts that failed and were retried. */
   retried: number;
+  /** History intervals (EnergyHistory messages of a backfill) taken into the log. */
+  history_intervals: number;
   /** Valid readings of devices in another hook's partition (see `partition`), acked and not stored. */
   skipped: number;
   /** Readings appended to the write-ahead log since start. */
@@ -81,6 +92,9 @@ export class StorageHook {
   #implausible = 0;
   #skipped = 0;
   #readings: Subscription | undefined;
+  #history: Subscription | undefined;
+  /** History intervals (a backfill's days and months) taken into the log. */
+  #historyIntervals = 0;
   #stopping = false;
   /** Lines InfluxDB refused during the replay, before the bus was connected. */
   #earlyRejections: RejectedLine[] = [];
@@ -157,16 +171,24 @@ export class StorageHook {
     const filter = bus.topics.allDevices('readings');
     const group = config.mqtt.share_group || undefined;
     const shared = group ? shareGroupFilter(group, filter) : filter;
+    const historyFilter = bus.topics.allDevices('history');
     // Both routes are registered synchronously, before either SUBACK: a held queued reading
     // stalls mqtt.js' input, so awaiting one SUBACK before the next subscribe() would deadlock.
     // For the same reason the share group is verified after, not before (a broker without
     // shared subscriptions delivers nothing through it meanwhile).
     try {
-      [this.#readings] = await Promise.all([
+      [this.#readings, this.#history] = await Promise.all([
         bus.subscribe(shared, checkReading, (reading, context) => this.#take(reading, context), {
           qos: 1,
           ackAfterHandle: true,
         }),
+        // A backfill's history (docs/storage.md, "Device history"): logged and acked like readings.
+        bus.subscribe(
+          group ? shareGroupFilter(group, historyFilter) : historyFilter,
+          checkHistory,
+          (history, context) => this.#takeHistory(history, context),
+          { qos: 1, ackAfterHandle: true },
+        ),
         this.#fleet.start(),
       ]);
       if (group) await bus.verifyShareGroup(group);
@@ -206,6 +228,7 @@ export class StorageHook {
     return {
       received: this.#received,
       skipped: this.#skipped,
+      history_intervals: this.#historyIntervals,
       written: writer?.lines_written ?? 0,
       retried: writer?.retries ?? 0,
       spooled: wal?.appended ?? 0,
@@ -235,7 +258,7 @@ export class StorageHook {
     const leaving = Boolean(config.mqtt.share_group) && config.mqtt.leave_group_on_stop;
     if (leaving && this.#readings && this.#bus) {
       // Readings already dealt to us arrive and are logged; then no more come.
-      const drained = await this.#bus.drain([this.#readings]);
+      const drained = await this.#bus.drain([this.#readings, ...(this.#history ? [this.#history] : [])]);
       if (!drained) logger.warn('the broker did not confirm the end of our queue; leaving the group anyway');
     }
     await this.#fleet?.stop();
@@ -322,6 +345,45 @@ export class StorageHook {
     } catch (error) {
       return this.#appendHarder(line, error);
     }
+  }
+
+  /** A batch of device history: its intervals' lines into the log, acked like a reading. */
+  #takeHistory(history: EnergyHistory, context: MessageContext): void | Promise<void> {
+    const { bus } = this;
+    const topicDevice = bus.topics.parseDeviceTopic(context.topic)?.deviceId;
+    if (topicDevice !== history.device) {
+      bus.reject(
+        context.topic,
+        payloadOf(context),
+        `history of ${history.device} published on the topic of ${String(topicDevice)}`,
+      );
+      return;
+    }
+    const partition = this.#deps.config.partition;
+    if (partition && partitionOf(history.device, partition.count) !== partition.index) {
+      this.#skipped++;
+      return;
+    }
+    let lines: string[];
+    try {
+      lines = historyToLines(history);
+    } catch (error) {
+      if (!(error instanceof LineProtocolError)) throw error;
+      bus.reject(context.topic, payloadOf(context), error.message);
+      return;
+    }
+    this.#historyIntervals += lines.length;
+    const pending: Promise<void>[] = [];
+    for (const line of lines) {
+      let appended: void | Promise<void>;
+      try {
+        appended = this.#wal!.append(line);
+      } catch (error) {
+        appended = this.#appendHarder(line, error);
+      }
+      if (appended) pending.push(appended);
+    }
+    if (pending.length > 0) return Promise.all(pending).then(() => undefined);
   }
 
   /** Disk full or failing: do not ack (the broker keeps the reading); keep trying. */
