@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { WattbusError, type ReadingLimits } from '@wattbus/contracts';
+import { isTimeZone, WattbusError, type ReadingLimits } from '@wattbus/contracts';
 import type {
   DeviceDriver,
   DriverDefinition,
@@ -165,6 +165,12 @@ export class TplinkDriver implements DeviceDriver {
       );
     }
     const zone = this.#connection.time_zone ?? range.zone;
+    if (!isTimeZone(zone)) {
+      throw new WattbusError(
+        'INVALID_PARAMS',
+        `${this.#where}: time_zone ${JSON.stringify(zone)} is not an IANA time zone`,
+      );
+    }
     yield* history({ ...range, zone }, (work) => this.#guard(work));
   }
 
