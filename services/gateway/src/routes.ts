@@ -5,9 +5,11 @@ import {
   AlertListParamsSchema,
   AlertListResultSchema,
   AlertTopics,
+  BackfillResultSchema,
   DeviceStateSchema,
   QUERY_METHODS,
   validator,
+  type BackfillParams,
   type DevicesResult,
   type LiveEventsParams,
   type QueryMethod,
@@ -73,6 +75,7 @@ function expectResult<S extends TSchema>(schema: S, what: string) {
 }
 
 const deviceState = expectResult(DeviceStateSchema, 'the device agent');
+const backfillResult = expectResult(BackfillResultSchema, 'the device agent');
 const alertList = expectResult(AlertListResultSchema, 'the alert hook');
 
 const ok = (body: unknown): RouteResult => ({ status: 200, body });
@@ -176,6 +179,17 @@ export const ROUTES: Record<string, Route> = {
       ensureKnownDevice(id);
       const body = input.body as SetPowerParams;
       return ok(deviceState(await call(topics.deviceRequest(id, 'set'), { on: body.on })));
+    },
+  },
+
+  // The agent reads the device's history and publishes it for the storage hook (docs/devices.md).
+  backfillDevice: {
+    kind: 'device',
+    async handle({ input, topics, call, ensureKnownDevice }) {
+      const id = input.path.id as string;
+      ensureKnownDevice(id);
+      const body = input.body as BackfillParams;
+      return ok(backfillResult(await call(topics.deviceRequest(id, 'backfill'), { days: body.days })));
     },
   },
 };
