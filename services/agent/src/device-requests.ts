@@ -20,8 +20,11 @@ const checkBackfill = validator(BackfillParamsSchema);
 export interface DeviceCommands {
   set(on: boolean, deadline: number | undefined): Promise<DeviceState>;
   get(deadline: number | undefined): Promise<DeviceState>;
-  /** Reads the history the device keeps for the last `days` days and publishes it (backfill.ts). */
-  backfill(days: number, deadline: number | undefined): Promise<BackfillResult>;
+  /**
+   * Reads the history the device keeps for the last `days` days and publishes it (backfill.ts);
+   * absent where devices keep none (the bridge's): NO_HISTORY.
+   */
+  backfill?(days: number, deadline: number | undefined): Promise<BackfillResult>;
 }
 
 export interface DeviceRequestServerDeps {
@@ -103,6 +106,8 @@ export class DeviceRequestServer {
     if (method === DEVICE_METHODS.backfill) {
       if (!checkBackfill(params))
         throw new WattbusError('INVALID_PARAMS', `invalid params: ${checkBackfill.errorText()}`);
+      if (!commands.backfill)
+        throw new WattbusError('NO_HISTORY', `${deviceId} keeps no history ${owner} can read`);
       return commands.backfill(params.days, deadline);
     }
     throw new WattbusError('UNKNOWN_METHOD', `devices have no method '${method}'; use set, get or backfill`);
