@@ -102,6 +102,22 @@ function queryRoute(method: QueryMethod, withDevice = false): Route {
   };
 }
 
+/** A route answered by the device's agent: one device request, its answer checked against the contract. */
+function deviceRoute(
+  method: string,
+  params: (input: RequestInput) => Record<string, unknown>,
+  result: (answer: unknown) => unknown,
+): Route {
+  return {
+    kind: 'device',
+    async handle({ input, topics, call, ensureKnownDevice }) {
+      const id = input.path.id as string;
+      ensureKnownDevice(id);
+      return ok(result(await call(topics.deviceRequest(id, method), params(input))));
+    },
+  };
+}
+
 /** One handler per operationId of openapi.yaml; the gateway refuses to start when they differ. */
 export const ROUTES: Record<string, Route> = {
   getLiveness: { kind: 'local', handle: () => ok({ status: 'ok' }) },
@@ -163,33 +179,12 @@ export const ROUTES: Record<string, Route> = {
     },
   },
 
-  getDevicePower: {
-    kind: 'device',
-    async handle({ input, topics, call, ensureKnownDevice }) {
-      const id = input.path.id as string;
-      ensureKnownDevice(id);
-      return ok(deviceState(await call(topics.deviceRequest(id, 'get'), {})));
-    },
-  },
-
-  setDevicePower: {
-    kind: 'device',
-    async handle({ input, topics, call, ensureKnownDevice }) {
-      const id = input.path.id as string;
-      ensureKnownDevice(id);
-      const body = input.body as SetPowerParams;
-      return ok(deviceState(await call(topics.deviceRequest(id, 'set'), { on: body.on })));
-    },
-  },
-
+  getDevicePower: deviceRoute('get', () => ({}), deviceState),
+  setDevicePower: deviceRoute('set', (input) => ({ on: (input.body as SetPowerParams).on }), deviceState),
   // The agent reads the device's history and publishes it for the storage hook (docs/devices.md).
-  backfillDevice: {
-    kind: 'device',
-    async handle({ input, topics, call, ensureKnownDevice }) {
-      const id = input.path.id as string;
-      ensureKnownDevice(id);
-      const body = input.body as BackfillParams;
-      return ok(backfillResult(await call(topics.deviceRequest(id, 'backfill'), { days: body.days })));
-    },
-  },
+  backfillDevice: deviceRoute(
+    'backfill',
+    (input) => ({ days: (input.body as BackfillParams).days }),
+    backfillResult,
+  ),
 };

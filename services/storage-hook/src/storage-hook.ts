@@ -308,20 +308,7 @@ export class StorageHook {
    */
   #take(reading: Reading, context: MessageContext): void | Promise<void> {
     const { bus } = this;
-    const topicDevice = bus.topics.parseDeviceTopic(context.topic)?.deviceId;
-    if (topicDevice !== reading.device) {
-      bus.reject(
-        context.topic,
-        payloadOf(context),
-        `reading of ${reading.device} published on the topic of ${String(topicDevice)}`,
-      );
-      return;
-    }
-    const partition = this.#deps.config.partition;
-    if (partition && partitionOf(reading.device, partition.count) !== partition.index) {
-      this.#skipped++;
-      return;
-    }
+    if (!this.#ours('reading', reading.device, context)) return;
     const problem = plausibilityProblem(reading, this.#fleet?.get(reading.device)?.meta?.limits ?? {}, {
       nowMs: Date.now(),
       futureToleranceMs: this.#deps.config.future_tolerance_ms,
@@ -347,23 +334,32 @@ export class StorageHook {
     }
   }
 
+  /**
+   * Whether this hook stores a message about `device`: it must name its topic's device (else it is
+   * dead-lettered) and belong to this hook's partition (else it is skipped).
+   */
+  #ours(what: 'reading' | 'history', device: string, context: MessageContext): boolean {
+    const topicDevice = this.bus.topics.parseDeviceTopic(context.topic)?.deviceId;
+    if (topicDevice !== device) {
+      this.bus.reject(
+        context.topic,
+        payloadOf(context),
+        `${what} of ${device} published on the topic of ${String(topicDevice)}`,
+      );
+      return false;
+    }
+    const partition = this.#deps.config.partition;
+    if (partition && partitionOf(device, partition.count) !== partition.index) {
+      this.#skipped++;
+      return false;
+    }
+    return true;
+  }
+
   /** A batch of device history: its intervals' lines into the log, acked like a reading. */
   #takeHistory(history: EnergyHistory, context: MessageContext): void | Promise<void> {
     const { bus } = this;
-    const topicDevice = bus.topics.parseDeviceTopic(context.topic)?.deviceId;
-    if (topicDevice !== history.device) {
-      bus.reject(
-        context.topic,
-        payloadOf(context),
-        `history of ${history.device} published on the topic of ${String(topicDevice)}`,
-      );
-      return;
-    }
-    const partition = this.#deps.config.partition;
-    if (partition && partitionOf(history.device, partition.count) !== partition.index) {
-      this.#skipped++;
-      return;
-    }
+    if (!this.#ours('history', history.device, context)) return;
     let lines: string[];
     try {
       lines = historyToLines(history);
