@@ -235,6 +235,8 @@ export class Platform {
           id: 'embedded-agent',
           registry_file: source.file,
           answer_unknown_devices: true,
+          // A backfill counts the plugs' days in the site's zone, as the query component does.
+          time_zone: options.timeZone,
           // A will covers a crash of the agent; here the broker would die with it. And 200 will
           // connections cost 200 scrypt checks at start.
           device_wills: false,
