@@ -118,13 +118,35 @@ export class Controller {
       { topics: bus.topics, publish: (topic, history) => bus.publish(topic, history, { qos: 1 }) },
       session.id,
       range,
-      stepwise(batches, (work) => session.run(work, deadline)),
+      stepwise(batches, (work) => this.#historyStep(session, work, deadline)),
     );
     this.#logger.info(
       { device: session.id, days, batches: result.batches, periods: result.periods },
       'backfilled',
     );
     return result;
+  }
+
+  /**
+   * One step of a backfill in the device's queue. A device that keeps no history (or a bad zone)
+   * is not a failing device: such an answer must not count toward taking it offline.
+   */
+  async #historyStep<T>(
+    session: DeviceSession,
+    work: () => Promise<T>,
+    deadline: number | undefined,
+  ): Promise<T> {
+    const outcome = await session.run(async () => {
+      try {
+        return { value: await work() };
+      } catch (error) {
+        const code = error instanceof WattbusError ? error.code : undefined;
+        if (code === 'NO_HISTORY' || code === 'INVALID_PARAMS') return { refused: error };
+        throw error;
+      }
+    }, deadline);
+    if ('refused' in outcome) throw outcome.refused;
+    return outcome.value;
   }
 
   async #get(session: DeviceSession, deadline: number | undefined): Promise<DeviceState> {
