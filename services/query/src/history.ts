@@ -56,7 +56,9 @@ export class HistoryReader {
         const startMs = row.time as number;
         const endMs = startMs + Number(row.duration_ms);
         if (typeof row.energy_wh !== 'number' || !(endMs > startMs) || endMs > toMs) continue;
-        found.set(device, [...(found.get(device) ?? []), { startMs, endMs, wh: row.energy_wh, period }]);
+        const intervals = found.get(device) ?? [];
+        intervals.push({ startMs, endMs, wh: row.energy_wh, period });
+        found.set(device, intervals);
       }
     }
     return found;
@@ -65,23 +67,31 @@ export class HistoryReader {
 
 /**
  * Device history where there are no readings: an interval counts only when no base interval of
- * readings and no finer interval of history (a day before its month) lies in it, so nothing is
- * counted twice. A history row is placed at its interval's start (we know how much, not when).
+ * readings (`[ts, ts + baseMs)`) and no finer interval of history (a day before its month)
+ * overlaps it, so nothing is counted twice. A history row is placed at its interval's start (we
+ * know how much, not when).
  */
 export function withHistory(
   raw: DeviceEnergy,
   history: readonly HistoryInterval[] | undefined,
+  baseMs: number,
 ): DeviceEnergy {
   if (!history || history.length === 0) return raw;
   const rawTimes = raw.rows.map((row) => row.ts).sort((a, b) => a - b);
   const finestFirst = [...history].sort(
     (a, b) => HISTORY_PERIODS.indexOf(a.period) - HISTORY_PERIODS.indexOf(b.period) || a.startMs - b.startMs,
   );
+  // Taken intervals never overlap, so sorted by start each needs comparing with its neighbours only.
   const taken: HistoryInterval[] = [];
   for (const interval of finestFirst) {
-    if (hasTimeIn(rawTimes, interval.startMs, interval.endMs)) continue;
-    if (taken.some((other) => other.startMs < interval.endMs && interval.startMs < other.endMs)) continue;
-    taken.push(interval);
+    // A base interval of readings starting after `start - baseMs` and before `end` overlaps it.
+    const firstRaw = lowerBound(rawTimes, (ts) => ts, interval.startMs - baseMs + 1);
+    if (firstRaw < rawTimes.length && rawTimes[firstRaw]! < interval.endMs) continue;
+    const at = lowerBound(taken, (other) => other.startMs, interval.startMs);
+    const before = taken[at - 1];
+    const after = taken[at];
+    if ((before && before.endMs > interval.startMs) || (after && after.startMs < interval.endMs)) continue;
+    taken.splice(at, 0, interval);
   }
   if (taken.length === 0) return raw;
   const rows = [...raw.rows, ...taken.map((interval) => ({ ts: interval.startMs, wh: interval.wh }))].sort(
@@ -90,14 +100,14 @@ export function withHistory(
   return { method: raw.method === 'none' ? 'history' : 'mixed', rows };
 }
 
-/** Whether a sorted list holds a time in [from, to). */
-function hasTimeIn(sorted: readonly number[], fromMs: number, toMs: number): boolean {
+/** The first index whose key is at least `value`, in a list sorted by that key. */
+function lowerBound<T>(sorted: readonly T[], key: (item: T) => number, value: number): number {
   let low = 0;
   let high = sorted.length;
   while (low < high) {
     const middle = (low + high) >> 1;
-    if (sorted[middle]! < fromMs) low = middle + 1;
+    if (key(sorted[middle]!) < value) low = middle + 1;
     else high = middle;
   }
-  return low < sorted.length && sorted[low]! < toMs;
+  return low;
 }

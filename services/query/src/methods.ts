@@ -208,7 +208,7 @@ export class QueryMethods implements QueryHandlers {
       this.#history.read([params.device], fromMs, toMs, call.timeoutMs),
     ]);
     // The device's own history where there are no readings (docs/query.md, "Device history").
-    const device = withHistory(raw, history.get(params.device));
+    const device = withHistory(raw, history.get(params.device), base);
     const wh = sumIntoBuckets(buckets, device.rows);
     // Export and net only where the device counts returned energy (a meter at the grid connection).
     const exportWh = exported.method === 'none' ? undefined : sumIntoBuckets(buckets, exported.rows);
@@ -326,7 +326,9 @@ export class QueryMethods implements QueryHandlers {
     if (base !== null) this.#checkRows(devices.length, fromMs, toMs, base);
     const raw: Map<string, DeviceEnergy> = await this.#energy.read(ids, fromMs, toMs, base, call.timeoutMs);
     const energy = new Map<string, DeviceEnergy>();
-    for (const [id, device] of raw) energy.set(id, withHistory(device, history.get(id)));
+    // With history there is a base (above); without, withHistory leaves the rows as they are.
+    for (const [id, device] of raw)
+      energy.set(id, withHistory(device, history.get(id), base ?? toMs - fromMs));
     const priced = new Map<string, { wh: number[]; cost: number[] }>();
     for (const device of devices) {
       const rows = energy.get(device.id)?.rows ?? [];

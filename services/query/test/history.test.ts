@@ -180,12 +180,16 @@ describe('energy and cost over backfilled history (aedes, influxd)', () => {
 describe('withHistory', () => {
   const hour = 3_600_000;
   it('takes the finest history where there are no readings, each interval at most once', () => {
-    const merged = withHistory({ method: 'counter', rows: [{ ts: 30 * hour, wh: 5 }] }, [
-      { startMs: 0, endMs: 24 * hour, wh: 100, period: 'day' },
-      { startMs: 24 * hour, endMs: 48 * hour, wh: 200, period: 'day' },
-      { startMs: 0, endMs: 72 * hour, wh: 999, period: 'month' },
-      { startMs: 50 * hour, endMs: 51 * hour, wh: 7, period: 'hour' },
-    ]);
+    const merged = withHistory(
+      { method: 'counter', rows: [{ ts: 30 * hour, wh: 5 }] },
+      [
+        { startMs: 0, endMs: 24 * hour, wh: 100, period: 'day' },
+        { startMs: 24 * hour, endMs: 48 * hour, wh: 200, period: 'day' },
+        { startMs: 0, endMs: 72 * hour, wh: 999, period: 'month' },
+        { startMs: 50 * hour, endMs: 51 * hour, wh: 7, period: 'hour' },
+      ],
+      hour,
+    );
     assert.deepEqual(merged, {
       method: 'mixed',
       rows: [
@@ -194,5 +198,22 @@ describe('withHistory', () => {
         { ts: 50 * hour, wh: 7 },
       ],
     });
+  });
+
+  it('leaves out minutes of history inside a base interval that has readings (never both)', () => {
+    const minute = 60_000;
+    const minutes = Array.from({ length: 120 }, (_, n) => ({
+      startMs: n * minute,
+      endMs: (n + 1) * minute,
+      wh: 1,
+      period: 'minute' as const,
+    }));
+    // Readings in the first hour (one base row at 0): its 60 minutes of history do not count.
+    const merged = withHistory({ method: 'counter', rows: [{ ts: 0, wh: 50 }] }, minutes, hour);
+    assert.equal(merged.rows.length, 61);
+    assert.equal(
+      merged.rows.reduce((sum, row) => sum + row.wh, 0),
+      50 + 60,
+    );
   });
 });
