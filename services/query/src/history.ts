@@ -5,7 +5,7 @@ import type { DeviceEnergy } from './energy.js';
 import { tooLarge } from './errors.js';
 
 /** One stored interval of a device's own history (a TP-Link plug's day or month). */
-export interface HistoryInterval {
+export interface StoredHistory {
   startMs: number;
   endMs: number;
   wh: number;
@@ -31,8 +31,8 @@ export class HistoryReader {
     fromMs: number,
     toMs: number,
     timeoutMs: number,
-  ): Promise<Map<string, HistoryInterval[]>> {
-    const found = new Map<string, HistoryInterval[]>();
+  ): Promise<Map<string, StoredHistory[]>> {
+    const found = new Map<string, StoredHistory[]>();
     if (devices.length === 0) return found;
     const { max_rows } = this.#config.limits;
     const q = await this.#client.builder();
@@ -73,7 +73,7 @@ export class HistoryReader {
  */
 export function withHistory(
   raw: DeviceEnergy,
-  history: readonly HistoryInterval[] | undefined,
+  history: readonly StoredHistory[] | undefined,
   baseMs: number,
 ): DeviceEnergy {
   if (!history || history.length === 0) return raw;
@@ -82,7 +82,7 @@ export function withHistory(
     (a, b) => HISTORY_PERIODS.indexOf(a.period) - HISTORY_PERIODS.indexOf(b.period) || a.startMs - b.startMs,
   );
   // Taken intervals never overlap, so sorted by start each needs comparing with its neighbours only.
-  const taken: HistoryInterval[] = [];
+  const taken: StoredHistory[] = [];
   for (const interval of finestFirst) {
     // A base interval of readings starting after `start - baseMs` and before `end` overlaps it.
     const firstRaw = lowerBound(rawTimes, (ts) => ts, interval.startMs - baseMs + 1);
