@@ -352,7 +352,10 @@ export class Platform {
 
   /** The simulators, and their registry where the agent reads it (never the user's devices file). */
   async #startDemo(file: string): Promise<void> {
-    const fleet = new SimulatedFleet({ plugCount: this.#options.plugCount });
+    const fleet = new SimulatedFleet({
+      plugCount: this.#options.plugCount,
+      timeZone: this.#options.timeZone,
+    });
     this.#fleet = fleet;
     this.#stops.push({ name: 'simulated fleet', stop: () => fleet.stop() });
     await fleet.start();
