@@ -20,6 +20,7 @@ import {
   InfluxWriter,
   LineProtocolError,
   deviceOfLine,
+  ENERGY_HISTORY_MEASUREMENT,
   historyToLines,
   readingToLine,
   type RejectedLine,
@@ -411,8 +412,14 @@ export class StorageHook {
     }
     for (const { line, reason } of rejected) {
       const device = deviceOfLine(line);
-      const topic = device ? bus.topics.readings(device) : bus.topics.allDevices('readings');
-      bus.reject(topic, line, `InfluxDB refused the reading: ${reason}`);
+      const kind = line.startsWith(`${ENERGY_HISTORY_MEASUREMENT},`) ? 'history' : 'readings';
+      const topic = device
+        ? kind === 'history'
+          ? bus.topics.history(device)
+          : bus.topics.readings(device)
+        : bus.topics.allDevices(kind);
+      const what = kind === 'history' ? 'an interval of device history' : 'the reading';
+      bus.reject(topic, line, `InfluxDB refused ${what}: ${reason}`);
     }
     this.#deps.logger.warn(
       { lines: rejected.length, reason: rejected[0]?.reason, first_line: rejected[0]?.line },
