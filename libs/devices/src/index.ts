@@ -49,3 +49,15 @@ export {
 export * from './ratings.js';
 // What a Shelly says about itself (`/shelly`, `Shelly.GetStatus`), for discovery.
 export { Gen1InfoSchema, Gen2DeviceStatusSchema, Gen2InfoSchema } from './shelly/schemas.js';
+export { EmporiaChannelDriver, accountKeyOf, emporiaDriver } from './emporia/driver.js';
+export { EmporiaConnectionSchema, type EmporiaConnection, type EmporiaScale } from './emporia/schemas.js';
+export { EmporiaAccount, powerWOf, type HistoryInterval, type UsageSnapshot } from './emporia/account.js';
+export { HoldOff } from './emporia/api.js';
+export { tokenFileOf } from './emporia/sign-in.js';
+export {
+  channelSlug,
+  discoverEmporia,
+  emporiaDeviceId,
+  emporiaRegistryYaml,
+  type EmporiaAccountKeys,
+} from './emporia/discovery.js';

@@ -1,8 +1,8 @@
 import type { InfluxConnection } from './connection.js';
-import { tokenHeader } from './connection.js';
-import { InfluxError, causeOf, influxQuery } from './http.js';
+import { credentialsHint, tokenHeader } from './connection.js';
+import { InfluxError, answerError, causeOf, influxQuery } from './http.js';
 import { quote } from './query/quote.js';
-import { detectServer, type InfluxServerInfo } from './server.js';
+import { detectServer, requireOrg, type InfluxServerInfo } from './server.js';
 
 /**
  * Makes sure the connection's database exists: `CREATE DATABASE` on 1.x (a no-op when it is
@@ -18,34 +18,61 @@ export async function ensureDatabase(connection: InfluxConnection, server?: Infl
   }
 }
 
-/** 2.x: find the bucket, else create it in the configured org (untested here: the harness runs 1.x). */
+/**
+ * 2.x: `GET /api/v2/buckets?org=&name=`; when the bucket is not there, create it in the org
+ * (`POST /api/v2/buckets`, which needs the org's id). Each refusal names what to fix: the token
+ * (401/403: unknown, or without the right to create buckets), the org (404).
+ */
 async function ensureBucket(connection: InfluxConnection): Promise<void> {
-  const headers = { ...tokenHeader(connection), 'content-type': 'application/json' };
-  const org = connection.org ?? '';
+  const org = requireOrg(connection);
+  const bucket = JSON.stringify(connection.database);
   const signal = AbortSignal.timeout(connection.timeout_ms);
-  const api = (path: string, init: RequestInit = {}) =>
-    fetch(new URL(path, connection.url), { headers, signal, ...init }).catch((error: unknown) => {
+  const api = async (action: string, path: string, init: RequestInit = {}) => {
+    const response = await fetch(new URL(path, connection.url), {
+      headers: { ...tokenHeader(connection), 'content-type': 'application/json' },
+      signal,
+      ...init,
+    }).catch((error: unknown) => {
       throw new InfluxError(
         'STORE_UNAVAILABLE',
         `InfluxDB at ${connection.url} is unreachable: ${causeOf(error)}`,
       );
     });
-  const name = encodeURIComponent(connection.database);
-  const found = await api(`/api/v2/buckets?org=${encodeURIComponent(org)}&name=${name}`);
-  if (found.ok && ((await found.json()) as { buckets?: unknown[] }).buckets?.length) return;
-  const orgs = await api(`/api/v2/orgs?org=${encodeURIComponent(org)}`);
-  const orgId = ((await orgs.json()) as { orgs?: Array<{ id: string }> }).orgs?.[0]?.id;
+    const body = await response.text();
+    if (response.ok) return JSON.parse(body) as unknown;
+    // 422 conflict: another client created it since we looked.
+    if (response.status === 422 && init.method === 'POST') return undefined;
+    const said = `${response.status}: ${answerError(body)}`;
+    if (response.status === 401 || response.status === 403) {
+      const hint =
+        action === 'creating' ? ', and that it may create buckets (or create the bucket yourself)' : '';
+      throw new InfluxError(
+        'STORE_UNAVAILABLE',
+        `InfluxDB refused ${action} bucket ${bucket} (${said}): ${credentialsHint(connection)}${hint}`,
+        response.status,
+      );
+    }
+    const message = `InfluxDB answered ${said} ${action} bucket ${bucket} in organisation ${JSON.stringify(org)}`;
+    throw new InfluxError(
+      response.status >= 500 ? 'STORE_UNAVAILABLE' : 'QUERY_FAILED',
+      message,
+      response.status,
+    );
+  };
+  const query = new URLSearchParams({ org, name: connection.database });
+  const found = (await api('looking up', `/api/v2/buckets?${query}`)) as { buckets?: unknown[] };
+  if (found.buckets?.length) return;
+  const orgs = (await api('creating', `/api/v2/orgs?${new URLSearchParams({ org })}`)) as {
+    orgs?: Array<{ id: string }>;
+  };
+  const orgId = orgs.orgs?.[0]?.id;
   if (orgId === undefined)
-    throw new InfluxError('QUERY_FAILED', `organisation ${JSON.stringify(org)} not found`);
-  const created = await api('/api/v2/buckets', {
+    throw new InfluxError(
+      'QUERY_FAILED',
+      `InfluxDB has no organisation ${JSON.stringify(org)} for bucket ${bucket}`,
+    );
+  await api('creating', '/api/v2/buckets', {
     method: 'POST',
     body: JSON.stringify({ orgID: orgId, name: connection.database, retentionRules: [] }),
   });
-  if (!created.ok) {
-    throw new InfluxError(
-      'QUERY_FAILED',
-      `creating the bucket answered ${created.status}: ${await created.text()}`,
-      created.status,
-    );
-  }
 }

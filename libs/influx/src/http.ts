@@ -1,24 +1,15 @@
+/*
+ * The small HTTP client every service reaches InfluxDB through: InfluxQL on `/query` (1.x, and the
+ * v1-compatible endpoint of 2.x and 3.x), line protocol on each generation's write endpoint. Every
+ * call is a fresh request, so it recovers by itself when the server is back.
+ */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { WattbusError } from '@wattbus/contracts';
-import { authorizationHeader, type InfluxConnection } from './connection.js';
+import { authorizationHeader, credentialsHint, type InfluxConnection } from './connection.js';
+import { InfluxError } from './errors.js';
+import { serverOf, writeCredentials, writePath } from './server.js';
 import { backoffDelayMs } from './write/backoff.js';
 
-/**
- * The small HTTP client every service reaches InfluxDB through (`/query` and `/write`, the 1.x API
- * that 2.x and 3.x also serve). Every call is a fresh request, so it recovers by itself when the
- * server is back. Failures are InfluxErrors with a stable code: STORE_UNAVAILABLE when the server
- * cannot be reached, times out or fails (5xx, credentials), QUERY_FAILED when it refuses what we sent.
- */
-export class InfluxError extends WattbusError {
-  /** The HTTP status, when InfluxDB answered at all. */
-  readonly status: number | undefined;
-
-  constructor(code: 'STORE_UNAVAILABLE' | 'QUERY_FAILED' | 'TIMEOUT', message: string, status?: number) {
-    super(code, message);
-    this.name = 'InfluxError';
-    this.status = status;
-  }
-}
+export { InfluxError };
 
 export interface InfluxSeries {
   name: string;
@@ -63,7 +54,7 @@ export async function influxQuery(
   const form = queryForm(connection, text, options);
   const timeoutMs = options.timeoutMs ?? connection.timeout_ms;
   const { response, body } = await post(connection, '/query', form, options, timeoutMs, (r) => r.text());
-  refuseFailure(response, body);
+  refuseFailure(connection, response, body);
   let answer: QueryAnswer;
   try {
     answer = JSON.parse(body) as QueryAnswer;
@@ -92,7 +83,8 @@ export async function* influxQueryStream(
   form.set('chunk_size', String(options.chunkSize));
   const timeoutMs = options.timeoutMs ?? connection.timeout_ms;
   const { response } = await post(connection, '/query', form, options, timeoutMs, () => undefined);
-  if (!response.ok || response.body === null) refuseFailure(response, await response.text().catch(() => ''));
+  if (!response.ok || response.body === null)
+    refuseFailure(connection, response, await response.text().catch(() => ''));
   const decoder = new TextDecoder();
   let buffer = '';
   const parse = (line: string) => {
@@ -122,8 +114,9 @@ export interface WriteOptions extends RequestOptions {
 }
 
 /**
- * POSTs line protocol with ms precision to 1.x's `/write` (2.x and 3.x serve it too, through their
- * DBRP mapping). A refused body is an InfluxError with the status and InfluxDB's own words.
+ * POSTs line protocol with ms precision to 1.x's `/write`, or `/api/v2/write` on 2.x and 3.x (2.x's
+ * v1 `/write` would create a missing bucket with a 3-day retention). A refused body is an
+ * InfluxError with the status and InfluxDB's own words.
  */
 export async function influxWrite(
   connection: InfluxConnection,
@@ -131,25 +124,35 @@ export async function influxWrite(
   options: WriteOptions = {},
 ): Promise<void> {
   const body = typeof lines === 'string' ? lines : lines.join('\n');
-  const search = new URLSearchParams({ db: options.database ?? connection.database, precision: 'ms' });
+  const database = options.database ?? connection.database;
   const timeoutMs = options.timeoutMs ?? connection.timeout_ms;
   const attempts = options.attempts ?? 1;
   for (let attempt = 1; ; attempt++) {
     try {
+      const { generation } = await serverOf(connection).catch((error: unknown) => {
+        throw unavailable(connection, error, timeoutMs);
+      });
+      const path = writePath(connection, generation, database);
+      const credentials = writeCredentials(connection, generation);
       const { response, body: answer } = await post(
         connection,
-        `/write?${search}`,
+        path,
         body,
         options,
         timeoutMs,
         (r) => r.text(),
+        credentials,
       );
       if (response.ok) return;
+      const said = answerError(answer).slice(0, 300);
+      const where = path.split('?', 1)[0];
+      if (response.status === 401 || response.status === 403) {
+        const message = `InfluxDB ${where} refused our credentials (${response.status}: ${said}): ${credentialsHint(connection)}`;
+        throw new InfluxError('STORE_UNAVAILABLE', message, response.status);
+      }
       throw new InfluxError(
-        response.status >= 500 || response.status === 401 || response.status === 403
-          ? 'STORE_UNAVAILABLE'
-          : 'QUERY_FAILED',
-        `InfluxDB /write answered ${response.status}: ${answerError(answer).slice(0, 300)}`,
+        response.status >= 500 ? 'STORE_UNAVAILABLE' : 'QUERY_FAILED',
+        `InfluxDB ${where} answered ${response.status}: ${said}`,
         response.status,
       );
     } catch (error) {
@@ -178,6 +181,7 @@ async function post<T>(
   options: RequestOptions,
   timeoutMs: number,
   read: (response: Response) => Promise<T> | T,
+  credentials = authorizationHeader(connection),
 ): Promise<{ response: Response; body: T }> {
   const signals = [AbortSignal.timeout(timeoutMs)];
   if (options.signal) signals.push(options.signal);
@@ -190,7 +194,7 @@ async function post<T>(
         // fetch asks for gzip by default and influxd obliges: on the LAN that costs both ends more
         // CPU than the bytes save (a day of readings: ~5 % of the query component, bench/gateway).
         'accept-encoding': 'identity',
-        ...authorizationHeader(connection),
+        ...credentials,
       },
       body,
       signal: AbortSignal.any(signals),
@@ -226,11 +230,11 @@ export function causeOf(error: unknown): string {
   return cause?.code ?? cause?.errors?.[0]?.code ?? cause?.message ?? (error as Error).message;
 }
 
-function refuseFailure(response: Response, body: string): void {
+function refuseFailure(connection: InfluxConnection, response: Response, body: string): void {
   if (response.status === 401 || response.status === 403) {
     throw new InfluxError(
       'STORE_UNAVAILABLE',
-      `InfluxDB refused our credentials (${response.status})`,
+      `InfluxDB refused our credentials (${response.status}: ${answerError(body)}): ${credentialsHint(connection)}`,
       response.status,
     );
   }
@@ -258,11 +262,12 @@ function statementResults(answer: QueryAnswer, status: number): StatementResult[
   }));
 }
 
-/** InfluxDB's `{"error": "…"}`, or the first line of whatever it sent. */
-function answerError(body: string): string {
+/** InfluxDB's words: 1.x's `{"error": "…"}`, 2.x's `{"code": "…", "message": "…"}`, else the first line. */
+export function answerError(body: string): string {
   try {
-    const error = (JSON.parse(body) as { error?: unknown }).error;
-    if (typeof error === 'string') return error;
+    const answer = JSON.parse(body) as { error?: unknown; message?: unknown };
+    if (typeof answer.error === 'string') return answer.error;
+    if (typeof answer.message === 'string') return answer.message;
   } catch {
     // not JSON
   }

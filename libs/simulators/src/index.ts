@@ -24,3 +24,10 @@ export {
   TasmotaPlug,
   Zigbee2MqttPlug,
 } from './mqtt-devices.js';
+export {
+  EmporiaCloud,
+  MINUTE_RETENTION_MS,
+  type EmporiaCloudOptions,
+  type EmporiaRequest,
+} from './emporia/cloud.js';
+export { EmulatedHome, CIRCUIT_NAMES } from './emporia/home.js';

@@ -9,3 +9,4 @@ export * from './local-server.js';
 export * from './redis.js';
 export * from './mqtt-proxy.js';
 export * from './prometheus.js';
+export * from './influx-v2-stand-in.js';

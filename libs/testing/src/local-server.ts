@@ -6,7 +6,7 @@ import { requireBinary, startWatched, waitUntil, type WatchedProcess } from './p
 
 /**
  * A server binary on a free loopback port with a throw-away dir, behind the watchdog: the shared
- * lifecycle of the harness's mosquitto and redis-server. stop()/start() keep port and dir.
+ * lifecycle of the harness's mosquitto, redis-server and Prometheus. stop()/start() keep port and dir.
  */
 export abstract class LocalServer {
   readonly dir: string;
@@ -28,13 +28,18 @@ export abstract class LocalServer {
   /** Writes the config for `port` (first start only) and returns the binary's arguments. */
   protected abstract configure(port: number): string[];
 
+  /** Whether the server answers yet; an open port unless the server says readiness another way. */
+  protected ready(port: number): Promise<boolean> {
+    return portOpen(port);
+  }
+
   async start(): Promise<this> {
     const first = this.#port === 0;
     if (first) this.#port = await freePort();
     const args = this.configure(this.#port);
     const process = startWatched(this.#binary, args, join(this.dir, 'server.log'));
     this.#process = process;
-    await waitUntil(`${this.#binary} on ${this.url}`, () => portOpen(this.#port), {
+    await waitUntil(`${this.#binary} on ${this.url}`, () => this.ready(this.#port), {
       diagnostics: () => process.log(),
     });
     return this;

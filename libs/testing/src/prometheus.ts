@@ -1,9 +1,8 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort } from './ports.js';
-import { requireBinary, startWatched, waitUntil, type WatchedProcess } from './process.js';
+import { LocalServer } from './local-server.js';
+import { requireBinary, waitUntil } from './process.js';
 
 export interface ScrapeJob {
   job: string;
@@ -36,44 +35,36 @@ export interface PrometheusTarget {
  * A real Prometheus (Debian package `prometheus`) on a free loopback port with a throw-away
  * config and TSDB, behind the harness's watchdog. Ready once `/-/ready` answers 200.
  */
-export class PrometheusServer {
-  readonly dir: string;
-  #binary: string;
-  #options: PrometheusOptions;
-  #port = 0;
-  #process: WatchedProcess | undefined;
+export class PrometheusServer extends LocalServer {
+  readonly #options: PrometheusOptions;
 
   constructor(options: PrometheusOptions) {
-    this.#binary = requireBinary('prometheus', 'prometheus');
+    super('prometheus', 'prometheus', 'wattbus-prometheus-');
     this.#options = options;
-    this.dir = mkdtempSync(join(tmpdir(), 'wattbus-prometheus-'));
   }
 
   get url(): string {
-    return `http://127.0.0.1:${this.#port}`;
+    return `http://127.0.0.1:${this.port}`;
   }
 
-  async start(): Promise<this> {
-    this.#port = await freePort();
+  protected configure(port: number): string[] {
     const config = join(this.dir, 'prometheus.yml');
     writeFileSync(config, scrapeConfig(this.#options));
-    this.#process = startWatched(
-      this.#binary,
-      [
-        `--config.file=${config}`,
-        `--storage.tsdb.path=${join(this.dir, 'data')}`,
-        `--web.listen-address=127.0.0.1:${this.#port}`,
-        '--log.level=warn',
-      ],
-      join(this.dir, 'prometheus.log'),
-    );
-    const process = this.#process;
-    await waitUntil(
-      `prometheus on ${this.url}`,
-      async () => (await fetch(`${this.url}/-/ready`)).status === 200,
-      { diagnostics: () => process.log() },
-    );
-    return this;
+    return [
+      `--config.file=${config}`,
+      `--storage.tsdb.path=${join(this.dir, 'data')}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      '--log.level=warn',
+    ];
+  }
+
+  /** Prometheus opens its port before it can answer queries; `/-/ready` says when it can. */
+  protected override async ready(): Promise<boolean> {
+    try {
+      return (await fetch(`${this.url}/-/ready`)).status === 200;
+    } catch {
+      return false;
+    }
   }
 
   /** The scrape targets and how their last scrape went. */
@@ -121,20 +112,6 @@ export class PrometheusServer {
       { timeoutMs, intervalMs: 100, diagnostics: () => `last answer: ${JSON.stringify(samples)}` },
     );
     return samples;
-  }
-
-  async stop(): Promise<void> {
-    await this.#process?.stop();
-    this.#process = undefined;
-  }
-
-  async destroy(): Promise<void> {
-    await this.stop();
-    rmSync(this.dir, { recursive: true, force: true });
-  }
-
-  log(): string {
-    return this.#process?.log() ?? '';
   }
 
   async #api(path: string): Promise<unknown> {

@@ -1,4 +1,11 @@
-import { discoverTplink, discoveryAsRegistryYaml } from '@wattbus/devices';
+import {
+  discoverEmporia,
+  discoverTplink,
+  discoveryAsRegistryYaml,
+  emporiaRegistryYaml,
+  type EmporiaAccountKeys,
+} from '@wattbus/devices';
+import type { Logger } from 'pino';
 
 export interface DiscoverCommandOptions {
   timeoutMs: number;
@@ -19,4 +26,12 @@ export async function runDiscovery(options: DiscoverCommandOptions): Promise<str
   });
   const plugs = await discoverTplink({ timeoutMs: options.timeoutMs, broadcast: options.broadcast, devices });
   return discoveryAsRegistryYaml(plugs);
+}
+
+/** `--discover-emporia`: signs in to the account and returns one registry entry per channel (YAML). */
+export async function runEmporiaDiscovery(
+  keys: EmporiaAccountKeys,
+  options: { location: string; logger: Logger },
+): Promise<string> {
+  return emporiaRegistryYaml(await discoverEmporia(keys, options));
 }

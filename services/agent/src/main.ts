@@ -6,7 +6,7 @@ import { Agent } from './agent.js';
 import { RegistryWatcher } from './registry-watcher.js';
 import { AgentConfigSchema, ENV_PREFIX } from './config.js';
 import { runBackfillCommand } from './backfill-command.js';
-import { runDiscovery } from './discover.js';
+import { runDiscovery, runEmporiaDiscovery } from './discover.js';
 
 await runService({
   name: 'agent',
@@ -32,6 +32,33 @@ await runService({
     hosts: { type: 'string', description: 'host[:port],… for --discover to ask directly (other subnets)' },
     device: { type: 'string', description: 'backfill: the registry id of the device' },
     days: { type: 'string', description: 'backfill: how many days back, today included (1-3660)' },
+    'discover-emporia': {
+      type: 'boolean',
+      description: 'sign in to an Emporia account, print one registry entry per channel, exit',
+    },
+    email: { type: 'string', description: 'Emporia account e-mail, for --discover-emporia' },
+    'password-file': {
+      type: 'string',
+      description: 'file holding the Emporia password, for --discover-emporia',
+    },
+    'password-env': {
+      type: 'string',
+      description: 'environment variable holding the Emporia password, for --discover-emporia',
+    },
+    location: {
+      type: 'string',
+      description: 'location of the entries --discover-emporia prints',
+      default: 'home',
+    },
+    'data-dir': {
+      type: 'string',
+      description: 'where --discover-emporia and the entries keep the sign-in tokens',
+    },
+    'emporia-api-url': { type: 'string', description: "Emporia's API root (default: the real cloud)" },
+    'emporia-cognito-url': {
+      type: 'string',
+      description: 'Cognito endpoint of the sign-in (default: the real one)',
+    },
   },
   commands: {
     discover: {
@@ -60,6 +87,31 @@ await runService({
         });
       },
     },
+    'discover-emporia': {
+      summary: 'sign in to an Emporia account, print one registry entry per channel',
+      flag: 'discover-emporia',
+      async run({ cli, logger }) {
+        const text = (name: string) =>
+          typeof cli.values[name] === 'string' ? (cli.values[name] as string) : undefined;
+        const email = text('email');
+        if (!email) throw new ConfigError('--discover-emporia needs --email');
+        if (!text('password-file') && !text('password-env')) {
+          throw new ConfigError('--discover-emporia needs --password-file or --password-env');
+        }
+        const keys = {
+          email,
+          password_file: text('password-file'),
+          password_env: text('password-env'),
+          data_dir: text('data-dir'),
+          api_url: text('emporia-api-url'),
+          cognito_url: text('emporia-cognito-url'),
+        };
+        const defined = Object.fromEntries(Object.entries(keys).filter(([, value]) => value !== undefined));
+        process.stdout.write(
+          await runEmporiaDiscovery(defined as typeof keys, { location: text('location') ?? 'home', logger }),
+        );
+      },
+    },
   },
   fromCli(config, { values }) {
     if (typeof values.registry === 'string') config.registry_file = values.registry;
@@ -84,6 +136,7 @@ await runService({
   wattbus-agent --registry meters.yaml --collector
   wattbus-agent --discover >> devices.yaml
   wattbus-agent --registry devices.yaml backfill --device desk-3 --days 60
+  wattbus-agent --discover-emporia --email me@example.com --password-file emporia.secret >> devices.yaml
 
 See services/agent/README.md for every key, docs/devices.md for the registry file.`,
   stopTimeoutMs: () => 15_000,

@@ -10,7 +10,13 @@ import type {
   ReadingsResult,
   TotalsResult,
 } from '@wattbus/contracts';
-import { startAedes, startInflux, type AedesServer, type InfluxServer } from '@wattbus/testing';
+import {
+  startAedes,
+  startInflux,
+  startInfluxV2StandIn,
+  type AedesServer,
+  type InfluxServer,
+} from '@wattbus/testing';
 import { QueryComponent } from '../src/index.js';
 import { DATABASE, ask, logger, requestError, testConfig, writePoints } from './helpers.js';
 
@@ -41,6 +47,46 @@ const META = [
   poll_interval_ms: 1000,
   ts: '2026-11-05T00:00:00.000Z',
 }));
+
+/** Answers every InfluxDB path must give alike (bound or inline params, 1.x or the 2.x API). */
+async function assertSameAnswers(asker: Bus): Promise<void> {
+  const readings = await ask<ReadingsResult>(asker, 'readings', {
+    device: 'desk-1',
+    from: '2026-11-02T08:00:00Z',
+    to: '2026-11-02T08:02:00Z',
+    every: '1m',
+    fn: 'max',
+  });
+  assert.deepEqual(
+    readings.points.map((p) => p.power_w),
+    [60, 100],
+  );
+  const counter = await ask<EnergyResult>(asker, 'energy', {
+    device: 'meter-c',
+    from: '2026-11-02T00:00:00Z',
+    to: '2026-11-04T00:00:00Z',
+    every: '1d',
+    tz: 'UTC',
+  });
+  assert.deepEqual(
+    counter.buckets.map((b) => b.energy_kwh),
+    [0.65, 1.15],
+  );
+  const power = await ask<EnergyResult>(asker, 'energy', {
+    device: 'plug-p',
+    from: '2026-11-02T00:00:00Z',
+    to: '2026-11-02T05:00:00Z',
+    every: '1h',
+    tz: 'UTC',
+  });
+  assert.equal(power.total_kwh, 0.4);
+  const cost = await ask<CostResult>(asker, 'cost', {
+    device: 'tou-1',
+    from: '2026-11-06T00:00:00+01:00',
+    to: '2026-11-08T00:00:00+01:00',
+  });
+  assert.deepEqual([cost.total_kwh, cost.total_cost], [4.5, 1]);
+}
 
 describe('query component (aedes, influxd)', () => {
   let influx: InfluxServer;
@@ -293,42 +339,7 @@ describe('query component (aedes, influxd)', () => {
   });
 
   it('with escaped literals instead of bound params (the InfluxDB 3 path) the answers are the same', async () => {
-    const readings = await ask<ReadingsResult>(inlineClient, 'readings', {
-      device: 'desk-1',
-      from: '2026-11-02T08:00:00Z',
-      to: '2026-11-02T08:02:00Z',
-      every: '1m',
-      fn: 'max',
-    });
-    assert.deepEqual(
-      readings.points.map((p) => p.power_w),
-      [60, 100],
-    );
-    const counter = await ask<EnergyResult>(inlineClient, 'energy', {
-      device: 'meter-c',
-      from: '2026-11-02T00:00:00Z',
-      to: '2026-11-04T00:00:00Z',
-      every: '1d',
-      tz: 'UTC',
-    });
-    assert.deepEqual(
-      counter.buckets.map((b) => b.energy_kwh),
-      [0.65, 1.15],
-    );
-    const power = await ask<EnergyResult>(inlineClient, 'energy', {
-      device: 'plug-p',
-      from: '2026-11-02T00:00:00Z',
-      to: '2026-11-02T05:00:00Z',
-      every: '1h',
-      tz: 'UTC',
-    });
-    assert.equal(power.total_kwh, 0.4);
-    const cost = await ask<CostResult>(inlineClient, 'cost', {
-      device: 'tou-1',
-      from: '2026-11-06T00:00:00+01:00',
-      to: '2026-11-08T00:00:00+01:00',
-    });
-    assert.deepEqual([cost.total_kwh, cost.total_cost], [4.5, 1]);
+    await assertSameAnswers(inlineClient);
     // desk-1 has 5 raw readings there; no meta tells its poll interval, so the answer is checked.
     const raw = await requestError(inlineClient, 'readings', {
       device: 'desk-1',
@@ -345,6 +356,48 @@ describe('query component (aedes, influxd)', () => {
       every: '1d',
     });
     assert.equal(unknown.code, 'UNKNOWN_DEVICE');
+  });
+
+  it('through the InfluxDB 2.x API (InfluxV2StandIn, Token auth on /query) the answers are the same; a bad token is named', async () => {
+    const standIn = await startInfluxV2StandIn({ influx, token: 'query-token', org: 'home' });
+    const started: Array<{ stop(): Promise<void> }> = [];
+    try {
+      const v2 = async (baseTopic: string, token: string) => {
+        const bus = await Bus.connect({ url: broker.url, service: 'query', baseTopic, logger });
+        const component = new QueryComponent({
+          bus,
+          logger,
+          config: testConfig({
+            mqttUrl: broker.url,
+            influxUrl: standIn.url,
+            extra: {
+              time_zone: 'Europe/Madrid',
+              tariff: TARIFF,
+              warmup_lookback_ms: 0,
+              influx: { url: standIn.url, database: DATABASE, timeout_ms: 2000, token, org: 'home' },
+            },
+          }),
+        });
+        await component.start();
+        const asker = await Bus.connect({ url: broker.url, service: 'test-client', baseTopic });
+        started.push(bus, component, asker);
+        return asker;
+      };
+      const asker = await v2('v2', 'query-token');
+      await assertSameAnswers(asker);
+      assert.ok(standIn.requests.includes('POST /query'));
+      const refused = await requestError(await v2('v2-bad', 'wrong'), 'energy', {
+        device: 'meter-c',
+        from: '2026-11-02T00:00:00Z',
+        to: '2026-11-04T00:00:00Z',
+        every: '1d',
+      });
+      assert.equal(refused.code, 'STORE_UNAVAILABLE');
+      assert.match(refused.message, /401: unauthorized access\): check influx\.token/);
+    } finally {
+      for (const part of started.reverse()) await part.stop();
+      await standIn.stop();
+    }
   });
 
   it('devices joins meta, availability, relay state and the latest reading, filtered by location and kind', async () => {

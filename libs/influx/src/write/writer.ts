@@ -1,8 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { HttpError, InfluxDB, setLogger, type WriteApi } from '@influxdata/influxdb-client';
-import { authorizationHeader, tokenHeader, type InfluxConnection } from '../connection.js';
+import { credentialsHint, type InfluxConnection } from '../connection.js';
 import { ensureDatabase } from '../database.js';
-import { detectServer, type InfluxServerInfo } from '../server.js';
+import { detectServer, writeCredentials, writePath, type InfluxServerInfo } from '../server.js';
 import { backoffDelayMs, parseRetryAfterMs } from './backoff.js';
 
 /** What the writer needs from a logger; pino's Logger fits. */
@@ -221,14 +221,19 @@ export class InfluxWriter {
       retry_in_ms: delayMs,
       lines,
     };
+    const connection = this.#options.connection;
     if (status === 401 || status === 403) {
       // Loud on every attempt: nothing is lost, but nothing is stored until someone fixes it.
       this.#logger.error(
         details,
-        'InfluxDB refuses our credentials: check influx username/password (or token); readings are kept and retried',
+        `InfluxDB refuses our credentials: ${credentialsHint(connection)}; readings are kept and retried`,
       );
     } else if (status === 404) {
-      this.#logger.error(details, 'InfluxDB has no such database/bucket; readings are kept and retried');
+      const what =
+        this.#server?.generation === 2
+          ? `bucket ${JSON.stringify(connection.database)} in organisation ${JSON.stringify(connection.org)}`
+          : `database ${JSON.stringify(connection.database)}`;
+      this.#logger.error(details, `InfluxDB has no ${what}; readings are kept and retried`);
       if (this.#options.createDatabase) this.#api = undefined; // create it again before the next try
     } else {
       const log = attempt === 1 ? this.#logger.warn : this.#logger.error;
@@ -244,8 +249,7 @@ export class InfluxWriter {
     this.#server = server;
     this.#metrics.server = `${server.version || 'unknown'} (${server.build || 'unknown build'})`;
     if (this.#options.createDatabase) await this.#createDatabase(server);
-    const v1 = server.generation === 1;
-    const auth = v1 ? authorizationHeader(connection) : tokenHeader(connection);
+    const auth = writeCredentials(connection, server.generation);
     const client = new InfluxDB({ url: connection.url, timeout: connection.timeout_ms, headers: auth });
     const maxBatchLines = this.#options.maxBatchLines ?? 5000;
     const api = client.getWriteApi(connection.org ?? '', connection.database, 'ms', {
@@ -258,10 +262,7 @@ export class InfluxWriter {
       gzipThreshold: this.#options.gzipThresholdBytes ?? Number.POSITIVE_INFINITY,
     });
     // The public `path` aims one WriteApi at 1.x's /write or the /api/v2/write of 2.x and 3.x.
-    const database = encodeURIComponent(connection.database);
-    api.path = v1
-      ? `/write?db=${database}&precision=ms`
-      : `/api/v2/write?org=${encodeURIComponent(connection.org ?? '')}&bucket=${database}&precision=ms`;
+    api.path = writePath(connection, server.generation, connection.database);
     this.#logger.info(
       { url: connection.url, server: this.#metrics.server, path: api.path },
       'writing to InfluxDB',
