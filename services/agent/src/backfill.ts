@@ -30,7 +30,7 @@ export function historyOf(driver: DeviceDriver, device: { id: string; type: stri
   if (!hasHistory(driver)) {
     throw new WattbusError(
       'NO_HISTORY',
-      `${device.id} keeps no history WattBus can read (devices of type '${device.type}' have none; TP-Link Kasa plugs with an energy meter do)`,
+      `${device.id} keeps no history WattBus can read (devices of type '${device.type}' have none; TP-Link Kasa plugs with an energy meter and Emporia channels do)`,
     );
   }
   return driver.history(range);
