@@ -36,8 +36,11 @@ export const EnergyIntervalSchema = Type.Object(
 );
 export type EnergyInterval = Static<typeof EnergyIntervalSchema>;
 
-/** Intervals per message: a month of days fits, a day of minutes (1,440) is two messages. */
-export const HISTORY_MAX_INTERVALS = 1000;
+/**
+ * Intervals per message: a year of days fits, a day of minutes (1,440) is four messages. At most
+ * ~105 bytes each, 400 stay well below the bus' default 64 KiB payload limit.
+ */
+export const HISTORY_MAX_INTERVALS = 400;
 
 export const EnergyHistorySchema = Type.Object(
   {

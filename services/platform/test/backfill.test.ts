@@ -16,7 +16,7 @@ import {
 import { loadRegistry } from '@wattbus/devices';
 import { QueryComponent, QueryConfigSchema } from '@wattbus/query';
 import { loadConfig, silentLogger } from '@wattbus/runtime';
-import { SimulatedPlug } from '@wattbus/simulators';
+import { EmporiaCloud, SimulatedPlug } from '@wattbus/simulators';
 import { StorageHook, StorageHookConfigSchema } from '@wattbus/storage-hook';
 import {
   startInflux,
@@ -238,5 +238,185 @@ describe('backfill end to end: plug → agent → storage hook → influxd → q
       tz: ZONE,
     });
     assert.deepEqual(again, firstEnergy);
+  });
+});
+
+/**
+ * The same path for an Emporia channel: 7 days of minute data from the emulated cloud land
+ * minute by minute, a second run changes nothing, and each whole day's energy is the cloud's own.
+ */
+describe('backfill end to end: Emporia channel minutes → agent → storage hook → influxd → query (mosquitto)', () => {
+  let influx: InfluxServer;
+  let broker: MosquittoServer;
+  let cloud: EmporiaCloud;
+  let agent: Agent;
+  let hook: StorageHook;
+  let queryBus: Bus;
+  let query: QueryComponent;
+  let client: Bus;
+  let dir: string;
+  const DAY_MS = 86_400_000;
+  const today = Math.floor(Date.now() / DAY_MS) * DAY_MS;
+
+  before(async () => {
+    [influx, broker] = await Promise.all([startInflux(), startMosquitto({ persistence: false })]);
+    await influx.createDatabase(DATABASE);
+    dir = mkdtempSync(join(tmpdir(), 'wattbus-backfill-emporia-'));
+    cloud = await EmporiaCloud.start();
+    const passwordFile = join(dir, 'emporia.secret');
+    writeFileSync(passwordFile, cloud.password);
+    const registryFile = join(dir, 'devices.json');
+    writeFileSync(
+      registryFile,
+      JSON.stringify({
+        devices: [
+          {
+            id: 'kitchen',
+            name: 'Kitchen',
+            type: 'emporia',
+            kind: 'appliance',
+            location: 'home/panel',
+            connection: {
+              email: cloud.email,
+              password_file: passwordFile,
+              device_gid: cloud.home.vueGid,
+              channel: '1',
+              data_dir: join(dir, 'emporia'),
+              api_url: cloud.apiUrl,
+              cognito_url: cloud.cognitoUrl,
+            },
+          },
+        ],
+      }),
+    );
+    const hookDefaults = loadConfig({ schema: StorageHookConfigSchema, env: {} });
+    hook = new StorageHook({
+      config: {
+        ...hookDefaults,
+        mqtt: { ...hookDefaults.mqtt, url: broker.url },
+        influx: { ...hookDefaults.influx, url: influx.url, database: DATABASE },
+        log: { ...hookDefaults.log, dir: join(dir, 'log') },
+        counters_log_interval_ms: 0,
+      },
+      logger,
+    });
+    await hook.start();
+    const agentDefaults = loadConfig({ schema: AgentConfigSchema, env: {} });
+    agent = new Agent({
+      config: {
+        ...agentDefaults,
+        mqtt: { ...agentDefaults.mqtt, url: broker.url },
+        id: 'agent-emporia-backfill',
+        collector: false,
+        device_wills: false,
+        time_zone: 'UTC',
+      },
+      registry: await loadRegistry(registryFile),
+      logger,
+    });
+    await agent.start();
+    const queryDefaults = loadConfig({ schema: QueryConfigSchema, env: {} });
+    queryBus = await Bus.connect({ url: broker.url, service: 'query' });
+    query = new QueryComponent({
+      bus: queryBus,
+      logger,
+      config: {
+        ...queryDefaults,
+        mqtt: { ...queryDefaults.mqtt, url: broker.url, share_group: '' },
+        influx: { ...queryDefaults.influx, url: influx.url, database: DATABASE },
+        warmup_lookback_ms: 0,
+      },
+    });
+    await query.start();
+    client = await Bus.connect({ url: broker.url, service: 'test-client' });
+  });
+
+  after(async () => {
+    await client?.stop();
+    await query?.stop();
+    await queryBus?.stop();
+    await agent?.stop();
+    await hook?.stop();
+    await cloud?.stop();
+    await Promise.all([broker?.destroy(), influx?.destroy()]);
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function backfill(): Promise<BackfillResult> {
+    return client.request<BackfillResult>(
+      client.topics.deviceRequest('kitchen', 'backfill'),
+      { days: 7 },
+      { timeoutMs: 60_000 },
+    );
+  }
+
+  async function settled(intervals: number): Promise<void> {
+    await waitUntil(
+      'the hook took every interval',
+      async () => hook.counters().history_intervals === intervals,
+      {
+        timeoutMs: 60_000,
+      },
+    );
+    await waitUntil('the log written out', async () => hook.counters().log_depth === 0, {
+      timeoutMs: 60_000,
+    });
+  }
+
+  async function stored(): Promise<unknown[]> {
+    const result = await influx.query(
+      DATABASE,
+      "SELECT count(energy_wh), sum(energy_wh), min(duration_ms), max(duration_ms) FROM energy_history WHERE device = 'kitchen'",
+    );
+    // [time, count, sum, min, max]: the time column of an aggregate is 0.
+    return result.results?.[0]?.series?.[0]?.values[0]?.slice(1) ?? [];
+  }
+
+  it('7 days of minutes land; every whole day is the cloud’s own energy; a second run changes nothing', async () => {
+    const first = await backfill();
+    const minutes = first.periods.find((period) => period.period === 'minute')!;
+    assert.equal(minutes.source, 'emporia-1min');
+    // Six whole days and today up to the last whole minute, one interval a minute.
+    assert.ok(minutes.intervals >= 6 * 1440 && minutes.intervals <= 7 * 1440, `${minutes.intervals} minutes`);
+    await settled(minutes.intervals);
+    const once = await stored();
+    assert.deepEqual(once.slice(2), [60_000, 60_000], 'every interval a minute');
+    assert.equal(once[0], minutes.intervals);
+    const energy = await client.request<EnergyResult>(
+      client.topics.queryRequest('energy'),
+      {
+        device: 'kitchen',
+        from: new Date(today - 6 * DAY_MS).toISOString(),
+        to: new Date(today).toISOString(),
+        every: '1d',
+        tz: 'UTC',
+      },
+      { timeoutMs: 10_000 },
+    );
+    assert.equal(energy.method, 'history');
+    assert.equal(energy.buckets.length, 6);
+    energy.buckets.forEach((bucket, index) => {
+      const start = today - (6 - index) * DAY_MS;
+      const own = cloud.home.energyKwh(cloud.home.vueGid, '1', start, start + DAY_MS);
+      assert.ok(Math.abs(bucket.energy_kwh - own) <= 1e-6, `${bucket.start}: ${bucket.energy_kwh} vs ${own}`);
+    });
+    const second = await backfill();
+    const again = second.periods.find((period) => period.period === 'minute')!;
+    await settled(minutes.intervals + again.intervals);
+    // The repeat may reach one minute further (time went on); every earlier minute is unchanged.
+    const twice = await stored();
+    assert.ok(Number(twice[0]) - Number(once[0]) <= again.intervals - minutes.intervals);
+    const energyAgain = await client.request<EnergyResult>(
+      client.topics.queryRequest('energy'),
+      {
+        device: 'kitchen',
+        from: new Date(today - 6 * DAY_MS).toISOString(),
+        to: new Date(today).toISOString(),
+        every: '1d',
+        tz: 'UTC',
+      },
+      { timeoutMs: 10_000 },
+    );
+    assert.deepEqual(energyAgain, energy);
   });
 });
