@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Agent, AgentConfigSchema, type AgentConfig } from '@wattbus/agent';
+import { Agent, AgentConfigSchema } from '@wattbus/agent';
 import { Bus } from '@wattbus/bus';
 import {
   fromLocal,
@@ -18,17 +18,110 @@ import { QueryComponent, QueryConfigSchema } from '@wattbus/query';
 import { loadConfig, silentLogger } from '@wattbus/runtime';
 import { EmporiaCloud, SimulatedPlug } from '@wattbus/simulators';
 import { StorageHook, StorageHookConfigSchema } from '@wattbus/storage-hook';
-import {
-  startInflux,
-  startMosquitto,
-  waitUntil,
-  type InfluxServer,
-  type MosquittoServer,
-} from '@wattbus/testing';
+import { startInflux, startMosquitto, waitUntil, type InfluxServer } from '@wattbus/testing';
 
 const ZONE = 'Europe/Madrid';
 const DATABASE = 'wattbus';
+const DAY_MS = 86_400_000;
 const logger = silentLogger();
+
+/** The parts a backfill passes through, in one process: agent, storage hook, influxd, query component. */
+interface Stack {
+  influx: InfluxServer;
+  dir: string;
+  /** The device request `backfill`, as the gateway sends it. */
+  backfill(device: string, days: number): Promise<BackfillResult>;
+  /** Waits until the hook took `intervals` intervals in all and wrote them to InfluxDB. */
+  settled(intervals: number): Promise<void>;
+  ask<R>(method: string, params: Record<string, unknown>): Promise<R>;
+  stop(): Promise<void>;
+}
+
+async function startStack(
+  devices: (dir: string) => unknown[],
+  options: { timeZone: string; tariff?: unknown },
+): Promise<Stack> {
+  const [influx, broker] = await Promise.all([startInflux(), startMosquitto({ persistence: false })]);
+  await influx.createDatabase(DATABASE);
+  const dir = mkdtempSync(join(tmpdir(), 'wattbus-backfill-e2e-'));
+  const registryFile = join(dir, 'devices.json');
+  writeFileSync(registryFile, JSON.stringify({ devices: devices(dir) }));
+  const hookDefaults = loadConfig({ schema: StorageHookConfigSchema, env: {} });
+  const hook = new StorageHook({
+    config: {
+      ...hookDefaults,
+      mqtt: { ...hookDefaults.mqtt, url: broker.url },
+      influx: { ...hookDefaults.influx, url: influx.url, database: DATABASE },
+      log: { ...hookDefaults.log, dir: join(dir, 'log') },
+      counters_log_interval_ms: 0,
+    },
+    logger,
+  });
+  await hook.start();
+  const agentDefaults = loadConfig({ schema: AgentConfigSchema, env: {} });
+  const agent = new Agent({
+    config: {
+      ...agentDefaults,
+      mqtt: { ...agentDefaults.mqtt, url: broker.url },
+      id: 'agent-backfill',
+      collector: false,
+      device_wills: false,
+      time_zone: options.timeZone,
+    },
+    registry: await loadRegistry(registryFile),
+    logger,
+  });
+  await agent.start();
+  const queryDefaults = loadConfig({ schema: QueryConfigSchema, env: {} });
+  const queryBus = await Bus.connect({ url: broker.url, service: 'query' });
+  const query = new QueryComponent({
+    bus: queryBus,
+    logger,
+    config: {
+      ...queryDefaults,
+      mqtt: { ...queryDefaults.mqtt, url: broker.url, share_group: '' },
+      influx: { ...queryDefaults.influx, url: influx.url, database: DATABASE },
+      time_zone: options.timeZone,
+      ...(options.tariff ? { tariff: options.tariff as typeof queryDefaults.tariff } : {}),
+      warmup_lookback_ms: 0,
+    },
+  });
+  await query.start();
+  const client = await Bus.connect({ url: broker.url, service: 'test-client' });
+  return {
+    influx,
+    dir,
+    backfill: (device, days) =>
+      client.request<BackfillResult>(
+        client.topics.deviceRequest(device, 'backfill'),
+        { days },
+        { timeoutMs: 60_000 },
+      ),
+    async settled(intervals) {
+      await waitUntil(
+        'the hook took every interval',
+        async () => hook.counters().history_intervals === intervals,
+        {
+          timeoutMs: 60_000,
+        },
+      );
+      await waitUntil('the log written out', async () => hook.counters().log_depth === 0, {
+        timeoutMs: 60_000,
+      });
+    },
+    ask: (method, params) =>
+      client.request(client.topics.queryRequest(method), params, { timeoutMs: 10_000 }),
+    async stop() {
+      await client.stop();
+      await query.stop();
+      await queryBus.stop();
+      await agent.stop();
+      await hook.stop();
+      await Promise.all([broker.destroy(), influx.destroy()]);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
 
 /** [year, month, day] of the local day `n` days before today in ZONE. */
 function daysAgo(n: number): [number, number, number] {
@@ -47,127 +140,45 @@ const energyOf = (n: number) => 1500 + 11 * n;
  * cost over the last whole month give the plug's own totals (its monthstat).
  */
 describe('backfill end to end: plug → agent → storage hook → influxd → query (mosquitto)', () => {
-  let influx: InfluxServer;
-  let broker: MosquittoServer;
   let plug: SimulatedPlug;
-  let agent: Agent;
-  let hook: StorageHook;
-  let queryBus: Bus;
-  let query: QueryComponent;
-  let client: Bus;
-  let dir: string;
+  let stack: Stack;
 
   before(async () => {
-    [influx, broker] = await Promise.all([startInflux(), startMosquitto({ persistence: false })]);
-    await influx.createDatabase(DATABASE);
-    dir = mkdtempSync(join(tmpdir(), 'wattbus-backfill-e2e-'));
     plug = await SimulatedPlug.start({ model: 'hs110v2' });
     for (let n = 0; n < 70; n++) plug.kasa.history.setDay(...daysAgo(n), energyOf(n));
-    const registryFile = join(dir, 'devices.json');
-    writeFileSync(
-      registryFile,
-      JSON.stringify({
-        devices: [
-          {
-            id: 'desk-3',
-            name: 'Desk 3',
-            type: 'tplink',
-            kind: 'workplace',
-            location: 'hq/floor-2/desk-3',
-            connection: { host: plug.host, port: plug.port },
-          },
-        ],
-      }),
+    stack = await startStack(
+      () => [
+        {
+          id: 'desk-3',
+          name: 'Desk 3',
+          type: 'tplink',
+          kind: 'workplace',
+          location: 'hq/floor-2/desk-3',
+          connection: { host: plug.host, port: plug.port },
+        },
+      ],
+      { timeZone: ZONE, tariff: { currency: 'EUR', price_per_kwh: 0.2, periods: [] } },
     );
-    const hookDefaults = loadConfig({ schema: StorageHookConfigSchema, env: {} });
-    hook = new StorageHook({
-      config: {
-        ...hookDefaults,
-        mqtt: { ...hookDefaults.mqtt, url: broker.url },
-        influx: { ...hookDefaults.influx, url: influx.url, database: DATABASE },
-        log: { ...hookDefaults.log, dir: join(dir, 'log') },
-        counters_log_interval_ms: 0,
-      },
-      logger,
-    });
-    await hook.start();
-    const agentDefaults = loadConfig({ schema: AgentConfigSchema, env: {} });
-    const agentConfig = {
-      ...agentDefaults,
-      mqtt: { ...agentDefaults.mqtt, url: broker.url },
-      id: 'agent-backfill',
-      collector: false,
-      device_wills: false,
-      time_zone: ZONE,
-    } satisfies AgentConfig;
-    agent = new Agent({ config: agentConfig, registry: await loadRegistry(registryFile), logger });
-    await agent.start();
-    const queryDefaults = loadConfig({ schema: QueryConfigSchema, env: {} });
-    queryBus = await Bus.connect({ url: broker.url, service: 'query' });
-    query = new QueryComponent({
-      bus: queryBus,
-      logger,
-      config: {
-        ...queryDefaults,
-        mqtt: { ...queryDefaults.mqtt, url: broker.url, share_group: '' },
-        influx: { ...queryDefaults.influx, url: influx.url, database: DATABASE },
-        time_zone: ZONE,
-        tariff: { currency: 'EUR', price_per_kwh: 0.2, periods: [] },
-        warmup_lookback_ms: 0,
-      },
-    });
-    await query.start();
-    client = await Bus.connect({ url: broker.url, service: 'test-client' });
   });
 
   after(async () => {
-    await client?.stop();
-    await query?.stop();
-    await queryBus?.stop();
-    await agent?.stop();
-    await hook?.stop();
+    await stack?.stop();
     await plug?.stop();
-    await Promise.all([broker?.destroy(), influx?.destroy()]);
-    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   async function stored(): Promise<unknown[][]> {
-    const result = await influx.query(DATABASE, 'SELECT * FROM energy_history').catch(() => undefined);
+    const result = await stack.influx.query(DATABASE, 'SELECT * FROM energy_history').catch(() => undefined);
     return result?.results?.[0]?.series?.[0]?.values ?? [];
   }
 
-  async function backfill(): Promise<BackfillResult> {
-    return client.request<BackfillResult>(
-      client.topics.deviceRequest('desk-3', 'backfill'),
-      { days: 62 },
-      { timeoutMs: 20_000 },
-    );
-  }
-
-  /** Everything the hook took is in InfluxDB. */
-  async function settled(intervals: number): Promise<void> {
-    await waitUntil(
-      'the hook took every interval',
-      async () => hook.counters().history_intervals === intervals,
-      {
-        timeoutMs: 30_000,
-      },
-    );
-    await waitUntil('the log written out', async () => hook.counters().log_depth === 0, {
-      timeoutMs: 30_000,
-    });
-  }
-
-  const ask = <R>(method: string, params: Record<string, unknown>) =>
-    client.request<R>(client.topics.queryRequest(method), params, { timeoutMs: 10_000 });
-
   /** The last whole local month before this one. */
-  function lastMonth(): { from: number; to: number; year: number; month: number } {
+  function lastMonth(): { from: string; to: string; year: number; month: number } {
     const today = localTime(Date.now(), ZONE);
     const year = today.month === 1 ? today.year - 1 : today.year;
     const month = today.month === 1 ? 12 : today.month - 1;
     const from = fromLocal(year, month, 1, 0, 0, ZONE);
-    return { from, to: nextUnitStart(from, '1mo', ZONE), year, month };
+    const iso = (ms: number) => new Date(ms).toISOString();
+    return { from: iso(from), to: iso(nextUnitStart(from, '1mo', ZONE)), year, month };
   }
 
   let firstStore: unknown[][];
@@ -175,13 +186,13 @@ describe('backfill end to end: plug → agent → storage hook → influxd → q
   let intervals = 0;
 
   it('2 months of TP-Link days land in energy_history, each with its exact energy', async () => {
-    const result = await backfill();
+    const result = await stack.backfill('desk-3', 62);
     intervals = result.periods.reduce((sum, period) => sum + period.intervals, 0);
-    await settled(intervals);
+    await stack.settled(intervals);
     firstStore = await stored();
     const days = firstStore.filter((row) => row.includes('day'));
     assert.equal(days.length, 62);
-    const columns = (await influx.query(DATABASE, 'SELECT * FROM energy_history LIMIT 1')).results?.[0]
+    const columns = (await stack.influx.query(DATABASE, 'SELECT * FROM energy_history LIMIT 1')).results?.[0]
       ?.series?.[0]?.columns as string[];
     const at = (name: string) => columns.indexOf(name);
     days.forEach((row, i) => {
@@ -198,42 +209,37 @@ describe('backfill end to end: plug → agent → storage hook → influxd → q
       month_list: { month: number; energy_wh: number }[];
     };
     const monthWh = own.month_list.find((entry) => entry.month === month)!.energy_wh;
-    firstEnergy = await ask<EnergyResult>('energy', {
+    firstEnergy = await stack.ask<EnergyResult>('energy', {
       device: 'desk-3',
-      from: new Date(from).toISOString(),
-      to: new Date(to).toISOString(),
+      from,
+      to,
       every: '1d',
       tz: ZONE,
     });
     assert.equal(firstEnergy.method, 'history');
     assert.equal(firstEnergy.total_kwh, monthWh / 1000);
+    const today = localTime(Date.now(), ZONE);
     for (const bucket of firstEnergy.buckets) {
       const t = localTime(Date.parse(bucket.start), ZONE);
-      const today = localTime(Date.now(), ZONE);
       const n = Math.round(
-        (Date.UTC(today.year, today.month - 1, today.day) - Date.UTC(t.year, t.month - 1, t.day)) /
-          86_400_000,
+        (Date.UTC(today.year, today.month - 1, today.day) - Date.UTC(t.year, t.month - 1, t.day)) / DAY_MS,
       );
       assert.equal(bucket.energy_kwh, energyOf(n) / 1000, bucket.start);
     }
-    const cost = await ask<CostResult>('cost', {
-      device: 'desk-3',
-      from: new Date(from).toISOString(),
-      to: new Date(to).toISOString(),
-    });
+    const cost = await stack.ask<CostResult>('cost', { device: 'desk-3', from, to });
     assert.equal(cost.total_kwh, monthWh / 1000);
     assert.equal(cost.total_cost, Math.round(monthWh * 0.2 * 10) / 10_000);
   });
 
   it('a second backfill changes nothing', async () => {
-    await backfill();
-    await settled(2 * intervals);
+    await stack.backfill('desk-3', 62);
+    await stack.settled(2 * intervals);
     assert.deepEqual(await stored(), firstStore);
     const { from, to } = lastMonth();
-    const again = await ask<EnergyResult>('energy', {
+    const again = await stack.ask<EnergyResult>('energy', {
       device: 'desk-3',
-      from: new Date(from).toISOString(),
-      to: new Date(to).toISOString(),
+      from,
+      to,
       every: '1d',
       tz: ZONE,
     });
@@ -246,30 +252,17 @@ describe('backfill end to end: plug → agent → storage hook → influxd → q
  * minute by minute, a second run changes nothing, and each whole day's energy is the cloud's own.
  */
 describe('backfill end to end: Emporia channel minutes → agent → storage hook → influxd → query (mosquitto)', () => {
-  let influx: InfluxServer;
-  let broker: MosquittoServer;
   let cloud: EmporiaCloud;
-  let agent: Agent;
-  let hook: StorageHook;
-  let queryBus: Bus;
-  let query: QueryComponent;
-  let client: Bus;
-  let dir: string;
-  const DAY_MS = 86_400_000;
+  let stack: Stack;
   const today = Math.floor(Date.now() / DAY_MS) * DAY_MS;
 
   before(async () => {
-    [influx, broker] = await Promise.all([startInflux(), startMosquitto({ persistence: false })]);
-    await influx.createDatabase(DATABASE);
-    dir = mkdtempSync(join(tmpdir(), 'wattbus-backfill-emporia-'));
     cloud = await EmporiaCloud.start();
-    const passwordFile = join(dir, 'emporia.secret');
-    writeFileSync(passwordFile, cloud.password);
-    const registryFile = join(dir, 'devices.json');
-    writeFileSync(
-      registryFile,
-      JSON.stringify({
-        devices: [
+    stack = await startStack(
+      (dir) => {
+        const passwordFile = join(dir, 'emporia.secret');
+        writeFileSync(passwordFile, cloud.password);
+        return [
           {
             id: 'kitchen',
             name: 'Kitchen',
@@ -286,85 +279,20 @@ describe('backfill end to end: Emporia channel minutes → agent → storage hoo
               cognito_url: cloud.cognitoUrl,
             },
           },
-        ],
-      }),
+        ];
+      },
+      { timeZone: 'UTC' },
     );
-    const hookDefaults = loadConfig({ schema: StorageHookConfigSchema, env: {} });
-    hook = new StorageHook({
-      config: {
-        ...hookDefaults,
-        mqtt: { ...hookDefaults.mqtt, url: broker.url },
-        influx: { ...hookDefaults.influx, url: influx.url, database: DATABASE },
-        log: { ...hookDefaults.log, dir: join(dir, 'log') },
-        counters_log_interval_ms: 0,
-      },
-      logger,
-    });
-    await hook.start();
-    const agentDefaults = loadConfig({ schema: AgentConfigSchema, env: {} });
-    agent = new Agent({
-      config: {
-        ...agentDefaults,
-        mqtt: { ...agentDefaults.mqtt, url: broker.url },
-        id: 'agent-emporia-backfill',
-        collector: false,
-        device_wills: false,
-        time_zone: 'UTC',
-      },
-      registry: await loadRegistry(registryFile),
-      logger,
-    });
-    await agent.start();
-    const queryDefaults = loadConfig({ schema: QueryConfigSchema, env: {} });
-    queryBus = await Bus.connect({ url: broker.url, service: 'query' });
-    query = new QueryComponent({
-      bus: queryBus,
-      logger,
-      config: {
-        ...queryDefaults,
-        mqtt: { ...queryDefaults.mqtt, url: broker.url, share_group: '' },
-        influx: { ...queryDefaults.influx, url: influx.url, database: DATABASE },
-        warmup_lookback_ms: 0,
-      },
-    });
-    await query.start();
-    client = await Bus.connect({ url: broker.url, service: 'test-client' });
   });
 
   after(async () => {
-    await client?.stop();
-    await query?.stop();
-    await queryBus?.stop();
-    await agent?.stop();
-    await hook?.stop();
+    await stack?.stop();
     await cloud?.stop();
-    await Promise.all([broker?.destroy(), influx?.destroy()]);
-    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  async function backfill(): Promise<BackfillResult> {
-    return client.request<BackfillResult>(
-      client.topics.deviceRequest('kitchen', 'backfill'),
-      { days: 7 },
-      { timeoutMs: 60_000 },
-    );
-  }
-
-  async function settled(intervals: number): Promise<void> {
-    await waitUntil(
-      'the hook took every interval',
-      async () => hook.counters().history_intervals === intervals,
-      {
-        timeoutMs: 60_000,
-      },
-    );
-    await waitUntil('the log written out', async () => hook.counters().log_depth === 0, {
-      timeoutMs: 60_000,
-    });
-  }
-
+  /** count, sum, min and max of the stored intervals' energy and length. */
   async function stored(): Promise<unknown[]> {
-    const result = await influx.query(
+    const result = await stack.influx.query(
       DATABASE,
       "SELECT count(energy_wh), sum(energy_wh), min(duration_ms), max(duration_ms) FROM energy_history WHERE device = 'kitchen'",
     );
@@ -372,27 +300,26 @@ describe('backfill end to end: Emporia channel minutes → agent → storage hoo
     return result.results?.[0]?.series?.[0]?.values[0]?.slice(1) ?? [];
   }
 
+  const energyOfDays = () =>
+    stack.ask<EnergyResult>('energy', {
+      device: 'kitchen',
+      from: new Date(today - 6 * DAY_MS).toISOString(),
+      to: new Date(today).toISOString(),
+      every: '1d',
+      tz: 'UTC',
+    });
+
   it('7 days of minutes land; every whole day is the cloud’s own energy; a second run changes nothing', async () => {
-    const first = await backfill();
+    const first = await stack.backfill('kitchen', 7);
     const minutes = first.periods.find((period) => period.period === 'minute')!;
     assert.equal(minutes.source, 'emporia-1min');
     // Six whole days and today up to the last whole minute, one interval a minute.
     assert.ok(minutes.intervals >= 6 * 1440 && minutes.intervals <= 7 * 1440, `${minutes.intervals} minutes`);
-    await settled(minutes.intervals);
+    await stack.settled(minutes.intervals);
     const once = await stored();
     assert.deepEqual(once.slice(2), [60_000, 60_000], 'every interval a minute');
     assert.equal(once[0], minutes.intervals);
-    const energy = await client.request<EnergyResult>(
-      client.topics.queryRequest('energy'),
-      {
-        device: 'kitchen',
-        from: new Date(today - 6 * DAY_MS).toISOString(),
-        to: new Date(today).toISOString(),
-        every: '1d',
-        tz: 'UTC',
-      },
-      { timeoutMs: 10_000 },
-    );
+    const energy = await energyOfDays();
     assert.equal(energy.method, 'history');
     assert.equal(energy.buckets.length, 6);
     energy.buckets.forEach((bucket, index) => {
@@ -400,23 +327,12 @@ describe('backfill end to end: Emporia channel minutes → agent → storage hoo
       const own = cloud.home.energyKwh(cloud.home.vueGid, '1', start, start + DAY_MS);
       assert.ok(Math.abs(bucket.energy_kwh - own) <= 1e-6, `${bucket.start}: ${bucket.energy_kwh} vs ${own}`);
     });
-    const second = await backfill();
+    const second = await stack.backfill('kitchen', 7);
     const again = second.periods.find((period) => period.period === 'minute')!;
-    await settled(minutes.intervals + again.intervals);
-    // The repeat may reach one minute further (time went on); every earlier minute is unchanged.
+    await stack.settled(minutes.intervals + again.intervals);
+    // The repeat may reach a minute further (time went on); every earlier minute is unchanged.
     const twice = await stored();
     assert.ok(Number(twice[0]) - Number(once[0]) <= again.intervals - minutes.intervals);
-    const energyAgain = await client.request<EnergyResult>(
-      client.topics.queryRequest('energy'),
-      {
-        device: 'kitchen',
-        from: new Date(today - 6 * DAY_MS).toISOString(),
-        to: new Date(today).toISOString(),
-        every: '1d',
-        tz: 'UTC',
-      },
-      { timeoutMs: 10_000 },
-    );
-    assert.deepEqual(energyAgain, energy);
+    assert.deepEqual(await energyOfDays(), energy);
   });
 });
