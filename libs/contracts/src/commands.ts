@@ -15,4 +15,4 @@ export const GetStateParamsSchema = Type.Object(
 export type GetStateParams = Static<typeof GetStateParamsSchema>;
 
 /** Device request methods served by controller agents. */
-export const DEVICE_METHODS = { set: 'set', get: 'get' } as const;
+export const DEVICE_METHODS = { set: 'set', get: 'get', backfill: 'backfill' } as const;

@@ -10,3 +10,5 @@ export * from './query.js';
 export * from './time-range.js';
 export * from './plausibility.js';
 export * from './live-events.js';
+export * from './history.js';
+export * from './calendar.js';

@@ -308,10 +308,16 @@ export const EnergyParamsSchema = Type.Object(
 export type EnergyParams = Static<typeof EnergyParamsSchema>;
 
 export const EnergyMethodSchema = Type.Union(
-  [Type.Literal('counter'), Type.Literal('integral'), Type.Literal('mixed'), Type.Literal('none')],
+  [
+    Type.Literal('counter'),
+    Type.Literal('integral'),
+    Type.Literal('history'),
+    Type.Literal('mixed'),
+    Type.Literal('none'),
+  ],
   {
     description:
-      'counter: from the cumulative energy_wh counter; integral: from power_w (no counter readings); mixed: some intervals from each (a history of counter and power-only readings); none: no data. A meter that publishes only per-phase readings is the sum of its phases.',
+      'counter: from the cumulative energy_wh counter; integral: from power_w (no counter readings); history: from the daily/monthly energy a backfill read from the device (no raw readings there); mixed: some intervals from each (a history of counter and power-only readings); none: no data. A meter that publishes only per-phase readings is the sum of its phases.',
   },
 );
 

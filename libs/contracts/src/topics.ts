@@ -43,7 +43,15 @@ export function assertBaseTopic(base: string): string {
   return base;
 }
 
-export type DeviceTopicKind = 'readings' | 'state' | 'availability' | 'meta';
+export type DeviceTopicKind = 'readings' | 'state' | 'availability' | 'meta' | 'history';
+
+const DEVICE_TOPIC_KINDS: readonly DeviceTopicKind[] = [
+  'readings',
+  'state',
+  'availability',
+  'meta',
+  'history',
+];
 
 export class Topics {
   readonly base: string;
@@ -67,6 +75,11 @@ export class Topics {
   /** Retained DeviceMeta, published by the agent that owns the device. */
   meta(deviceId: string): string {
     return `${this.base}/devices/${assertDeviceId(deviceId)}/meta`;
+  }
+
+  /** EnergyHistory batches a backfill read from the device (QoS 1, not retained). */
+  history(deviceId: string): string {
+    return `${this.base}/devices/${assertDeviceId(deviceId)}/history`;
   }
 
   deviceRequest(deviceId: string, method: string): string {
@@ -124,7 +137,7 @@ export class Topics {
     if (!topic.startsWith(prefix)) return null;
     const [deviceId, kind, ...rest] = topic.slice(prefix.length).split('/');
     if (rest.length > 0 || deviceId === undefined || !isDeviceId(deviceId)) return null;
-    if (kind !== 'readings' && kind !== 'state' && kind !== 'availability' && kind !== 'meta') return null;
-    return { deviceId, kind };
+    if (!DEVICE_TOPIC_KINDS.includes(kind as DeviceTopicKind)) return null;
+    return { deviceId, kind: kind as DeviceTopicKind };
   }
 }

@@ -1,6 +1,7 @@
 import type { TSchema } from '@sinclair/typebox';
 import type { Reading, ReadingLimits } from '@wattbus/contracts';
 import type { Logger } from 'pino';
+import type { HistoryBatch, HistoryRange } from './history.js';
 import type { RegistryDevice } from './registry-schema.js';
 import type { SharedResources } from './shared-resources.js';
 
@@ -43,6 +44,11 @@ export interface DeviceDriver {
    * The registry's `limits:` overrides them key by key.
    */
   limits?(): ReadingLimits | undefined;
+  /**
+   * The energy the device remembers (see HistorySource in history.ts): present on drivers of
+   * devices that keep history; the agent's backfill reads it.
+   */
+  history?(range: HistoryRange): AsyncIterable<HistoryBatch>;
   /** Releases sockets; the driver is not used afterwards. */
   close(): Promise<void>;
 }

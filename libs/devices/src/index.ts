@@ -1,4 +1,5 @@
 export * from './driver.js';
+export * from './history.js';
 export * from './drivers.js';
 export * from './errors.js';
 export * from './registry.js';
@@ -50,7 +51,7 @@ export * from './ratings.js';
 export { Gen1InfoSchema, Gen2DeviceStatusSchema, Gen2InfoSchema } from './shelly/schemas.js';
 export { EmporiaChannelDriver, accountKeyOf, emporiaDriver } from './emporia/driver.js';
 export { EmporiaConnectionSchema, type EmporiaConnection, type EmporiaScale } from './emporia/schemas.js';
-export { EmporiaAccount, powerWOf, type HistoryInterval, type UsageSnapshot } from './emporia/account.js';
+export { EmporiaAccount, powerWOf, type UsageSnapshot } from './emporia/account.js';
 export { HoldOff } from './emporia/api.js';
 export { tokenFileOf } from './emporia/sign-in.js';
 export {

@@ -271,6 +271,26 @@ describe('emporia driver against the emulated cloud', () => {
     assert.deepEqual(old, []);
   });
 
+  it('gives its history to a backfill as batches: a day at a time, hours then minutes, nothing twice', async () => {
+    const setup = await cloudWith();
+    const [driver] = channels(setup, [[1001, '4']]);
+    const now = Date.now();
+    const toMs = Math.floor(now / HOUR_MS) * HOUR_MS - HOUR_MS;
+    const fromMs = toMs - 9 * 24 * HOUR_MS;
+    const batches = [];
+    for await (const batch of driver!.history({ fromMs, toMs, zone: 'UTC' })) batches.push(batch);
+    const sources = new Set(batches.map((batch) => `${batch.period}:${batch.source}`));
+    assert.deepEqual([...sources].sort(), ['hour:emporia-1h', 'minute:emporia-1min']);
+    assert.ok(batches.length >= 10 && batches.length <= 12, `${batches.length} batches (one or two per day)`);
+    const intervals = batches.flatMap((batch) => batch.intervals).sort((a, b) => a.startMs - b.startMs);
+    for (let index = 1; index < intervals.length; index++)
+      assert.equal(intervals[index]!.startMs, intervals[index - 1]!.endMs, 'contiguous, no interval twice');
+    assert.equal(intervals.at(-1)!.endMs, toMs);
+    const total = intervals.reduce((sum, interval) => sum + interval.energyWh, 0);
+    const expected = setup.cloud.home.energyKwh(1001, '4', intervals[0]!.startMs, toMs) * 1000;
+    assert.ok(Math.abs(total - expected) < 1e-6 * expected, `${total} vs ${expected}`);
+  });
+
   it('discovers every channel of the account as a registry entry named from the account', async () => {
     const setup = await cloudWith();
     const entries = await discoverEmporia(

@@ -71,6 +71,12 @@ describe('readingToLine', () => {
   it('finds the device of a line for dead letters', () => {
     assert.equal(deviceOfLine(readingToLine({ ts, device: 'printer_2f', power_w: 1 })), 'printer_2f');
     assert.equal(deviceOfLine('cpu,host=a value=1'), undefined);
+    assert.equal(
+      deviceOfLine(
+        'energy_history,device=desk-3,period=day,source=tplink-daystat duration_ms=1,energy_wh=2 0',
+      ),
+      'desk-3',
+    );
   });
 });
 

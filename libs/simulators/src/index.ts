@@ -13,6 +13,7 @@ export {
   type SimulatedShellyOptions,
 } from './shelly.js';
 export { KasaState, type KasaModel } from './tplink/kasa-model.js';
+export { KasaEnergyLog } from './tplink/energy-log.js';
 export { TapoState, type TapoModel, type TapoOutlet } from './tplink/tapo-model.js';
 export { SimulatedKlapDevice, type KlapFault, type SimulatedKlapOptions } from './tplink/klap-device.js';
 export {

@@ -141,7 +141,7 @@ export class Agent {
         sessions: this.#sessions,
         publisher,
         logger: this.#logger,
-        options: { answerUnknownDevices: config.answer_unknown_devices },
+        options: { answerUnknownDevices: config.answer_unknown_devices, timeZone: config.time_zone },
       });
       await this.#controller.start();
     }

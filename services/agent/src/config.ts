@@ -42,6 +42,13 @@ export const AgentConfigSchema = Type.Object(
       description:
         'Answer UNKNOWN_DEVICE for requests to devices this agent does not own. Only for single-agent deployments.',
     }),
+    time_zone: Type.String({
+      minLength: 1,
+      maxLength: 64,
+      default: 'UTC',
+      description:
+        "IANA zone the devices count their days in (a TP-Link plug's daily energy): a backfill's days are local days there. A registry entry's connection `time_zone` overrides it for that plug.",
+    }),
     admin: adminSchema(9471),
   },
   { additionalProperties: false },

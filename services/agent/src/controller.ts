@@ -1,6 +1,7 @@
 import type { Bus } from '@wattbus/bus';
-import { WattbusError, type DeviceState } from '@wattbus/contracts';
+import { WattbusError, type BackfillResult, type DeviceState } from '@wattbus/contracts';
 import type { Logger } from 'pino';
+import { backfill, backfillRange, historyOf, stepwise } from './backfill.js';
 import { switchAndConfirm } from './confirm-switch.js';
 import { DeviceRequestServer } from './device-requests.js';
 import type { DeviceSession } from './device-session.js';
@@ -13,6 +14,8 @@ export interface ControllerOptions {
    * for the others' devices, and the requester would take the first answer.
    */
   answerUnknownDevices: boolean;
+  /** The zone of the devices' calendars (`time_zone`): a backfill's days are local days there. */
+  timeZone: string;
 }
 
 /**
@@ -25,6 +28,8 @@ export class Controller {
   #publisher: DevicePublisher;
   #logger: Logger;
   #server: DeviceRequestServer;
+  #bus: Bus;
+  #timeZone: string;
 
   constructor(deps: {
     bus: Bus;
@@ -36,6 +41,8 @@ export class Controller {
     this.#sessions = deps.sessions;
     this.#publisher = deps.publisher;
     this.#logger = deps.logger;
+    this.#bus = deps.bus;
+    this.#timeZone = deps.options.timeZone;
     this.#server = new DeviceRequestServer({
       bus: deps.bus,
       ids: deps.options.answerUnknownDevices ? undefined : [...deps.sessions.keys()],
@@ -46,6 +53,7 @@ export class Controller {
         return {
           set: (on, deadline) => this.#set(session, on, deadline),
           get: (deadline) => this.#get(session, deadline),
+          backfill: (days, deadline) => this.#backfill(session, days, deadline),
         };
       },
     });
@@ -92,6 +100,53 @@ export class Controller {
       this.#logger.info({ device: session.id, on }, 'switched');
     }
     return state;
+  }
+
+  /**
+   * Reads the device's history batch by batch, each device request in the session's queue (polls
+   * go on in between), and publishes it for the storage hook.
+   */
+  async #backfill(
+    session: DeviceSession,
+    days: number,
+    deadline: number | undefined,
+  ): Promise<BackfillResult> {
+    const range = backfillRange(days, this.#timeZone, Date.now());
+    const batches = historyOf(session.driver, session.device, range);
+    const bus = this.#bus;
+    const result = await backfill(
+      { topics: bus.topics, publish: (topic, history) => bus.publish(topic, history, { qos: 1 }) },
+      session.id,
+      range,
+      stepwise(batches, (work) => this.#historyStep(session, work, deadline)),
+    );
+    this.#logger.info(
+      { device: session.id, days, batches: result.batches, periods: result.periods },
+      'backfilled',
+    );
+    return result;
+  }
+
+  /**
+   * One step of a backfill in the device's queue. A device that keeps no history (or a bad zone)
+   * is not a failing device: such an answer must not count toward taking it offline.
+   */
+  async #historyStep<T>(
+    session: DeviceSession,
+    work: () => Promise<T>,
+    deadline: number | undefined,
+  ): Promise<T> {
+    const outcome = await session.run(async () => {
+      try {
+        return { value: await work() };
+      } catch (error) {
+        const code = error instanceof WattbusError ? error.code : undefined;
+        if (code === 'NO_HISTORY' || code === 'INVALID_PARAMS') return { refused: error };
+        throw error;
+      }
+    }, deadline);
+    if ('refused' in outcome) throw outcome.refused;
+    return outcome.value;
   }
 
   async #get(session: DeviceSession, deadline: number | undefined): Promise<DeviceState> {

@@ -1,23 +1,31 @@
 import { Type } from '@sinclair/typebox';
 import type { Bus, ServeContext, Subscription } from '@wattbus/bus';
 import {
+  BackfillParamsSchema,
   DEVICE_METHODS,
   GetStateParamsSchema,
   SetPowerParamsSchema,
   WattbusError,
   invalidParams,
   validator,
+  type BackfillResult,
   type DeviceState,
 } from '@wattbus/contracts';
 
 const checkAnyParams = validator(Type.Record(Type.String(), Type.Unknown()));
 const checkSet = validator(SetPowerParamsSchema);
 const checkGet = validator(GetStateParamsSchema);
+const checkBackfill = validator(BackfillParamsSchema);
 
 /** What a device request reaches: switching and reading the relay, each bounded by the request's deadline (epoch ms). */
 export interface DeviceCommands {
   set(on: boolean, deadline: number | undefined): Promise<DeviceState>;
   get(deadline: number | undefined): Promise<DeviceState>;
+  /**
+   * Reads the history the device keeps for the last `days` days and publishes it (backfill.ts);
+   * absent where devices keep none (the bridge's): NO_HISTORY.
+   */
+  backfill?(days: number, deadline: number | undefined): Promise<BackfillResult>;
 }
 
 export interface DeviceRequestServerDeps {
@@ -31,7 +39,7 @@ export interface DeviceRequestServerDeps {
 
 /**
  * Serves `{base}/devices/{id}/req/{method}`: checks the method and its params against the
- * contract and hands `set`/`get` to the device's commands. Errors they throw become error
+ * contract and hands `set`/`get`/`backfill` to the device's commands. Errors they throw become error
  * envelopes (bus.serve).
  */
 export class DeviceRequestServer {
@@ -77,7 +85,10 @@ export class DeviceRequestServer {
     this.#subscriptions.set(key, subscription);
   }
 
-  async #handle(params: Record<string, unknown>, context: ServeContext): Promise<DeviceState> {
+  async #handle(
+    params: Record<string, unknown>,
+    context: ServeContext,
+  ): Promise<DeviceState | BackfillResult> {
     const { bus, commandsOf, owner } = this.#deps;
     const [deviceId, , method] = context.topic.slice(`${bus.topics.base}/devices/`.length).split('/');
     const commands = deviceId === undefined ? undefined : commandsOf(deviceId);
@@ -93,7 +104,15 @@ export class DeviceRequestServer {
       if (!checkGet(params)) throw invalidParams(checkGet);
       return commands.get(deadline);
     }
-    throw new WattbusError('UNKNOWN_METHOD', `devices have no method '${method}'; use set or get`, {
+    if (method === DEVICE_METHODS.backfill) {
+      if (!checkBackfill(params)) throw invalidParams(checkBackfill);
+      if (!commands.backfill)
+        throw new WattbusError('NO_HISTORY', `${deviceId} keeps no history ${owner} can read`, {
+          device: deviceId,
+        });
+      return commands.backfill(params.days, deadline);
+    }
+    throw new WattbusError('UNKNOWN_METHOD', `devices have no method '${method}'; use set, get or backfill`, {
       method,
       methods: Object.values(DEVICE_METHODS),
     });

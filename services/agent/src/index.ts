@@ -10,3 +10,5 @@ export * from './presence.js';
 export * from './publisher.js';
 export * from './plausibility-gate.js';
 export * from './registry-watcher.js';
+export * from './backfill.js';
+export * from './backfill-command.js';

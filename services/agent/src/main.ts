@@ -1,9 +1,11 @@
 #!/usr/bin/env -S node --import tsx
+import { isTimeZone } from '@wattbus/contracts';
 import { loadRegistry, RegistryError } from '@wattbus/devices';
 import { ConfigError, runService } from '@wattbus/runtime';
 import { Agent } from './agent.js';
 import { RegistryWatcher } from './registry-watcher.js';
 import { AgentConfigSchema, ENV_PREFIX } from './config.js';
+import { runBackfillCommand } from './backfill-command.js';
 import { runDiscovery, runEmporiaDiscovery } from './discover.js';
 
 await runService({
@@ -28,6 +30,8 @@ await runService({
       default: '255.255.255.255',
     },
     hosts: { type: 'string', description: 'host[:port],… for --discover to ask directly (other subnets)' },
+    device: { type: 'string', description: 'backfill: the registry id of the device' },
+    days: { type: 'string', description: 'backfill: how many days back, today included (1-3660)' },
     'discover-emporia': {
       type: 'boolean',
       description: 'sign in to an Emporia account, print one registry entry per channel, exit',
@@ -70,6 +74,19 @@ await runService({
         process.stdout.write(await runDiscovery({ timeoutMs, broadcast, hosts }));
       },
     },
+    backfill: {
+      summary:
+        "read a device's own history (a TP-Link plug's daily and monthly energy) and publish it for the storage hook",
+      async run({ cli, config, logger }) {
+        await runBackfillCommand({
+          config: config(),
+          device: cli.values.device,
+          days: cli.values.days,
+          logger,
+          out: (line) => process.stdout.write(`${line}\n`),
+        });
+      },
+    },
     'discover-emporia': {
       summary: 'sign in to an Emporia account, print one registry entry per channel',
       flag: 'discover-emporia',
@@ -104,6 +121,11 @@ await runService({
     }
   },
   check(config) {
+    if (!isTimeZone(config.time_zone)) {
+      throw new ConfigError(
+        `time_zone ${JSON.stringify(config.time_zone)} is not an IANA time zone (e.g. Europe/Madrid)`,
+      );
+    }
     if (!config.registry_file) {
       throw new ConfigError(`no device registry: pass --registry <file> or set ${ENV_PREFIX}REGISTRY_FILE`);
     }
@@ -113,6 +135,7 @@ await runService({
   wattbus-agent --registry devices.yaml
   wattbus-agent --registry meters.yaml --collector
   wattbus-agent --discover >> devices.yaml
+  wattbus-agent --registry devices.yaml backfill --device desk-3 --days 60
   wattbus-agent --discover-emporia --email me@example.com --password-file emporia.secret >> devices.yaml
 
 See services/agent/README.md for every key, docs/devices.md for the registry file.`,

@@ -19,6 +19,7 @@ export const HTTP_STATUS_BY_CODE: Record<ProblemCode, HttpMapping> = {
   DEVICE_ERROR: { status: 502, title: 'Device error' },
   DEVICE_AUTH_FAILED: { status: 502, title: 'Device refused our credentials' },
   DEVICE_STATE_MISMATCH: { status: 502, title: 'Device reports another state than commanded' },
+  NO_HISTORY: { status: 422, title: 'The device keeps no history to backfill' },
   QUERY_TOO_LARGE: { status: 422, title: 'Query too large' },
   QUERY_FAILED: { status: 502, title: 'Query failed in the store' },
   STORE_UNAVAILABLE: { status: 503, title: 'Store unavailable', retryAfterS: 5 },

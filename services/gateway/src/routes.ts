@@ -5,9 +5,11 @@ import {
   AlertListParamsSchema,
   AlertListResultSchema,
   AlertTopics,
+  BackfillResultSchema,
   DeviceStateSchema,
   QUERY_METHODS,
   validator,
+  type BackfillParams,
   type DevicesResult,
   type LiveEventsParams,
   type QueryMethod,
@@ -73,6 +75,7 @@ function expectResult<S extends TSchema>(schema: S, what: string) {
 }
 
 const deviceState = expectResult(DeviceStateSchema, 'the device agent');
+const backfillResult = expectResult(BackfillResultSchema, 'the device agent');
 const alertList = expectResult(AlertListResultSchema, 'the alert hook');
 
 const ok = (body: unknown): RouteResult => ({ status: 200, body });
@@ -95,6 +98,22 @@ function queryRoute(method: QueryMethod, withDevice = false): Route {
     async handle({ input, topics, call }) {
       const params = withDevice ? { ...input.query, device: input.path.id } : { ...input.query };
       return ok(queryResults[method](await call(topics.queryRequest(method), params)));
+    },
+  };
+}
+
+/** A route answered by the device's agent: one device request, its answer checked against the contract. */
+function deviceRoute(
+  method: string,
+  params: (input: RequestInput) => Record<string, unknown>,
+  result: (answer: unknown) => unknown,
+): Route {
+  return {
+    kind: 'device',
+    async handle({ input, topics, call, ensureKnownDevice }) {
+      const id = input.path.id as string;
+      ensureKnownDevice(id);
+      return ok(result(await call(topics.deviceRequest(id, method), params(input))));
     },
   };
 }
@@ -160,22 +179,12 @@ export const ROUTES: Record<string, Route> = {
     },
   },
 
-  getDevicePower: {
-    kind: 'device',
-    async handle({ input, topics, call, ensureKnownDevice }) {
-      const id = input.path.id as string;
-      ensureKnownDevice(id);
-      return ok(deviceState(await call(topics.deviceRequest(id, 'get'), {})));
-    },
-  },
-
-  setDevicePower: {
-    kind: 'device',
-    async handle({ input, topics, call, ensureKnownDevice }) {
-      const id = input.path.id as string;
-      ensureKnownDevice(id);
-      const body = input.body as SetPowerParams;
-      return ok(deviceState(await call(topics.deviceRequest(id, 'set'), { on: body.on })));
-    },
-  },
+  getDevicePower: deviceRoute('get', () => ({}), deviceState),
+  setDevicePower: deviceRoute('set', (input) => ({ on: (input.body as SetPowerParams).on }), deviceState),
+  // The agent reads the device's history and publishes it for the storage hook (docs/devices.md).
+  backfillDevice: deviceRoute(
+    'backfill',
+    (input) => ({ days: (input.body as BackfillParams).days }),
+    backfillResult,
+  ),
 };

@@ -78,10 +78,11 @@ describe('openapi.yaml', () => {
     );
   });
 
-  it('asks for read on every data route and control on PUT power; health needs no key', () => {
+  it('asks for read on every data route and control on PUT power and POST backfill; health needs no key', () => {
     for (const operation of spec.operations) {
       if (operation.path === '/healthz' || operation.path === '/readyz') assert.equal(operation.scopes, null);
-      else if (operation.method === 'put') assert.deepEqual(operation.scopes, ['control']);
+      else if (operation.method === 'put' || operation.operationId === 'backfillDevice')
+        assert.deepEqual(operation.scopes, ['control'], operation.operationId);
       else assert.deepEqual(operation.scopes, ['read'], operation.operationId);
     }
   });

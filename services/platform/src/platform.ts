@@ -303,6 +303,8 @@ export class Platform {
           id: 'embedded-agent',
           registry_file: source.file,
           answer_unknown_devices: true,
+          // A backfill counts the plugs' days in the site's zone, as the query component does.
+          time_zone: options.timeZone,
           // A will covers a crash of the agent; here the broker would die with it. And 200 will
           // connections cost 200 scrypt checks at start.
           device_wills: false,
@@ -421,7 +423,10 @@ export class Platform {
 
   /** The simulators, and their registry where the agent reads it (never the user's devices file). */
   async #startDemo(file: string): Promise<void> {
-    const fleet = new SimulatedFleet({ plugCount: this.#options.plugCount });
+    const fleet = new SimulatedFleet({
+      plugCount: this.#options.plugCount,
+      timeZone: this.#options.timeZone,
+    });
     this.#fleet = fleet;
     this.#stops.push({ name: 'simulated fleet', stop: () => fleet.stop() });
     await fleet.start();

@@ -1,4 +1,5 @@
 import { loadProfile, type MeterProfile } from '@wattbus/devices';
+import { localTime } from '@wattbus/contracts';
 import { SimulatedMeters, SimulatedPlug, SimulatedShelly, type SimulatedServer } from '@wattbus/simulators';
 
 /** What a simulated plug powers, with its typical load in watts. */
@@ -60,6 +61,20 @@ export interface SimulatedDevice {
 }
 
 /**
+ * 60 days of daily energy in the plug's memory, as a plug in use for a while has: its base load
+ * for most of each day, a little more on weekdays, so `wattbus-agent backfill` has something to read.
+ */
+function rememberDays(plug: SimulatedPlug, baseW: number, zone: string): void {
+  const today = localTime(Date.now(), zone);
+  for (let n = 0; n < 60; n++) {
+    const day = new Date(Date.UTC(today.year, today.month - 1, today.day - n));
+    const weekday = day.getUTCDay() !== 0 && day.getUTCDay() !== 6;
+    const wh = Math.round(baseW * (weekday ? 14 : 9) + (n % 5) * 10);
+    plug.kasa.history.setDay(day.getUTCFullYear(), day.getUTCMonth() + 1, day.getUTCDate(), wh);
+  }
+}
+
+/**
  * A fleet of simulated devices on loopback with loads that change over time: TP-Link plugs on
  * tplink-smarthome-simulator (both firmware styles), a Shelly Plus Plug S and a 3-phase Eastron
  * SDM630 meter on Modbus TCP (the building's main meter).
@@ -75,8 +90,12 @@ export class SimulatedFleet {
   #timer: NodeJS.Timeout | undefined;
   readonly devices: SimulatedDevice[] = [];
 
-  constructor(deps: { plugCount: number }) {
+  #timeZone: string;
+
+  /** `timeZone`: the plugs' calendar, for the daily energy they remember (a backfill reads it). */
+  constructor(deps: { plugCount: number; timeZone?: string }) {
     this.#plugCount = Math.min(deps.plugCount, PROFILES.length);
+    this.#timeZone = deps.timeZone ?? 'UTC';
   }
 
   /** The TP-Link plug behind a device id, so tests and demos can look at its relay. */
@@ -94,6 +113,7 @@ export class SimulatedFleet {
       plug.onResponse(() => {
         if (!plug.relayOn) plug.setRealtime({ power: 0, current: 0 });
       });
+      rememberDays(plug, profile.base_w, this.#timeZone);
       this.#plugs.push({ plug, baseW: profile.base_w, energyKwh: 10 + index * 3.5 });
       this.devices.push({ ...profile, type: 'tplink', port: plug.port, model });
     }

@@ -23,6 +23,7 @@ const TOPICS = [
   'wattbus/devices/desk-1/state',
   'wattbus/devices/desk-1/availability',
   'wattbus/devices/desk-1/meta',
+  'wattbus/devices/desk-1/history',
   'wattbus/devices/desk-1/req/set_power',
   'wattbus/agents/agent-1/availability',
   'wattbus/query/req/readings',
@@ -46,6 +47,11 @@ const DEVICE_OUT: Topic[] = [
   'wattbus/devices/desk-1/meta',
 ];
 const FLEET: Topic[] = DEVICE_OUT;
+const REQUESTS: Topic[] = [
+  'wattbus/devices/desk-1/req/set_power',
+  'wattbus/query/req/readings',
+  'wattbus/alerts/req/list',
+];
 /** What every service user may do with its own health and dead letters. */
 const OWN_PUBLISH: Topic[] = ['wattbus/health/{self}', 'wattbus/deadletter/{self}'];
 const OWN_READ: Topic[] = ['wattbus/health/{self}'];
@@ -55,6 +61,7 @@ const AGENT = {
   publish: [
     ...OWN_PUBLISH,
     ...DEVICE_OUT,
+    'wattbus/devices/desk-1/history',
     'wattbus/agents/agent-1/availability',
     'wattbus/health/agent-1',
     'wattbus/replies/someone-else/1',
@@ -65,12 +72,22 @@ const AGENT = {
 const MOSQUITTO: Record<string, { publish: Topic[]; read: Topic[] }> = {
   agent: AGENT,
   bridge: {
-    publish: [...AGENT.publish, 'cmnd/plug-1/POWER', 'zigbee2mqtt/lamp'],
+    // Devices that speak MQTT keep no history a bridge could read back.
+    publish: [
+      ...AGENT.publish.filter((topic) => topic !== 'wattbus/devices/desk-1/history'),
+      'cmnd/plug-1/POWER',
+      'zigbee2mqtt/lamp',
+    ],
     read: [...AGENT.read, 'tele/plug-1/SENSOR', 'zigbee2mqtt/lamp'],
   },
   'storage-hook': {
     publish: OWN_PUBLISH,
-    read: [...OWN_READ, 'wattbus/devices/desk-1/readings', 'wattbus/devices/desk-1/meta'],
+    read: [
+      ...OWN_READ,
+      'wattbus/devices/desk-1/readings',
+      'wattbus/devices/desk-1/meta',
+      'wattbus/devices/desk-1/history',
+    ],
   },
   query: {
     publish: [...OWN_PUBLISH, 'wattbus/replies/someone-else/1'],
@@ -105,6 +122,9 @@ const MOSQUITTO: Record<string, { publish: Topic[]; read: Topic[] }> = {
     ],
   },
   'prometheus-hook': { publish: OWN_PUBLISH, read: [...OWN_READ, ...FLEET] },
+  // A third-party requester reads only its own reply tree (wattbus/replies/<client id>/#, none of
+  // these topics: libs/bus/test/shipped-acl-requests.test.ts checks that tree).
+  client: { publish: [...OWN_PUBLISH, ...REQUESTS], read: OWN_READ },
   backup: { publish: OWN_PUBLISH, read: OWN_READ },
   operator: {
     publish: OWN_PUBLISH,
@@ -119,12 +139,12 @@ const EMBEDDED: Record<string, { publish: Topic[]; read: Topic[] }> = {
       'wattbus/devices/desk-1/readings',
       'wattbus/devices/desk-1/meta',
       'wattbus/devices/desk-1/availability',
-      'wattbus/devices/desk-1/req/set_power',
-      'wattbus/query/req/readings',
+      ...REQUESTS,
     ],
     read: [...TOPICS],
   },
   hook: { publish: [], read: [...TOPICS] },
+  client: { publish: REQUESTS, read: [] },
   anonymous: { publish: [], read: TOPICS.filter((topic) => topic.startsWith('wattbus/')) },
 };
 
@@ -222,7 +242,7 @@ describe('ACL matrix: every topic × every MQTT user', () => {
     });
     after(() => rmSync(dataDir, { recursive: true, force: true }));
 
-    it('operator, hook and anonymous may do exactly their topics', () => {
+    it('operator, hook, client and anonymous may do exactly their topics', () => {
       const accounts = ensureMqttAccounts(dataDir);
       const rules: Record<string, TopicPermissions> = Object.fromEntries(
         accounts.map((account) => [account.username, new TopicPermissions(account, account.username)]),

@@ -16,7 +16,8 @@ import { tooLarge } from './errors.js';
 import { Glitches, type Drop } from './glitches.js';
 import { IntervalGrid } from './interval-grid.js';
 
-export type EnergyMethod = 'counter' | 'integral' | 'mixed' | 'none';
+/** `history`: only a device's own history (a backfill) where there were no readings. */
+export type EnergyMethod = 'counter' | 'integral' | 'history' | 'mixed' | 'none';
 
 export interface EnergyRow {
   /** Start of the base interval (or of the range when there is one row). */

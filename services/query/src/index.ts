@@ -5,3 +5,4 @@ export * from './energy.js';
 export * from './methods.js';
 export * from './component.js';
 export * from './metrics.js';
+export * from './history.js';

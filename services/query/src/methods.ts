@@ -21,6 +21,7 @@ import {
 } from '@wattbus/contracts';
 import {
   calendarBuckets,
+  ENERGY_HISTORY_MEASUREMENT,
   isTimeZone,
   maxBucketCount,
   parseDuration,
@@ -32,6 +33,7 @@ import type { QueryConfig } from './config.js';
 import { tooLarge } from './errors.js';
 import { kwh, money, roundedReading } from './rounding.js';
 import { chooseBase, EnergyReader, type DeviceEnergy } from './energy.js';
+import { HistoryReader, withHistory } from './history.js';
 import type { Fleet, FleetDevice } from './fleet.js';
 import type { Tariff } from './tariff.js';
 
@@ -60,6 +62,7 @@ export class QueryMethods implements QueryHandlers {
   #deps: QueryMethodsDeps;
   #energy: EnergyReader;
   #returned: EnergyReader;
+  #history: HistoryReader;
 
   constructor(deps: QueryMethodsDeps) {
     this.#deps = deps;
@@ -71,6 +74,7 @@ export class QueryMethods implements QueryHandlers {
     this.#energy = new EnergyReader(readerDeps);
     // The same counter arithmetic (glitches, resets, long steps) on the returned-energy counter.
     this.#returned = new EnergyReader({ ...readerDeps, counter: 'energy_returned_wh' });
+    this.#history = new HistoryReader({ client: deps.client, config: deps.config });
   }
 
   devices(params: DevicesParams): DevicesResult {
@@ -198,7 +202,13 @@ export class QueryMethods implements QueryHandlers {
       reader
         .read([params.device], fromMs, toMs, base, call.timeoutMs)
         .then((found) => found.get(params.device)!);
-    const [device, exported] = await Promise.all([read(this.#energy), read(this.#returned)]);
+    const [raw, exported, history] = await Promise.all([
+      read(this.#energy),
+      read(this.#returned),
+      this.#history.read([params.device], fromMs, toMs, call.timeoutMs),
+    ]);
+    // The device's own history where there are no readings (docs/query.md, "Device history").
+    const device = withHistory(raw, history.get(params.device), base);
     const wh = sumIntoBuckets(buckets, device.rows);
     // Export and net only where the device counts returned energy (a meter at the grid connection).
     const exportWh = exported.method === 'none' ? undefined : sumIntoBuckets(buckets, exported.rows);
@@ -299,22 +309,26 @@ export class QueryMethods implements QueryHandlers {
     call: CallContext,
   ): Promise<Map<string, { wh: number[]; cost: number[] }>> {
     const tariff = this.#deps.tariff;
+    const ids = devices.map((device) => device.id);
     const single = buckets.length === 1 && buckets[0]!.start === fromMs && buckets[0]!.end === toMs;
+    const history = await this.#history.read(ids, fromMs, toMs, call.timeoutMs);
+    // History needs readings per base interval: only they tell which days have readings.
+    const historyBounds = [...history.values()]
+      .flat()
+      .flatMap((interval) => [interval.startMs, interval.endMs]);
     const base =
-      single && !tariff.timeOfUse
+      single && !tariff.timeOfUse && historyBounds.length === 0
         ? null
         : chooseBase(
-            [fromMs, toMs, ...buckets.map((bucket) => bucket.start)],
+            [fromMs, toMs, ...buckets.map((bucket) => bucket.start), ...historyBounds],
             tariff.timeOfUse ? tariff.zone : undefined,
           );
     if (base !== null) this.#checkRows(devices.length, fromMs, toMs, base);
-    const energy: Map<string, DeviceEnergy> = await this.#energy.read(
-      devices.map((device) => device.id),
-      fromMs,
-      toMs,
-      base,
-      call.timeoutMs,
-    );
+    const raw: Map<string, DeviceEnergy> = await this.#energy.read(ids, fromMs, toMs, base, call.timeoutMs);
+    const energy = new Map<string, DeviceEnergy>();
+    // With history there is a base (above); without, withHistory leaves the rows as they are.
+    for (const [id, device] of raw)
+      energy.set(id, withHistory(device, history.get(id), base ?? toMs - fromMs));
     const priced = new Map<string, { wh: number[]; cost: number[] }>();
     for (const device of devices) {
       const rows = energy.get(device.id)?.rows ?? [];
@@ -373,7 +387,9 @@ export class QueryMethods implements QueryHandlers {
   async #ensureKnown(device: string, call: CallContext): Promise<void> {
     if (this.#deps.fleet.has(device)) return;
     const q = await this.#deps.client.builder();
-    q.statement(`SHOW TAG VALUES FROM "electricity" WITH KEY = "device" WHERE "device" = ${q.value(device)}`);
+    q.statement(
+      `SHOW TAG VALUES FROM "electricity", ${q.ident(ENERGY_HISTORY_MEASUREMENT)} WITH KEY = "device" WHERE "device" = ${q.value(device)}`,
+    );
     const [result] = await this.#deps.client.run(q, { timeoutMs: call.timeoutMs });
     if ((result?.series.length ?? 0) === 0) {
       throw new WattbusError('UNKNOWN_DEVICE', `unknown device: ${device}`, { devices: [device] });

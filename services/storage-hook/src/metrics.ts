@@ -17,6 +17,11 @@ export function storageHookMetrics(
     'Valid readings taken from the broker (re-deliveries included).',
     () => counters().received,
   );
+  metrics.counter(
+    'wattbus_history_intervals_received_total',
+    'Intervals of device history (backfills) taken from the broker (re-deliveries included).',
+    () => counters().history_intervals,
+  );
   metrics.counter('wattbus_readings_stored_total', 'Readings InfluxDB accepted.', () => counters().written);
   metrics.counter(
     'wattbus_readings_replayed_total',

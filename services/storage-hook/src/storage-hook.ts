@@ -7,12 +7,21 @@ import {
   type MessageContext,
   type Subscription,
 } from '@wattbus/bus';
-import { ReadingSchema, plausibilityProblem, validator, type Reading } from '@wattbus/contracts';
+import {
+  EnergyHistorySchema,
+  ReadingSchema,
+  plausibilityProblem,
+  validator,
+  type EnergyHistory,
+  type Reading,
+} from '@wattbus/contracts';
 import { Fleet } from '@wattbus/fleet';
 import {
   InfluxWriter,
   LineProtocolError,
   deviceOfLine,
+  ENERGY_HISTORY_MEASUREMENT,
+  historyToLines,
   readingToLine,
   type RejectedLine,
   type WriteRequestTiming,
@@ -26,6 +35,7 @@ import { WriteAheadLog } from './wal.js';
 export const SERVICE_NAME = 'storage-hook';
 
 const checkReading = validator(ReadingSchema);
+const checkHistory = validator(EnergyHistorySchema);
 
 export interface StorageHookCounters {
   /** Valid readings taken from the broker (re-deliveries included). */
@@ -34,6 +44,8 @@ export interface StorageHookCounters {
   written: number;
   /** Write attempts that failed and were retried. */
   retried: number;
+  /** History intervals (EnergyHistory messages of a backfill) taken into the log. */
+  history_intervals: number;
   /** Valid readings of devices in another hook's partition (see `partition`), acked and not stored. */
   skipped: number;
   /** Readings appended to the write-ahead log since start. */
@@ -81,6 +93,9 @@ export class StorageHook {
   #implausible = 0;
   #skipped = 0;
   #readings: Subscription | undefined;
+  #history: Subscription | undefined;
+  /** History intervals (a backfill's days and months) taken into the log. */
+  #historyIntervals = 0;
   #stopping = false;
   /** Lines InfluxDB refused during the replay, before the bus was connected. */
   #earlyRejections: RejectedLine[] = [];
@@ -157,16 +172,24 @@ export class StorageHook {
     const filter = bus.topics.allDevices('readings');
     const group = config.mqtt.share_group || undefined;
     const shared = group ? shareGroupFilter(group, filter) : filter;
+    const historyFilter = bus.topics.allDevices('history');
     // Both routes are registered synchronously, before either SUBACK: a held queued reading
     // stalls mqtt.js' input, so awaiting one SUBACK before the next subscribe() would deadlock.
     // For the same reason the share group is verified after, not before (a broker without
     // shared subscriptions delivers nothing through it meanwhile).
     try {
-      [this.#readings] = await Promise.all([
+      [this.#readings, this.#history] = await Promise.all([
         bus.subscribe(shared, checkReading, (reading, context) => this.#take(reading, context), {
           qos: 1,
           ackAfterHandle: true,
         }),
+        // A backfill's history (docs/storage.md, "Device history"): logged and acked like readings.
+        bus.subscribe(
+          group ? shareGroupFilter(group, historyFilter) : historyFilter,
+          checkHistory,
+          (history, context) => this.#takeHistory(history, context),
+          { qos: 1, ackAfterHandle: true },
+        ),
         this.#fleet.start(),
       ]);
       if (group) await bus.verifyShareGroup(group);
@@ -206,6 +229,7 @@ export class StorageHook {
     return {
       received: this.#received,
       skipped: this.#skipped,
+      history_intervals: this.#historyIntervals,
       written: writer?.lines_written ?? 0,
       retried: writer?.retries ?? 0,
       spooled: wal?.appended ?? 0,
@@ -235,7 +259,7 @@ export class StorageHook {
     const leaving = Boolean(config.mqtt.share_group) && config.mqtt.leave_group_on_stop;
     if (leaving && this.#readings && this.#bus) {
       // Readings already dealt to us arrive and are logged; then no more come.
-      const drained = await this.#bus.drain([this.#readings]);
+      const drained = await this.#bus.drain([this.#readings, ...(this.#history ? [this.#history] : [])]);
       if (!drained) logger.warn('the broker did not confirm the end of our queue; leaving the group anyway');
     }
     await this.#fleet?.stop();
@@ -285,20 +309,7 @@ export class StorageHook {
    */
   #take(reading: Reading, context: MessageContext): void | Promise<void> {
     const { bus } = this;
-    const topicDevice = bus.topics.parseDeviceTopic(context.topic)?.deviceId;
-    if (topicDevice !== reading.device) {
-      bus.reject(
-        context.topic,
-        payloadOf(context),
-        `reading of ${reading.device} published on the topic of ${String(topicDevice)}`,
-      );
-      return;
-    }
-    const partition = this.#deps.config.partition;
-    if (partition && partitionOf(reading.device, partition.count) !== partition.index) {
-      this.#skipped++;
-      return;
-    }
+    if (!this.#ours('reading', reading.device, context)) return;
     const problem = plausibilityProblem(reading, this.#fleet?.get(reading.device)?.meta?.limits ?? {}, {
       nowMs: Date.now(),
       futureToleranceMs: this.#deps.config.future_tolerance_ms,
@@ -322,6 +333,54 @@ export class StorageHook {
     } catch (error) {
       return this.#appendHarder(line, error);
     }
+  }
+
+  /**
+   * Whether this hook stores a message about `device`: it must name its topic's device (else it is
+   * dead-lettered) and belong to this hook's partition (else it is skipped).
+   */
+  #ours(what: 'reading' | 'history', device: string, context: MessageContext): boolean {
+    const topicDevice = this.bus.topics.parseDeviceTopic(context.topic)?.deviceId;
+    if (topicDevice !== device) {
+      this.bus.reject(
+        context.topic,
+        payloadOf(context),
+        `${what} of ${device} published on the topic of ${String(topicDevice)}`,
+      );
+      return false;
+    }
+    const partition = this.#deps.config.partition;
+    if (partition && partitionOf(device, partition.count) !== partition.index) {
+      this.#skipped++;
+      return false;
+    }
+    return true;
+  }
+
+  /** A batch of device history: its intervals' lines into the log, acked like a reading. */
+  #takeHistory(history: EnergyHistory, context: MessageContext): void | Promise<void> {
+    const { bus } = this;
+    if (!this.#ours('history', history.device, context)) return;
+    let lines: string[];
+    try {
+      lines = historyToLines(history);
+    } catch (error) {
+      if (!(error instanceof LineProtocolError)) throw error;
+      bus.reject(context.topic, payloadOf(context), error.message);
+      return;
+    }
+    this.#historyIntervals += lines.length;
+    const pending: Promise<void>[] = [];
+    for (const line of lines) {
+      let appended: void | Promise<void>;
+      try {
+        appended = this.#wal!.append(line);
+      } catch (error) {
+        appended = this.#appendHarder(line, error);
+      }
+      if (appended) pending.push(appended);
+    }
+    if (pending.length > 0) return Promise.all(pending).then(() => undefined);
   }
 
   /** Disk full or failing: do not ack (the broker keeps the reading); keep trying. */
@@ -353,8 +412,14 @@ export class StorageHook {
     }
     for (const { line, reason } of rejected) {
       const device = deviceOfLine(line);
-      const topic = device ? bus.topics.readings(device) : bus.topics.allDevices('readings');
-      bus.reject(topic, line, `InfluxDB refused the reading: ${reason}`);
+      const kind = line.startsWith(`${ENERGY_HISTORY_MEASUREMENT},`) ? 'history' : 'readings';
+      const topic = device
+        ? kind === 'history'
+          ? bus.topics.history(device)
+          : bus.topics.readings(device)
+        : bus.topics.allDevices(kind);
+      const what = kind === 'history' ? 'an interval of device history' : 'the reading';
+      bus.reject(topic, line, `InfluxDB refused ${what}: ${reason}`);
     }
     this.#deps.logger.warn(
       { lines: rejected.length, reason: rejected[0]?.reason, first_line: rejected[0]?.line },

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { WattbusError } from '@wattbus/contracts';
+import { WattbusError, type EnergyInterval } from '@wattbus/contracts';
 import { credentialsOf } from '../tplink/credentials.js';
 import { EmporiaApi } from './api.js';
 import {
@@ -27,13 +27,6 @@ export interface UsageSnapshot {
   instantMs: number;
   scale: EmporiaScale;
   channels: Map<string, ChannelUsage>;
-}
-
-/** Energy of one interval of a channel's history. */
-export interface HistoryInterval {
-  start: string;
-  end: string;
-  energy_wh: number;
 }
 
 export const channelKey = (deviceGid: number, channelNum: string): string => `${deviceGid}/${channelNum}`;
@@ -165,7 +158,7 @@ export class EmporiaAccount {
     to: Date,
     scale: '1MIN' | '1H' | 'auto',
     timeoutMs: number,
-  ): Promise<HistoryInterval[]> {
+  ): Promise<EnergyInterval[]> {
     if (!(from.getTime() < to.getTime()))
       throw new WattbusError('DEVICE_ERROR', 'readHistory: from must be before to');
     if (scale !== 'auto')
@@ -191,9 +184,9 @@ export class EmporiaAccount {
     toMs: number,
     scale: '1MIN' | '1H',
     timeoutMs: number,
-  ): Promise<HistoryInterval[]> {
+  ): Promise<EnergyInterval[]> {
     const step = SCALE_MS[scale];
-    const intervals: HistoryInterval[] = [];
+    const intervals: EnergyInterval[] = [];
     for (let start = Math.floor(fromMs / step) * step; start < toMs; start += CHART_SPAN_MS[scale]) {
       const end = Math.min(toMs, start + CHART_SPAN_MS[scale]);
       const query = new URLSearchParams({

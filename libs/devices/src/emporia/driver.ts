@@ -1,4 +1,4 @@
-import { WattbusError } from '@wattbus/contracts';
+import { nextUnitStart, unitStart, WattbusError, type EnergyInterval } from '@wattbus/contracts';
 import type {
   DeviceDriver,
   DriverDefinition,
@@ -8,8 +8,17 @@ import type {
   DriverState,
 } from '../driver.js';
 import type { RegistryDevice } from '../registry-schema.js';
-import { channelKey, EmporiaAccount, powerWOf, type HistoryInterval } from './account.js';
+import type { HistoryBatch, HistoryRange } from '../history.js';
+import { channelKey, EmporiaAccount, powerWOf } from './account.js';
 import { EmporiaConnectionSchema, type EmporiaConnection } from './schemas.js';
+
+const MINUTE_MS = 60_000;
+
+/** The scales of the cloud's history, as a backfill stores them. */
+const HISTORY_SCALES = [
+  ['hour', 'emporia-1h', 3_600_000],
+  ['minute', 'emporia-1min', MINUTE_MS],
+] as const;
 
 /** The shared-resource key of an account: every entry with the same API and e-mail shares one. */
 export function accountKeyOf(connection: EmporiaConnection): string {
@@ -115,7 +124,7 @@ export class EmporiaChannelDriver implements DeviceDriver {
    * This channel's energy per interval from `from` to `to`, for the history backfill: `1MIN`,
    * `1H`, or `auto` (minutes where the cloud keeps them, about 7 days, hours before).
    */
-  readHistory(from: Date, to: Date, scale: '1MIN' | '1H' | 'auto' = 'auto'): Promise<HistoryInterval[]> {
+  readHistory(from: Date, to: Date, scale: '1MIN' | '1H' | 'auto' = 'auto'): Promise<EnergyInterval[]> {
     const timeoutMs = Math.max(this.#device.timeout_ms, 10_000);
     return this.#account.readHistory(
       this.connection.device_gid,
@@ -125,6 +134,31 @@ export class EmporiaChannelDriver implements DeviceDriver {
       scale,
       timeoutMs,
     );
+  }
+
+  /**
+   * The channel's history for a backfill (HistorySource): a local day of the range's zone at a
+   * time, hours where the cloud keeps only hours and minutes where it keeps minutes (about 7
+   * days), one batch per scale and day. Nothing after the last whole minute (the range ends at
+   * the next midnight).
+   */
+  async *history(range: HistoryRange): AsyncGenerator<HistoryBatch> {
+    const toMs = Math.min(range.toMs, Math.floor(Date.now() / MINUTE_MS) * MINUTE_MS);
+    for (let fromMs = range.fromMs; fromMs < toMs;) {
+      const dayEndMs = Math.min(nextUnitStart(unitStart(fromMs, '1d', range.zone), '1d', range.zone), toMs);
+      const intervals = await this.readHistory(new Date(fromMs), new Date(dayEndMs), 'auto');
+      for (const [period, source, lengthMs] of HISTORY_SCALES) {
+        const part = intervals
+          .map((interval) => ({
+            startMs: Date.parse(interval.start),
+            endMs: Date.parse(interval.end),
+            energyWh: interval.energy_wh,
+          }))
+          .filter((interval) => interval.endMs - interval.startMs === lengthMs);
+        if (part.length > 0) yield { source, period, intervals: part };
+      }
+      fromMs = dayEndMs;
+    }
   }
 
   async close(): Promise<void> {

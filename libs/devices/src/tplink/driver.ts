@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { WattbusError, type ReadingLimits } from '@wattbus/contracts';
+import { isTimeZone, WattbusError, type ReadingLimits } from '@wattbus/contracts';
 import type {
   DeviceDriver,
   DriverDefinition,
@@ -9,6 +9,7 @@ import type {
 } from '../driver.js';
 import { classifyDeviceError, withTimeout } from '../errors.js';
 import { ratedLimits } from '../ratings.js';
+import type { HistoryBatch, HistoryRange } from '../history.js';
 import type { RegistryDevice } from '../registry-schema.js';
 import { credentialsOf } from './credentials.js';
 import { klapHint } from './detect.js';
@@ -61,6 +62,14 @@ export const TplinkConnectionSchema = Type.Object(
     ),
     username_env: Type.Optional(EnvName('Environment variable holding the TP-Link account (e-mail).')),
     password_env: Type.Optional(EnvName('Environment variable holding the TP-Link account password.')),
+    time_zone: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 64,
+        description:
+          "IANA time zone the plug counts its days in (as set in the Kasa app), for its energy history; default: the agent's time_zone.",
+      }),
+    ),
     password_file: Type.Optional(
       Type.String({
         minLength: 1,
@@ -141,6 +150,28 @@ export class TplinkDriver implements DeviceDriver {
 
   describe(): Promise<DriverDescription> {
     return this.#guard(() => this.#requests.describe());
+  }
+
+  /**
+   * Daily and monthly energy in the plug's calendar (Kasa request set, legacy and KLAP). The zone
+   * is the entry's `time_zone` (the plug's, as set in the Kasa app) or else the range's.
+   */
+  async *history(range: HistoryRange): AsyncGenerator<HistoryBatch> {
+    const history = this.#requests.history?.bind(this.#requests);
+    if (!history) {
+      throw new WattbusError(
+        'NO_HISTORY',
+        `${this.#where}: the energy history of Tapo plugs (get_energy_data) is not read yet; Kasa plugs (legacy, klap) have it`,
+      );
+    }
+    const zone = this.#connection.time_zone ?? range.zone;
+    if (!isTimeZone(zone)) {
+      throw new WattbusError(
+        'INVALID_PARAMS',
+        `${this.#where}: time_zone ${JSON.stringify(zone)} is not an IANA time zone`,
+      );
+    }
+    yield* history({ ...range, zone }, (work) => this.#guard(work));
   }
 
   /**

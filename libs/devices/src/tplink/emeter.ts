@@ -34,6 +34,6 @@ export function normalizeRealtime(raw: unknown, where: string): ReadingValues {
 }
 
 /** Six decimals: below the meters' resolution, and no `51493.00000000001` from kWh × 1000. */
-function round(value: number): number {
+export function round(value: number): number {
   return Math.round(value * 1e6) / 1e6;
 }

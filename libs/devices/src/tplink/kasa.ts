@@ -1,6 +1,8 @@
 import { WattbusError } from '@wattbus/contracts';
 import type { DriverDescription, DriverReading } from '../driver.js';
+import type { HistoryBatch, HistoryRange } from '../history.js';
 import { normalizeRealtime } from './emeter.js';
+import { kasaStats } from './stats.js';
 import { pickOutlet, type Outlet, type OutletSelector, type RequestSet } from './outlets.js';
 import type { TplinkTransport } from './transport.js';
 
@@ -67,6 +69,18 @@ export class KasaRequests implements RequestSet {
     }
     if (outlet) details.outlet = String(outlet.number);
     return { ...(typeof sysinfo.model === 'string' ? { model: sysinfo.model } : {}), details };
+  }
+
+  /**
+   * The plug's daily and monthly energy (`emeter.get_daystat`, `get_monthstat`), for one outlet of
+   * a strip by its context. `guard` bounds each request by the device's timeout.
+   */
+  async *history(
+    range: HistoryRange,
+    guard: <T>(work: () => Promise<T>) => Promise<T>,
+  ): AsyncGenerator<HistoryBatch> {
+    if (this.#selector && !this.#childId) await guard(() => this.#sysinfo());
+    yield* kasaStats((request) => guard(() => this.#send(request)), range, this.#where);
   }
 
   async #sysinfo(): Promise<Sysinfo> {

@@ -1,5 +1,6 @@
 import { WattbusError } from '@wattbus/contracts';
 import type { DriverDescription, DriverReading, DriverState } from '../driver.js';
+import type { HistoryBatch, HistoryRange } from '../history.js';
 
 /** Which outlet of a power strip a registry entry is: its number (1-based, as printed) or its child id. */
 export interface OutletSelector {
@@ -22,6 +23,11 @@ export interface RequestSet {
   setPower(on: boolean): Promise<void>;
   getState(): Promise<DriverState>;
   describe(): Promise<DriverDescription>;
+  /** The energy history the device keeps, where this request set can read it (Kasa's emeter stats). */
+  history?(
+    range: HistoryRange,
+    guard: <T>(work: () => Promise<T>) => Promise<T>,
+  ): AsyncIterable<HistoryBatch>;
 }
 
 /**

@@ -45,18 +45,5 @@ export function durationLiteral(ms: number): string {
   return `${ms}ms`;
 }
 
-let zones: Set<string> | undefined;
-
-/** True for an IANA zone the runtime knows (Intl.supportedValuesOf plus what DateTimeFormat accepts). */
-export function isTimeZone(zone: string): boolean {
-  if (typeof zone !== 'string' || !/^[A-Za-z][A-Za-z0-9_+-]*(\/[A-Za-z0-9_+-]+)*$/.test(zone)) return false;
-  zones ??= new Set(Intl.supportedValuesOf('timeZone'));
-  if (zones.has(zone) || zone === 'UTC') return true;
-  try {
-    // Aliases (Europe/Kiev, Etc/GMT+1…) are valid but not listed.
-    new Intl.DateTimeFormat('en-US', { timeZone: zone });
-    return true;
-  } catch {
-    return false;
-  }
-}
+/** Zones are checked where calendars are computed (libs/contracts), one rule for every service. */
+export { isTimeZone } from '@wattbus/contracts';

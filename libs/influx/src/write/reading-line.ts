@@ -50,7 +50,7 @@ export function readingToLine(reading: Reading, registry?: DeviceTags): string {
   return encodeLine({ measurement: ELECTRICITY_MEASUREMENT, tags, fields, timestamp: time });
 }
 
-/** The device tag of a line made by readingToLine (device ids need no escaping), for dead letters. */
+/** The device tag of a line made by readingToLine or historyToLines (device ids need no escaping), for dead letters. */
 export function deviceOfLine(line: string): string | undefined {
-  return /^electricity,device=([a-z0-9][a-z0-9_-]*)[, ]/.exec(line)?.[1];
+  return /^(?:electricity|energy_history),device=([a-z0-9][a-z0-9_-]*)[, ]/.exec(line)?.[1];
 }

@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import type { ReadingValues } from '@wattbus/devices';
+import { KasaEnergyLog } from './energy-log.js';
 
 /**
  * The state and request handling of a Kasa device, from `tplink-smarthome-simulator` (its
@@ -50,10 +51,18 @@ export function newSimulatorDevice(options: {
 export class KasaState {
   readonly model: KasaModel;
   readonly device: SimulatorDevice;
+  /** The daily and monthly energy the plug remembers (`emeter.get_daystat`, `get_monthstat`). */
+  readonly history: KasaEnergyLog;
 
   constructor(device: SimulatorDevice, model: KasaModel) {
     this.device = device;
     this.model = model;
+    this.history = new KasaEnergyLog(model !== 'hs110');
+    const emeter = (device.api as Record<string, Record<string, (args: unknown) => unknown>>).emeter;
+    if (emeter) {
+      emeter.get_daystat = (args) => this.history.daystat(args);
+      emeter.get_monthstat = (args) => this.history.monthstat(args);
+    }
   }
 
   /** Answers one request of the IOT request set (JSON text in, JSON text out). */
