@@ -3,7 +3,7 @@
  * 1-day `readings` query through the REST gateway (HTTP → MQTT → query component → InfluxDB or
  * memory → MQTT → HTTP), next to the same InfluxQL sent straight to influxd in the same run.
  *
- *   node --import tsx bench/gateway/run.ts [--requests 2000] [--concurrency 1,16] [--devices 10] [--broker mosquitto|aedes]
+ *   node --import tsx bench/gateway/run.ts [--requests 2000] [--concurrency 1,16] [--devices 10] [--broker mosquitto|aedes] [--root DIR]
  *
  * `--requests` is the number of `latest` requests per scenario at the highest concurrency (a
  * quarter of it for `readings`, a quarter again at lower concurrencies).
@@ -11,11 +11,18 @@
  * The gateway and the query component run as child processes from their built JavaScript
  * (dist/main.js, bundled first, as deployed), so the load generator does not share their event
  * loops. `--node-flags` adds node flags to both (e.g. `--cpu-prof --cpu-prof-dir=bench/out/prof`).
+ * `--root DIR` runs (and bundles) the services of another checkout instead, e.g. `main` unpacked
+ * with `git archive` and node_modules beside it, to compare two versions run by run.
+ *
+ * `latest` is asked for one device and for every device of the fleet (`--devices`) in one
+ * request; its InfluxQL baseline for the fleet is one statement with the newest row of each device
+ * (`GROUP BY "device" … LIMIT 1`), the same answer InfluxDB can give.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import http from 'node:http';
 import { cpus, loadavg } from 'node:os';
+import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -32,6 +39,7 @@ const { values: args } = parseArgs({
     devices: { type: 'string', default: '10' },
     broker: { type: 'string', default: 'mosquitto' },
     'node-flags': { type: 'string', default: '' },
+    root: { type: 'string' },
   },
 });
 const REQUESTS = Number(args.requests);
@@ -40,6 +48,7 @@ const DEVICES = Number(args.devices);
 const DATABASE = 'wattbus';
 const INTERVAL_MS = 10_000; // one reading every 10 s: 8,640 per device and day
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
+const serviceRoot = args.root ? `${resolve(args.root)}/` : repoRoot;
 
 interface Result {
   name: string;
@@ -129,7 +138,7 @@ async function startService(
 ): Promise<{ child: ChildProcess; line: Record<string, unknown> }> {
   const flags = ['--enable-source-maps', ...args['node-flags'].split(' ').filter(Boolean)];
   const child = spawn(process.execPath, [...flags, 'dist/main.js'], {
-    cwd: `${repoRoot}services/${service}`,
+    cwd: `${serviceRoot}services/${service}`,
     env: { ...process.env, LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -178,7 +187,12 @@ async function writeDay(influxUrl: string, nowMs: number): Promise<number> {
 }
 
 async function main(): Promise<void> {
-  bundle(['query', 'gateway']);
+  if (args.root) {
+    const built = spawnSync(process.execPath, [`${serviceRoot}scripts/bundle.mjs`, 'query', 'gateway'], {
+      stdio: 'inherit',
+    });
+    if (built.status !== 0) throw new Error(`bundling in ${serviceRoot} failed`);
+  } else bundle(['query', 'gateway']);
   const influx = await startInflux();
   // mosquitto keeps Nagle's algorithm on its sockets unless told otherwise: ~40 ms per hop.
   const broker =
@@ -261,6 +275,9 @@ async function main(): Promise<void> {
     const toNs = `${BigInt(nowMs) * 1_000_000n}`;
     const readingsQl = `SELECT mean("power_w") AS "power_w" FROM "electricity" WHERE "device" = $p0 AND "phase" = $p1 AND time >= ${fromNs} AND time < ${toNs} GROUP BY time(1m) fill(none) tz('UTC')`;
     const latestQl = `SELECT * FROM "electricity" WHERE "device" = $p0 AND time > now() - 1h ORDER BY time DESC LIMIT 1`;
+    const fleet = Array.from({ length: DEVICES }, (_, n) => deviceId(n));
+    const fleetParams = Object.fromEntries(fleet.map((id, n) => [`p${n}`, id]));
+    const fleetQl = `SELECT * FROM "electricity" WHERE (${fleet.map((_, n) => `"device" = $p${n}`).join(' OR ')}) AND time > now() - 1h GROUP BY "device" ORDER BY time DESC LIMIT 1`;
 
     const scenarios: [string, number, (n: number) => Promise<boolean>][] = [
       ['latest via gateway', REQUESTS, (n) => viaGateway(`/api/v1/latest?devices=${deviceId(n)}`)()],
@@ -270,6 +287,17 @@ async function main(): Promise<void> {
         (n) => viaMqtt('latest', { devices: [deviceId(n)] }),
       ],
       ['latest: InfluxQL straight to influxd', REQUESTS, (n) => direct(latestQl, { p0: deviceId(n) })()],
+      [
+        `latest ${DEVICES} devices via gateway`,
+        REQUESTS,
+        () => viaGateway(`/api/v1/latest?devices=${fleet.join(',')}`)(),
+      ],
+      [
+        `latest ${DEVICES} devices: MQTT straight to the query component`,
+        REQUESTS,
+        () => viaMqtt('latest', { devices: fleet }),
+      ],
+      [`latest ${DEVICES} devices: InfluxQL straight to influxd`, REQUESTS, direct(fleetQl, fleetParams)],
       [
         'readings 1 day (1m mean) via gateway',
         Math.ceil(REQUESTS / 4),
@@ -303,6 +331,11 @@ async function main(): Promise<void> {
       [
         ['latest', 'latest via gateway', 'latest: InfluxQL straight to influxd'],
         [
+          `latest ${DEVICES} devices`,
+          `latest ${DEVICES} devices via gateway`,
+          `latest ${DEVICES} devices: InfluxQL straight to influxd`,
+        ],
+        [
           'readings 1 day',
           'readings 1 day (1m mean) via gateway',
           'readings 1 day: InfluxQL straight to influxd',
@@ -328,7 +361,7 @@ async function main(): Promise<void> {
         '',
         ...ratios,
         '',
-        JSON.stringify({ devices: DEVICES, broker: args.broker, results }),
+        JSON.stringify({ devices: DEVICES, broker: args.broker, root: serviceRoot, load: loadavg(), results }),
         '',
       ].join('\n'),
     );
