@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WattbusError } from '@wattbus/contracts';
 import { authorizationHeader, type InfluxConnection } from './connection.js';
+import { postRequest, type InfluxResponse } from './transport.js';
 import { backoffDelayMs } from './write/backoff.js';
 
 /**
@@ -92,7 +93,7 @@ export async function* influxQueryStream(
   form.set('chunk_size', String(options.chunkSize));
   const timeoutMs = options.timeoutMs ?? connection.timeout_ms;
   const { response } = await post(connection, '/query', form, options, timeoutMs, () => undefined);
-  if (!response.ok || response.body === null) refuseFailure(response, await response.text().catch(() => ''));
+  if (!response.ok) refuseFailure(response, await response.text().catch(() => ''));
   const decoder = new TextDecoder();
   let buffer = '';
   const parse = (line: string) => {
@@ -103,7 +104,7 @@ export async function* influxQueryStream(
       throw new InfluxError('QUERY_FAILED', `InfluxDB sent a malformed answer: ${firstLine(line)}`);
     }
   };
-  for await (const bytes of response.body!) {
+  for await (const bytes of response.body) {
     buffer += decoder.decode(bytes, { stream: true });
     let newline;
     while ((newline = buffer.indexOf('\n')) >= 0) {
@@ -177,27 +178,21 @@ async function post<T>(
   body: URLSearchParams | string,
   options: RequestOptions,
   timeoutMs: number,
-  read: (response: Response) => Promise<T> | T,
-): Promise<{ response: Response; body: T }> {
-  const signals = [AbortSignal.timeout(timeoutMs)];
-  if (options.signal) signals.push(options.signal);
+  read: (response: InfluxResponse) => Promise<T> | T,
+): Promise<{ response: InfluxResponse; body: T }> {
+  const timeout = AbortSignal.timeout(timeoutMs);
+  const signal = options.signal ? AbortSignal.any([timeout, options.signal]) : timeout;
+  const headers = {
+    'content-type':
+      typeof body === 'string' ? 'text/plain; charset=utf-8' : 'application/x-www-form-urlencoded',
+    ...authorizationHeader(connection),
+  };
   try {
-    const response = await fetch(new URL(path, connection.url), {
-      method: 'POST',
-      headers: {
-        'content-type':
-          typeof body === 'string' ? 'text/plain; charset=utf-8' : 'application/x-www-form-urlencoded',
-        // fetch asks for gzip by default and influxd obliges: on the LAN that costs both ends more
-        // CPU than the bytes save (a day of readings: ~5 % of the query component, bench/gateway).
-        'accept-encoding': 'identity',
-        ...authorizationHeader(connection),
-      },
-      body,
-      signal: AbortSignal.any(signals),
-    });
+    const response = await postRequest(new URL(path, connection.url), headers, body.toString(), signal);
     return { response, body: await read(response) };
   } catch (error) {
-    throw unavailable(connection, error, timeoutMs);
+    // node:http reports either abort as an AbortError: the timeout's own reason tells them apart.
+    throw unavailable(connection, timeout.aborted ? timeout.reason : error, timeoutMs);
   }
 }
 
@@ -219,14 +214,20 @@ export function unavailable(connection: InfluxConnection, error: unknown, timeou
   );
 }
 
-/** The most telling part of a fetch failure: ECONNREFUSED, ENOTFOUND… */
+/** The most telling part of a fetch or node:http failure: ECONNREFUSED, ENOTFOUND… */
 export function causeOf(error: unknown): string {
   const cause = (error as { cause?: { code?: string; message?: string; errors?: Array<{ code?: string }> } })
     .cause;
-  return cause?.code ?? cause?.errors?.[0]?.code ?? cause?.message ?? (error as Error).message;
+  return (
+    cause?.code ??
+    cause?.errors?.[0]?.code ??
+    cause?.message ??
+    (error as { code?: string }).code ??
+    (error as Error).message
+  );
 }
 
-function refuseFailure(response: Response, body: string): void {
+function refuseFailure(response: InfluxResponse, body: string): void {
   if (response.status === 401 || response.status === 403) {
     throw new InfluxError(
       'STORE_UNAVAILABLE',
