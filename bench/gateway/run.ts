@@ -11,7 +11,7 @@
  * The gateway and the query component run as child processes from their built JavaScript
  * (dist/main.js, bundled first, as deployed), so the load generator does not share their event
  * loops. `--node-flags` adds node flags to both (e.g. `--cpu-prof --cpu-prof-dir=bench/out/prof`).
- * `--root DIR` runs (and bundles) the services of another checkout instead, e.g. `main` unpacked
+ * `--only TEXT` keeps the scenarios whose name contains TEXT. `--root DIR` runs (and bundles) the services of another checkout instead, e.g. `main` unpacked
  * with `git archive` and node_modules beside it, to compare two versions run by run.
  *
  * `latest` is asked for one device and for every device of the fleet (`--devices`) in one
@@ -27,7 +27,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Bus } from '@wattbus/bus';
-import type { DeviceMeta } from '@wattbus/contracts';
+import { defaultFieldLimit, type DeviceMeta } from '@wattbus/contracts';
 import { startAedes, startInflux, startMosquitto } from '@wattbus/testing';
 import { hashApiKey, makeApiKey } from '../../services/gateway/src/api-keys.js';
 import { bundle } from '../lib/services.js';
@@ -39,6 +39,7 @@ const { values: args } = parseArgs({
     devices: { type: 'string', default: '10' },
     broker: { type: 'string', default: 'mosquitto' },
     'node-flags': { type: 'string', default: '' },
+    only: { type: 'string', default: '' },
     root: { type: 'string' },
   },
 });
@@ -273,7 +274,8 @@ async function main(): Promise<void> {
     // The statements the query component builds (bound params on 1.x, nanosecond range).
     const fromNs = `${BigInt(nowMs - 86_400_000) * 1_000_000n}`;
     const toNs = `${BigInt(nowMs) * 1_000_000n}`;
-    const readingsQl = `SELECT mean("power_w") AS "power_w" FROM "electricity" WHERE "device" = $p0 AND "phase" = $p1 AND time >= ${fromNs} AND time < ${toNs} GROUP BY time(1m) fill(none) tz('UTC')`;
+    const limit = defaultFieldLimit('power_w')!; // values no device can report are left out
+    const readingsQl = `SELECT mean("power_w") AS "power_w" FROM "electricity" WHERE "device" = $p0 AND "phase" = $p1 AND time >= ${fromNs} AND time < ${toNs} AND "power_w" >= -${limit} AND "power_w" <= ${limit} GROUP BY time(1m) fill(none) tz('UTC')`;
     const latestQl = `SELECT * FROM "electricity" WHERE "device" = $p0 AND time > now() - 1h ORDER BY time DESC LIMIT 1`;
     const fleet = Array.from({ length: DEVICES }, (_, n) => deviceId(n));
     const fleetParams = Object.fromEntries(fleet.map((id, n) => [`p${n}`, id]));
@@ -314,6 +316,8 @@ async function main(): Promise<void> {
         (n) => direct(readingsQl, { p0: deviceId(n), p1: '' })(),
       ],
     ];
+    if (args.only)
+      scenarios.splice(0, scenarios.length, ...scenarios.filter(([name]) => name.includes(args.only)));
     for (const [name, total, send] of scenarios)
       await measure(`warm-up ${name}`, 4, Math.min(100, total), send);
     const results: Result[] = [];
@@ -326,7 +330,7 @@ async function main(): Promise<void> {
     }
 
     const find = (name: string, concurrency: number) =>
-      results.find((result) => result.name === name && result.concurrency === concurrency)!;
+      results.find((result) => result.name === name && result.concurrency === concurrency);
     const ratios = CONCURRENCY_LEVELS.flatMap((concurrency) =>
       [
         ['latest', 'latest via gateway', 'latest: InfluxQL straight to influxd'],
@@ -340,9 +344,10 @@ async function main(): Promise<void> {
           'readings 1 day (1m mean) via gateway',
           'readings 1 day: InfluxQL straight to influxd',
         ],
-      ].map(([what, gateway, influxd]) => {
+      ].flatMap(([what, gateway, influxd]) => {
         const x = find(gateway!, concurrency);
         const y = find(influxd!, concurrency);
+        if (!x || !y) return []; // left out by --only
         return `${what}, concurrency ${concurrency}: gateway/influxd = ${round(x.rps / y.rps, 2)}× the requests/s, ${round(x.p50_ms / y.p50_ms, 2)}× the p50, ${round(x.p99_ms / y.p99_ms, 2)}× the p99`;
       }),
     );
@@ -361,7 +366,13 @@ async function main(): Promise<void> {
         '',
         ...ratios,
         '',
-        JSON.stringify({ devices: DEVICES, broker: args.broker, root: serviceRoot, load: loadavg(), results }),
+        JSON.stringify({
+          devices: DEVICES,
+          broker: args.broker,
+          root: serviceRoot,
+          load: loadavg(),
+          results,
+        }),
         '',
       ].join('\n'),
     );
