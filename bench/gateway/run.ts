@@ -30,6 +30,7 @@ import { Bus } from '@wattbus/bus';
 import { defaultFieldLimit, type DeviceMeta } from '@wattbus/contracts';
 import { startAedes, startInflux, startMosquitto } from '@wattbus/testing';
 import { hashApiKey, makeApiKey } from '../../services/gateway/src/api-keys.js';
+import { cpuSecondsOf } from '../lib/proc.js';
 import { bundle } from '../lib/services.js';
 
 const { values: args } = parseArgs({
@@ -60,7 +61,14 @@ interface Result {
   p50_ms: number;
   p99_ms: number;
   errors: number;
+  /** CPU time per request of the gateway and the query component (/proc, 10 ms ticks). */
+  gateway_cpu_us: number;
+  query_cpu_us: number;
 }
+
+/** The services' pids, once started: their CPU is read around each scenario. */
+const pids = { gateway: 0, query: 0 };
+const cpuOf = (pid: number) => (pid ? cpuSecondsOf(pid) : 0);
 
 /** A closed loop of `concurrency` workers sending `total` requests; latency of each. */
 async function measure(
@@ -72,6 +80,7 @@ async function measure(
   const latencies: number[] = [];
   let next = 0;
   let errors = 0;
+  const cpu = { gateway: cpuOf(pids.gateway), query: cpuOf(pids.query) };
   const started = performance.now();
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
@@ -85,6 +94,7 @@ async function measure(
     }),
   );
   const seconds = (performance.now() - started) / 1000;
+  const perRequestUs = (pid: number, before: number) => round(((cpuOf(pid) - before) * 1e6) / total, 0);
   latencies.sort((a, b) => a - b);
   const rank = (q: number) => latencies[Math.min(latencies.length - 1, Math.ceil(q * latencies.length) - 1)]!;
   return {
@@ -96,6 +106,8 @@ async function measure(
     p50_ms: round(rank(0.5), 2),
     p99_ms: round(rank(0.99), 2),
     errors,
+    gateway_cpu_us: perRequestUs(pids.gateway, cpu.gateway),
+    query_cpu_us: perRequestUs(pids.query, cpu.query),
   };
 }
 
@@ -247,6 +259,8 @@ async function main(): Promise<void> {
       'gateway listening',
     );
     gateway = started.child;
+    pids.gateway = gateway.pid!;
+    pids.query = query!.pid!;
     const gatewayUrl = String(started.line.url); // port 0: the gateway logs the one it got
 
     const from = new Date(nowMs - 86_400_000).toISOString();
@@ -319,7 +333,7 @@ async function main(): Promise<void> {
     if (args.only)
       scenarios.splice(0, scenarios.length, ...scenarios.filter(([name]) => name.includes(args.only)));
     for (const [name, total, send] of scenarios)
-      await measure(`warm-up ${name}`, 4, Math.min(100, total), send);
+      await measure(`warm-up ${name}`, 4, Math.ceil(total / 4), send); // JIT-compiled, as a running service is
     const results: Result[] = [];
     const highest = Math.max(...CONCURRENCY_LEVELS);
     for (const concurrency of CONCURRENCY_LEVELS) {
@@ -357,11 +371,11 @@ async function main(): Promise<void> {
           .map((l) => l.toFixed(1))
           .join(' ')}`,
         '',
-        '| scenario | concurrency | requests | req/s | p50 ms | p99 ms | errors |',
-        '|---|---:|---:|---:|---:|---:|---:|',
+        '| scenario | concurrency | requests | req/s | p50 ms | p99 ms | errors | gateway / query CPU µs per request |',
+        '|---|---:|---:|---:|---:|---:|---:|---:|',
         ...results.map(
           (r) =>
-            `| ${r.name} | ${r.concurrency} | ${r.requests} | ${r.rps} | ${r.p50_ms} | ${r.p99_ms} | ${r.errors} |`,
+            `| ${r.name} | ${r.concurrency} | ${r.requests} | ${r.rps} | ${r.p50_ms} | ${r.p99_ms} | ${r.errors} | ${r.gateway_cpu_us} / ${r.query_cpu_us} |`,
         ),
         '',
         ...ratios,
