@@ -11,6 +11,7 @@
  * The gateway and the query component run as child processes from their built JavaScript
  * (dist/main.js, bundled first, as deployed), so the load generator does not share their event
  * loops. `--node-flags` adds node flags to both (e.g. `--cpu-prof --cpu-prof-dir=bench/out/prof`).
+ * `--service-env 'A=1 B=2'` sets environment variables of both (e.g. malloc tunables).
  * `--only TEXT` keeps the scenarios whose name contains TEXT. `--root DIR` runs (and bundles) the services of another checkout instead, e.g. `main` unpacked
  * with `git archive` and node_modules beside it, to compare two versions run by run.
  *
@@ -41,6 +42,7 @@ const { values: args } = parseArgs({
     broker: { type: 'string', default: 'mosquitto' },
     'node-flags': { type: 'string', default: '' },
     only: { type: 'string', default: '' },
+    'service-env': { type: 'string', default: '' },
     root: { type: 'string' },
   },
 });
@@ -50,6 +52,12 @@ const DEVICES = Number(args.devices);
 const DATABASE = 'wattbus';
 const INTERVAL_MS = 10_000; // one reading every 10 s: 8,640 per device and day
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
+const serviceEnv = Object.fromEntries(
+  args['service-env']
+    .split(' ')
+    .filter(Boolean)
+    .map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]),
+);
 const serviceRoot = args.root ? `${resolve(args.root)}/` : repoRoot;
 
 interface Result {
@@ -152,7 +160,7 @@ async function startService(
   const flags = ['--enable-source-maps', ...args['node-flags'].split(' ').filter(Boolean)];
   const child = spawn(process.execPath, [...flags, 'dist/main.js'], {
     cwd: `${serviceRoot}services/${service}`,
-    env: { ...process.env, LOG_LEVEL: 'info', ...env },
+    env: { ...process.env, LOG_LEVEL: 'info', ...serviceEnv, ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const lines = createInterface({ input: child.stdout! });
