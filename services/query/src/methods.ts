@@ -30,7 +30,7 @@ import {
 import type { QueryConfig } from './config.js';
 import { tooLarge } from './errors.js';
 import { isoTimes } from './iso-times.js';
-import { kwh, money, roundedReading } from './rounding.js';
+import { kwh, money, readingRounder } from './rounding.js';
 import { chooseBase, EnergyReader, type DeviceEnergy } from './energy.js';
 import type { Fleet, FleetDevice } from './fleet.js';
 import type { Tariff } from './tariff.js';
@@ -158,6 +158,7 @@ export class QueryMethods implements QueryHandlers {
         const timeAt = series.columns.indexOf('time');
         const present = fields.filter((field) => series.columns.includes(field));
         const at = present.map((field) => series.columns.indexOf(field));
+        const rounders = present.map(readingRounder);
         for (const values of series.values) {
           const ts = values[timeAt] as number;
           let point = byTime.get(ts);
@@ -167,7 +168,7 @@ export class QueryMethods implements QueryHandlers {
             byTime.set(ts, point);
           }
           for (let i = 0; i < present.length; i++) {
-            point[present[i]!] = roundedReading(present[i]!, values[at[i]!]);
+            point[present[i]!] = rounders[i]!(values[at[i]!]);
           }
         }
       }
