@@ -3,7 +3,7 @@
  * 1-day `readings` query through the REST gateway (HTTP → MQTT → query component → InfluxDB or
  * memory → MQTT → HTTP), next to the same InfluxQL sent straight to influxd in the same run.
  *
- *   node --import tsx bench/gateway/run.ts [--requests 2000] [--concurrency 1,16] [--devices 10] [--broker mosquitto|aedes]
+ *   node --import tsx bench/gateway/run.ts [--requests 2000] [--concurrency 1,16] [--devices 10] [--broker mosquitto|aedes] [--root DIR]
  *
  * `--requests` is the number of `latest` requests per scenario at the highest concurrency (a
  * quarter of it for `readings`, a quarter again at lower concurrencies).
@@ -11,18 +11,27 @@
  * The gateway and the query component run as child processes from their built JavaScript
  * (dist/main.js, bundled first, as deployed), so the load generator does not share their event
  * loops. `--node-flags` adds node flags to both (e.g. `--cpu-prof --cpu-prof-dir=bench/out/prof`).
+ * `--service-env 'A=1 B=2'` sets environment variables of both (e.g. malloc tunables).
+ * `--only TEXT` keeps the scenarios whose name contains TEXT. `--root DIR` runs (and bundles) the services of another checkout instead, e.g. `main` unpacked
+ * with `git archive` and node_modules beside it, to compare two versions run by run.
+ *
+ * `latest` is asked for one device and for every device of the fleet (`--devices`) in one
+ * request; its InfluxQL baseline for the fleet is one statement with the newest row of each device
+ * (`GROUP BY "device" … LIMIT 1`), the same answer InfluxDB can give.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import http from 'node:http';
 import { cpus, loadavg } from 'node:os';
+import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Bus } from '@wattbus/bus';
-import type { DeviceMeta } from '@wattbus/contracts';
+import { defaultFieldLimit, type DeviceMeta } from '@wattbus/contracts';
 import { startAedes, startInflux, startMosquitto } from '@wattbus/testing';
 import { hashApiKey, makeApiKey } from '../../services/gateway/src/api-keys.js';
+import { cpuSecondsOf } from '../lib/proc.js';
 import { bundle } from '../lib/services.js';
 
 const { values: args } = parseArgs({
@@ -32,6 +41,9 @@ const { values: args } = parseArgs({
     devices: { type: 'string', default: '10' },
     broker: { type: 'string', default: 'mosquitto' },
     'node-flags': { type: 'string', default: '' },
+    only: { type: 'string', default: '' },
+    'service-env': { type: 'string', default: '' },
+    root: { type: 'string' },
   },
 });
 const REQUESTS = Number(args.requests);
@@ -40,6 +52,13 @@ const DEVICES = Number(args.devices);
 const DATABASE = 'wattbus';
 const INTERVAL_MS = 10_000; // one reading every 10 s: 8,640 per device and day
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
+const serviceEnv = Object.fromEntries(
+  args['service-env']
+    .split(' ')
+    .filter(Boolean)
+    .map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]),
+);
+const serviceRoot = args.root ? `${resolve(args.root)}/` : repoRoot;
 
 interface Result {
   name: string;
@@ -50,7 +69,14 @@ interface Result {
   p50_ms: number;
   p99_ms: number;
   errors: number;
+  /** CPU time per request of the gateway and the query component (/proc, 10 ms ticks). */
+  gateway_cpu_us: number;
+  query_cpu_us: number;
 }
+
+/** The services' pids, once started: their CPU is read around each scenario. */
+const pids = { gateway: 0, query: 0 };
+const cpuOf = (pid: number) => (pid ? cpuSecondsOf(pid) : 0);
 
 /** A closed loop of `concurrency` workers sending `total` requests; latency of each. */
 async function measure(
@@ -62,6 +88,7 @@ async function measure(
   const latencies: number[] = [];
   let next = 0;
   let errors = 0;
+  const cpu = { gateway: cpuOf(pids.gateway), query: cpuOf(pids.query) };
   const started = performance.now();
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
@@ -75,6 +102,7 @@ async function measure(
     }),
   );
   const seconds = (performance.now() - started) / 1000;
+  const perRequestUs = (pid: number, before: number) => round(((cpuOf(pid) - before) * 1e6) / total, 0);
   latencies.sort((a, b) => a - b);
   const rank = (q: number) => latencies[Math.min(latencies.length - 1, Math.ceil(q * latencies.length) - 1)]!;
   return {
@@ -86,6 +114,8 @@ async function measure(
     p50_ms: round(rank(0.5), 2),
     p99_ms: round(rank(0.99), 2),
     errors,
+    gateway_cpu_us: perRequestUs(pids.gateway, cpu.gateway),
+    query_cpu_us: perRequestUs(pids.query, cpu.query),
   };
 }
 
@@ -129,8 +159,8 @@ async function startService(
 ): Promise<{ child: ChildProcess; line: Record<string, unknown> }> {
   const flags = ['--enable-source-maps', ...args['node-flags'].split(' ').filter(Boolean)];
   const child = spawn(process.execPath, [...flags, 'dist/main.js'], {
-    cwd: `${repoRoot}services/${service}`,
-    env: { ...process.env, LOG_LEVEL: 'info', ...env },
+    cwd: `${serviceRoot}services/${service}`,
+    env: { ...process.env, LOG_LEVEL: 'info', ...serviceEnv, ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const lines = createInterface({ input: child.stdout! });
@@ -178,7 +208,12 @@ async function writeDay(influxUrl: string, nowMs: number): Promise<number> {
 }
 
 async function main(): Promise<void> {
-  bundle(['query', 'gateway']);
+  if (args.root) {
+    const built = spawnSync(process.execPath, [`${serviceRoot}scripts/bundle.mjs`, 'query', 'gateway'], {
+      stdio: 'inherit',
+    });
+    if (built.status !== 0) throw new Error(`bundling in ${serviceRoot} failed`);
+  } else bundle(['query', 'gateway']);
   const influx = await startInflux();
   // mosquitto keeps Nagle's algorithm on its sockets unless told otherwise: ~40 ms per hop.
   const broker =
@@ -232,6 +267,8 @@ async function main(): Promise<void> {
       'gateway listening',
     );
     gateway = started.child;
+    pids.gateway = gateway.pid!;
+    pids.query = query!.pid!;
     const gatewayUrl = String(started.line.url); // port 0: the gateway logs the one it got
 
     const from = new Date(nowMs - 86_400_000).toISOString();
@@ -259,8 +296,12 @@ async function main(): Promise<void> {
     // The statements the query component builds (bound params on 1.x, nanosecond range).
     const fromNs = `${BigInt(nowMs - 86_400_000) * 1_000_000n}`;
     const toNs = `${BigInt(nowMs) * 1_000_000n}`;
-    const readingsQl = `SELECT mean("power_w") AS "power_w" FROM "electricity" WHERE "device" = $p0 AND "phase" = $p1 AND time >= ${fromNs} AND time < ${toNs} GROUP BY time(1m) fill(none) tz('UTC')`;
+    const limit = defaultFieldLimit('power_w')!; // values no device can report are left out
+    const readingsQl = `SELECT mean("power_w") AS "power_w" FROM "electricity" WHERE "device" = $p0 AND "phase" = $p1 AND time >= ${fromNs} AND time < ${toNs} AND "power_w" >= -${limit} AND "power_w" <= ${limit} GROUP BY time(1m) fill(none) tz('UTC')`;
     const latestQl = `SELECT * FROM "electricity" WHERE "device" = $p0 AND time > now() - 1h ORDER BY time DESC LIMIT 1`;
+    const fleet = Array.from({ length: DEVICES }, (_, n) => deviceId(n));
+    const fleetParams = Object.fromEntries(fleet.map((id, n) => [`p${n}`, id]));
+    const fleetQl = `SELECT * FROM "electricity" WHERE (${fleet.map((_, n) => `"device" = $p${n}`).join(' OR ')}) AND time > now() - 1h GROUP BY "device" ORDER BY time DESC LIMIT 1`;
 
     const scenarios: [string, number, (n: number) => Promise<boolean>][] = [
       ['latest via gateway', REQUESTS, (n) => viaGateway(`/api/v1/latest?devices=${deviceId(n)}`)()],
@@ -270,6 +311,17 @@ async function main(): Promise<void> {
         (n) => viaMqtt('latest', { devices: [deviceId(n)] }),
       ],
       ['latest: InfluxQL straight to influxd', REQUESTS, (n) => direct(latestQl, { p0: deviceId(n) })()],
+      [
+        `latest ${DEVICES} devices via gateway`,
+        REQUESTS,
+        () => viaGateway(`/api/v1/latest?devices=${fleet.join(',')}`)(),
+      ],
+      [
+        `latest ${DEVICES} devices: MQTT straight to the query component`,
+        REQUESTS,
+        () => viaMqtt('latest', { devices: fleet }),
+      ],
+      [`latest ${DEVICES} devices: InfluxQL straight to influxd`, REQUESTS, direct(fleetQl, fleetParams)],
       [
         'readings 1 day (1m mean) via gateway',
         Math.ceil(REQUESTS / 4),
@@ -286,8 +338,10 @@ async function main(): Promise<void> {
         (n) => direct(readingsQl, { p0: deviceId(n), p1: '' })(),
       ],
     ];
+    if (args.only)
+      scenarios.splice(0, scenarios.length, ...scenarios.filter(([name]) => name.includes(args.only)));
     for (const [name, total, send] of scenarios)
-      await measure(`warm-up ${name}`, 4, Math.min(100, total), send);
+      await measure(`warm-up ${name}`, 4, Math.ceil(total / 4), send); // JIT-compiled, as a running service is
     const results: Result[] = [];
     const highest = Math.max(...CONCURRENCY_LEVELS);
     for (const concurrency of CONCURRENCY_LEVELS) {
@@ -298,18 +352,24 @@ async function main(): Promise<void> {
     }
 
     const find = (name: string, concurrency: number) =>
-      results.find((result) => result.name === name && result.concurrency === concurrency)!;
+      results.find((result) => result.name === name && result.concurrency === concurrency);
     const ratios = CONCURRENCY_LEVELS.flatMap((concurrency) =>
       [
         ['latest', 'latest via gateway', 'latest: InfluxQL straight to influxd'],
+        [
+          `latest ${DEVICES} devices`,
+          `latest ${DEVICES} devices via gateway`,
+          `latest ${DEVICES} devices: InfluxQL straight to influxd`,
+        ],
         [
           'readings 1 day',
           'readings 1 day (1m mean) via gateway',
           'readings 1 day: InfluxQL straight to influxd',
         ],
-      ].map(([what, gateway, influxd]) => {
+      ].flatMap(([what, gateway, influxd]) => {
         const x = find(gateway!, concurrency);
         const y = find(influxd!, concurrency);
+        if (!x || !y) return []; // left out by --only
         return `${what}, concurrency ${concurrency}: gateway/influxd = ${round(x.rps / y.rps, 2)}× the requests/s, ${round(x.p50_ms / y.p50_ms, 2)}× the p50, ${round(x.p99_ms / y.p99_ms, 2)}× the p99`;
       }),
     );
@@ -319,16 +379,22 @@ async function main(): Promise<void> {
           .map((l) => l.toFixed(1))
           .join(' ')}`,
         '',
-        '| scenario | concurrency | requests | req/s | p50 ms | p99 ms | errors |',
-        '|---|---:|---:|---:|---:|---:|---:|',
+        '| scenario | concurrency | requests | req/s | p50 ms | p99 ms | errors | gateway / query CPU µs per request |',
+        '|---|---:|---:|---:|---:|---:|---:|---:|',
         ...results.map(
           (r) =>
-            `| ${r.name} | ${r.concurrency} | ${r.requests} | ${r.rps} | ${r.p50_ms} | ${r.p99_ms} | ${r.errors} |`,
+            `| ${r.name} | ${r.concurrency} | ${r.requests} | ${r.rps} | ${r.p50_ms} | ${r.p99_ms} | ${r.errors} | ${r.gateway_cpu_us} / ${r.query_cpu_us} |`,
         ),
         '',
         ...ratios,
         '',
-        JSON.stringify({ devices: DEVICES, broker: args.broker, results }),
+        JSON.stringify({
+          devices: DEVICES,
+          broker: args.broker,
+          root: serviceRoot,
+          load: loadavg(),
+          results,
+        }),
         '',
       ].join('\n'),
     );

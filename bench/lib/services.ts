@@ -11,7 +11,8 @@ export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
  * e.g. `built:--max-semi-space-size=2:MALLOC_ARENA_MAX=1`. `production` is `built` with the
  * settings scripts/service.sh gives each service (npm start, the Dockerfile). `base` runs the
  * sources of another checkout (`--base DIR`, e.g. `git archive <commit> | tar -x -C DIR` plus a
- * copy of node_modules) as that version did.
+ * copy of node_modules) as that version did; `base-production` runs that checkout's bundles
+ * (bundled there first) with the production settings, to compare two builds side by side.
  */
 export interface Mode {
   name: string;
@@ -20,6 +21,8 @@ export interface Mode {
   env: Record<string, string>;
   /** The repository whose services/ it runs. */
   root: string;
+  /** scripts/service.sh's settings (a 2 MB young generation, one malloc arena). */
+  production: boolean;
 }
 
 export function parseModes(spec: string, base?: string): Mode[] {
@@ -32,26 +35,31 @@ export function parseModes(spec: string, base?: string): Mode[] {
         .filter(Boolean)
         .map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]),
     );
-    if (kind === 'base') {
-      if (!base) throw new Error('mode base needs --base DIR');
-      return { name, built: false, nodeFlags, env, root: base.endsWith('/') ? base : `${base}/` };
+    if (kind === 'base' || kind === 'base-production') {
+      if (!base) throw new Error(`mode ${kind} needs --base DIR`);
+      const root = base.endsWith('/') ? base : `${base}/`;
+      if (kind === 'base') return { name, built: false, nodeFlags, env, root, production: false };
+      return { name, built: true, nodeFlags, env: { MALLOC_ARENA_MAX: '1', ...env }, root, production: true };
     }
     if (kind === 'production') {
-      return { name, built: true, nodeFlags, env: { MALLOC_ARENA_MAX: '1', ...env }, root: REPO_ROOT };
+      const env1 = { MALLOC_ARENA_MAX: '1', ...env };
+      return { name, built: true, nodeFlags, env: env1, root: REPO_ROOT, production: true };
     }
     if (kind !== 'source' && kind !== 'built') {
-      throw new Error(`mode ${name}: expected source, built, built:FLAGS, production or base`);
+      throw new Error(
+        `mode ${name}: expected source, built, built:FLAGS, production, base or base-production`,
+      );
     }
-    return { name, built: kind === 'built', nodeFlags, env, root: REPO_ROOT };
+    return { name, built: kind === 'built', nodeFlags, env, root: REPO_ROOT, production: false };
   });
 }
 
 /** `npm run bundle` for these services (all when empty), so built modes run the current sources. */
-export function bundle(services: string[] = []): void {
-  const result = spawnSync(process.execPath, [`${REPO_ROOT}scripts/bundle.mjs`, ...services], {
+export function bundle(services: string[] = [], root = REPO_ROOT): void {
+  const result = spawnSync(process.execPath, [`${root}scripts/bundle.mjs`, ...services], {
     stdio: 'inherit',
   });
-  if (result.status !== 0) throw new Error('scripts/bundle.mjs failed');
+  if (result.status !== 0) throw new Error(`${root}scripts/bundle.mjs failed`);
 }
 
 export function startService(
@@ -61,8 +69,7 @@ export function startService(
 ): ProgramRun {
   const main = `${mode.root}services/${service}/${mode.built ? 'dist/main.js' : 'src/main.ts'}`;
   // As scripts/service.sh: a 2 MB young generation, except for the storage hook.
-  const young =
-    mode.name.startsWith('production') && service !== 'storage-hook' ? ['--max-semi-space-size=2'] : [];
+  const young = mode.production && service !== 'storage-hook' ? ['--max-semi-space-size=2'] : [];
   return runProgram(main, {
     ...options,
     env: { ...mode.env, ...options.env },

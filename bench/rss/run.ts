@@ -61,6 +61,8 @@ async function measure(
 const order = (run: number): Mode[] => (run % 2 === 0 ? MODES : [...MODES].reverse());
 
 bundle();
+for (const root of new Set(MODES.filter((mode) => mode.built && mode.root !== REPO_ROOT).map((m) => m.root)))
+  bundle([], root);
 const { backends, stop: stopBackends } = await startBackends();
 const samples: Sample[] = [];
 const load: number[] = [];

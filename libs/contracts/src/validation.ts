@@ -1,21 +1,35 @@
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { Ajv, type ErrorObject, type Options, type ValidateFunction } from 'ajv';
 import addFormatsPlugin from 'ajv-formats';
 import type { Static, TSchema } from '@sinclair/typebox';
 import { WattbusError } from './errors.js';
 import { STORABLE_RANGE_MESSAGE, isStorableRangeError } from './time-range.js';
 
 /**
- * One ajv instance for the process: schemas compile once and are cached by identity,
- * so calling `validator(schema)` on a hot path costs a map lookup.
+ * One ajv instance for the process (and one that skips formats, for shapeValidator): schemas
+ * compile once, on their first check, and are cached by identity.
  */
 // ajv-formats is CommonJS; under ESM interop its function may sit on `.default`.
 const addFormats = ((addFormatsPlugin as unknown as { default?: typeof addFormatsPlugin }).default ??
   addFormatsPlugin) as typeof addFormatsPlugin;
 
-const ajv = new Ajv({ allErrors: true, strict: false, useDefaults: true, coerceTypes: false });
-addFormats(ajv);
+const AJV_OPTIONS = { allErrors: true, strict: false, useDefaults: true, coerceTypes: false } as const;
+/** Made on first use: a service that checks nothing does not build one. */
+function lazyAjv(options: Options): () => Ajv {
+  let instance: Ajv | undefined;
+  return () => {
+    if (!instance) {
+      instance = new Ajv(options);
+      addFormats(instance);
+    }
+    return instance;
+  };
+}
+const fullAjv = lazyAjv(AJV_OPTIONS);
+/** For shapeValidator: formats are known (no "unknown format" error) but not checked. */
+const shapesOnlyAjv = lazyAjv({ ...AJV_OPTIONS, validateFormats: false });
 
 const compiled = new WeakMap<TSchema, ValidateFunction>();
+const compiledShapes = new WeakMap<TSchema, ValidateFunction>();
 
 export interface Validator<T> {
   (value: unknown): value is T;
@@ -26,16 +40,42 @@ export interface Validator<T> {
 }
 
 export function validator<S extends TSchema>(schema: S): Validator<Static<S>> {
-  let validate = compiled.get(schema);
-  if (!validate) {
-    validate = ajv.compile(withoutIds(schema));
-    compiled.set(schema, validate);
-  }
-  const fn = validate;
-  const check = ((value: unknown) => fn(value)) as Validator<Static<S>>;
+  return wrap(schema, compiled, fullAjv);
+}
+
+/**
+ * Checks types, required keys, enums and bounds but not string formats (`date-time`, …): for a hot
+ * path that checks what a WattBus component produced, whose tests check it against the whole
+ * schema. A day of readings has 1,440 timestamps; their format checks cost 20× the rest.
+ */
+export function shapeValidator<S extends TSchema>(schema: S): Validator<Static<S>> {
+  return wrap(schema, compiledShapes, shapesOnlyAjv);
+}
+
+/**
+ * Compiles on the first check, not when the validator is made: services make theirs at import
+ * for every message and method they might see, and ajv's code for all of them was a few MB of an
+ * idle service's heap (bench/rss). The schemas themselves are compiled in their tests.
+ */
+function wrap<S extends TSchema>(
+  schema: S,
+  cache: WeakMap<TSchema, ValidateFunction>,
+  ajvOf: () => Ajv,
+): Validator<Static<S>> {
+  let fn: ValidateFunction | undefined;
+  const compiled = (): ValidateFunction => {
+    if (fn) return fn;
+    fn = cache.get(schema);
+    if (!fn) {
+      fn = ajvOf().compile(withoutIds(schema));
+      cache.set(schema, fn);
+    }
+    return fn;
+  };
+  const check = ((value: unknown) => (fn ?? compiled())(value)) as Validator<Static<S>>;
   Object.defineProperty(check, 'schema', { value: schema });
-  check.errors = () => simplifyErrors(fn.errors ?? []);
-  check.errorText = () => formatErrors(fn.errors ?? []);
+  check.errors = () => simplifyErrors(fn?.errors ?? []);
+  check.errorText = () => formatErrors(fn?.errors ?? []);
   return check;
 }
 

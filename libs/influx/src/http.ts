@@ -1,12 +1,13 @@
 /*
  * The small HTTP client every service reaches InfluxDB through: InfluxQL on `/query` (1.x, and the
  * v1-compatible endpoint of 2.x and 3.x), line protocol on each generation's write endpoint. Every
- * call is a fresh request, so it recovers by itself when the server is back.
+ * call is its own request (over kept-alive sockets), so it recovers by itself when the server is back.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { authorizationHeader, credentialsHint, type InfluxConnection } from './connection.js';
 import { InfluxError } from './errors.js';
 import { serverOf, writeCredentials, writePath } from './server.js';
+import { postRequest, type InfluxResponse } from './transport.js';
 import { backoffDelayMs } from './write/backoff.js';
 
 export { InfluxError };
@@ -83,8 +84,7 @@ export async function* influxQueryStream(
   form.set('chunk_size', String(options.chunkSize));
   const timeoutMs = options.timeoutMs ?? connection.timeout_ms;
   const { response } = await post(connection, '/query', form, options, timeoutMs, () => undefined);
-  if (!response.ok || response.body === null)
-    refuseFailure(connection, response, await response.text().catch(() => ''));
+  if (!response.ok) refuseFailure(connection, response, await response.text().catch(() => ''));
   const decoder = new TextDecoder();
   let buffer = '';
   const parse = (line: string) => {
@@ -95,7 +95,7 @@ export async function* influxQueryStream(
       throw new InfluxError('QUERY_FAILED', `InfluxDB sent a malformed answer: ${firstLine(line)}`);
     }
   };
-  for await (const bytes of response.body!) {
+  for await (const bytes of response.body) {
     buffer += decoder.decode(bytes, { stream: true });
     let newline;
     while ((newline = buffer.indexOf('\n')) >= 0) {
@@ -180,28 +180,22 @@ async function post<T>(
   body: URLSearchParams | string,
   options: RequestOptions,
   timeoutMs: number,
-  read: (response: Response) => Promise<T> | T,
+  read: (response: InfluxResponse) => Promise<T> | T,
   credentials = authorizationHeader(connection),
-): Promise<{ response: Response; body: T }> {
-  const signals = [AbortSignal.timeout(timeoutMs)];
-  if (options.signal) signals.push(options.signal);
+): Promise<{ response: InfluxResponse; body: T }> {
+  const timeout = AbortSignal.timeout(timeoutMs);
+  const signal = options.signal ? AbortSignal.any([timeout, options.signal]) : timeout;
+  const headers = {
+    'content-type':
+      typeof body === 'string' ? 'text/plain; charset=utf-8' : 'application/x-www-form-urlencoded',
+    ...credentials,
+  };
   try {
-    const response = await fetch(new URL(path, connection.url), {
-      method: 'POST',
-      headers: {
-        'content-type':
-          typeof body === 'string' ? 'text/plain; charset=utf-8' : 'application/x-www-form-urlencoded',
-        // fetch asks for gzip by default and influxd obliges: on the LAN that costs both ends more
-        // CPU than the bytes save (a day of readings: ~5 % of the query component, bench/gateway).
-        'accept-encoding': 'identity',
-        ...credentials,
-      },
-      body,
-      signal: AbortSignal.any(signals),
-    });
+    const response = await postRequest(new URL(path, connection.url), headers, body.toString(), signal);
     return { response, body: await read(response) };
   } catch (error) {
-    throw unavailable(connection, error, timeoutMs);
+    // node:http reports either abort as an AbortError: the timeout's own reason tells them apart.
+    throw unavailable(connection, timeout.aborted ? timeout.reason : error, timeoutMs);
   }
 }
 
@@ -223,14 +217,20 @@ export function unavailable(connection: InfluxConnection, error: unknown, timeou
   );
 }
 
-/** The most telling part of a fetch failure: ECONNREFUSED, ENOTFOUND… */
+/** The most telling part of a fetch or node:http failure: ECONNREFUSED, ENOTFOUND… */
 export function causeOf(error: unknown): string {
   const cause = (error as { cause?: { code?: string; message?: string; errors?: Array<{ code?: string }> } })
     .cause;
-  return cause?.code ?? cause?.errors?.[0]?.code ?? cause?.message ?? (error as Error).message;
+  return (
+    cause?.code ??
+    cause?.errors?.[0]?.code ??
+    cause?.message ??
+    (error as { code?: string }).code ??
+    (error as Error).message
+  );
 }
 
-function refuseFailure(connection: InfluxConnection, response: Response, body: string): void {
+function refuseFailure(connection: InfluxConnection, response: InfluxResponse, body: string): void {
   if (response.status === 401 || response.status === 403) {
     throw new InfluxError(
       'STORE_UNAVAILABLE',

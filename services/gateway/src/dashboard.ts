@@ -1,6 +1,5 @@
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
 import { Router, type Response } from 'express';
 import type { Logger } from '@wattbus/runtime';
 
@@ -29,20 +28,25 @@ const SECURITY_HEADERS = {
 /**
  * Bundles ui/app.ts (TypeScript, uPlot) and ui/style.css with esbuild, in memory, on the first
  * request: the same "no build step" as the services (tsx), a few tens of ms once, nothing written
- * to disk, and the page gets two files instead of a dozen module requests.
+ * to disk, and the page gets two files instead of a dozen module requests. esbuild is loaded only
+ * then, and its service process stopped after: a gateway nobody opens the dashboard of never
+ * holds it (~10 MB).
  */
 async function bundle(): Promise<Map<string, Asset>> {
-  const result = await build({
-    entryPoints: { app: `${UI_DIR}app.ts`, style: `${UI_DIR}style.css` },
-    bundle: true,
-    format: 'esm',
-    target: 'es2022',
-    minify: true,
-    write: false,
-    outdir: '/ui',
-    legalComments: 'eof',
-    logLevel: 'silent',
-  });
+  const esbuild = await import('esbuild');
+  const result = await esbuild
+    .build({
+      entryPoints: { app: `${UI_DIR}app.ts`, style: `${UI_DIR}style.css` },
+      bundle: true,
+      format: 'esm',
+      target: 'es2022',
+      minify: true,
+      write: false,
+      outdir: '/ui',
+      legalComments: 'eof',
+      logLevel: 'silent',
+    })
+    .finally(() => esbuild.stop());
   const assets = new Map<string, Asset>();
   for (const file of result.outputFiles) {
     const name = file.path.slice(file.path.lastIndexOf('/') + 1);

@@ -311,8 +311,20 @@ function handle(deps: HttpAppDeps, operation: Operation, route: Route): RequestH
     const result = await route.handle(context);
     if (result.stream) return result.stream(res);
     if (res.writableEnded || res.destroyed) return;
-    res.status(result.status).json(result.body);
+    sendJson(res, result.status, result.body);
   };
+}
+
+/**
+ * An API answer, written straight to node:http: express' res.json() would also hash the body for
+ * an ETag (a day of readings is ~70 KB) that no API client revalidates with.
+ */
+function sendJson(res: Response, status: number, body: unknown): void {
+  const text = body === undefined ? '' : JSON.stringify(body);
+  res.statusCode = status;
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.setHeader('Content-Length', Buffer.byteLength(text));
+  res.end(text);
 }
 
 function problemHandler(logger: Logger): ErrorRequestHandler {

@@ -47,10 +47,18 @@ export interface RequestInput {
   body: unknown;
 }
 
+interface OperationValidators {
+  path: ValidateFunction;
+  query: ValidateFunction;
+  body: ValidateFunction | undefined;
+}
+
 interface CompiledOperation extends Operation {
-  validatePath: ValidateFunction;
-  validateQuery: ValidateFunction;
-  validateBody: ValidateFunction | undefined;
+  /**
+   * Compiled on the operation's first request: ajv's code for every operation was ~5 MB of an
+   * idle gateway's heap (bench/rss), and a deployment may never call some of them.
+   */
+  validators: () => OperationValidators;
   bodyRequired: boolean;
   commaSeparated: string[];
   responses: Record<string, JsonObject>;
@@ -80,6 +88,7 @@ export class OpenApiSpec {
     this.document = document;
     const coercing = new Ajv2020({ allErrors: true, strict: false, coerceTypes: 'array', useDefaults: true });
     this.#strict = new Ajv2020({ allErrors: true, strict: false });
+    const strict = this.#strict;
     addFormats(coercing);
     addFormats(this.#strict);
     const paths = (document.paths ?? {}) as Record<string, JsonObject>;
@@ -98,6 +107,16 @@ export class OpenApiSpec {
           ? ((body.content as Record<string, JsonObject> | undefined)?.['application/json']?.schema as
               JsonObject | undefined)
           : undefined;
+        // $refs are resolved now, so a broken openapi.yaml still stops the gateway at start.
+        const pathSchema = objectOf(
+          parameters.filter((p) => p.in === 'path'),
+          true,
+        );
+        const querySchema = objectOf(
+          parameters.filter((p) => p.in === 'query'),
+          false,
+        );
+        const resolvedBody = bodySchema ? this.#resolveAll(bodySchema) : undefined;
         this.#compiled.set(operationId, {
           operationId,
           method,
@@ -107,19 +126,11 @@ export class OpenApiSpec {
           hasBody: bodySchema !== undefined,
           bodyRequired: body?.required === true,
           commaSeparated: parameters.filter((p) => p.in === 'query' && p.commaSeparated).map((p) => p.name),
-          validatePath: coercing.compile(
-            objectOf(
-              parameters.filter((p) => p.in === 'path'),
-              true,
-            ),
-          ),
-          validateQuery: coercing.compile(
-            objectOf(
-              parameters.filter((p) => p.in === 'query'),
-              false,
-            ),
-          ),
-          validateBody: bodySchema ? this.#strict.compile(this.#resolveAll(bodySchema)) : undefined,
+          validators: once(() => ({
+            path: coercing.compile(pathSchema),
+            query: coercing.compile(querySchema),
+            body: resolvedBody ? strict.compile(resolvedBody) : undefined,
+          })),
           responses: (raw.responses ?? {}) as Record<string, JsonObject>,
         });
       }
@@ -154,19 +165,19 @@ export class OpenApiSpec {
       if (typeof value === 'string') query[name] = value === '' ? [] : value.split(',');
     }
     const failures: { parameter: ProblemParameter; message: string }[] = [];
-    if (!operation.validatePath(path))
-      failures.push(...parameterErrors(operation.validatePath.errors, 'path'));
-    if (!operation.validateQuery(query)) {
-      failures.push(...parameterErrors(operation.validateQuery.errors, 'query'));
+    const validate = operation.validators();
+    if (!validate.path(path)) failures.push(...parameterErrors(validate.path.errors, 'path'));
+    if (!validate.query(query)) {
+      failures.push(...parameterErrors(validate.query.errors, 'query'));
     }
     let body = raw.body;
-    if (operation.validateBody) {
+    if (validate.body) {
       if (body === undefined) {
         if (operation.bodyRequired) {
           failures.push({ parameter: { name: '/', in: 'body' }, message: 'a JSON body is required' });
         }
-      } else if (!operation.validateBody(body)) {
-        failures.push(...bodyErrors(operation.validateBody.errors));
+      } else if (!validate.body(body)) {
+        failures.push(...bodyErrors(validate.body.errors));
       }
     } else {
       body = undefined;
@@ -286,6 +297,12 @@ export class OpenApiSpec {
     if (node === null || typeof node !== 'object') throw new Error(`$ref ${ref} does not resolve`);
     return node as JsonObject;
   }
+}
+
+/** `make()` on the first call, its result after. */
+function once<T>(make: () => T): () => T {
+  let made: { value: T } | undefined;
+  return () => (made ??= { value: make() }).value;
 }
 
 function scopesOf(security: JsonObject[] | undefined): ApiScope[] | null {

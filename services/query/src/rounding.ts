@@ -23,14 +23,18 @@ export function round(value: number, decimals: number): number {
 }
 
 /**
- * A stored value as an answer: rounded for its unit, or null when no device can report it (a
- * value stored before the plausibility checks) or InfluxDB has none.
+ * How a stored value becomes an answer: rounded for its unit, or null when no device can report
+ * it (a value stored before the plausibility checks) or InfluxDB has none. One per field, so a
+ * series' points look its limit up once.
  */
-export function roundedReading(field: ReadingField, value: unknown): number | null {
-  if (typeof value !== 'number' || !Number.isFinite(value)) return null;
+export function readingRounder(field: ReadingField): (value: unknown) => number | null {
   const limit = defaultFieldLimit(field);
-  if (limit !== undefined && Math.abs(value) > limit) return null;
-  return round(value, DECIMALS[field]);
+  const decimals = DECIMALS[field];
+  return (value) => {
+    if (typeof value !== 'number' || !Number.isFinite(value)) return null;
+    if (limit !== undefined && Math.abs(value) > limit) return null;
+    return round(value, decimals);
+  };
 }
 
 /** Energy in kWh to 1 mWh. */
