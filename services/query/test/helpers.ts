@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { WattbusError, validator } from '@wattbus/contracts';
 import { createLogger, silentLogger } from '@wattbus/runtime';
-import type { Bus } from '@wattbus/bus';
-import { QueryConfigSchema, type QueryConfig } from '../src/index.js';
+import { Bus } from '@wattbus/bus';
+import { startAedes, startInflux, type AedesServer, type InfluxServer } from '@wattbus/testing';
+import { QueryComponent, QueryConfigSchema, type QueryConfig } from '../src/index.js';
 
 export const DATABASE = 'wattbus';
 export const logger = process.env.TEST_LOG ? createLogger('query-test', 'debug') : silentLogger();
@@ -31,6 +32,62 @@ export interface Point {
   tags?: Record<string, string>;
 }
 
+/** Stores line-protocol lines in DATABASE, as the storage hook does. */
+export async function writeLines(influxUrl: string, lines: string[]): Promise<void> {
+  const response = await fetch(`${influxUrl}/write?db=${DATABASE}&precision=ms`, {
+    method: 'POST',
+    body: lines.join('\n'),
+  });
+  assert.equal(response.status, 204, await response.text());
+}
+
+/** A started query component on its own aedes and influxd, and a client bus to ask it. */
+export interface QueryStack {
+  influx: InfluxServer;
+  broker: AedesServer;
+  client: Bus;
+  component: QueryComponent;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts influxd and aedes, stores `lines`, runs `prepare` (e.g. retained meta) with the client
+ * bus, then starts a query component with `extra` config over the defaults of testConfig.
+ */
+export async function startQueryStack(
+  options: {
+    lines?: string[];
+    extra?: Record<string, unknown>;
+    prepare?: (client: Bus, influxUrl: string) => Promise<void>;
+  } = {},
+): Promise<QueryStack> {
+  const [influx, broker] = await Promise.all([startInflux(), startAedes()]);
+  await influx.createDatabase(DATABASE);
+  if (options.lines) await writeLines(influx.url, options.lines);
+  const client = await Bus.connect({ url: broker.url, service: 'test-client' });
+  await options.prepare?.(client, influx.url);
+  const bus = await Bus.connect({ url: broker.url, service: 'query', logger });
+  const component = new QueryComponent({
+    bus,
+    logger,
+    config: testConfig({ mqttUrl: broker.url, influxUrl: influx.url, extra: options.extra }),
+  });
+  await component.start();
+  return {
+    influx,
+    broker,
+    client,
+    component,
+    async stop() {
+      await component.stop();
+      await bus.stop();
+      await client.stop();
+      await broker.stop();
+      await influx.destroy();
+    },
+  };
+}
+
 /** Writes points as line protocol, as the storage hook stores readings. */
 export async function writePoints(influxUrl: string, points: Point[]): Promise<void> {
   const lines = points.map((point) => {
@@ -43,11 +100,7 @@ export async function writePoints(influxUrl: string, points: Point[]): Promise<v
     const ms = typeof point.ts === 'number' ? point.ts : Date.parse(point.ts);
     return `electricity,${tags} ${fields} ${ms}`;
   });
-  const response = await fetch(`${influxUrl}/write?db=${DATABASE}&precision=ms`, {
-    method: 'POST',
-    body: lines.join('\n'),
-  });
-  assert.equal(response.status, 204, await response.text());
+  await writeLines(influxUrl, lines);
 }
 
 /** The error a request ends with (fails the test if it succeeds). */

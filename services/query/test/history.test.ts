@@ -1,6 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { Bus } from '@wattbus/bus';
+import type { Bus } from '@wattbus/bus';
 import {
   CostResultSchema,
   EnergyResultSchema,
@@ -12,9 +12,8 @@ import {
   type EnergyResult,
 } from '@wattbus/contracts';
 import { historyToLines, readingToLine } from '@wattbus/influx';
-import { startAedes, startInflux, type AedesServer, type InfluxServer } from '@wattbus/testing';
-import { QueryComponent, withHistory } from '../src/index.js';
-import { DATABASE, ask, logger, testConfig } from './helpers.js';
+import { withHistory } from '../src/index.js';
+import { ask, startQueryStack, type QueryStack } from './helpers.js';
 
 const ZONE = 'Europe/Madrid';
 const checkEnergy = validator(EnergyResultSchema);
@@ -60,42 +59,18 @@ function readingsOfNov10(): string[] {
 }
 
 describe('energy and cost over backfilled history (aedes, influxd)', () => {
-  let influx: InfluxServer;
-  let broker: AedesServer;
-  let bus: Bus;
   let client: Bus;
-  let component: QueryComponent;
+  let stack: QueryStack;
 
   before(async () => {
-    [influx, broker] = await Promise.all([startInflux(), startAedes()]);
-    await influx.createDatabase(DATABASE);
-    const lines = [...backfilled().flatMap((history) => historyToLines(history)), ...readingsOfNov10()];
-    const response = await fetch(`${influx.url}/write?db=${DATABASE}&precision=ms`, {
-      method: 'POST',
-      body: lines.join('\n'),
+    stack = await startQueryStack({
+      lines: [...backfilled().flatMap((history) => historyToLines(history)), ...readingsOfNov10()],
+      extra: { warmup_lookback_ms: 0, time_zone: ZONE, tariff: { currency: 'EUR', price_per_kwh: 0.25 } },
     });
-    assert.equal(response.status, 204, await response.text());
-    client = await Bus.connect({ url: broker.url, service: 'test-client' });
-    bus = await Bus.connect({ url: broker.url, service: 'query', logger });
-    component = new QueryComponent({
-      bus,
-      logger,
-      config: testConfig({
-        mqttUrl: broker.url,
-        influxUrl: influx.url,
-        extra: { warmup_lookback_ms: 0, time_zone: ZONE, tariff: { currency: 'EUR', price_per_kwh: 0.25 } },
-      }),
-    });
-    await component.start();
+    client = stack.client;
   });
 
-  after(async () => {
-    await component?.stop();
-    await bus?.stop();
-    await client?.stop();
-    await broker?.stop();
-    await influx?.destroy();
-  });
+  after(() => stack?.stop());
 
   async function energy(device: string, from: number, to: number, every: string): Promise<EnergyResult> {
     const result = await ask<EnergyResult>(client, 'energy', {

@@ -1,11 +1,9 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { Bus } from '@wattbus/bus';
+import type { Bus } from '@wattbus/bus';
 import { EnergyResultSchema, validator, type EnergyResult, type Reading } from '@wattbus/contracts';
 import { readingToLine } from '@wattbus/influx';
-import { startAedes, startInflux, type AedesServer, type InfluxServer } from '@wattbus/testing';
-import { QueryComponent } from '../src/index.js';
-import { DATABASE, ask, logger, testConfig } from './helpers.js';
+import { ask, startQueryStack, type QueryStack } from './helpers.js';
 
 const MINUTE = 60_000;
 const DAY = Date.parse('2026-06-21T00:00:00Z');
@@ -65,44 +63,19 @@ function exportingDay(): Reading[] {
 }
 
 describe('import, export and net energy of an exporting meter (aedes, influxd)', () => {
-  let influx: InfluxServer;
-  let broker: AedesServer;
-  let bus: Bus;
   let client: Bus;
-  let component: QueryComponent;
+  let stack: QueryStack;
 
   before(async () => {
-    [influx, broker] = await Promise.all([startInflux(), startAedes()]);
-    await influx.createDatabase(DATABASE);
     // Stored as the storage hook stores readings: one line each from readingToLine.
-    const response = await fetch(`${influx.url}/write?db=${DATABASE}&precision=ms`, {
-      method: 'POST',
-      body: exportingDay()
-        .map((reading) => readingToLine(reading))
-        .join('\n'),
+    stack = await startQueryStack({
+      lines: exportingDay().map((reading) => readingToLine(reading)),
+      extra: { warmup_lookback_ms: 0 },
     });
-    assert.equal(response.status, 204, await response.text());
-    client = await Bus.connect({ url: broker.url, service: 'test-client' });
-    bus = await Bus.connect({ url: broker.url, service: 'query', logger });
-    component = new QueryComponent({
-      bus,
-      logger,
-      config: testConfig({
-        mqttUrl: broker.url,
-        influxUrl: influx.url,
-        extra: { warmup_lookback_ms: 0 },
-      }),
-    });
-    await component.start();
+    client = stack.client;
   });
 
-  after(async () => {
-    await component?.stop();
-    await bus?.stop();
-    await client?.stop();
-    await broker?.stop();
-    await influx?.destroy();
-  });
+  after(() => stack?.stop());
 
   const energy = async (device: string, every: string, from = DAY, to = DAY + 86_400_000) => {
     const result = await ask<EnergyResult>(client, 'energy', {

@@ -1,6 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { Bus } from '@wattbus/bus';
+import type { Bus } from '@wattbus/bus';
 import type {
   CostResult,
   DevicesResult,
@@ -9,57 +9,38 @@ import type {
   ReadingsResult,
   TotalsResult,
 } from '@wattbus/contracts';
-import { startAedes, startInflux, type AedesServer, type InfluxServer } from '@wattbus/testing';
-import { QueryComponent } from '../src/index.js';
-import { DATABASE, ask, logger, requestError, testConfig, writePoints, type Point } from './helpers.js';
+import { ask, requestError, startQueryStack, writePoints, type Point, type QueryStack } from './helpers.js';
 
 const MINUTE = 60_000;
 const at = (iso: string, minutes = 0) => Date.parse(iso) + minutes * MINUTE;
 
 /** Field reports replayed (issue 17): every failing input with its right value, and its kind. */
 describe('trustworthy numbers (aedes, influxd)', () => {
-  let influx: InfluxServer;
-  let broker: AedesServer;
-  let bus: Bus;
   let client: Bus;
-  let component: QueryComponent;
+  let stack: QueryStack;
 
   before(async () => {
-    [influx, broker] = await Promise.all([startInflux(), startAedes()]);
-    await influx.createDatabase(DATABASE);
-    await writePoints(influx.url, fixtures());
-    client = await Bus.connect({ url: broker.url, service: 'test-client' });
-    const meta = {
-      id: 'edges',
-      name: 'Edges',
-      type: 'modbus',
-      kind: 'meter',
-      location: 'lab',
-      // Read once a century: a raw readings answer over the whole range is small.
-      poll_interval_ms: 100 * 365 * 86_400_000,
-      ts: '2026-12-01T00:00:00.000Z',
-    };
-    await client.publish(client.topics.meta('edges'), meta, { retain: true });
-    bus = await Bus.connect({ url: broker.url, service: 'query', logger });
-    component = new QueryComponent({
-      bus,
-      logger,
-      config: testConfig({
-        mqttUrl: broker.url,
-        influxUrl: influx.url,
-        extra: { tariff: { currency: 'EUR', price_per_kwh: 0.25 }, warmup_lookback_ms: 0 },
-      }),
+    stack = await startQueryStack({
+      extra: { tariff: { currency: 'EUR', price_per_kwh: 0.25 }, warmup_lookback_ms: 0 },
+      prepare: async (client, influxUrl) => {
+        await writePoints(influxUrl, fixtures());
+        const meta = {
+          id: 'edges',
+          name: 'Edges',
+          type: 'modbus',
+          kind: 'meter',
+          location: 'lab',
+          // Read once a century: a raw readings answer over the whole range is small.
+          poll_interval_ms: 100 * 365 * 86_400_000,
+          ts: '2026-12-01T00:00:00.000Z',
+        };
+        await client.publish(client.topics.meta('edges'), meta, { retain: true });
+      },
     });
-    await component.start();
+    client = stack.client;
   });
 
-  after(async () => {
-    await component?.stop();
-    await bus?.stop();
-    await client?.stop();
-    await broker?.stop();
-    await influx?.destroy();
-  });
+  after(() => stack?.stop());
 
   const energy = (device: string, from: string, to: string, every = '1h') =>
     ask<EnergyResult>(client, 'energy', { device, from, to, every, tz: 'UTC' });
