@@ -100,7 +100,7 @@ describe('controller over MQTT (mosquitto, MQTT 5)', () => {
     assert.equal(extra.code, 'INVALID_PARAMS');
     const method = await failureOf(client.request(client.topics.deviceRequest('desk-1', 'reboot'), {}));
     assert.equal(method.code, 'UNKNOWN_METHOD');
-    assert.deepEqual(method.details, { method: 'reboot', methods: ['set', 'get'] });
+    assert.deepEqual(method.details, { method: 'reboot', methods: ['set', 'get', 'backfill'] });
   });
 
   it('answers DEVICE_UNREACHABLE for a stopped plug within the deadline', async () => {
