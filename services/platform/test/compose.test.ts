@@ -159,4 +159,13 @@ describe('docker-compose.yml', () => {
       assert.equal(service.healthcheck?.test[2], 'scripts/healthcheck.mjs', `${name} has no healthcheck`);
     }
   });
+
+  it('gives every service that talks to InfluxDB (2.x in compose) its org and token', () => {
+    for (const [name, { prefix }] of Object.entries(SERVICES)) {
+      const env = compose.services[name]!.environment ?? {};
+      if (!(`${prefix}INFLUX__URL` in env)) continue;
+      assert.match(String(env[`${prefix}INFLUX__ORG`]), /INFLUX_ORG/, `${name} lacks ${prefix}INFLUX__ORG`);
+      assert.match(String(env[`${prefix}INFLUX__PASSWORD`]), /INFLUX_TOKEN/, `${name} lacks the token`);
+    }
+  });
 });
