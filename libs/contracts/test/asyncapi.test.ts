@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Parser, fromFile } from '@asyncapi/parser';
+import { parse } from 'yaml';
 
 /** asyncapi.yaml must pass the official AsyncAPI parser (with its $refs to the schema files resolved). */
 const file = new URL('../../../asyncapi.yaml', import.meta.url).pathname;
@@ -36,5 +37,20 @@ describe('asyncapi.yaml', () => {
       readFileSync(file, 'utf8').includes('libs/contracts/schemas/'),
       'payloads must come from the exported schemas',
     );
+  });
+
+  it('declares QoS and retain flag (bindings.mqtt) on every operation', () => {
+    const operations = (
+      parse(readFileSync(file, 'utf8')) as {
+        operations: Record<string, { bindings?: { mqtt?: { qos?: number; retain?: boolean } } }>;
+      }
+    ).operations;
+    const missing = Object.entries(operations)
+      .filter(
+        ([, operation]) =>
+          operation.bindings?.mqtt?.qos === undefined || operation.bindings.mqtt.retain === undefined,
+      )
+      .map(([name]) => name);
+    assert.deepEqual(missing, [], 'operations without bindings.mqtt qos and retain');
   });
 });

@@ -76,7 +76,7 @@ await runService({
     },
     backfill: {
       summary:
-        "read a device's own history (a TP-Link plug's daily and monthly energy) and publish it for the storage hook",
+        "read a device's own history (a TP-Link plug's daily and monthly energy, an Emporia Vue's hourly and per-minute energy) and publish it for the storage hook",
       async run({ cli, config, logger }) {
         await runBackfillCommand({
           config: config(),
