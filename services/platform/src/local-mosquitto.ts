@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { startMosquitto, type MosquittoServer } from '@wattbus/testing';
+import { MissingBinaryError, startMosquitto, type MosquittoServer } from '@wattbus/testing';
 
 /** A user of the local mosquitto: the rules of the embedded broker's users (`{username}`, `{clientid}`). */
 export interface MosquittoUser {
@@ -29,7 +29,24 @@ export interface LocalMosquittoOptions {
 export async function startLocalMosquitto(options: LocalMosquittoOptions): Promise<MosquittoServer> {
   const dir = resolve(options.dataDir, 'mosquitto');
   mkdirSync(dir, { recursive: true });
-  return startMosquitto({
+  return startMosquitto(mosquittoSettings(dir, options)).catch((error: unknown) => {
+    // The harness's message speaks to test runs; this one is a user's npm start.
+    if (error instanceof MissingBinaryError) {
+      throw new Error(
+        "--broker mosquitto needs Debian's mosquitto 2: install it with apt-get install -y mosquitto " +
+          '(the package also starts a system broker on 1883: systemctl disable --now mosquitto, or pick ' +
+          'another --mqtt-port), or leave out --broker mosquitto for the embedded broker',
+      );
+    }
+    throw error;
+  });
+}
+
+function mosquittoSettings(
+  dir: string,
+  options: LocalMosquittoOptions,
+): Parameters<typeof startMosquitto>[0] {
+  return {
     dir,
     port: options.port,
     host: options.host,
@@ -41,7 +58,7 @@ export async function startLocalMosquitto(options: LocalMosquittoOptions): Promi
     // The project's tuning file is not beside a bundled platform: what matters for requests here.
     useProjectTuning: false,
     extraConfig: 'set_tcp_nodelay true',
-  });
+  };
 }
 
 /**

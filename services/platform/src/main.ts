@@ -57,6 +57,10 @@ function brokerOf(values: CliValues): 'embedded' | 'mosquitto' {
   if (broker !== 'embedded' && broker !== 'mosquitto') {
     throw new UsageError(`--broker must be embedded or mosquitto, got ${String(broker)}`);
   }
+  // The local CA and TLS listeners are the embedded broker's; mosquitto would need its own.
+  if (broker === 'mosquitto' && values.tls === true) {
+    throw new UsageError('--tls works with the embedded broker only; leave out --broker mosquitto or --tls');
+  }
   return broker;
 }
 
@@ -103,14 +107,14 @@ await runService({
     broker: {
       type: 'string',
       description:
-        'embedded: the built-in aedes broker (MQTT 3.1.1); mosquitto: the Debian mosquitto 2, for MQTT 5 clients',
+        'embedded: the built-in aedes broker (MQTT 3.1.1); mosquitto: the Debian mosquitto 2 (apt install mosquitto), for MQTT 5 clients, without --tls',
       default: 'embedded',
     },
     host: { type: 'string', description: 'address every listener binds to', default: '127.0.0.1' },
     tls: {
       type: 'boolean',
       description:
-        'TLS only: MQTT over TLS (mqtts://, default port 8883), secure WebSocket and HTTPS, with a local CA made in <data-dir>/tls on the first start (clients trust <data-dir>/tls/ca.crt)',
+        'TLS only: MQTT over TLS (mqtts://, default port 8883), secure WebSocket and HTTPS, with a local CA made in <data-dir>/tls on the first start (clients trust <data-dir>/tls/ca.crt); embedded broker only',
     },
     'http-port': {
       type: 'string',

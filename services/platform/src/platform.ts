@@ -452,7 +452,7 @@ export class Platform {
 }
 
 /**
- * The local CA and server certificate of `npm start --tls` in <dataDir>/tls, for the names a
+ * The local CA and server certificate of `npm start -- --tls` in <dataDir>/tls, for the names a
  * client on this machine or the LAN uses: localhost, 127.0.0.1, this host's name and `host`.
  */
 function localTls(dataDir: string, host: string): TlsFiles {

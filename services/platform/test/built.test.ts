@@ -74,6 +74,20 @@ describe('services as built JavaScript (npm run bundle)', () => {
     assert.match(missing.stderr, /no-such-service\/dist\/main\.js is missing; build it with: npm run bundle/);
   });
 
+  it('npm start refuses --tls with --broker mosquitto at once (exit 2), naming both', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'wattbus-tls-mosquitto-'));
+    try {
+      const run = runProgram(built('platform'), {
+        args: ['--tls', '--broker', 'mosquitto', '--data-dir', dataDir],
+        killAfterMs: 30_000,
+      });
+      assert.equal((await run.exited).code, 2, run.stderr());
+      assert.match(run.stderr(), /--tls works with the embedded broker only/);
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+
   it('the gateway bundle serves openapi.yaml from the repository root', async () => {
     const gateway = runProgram(built('gateway'), {
       env: { WATTBUS_GATEWAY_MQTT__URL: broker.url, WATTBUS_GATEWAY_PORT: '0' },

@@ -74,6 +74,9 @@ describe('npm run setup:production', () => {
       assert.equal(statSync(join(dir, 'certs', key)).mode & 0o777, 0o600, key);
     }
     assert.ok(statSync(join(dir, 'backups')).isDirectory());
+    // compose bind-mounts the registries: a missing one is named before `docker compose up`.
+    assert.match(out, /warning: config\/devices\.yaml is missing/);
+    assert.match(out, /warning: config\/mqtt-devices\.yaml is missing/);
   });
 
   it('keeps every secret on a second run, and replaces them only with --force', async () => {

@@ -1,4 +1,5 @@
-import { resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { API_SCOPES, type ApiScope } from '@wattbus/contracts';
 import { setupProduction } from './setup.js';
@@ -32,7 +33,11 @@ export async function runSetupProduction(
       'Writes what docker-compose.yml needs: .env with generated secrets, mosquitto/passwd and mosquitto/acl for every service user, API keys (printed once, stored as sha256 in WATTBUS_GATEWAY_API_KEYS) and TLS material in certs/. Keeps existing secrets unless --force.',
     )
     .option('--dir <path>', 'the checkout with docker-compose.yml', io.root)
-    .option('--api-key <name:scopes>', 'an API key to make when .env has none (repeatable)', apiKeyOption)
+    .option(
+      '--api-key <name:scopes>',
+      'an API key to make when .env has none (repeatable; default admin:read,control)',
+      apiKeyOption,
+    )
     .option(
       '--host <name>',
       'another name or address of this machine for the certificates (repeatable)',
@@ -67,7 +72,19 @@ export async function runSetupProduction(
     lines.push(`API key '${key.name}' (${key.scopes.join(', ')}), shown only now: ${key.key}`);
   }
   lines.push(`Clients trust the CA ${report.caFile} (mqtt.ca_file, mosquitto_sub --cafile, curl --cacert).`);
-  lines.push('Next: put the device registry in config/devices.yaml, then docker compose up -d');
+  // Compose bind-mounts these; a missing one becomes an empty directory and the agent or bridge
+  // crash-loops on it, so say so now rather than after `up`.
+  for (const [file, what] of [
+    [
+      'config/devices.yaml',
+      'the agent’s device registry (docs/devices.md; wattbus-agent --discover writes one)',
+    ],
+    ['config/mqtt-devices.yaml', 'the bridge’s MQTT devices (services/bridge/README.md)'],
+  ] as const) {
+    if (!existsSync(join(resolve(options.dir), file)))
+      lines.push(`warning: ${file} is missing: write ${what}`);
+  }
+  lines.push('Next: put the device registries in config/, then docker compose up -d');
   io.out(`${lines.join('\n')}\n`);
   return 0;
 }
