@@ -7,7 +7,7 @@ import forge from 'node-forge';
 /**
  * X.509 material for TLS on the broker, the bus and the gateway: a local certificate authority
  * and the certificates it signs (node-forge; its RSA keys come from Node's own crypto). For
- * `npm start --tls`, `npm run setup:production` and the tests; a deployment with a CA of its own
+ * `npm start -- --tls`, `npm run setup:production` and the tests; a deployment with a CA of its own
  * uses that instead.
  */
 export interface CertificateAndKey {

@@ -12,7 +12,7 @@ import { bannerOf, startPlatform, type Ports, type RunningPlatform } from './hel
  * `npm start -- --broker mosquitto`: the Debian mosquitto 2 in place of the embedded aedes, so an
  * MQTT 5 client connects and asks with a Response Topic and Correlation Data alone.
  */
-describe('npm start --broker mosquitto: MQTT 5 clients', { timeout: 180_000 }, () => {
+describe('npm start -- --broker mosquitto: MQTT 5 clients', { timeout: 180_000 }, () => {
   let dir: string;
   let ports: Ports;
   let running: RunningPlatform | undefined;

@@ -8,10 +8,10 @@ import { freePort, httpsRequest } from '@wattbus/testing';
 import { bannerOf, removePlatform, startPlatform, type Ports, type RunningPlatform } from './helpers.js';
 
 /**
- * `npm start --tls`: a local CA made in the data dir on the first start, MQTT over TLS and HTTPS
+ * `npm start -- --tls`: a local CA made in the data dir on the first start, MQTT over TLS and HTTPS
  * only, checked from outside as a client would (a CA file, an API key, a password).
  */
-describe('npm start --tls', { timeout: 180_000 }, () => {
+describe('npm start -- --tls', { timeout: 180_000 }, () => {
   let dataDir: string;
   let ports: Ports;
   let running: RunningPlatform | undefined;
