@@ -8,6 +8,7 @@ export * from './http.js';
 export * from './alerts.js';
 export * from './query.js';
 export * from './time-range.js';
+export * from './reading-limits.js';
 export * from './plausibility.js';
 export * from './live-events.js';
 export * from './history.js';

@@ -2,7 +2,7 @@ import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { DEVICE_ID_MAX_LENGTH, DEVICE_ID_PATTERN } from './ids.js';
 import { ErrorCodeSchema } from './errors.js';
 import { GetStateParamsSchema, SetPowerParamsSchema } from './commands.js';
-import { ReadingLimitsSchema } from './plausibility.js';
+import { ReadingLimitsSchema } from './reading-limits.js';
 import {
   AlertListParamsSchema,
   AlertListResultSchema,

@@ -1,15 +1,14 @@
 import { isDeepStrictEqual } from 'node:util';
 import { Bus, busTls, type BusOptions } from '@wattbus/bus';
-import type { Availability } from '@wattbus/contracts';
 import { SharedResources, type Registry, type RegistryDevice } from '@wattbus/devices';
 import { HealthPublisher, type Logger, type ServiceMetrics } from '@wattbus/runtime';
 import type { AgentConfig } from './config.js';
 import { Controller } from './controller.js';
 import { DeviceSession, type AvailabilityChange } from './device-session.js';
 import { DeviceWills } from './device-wills.js';
-import { agentMetrics } from './metrics.js';
+import { agentMetrics, type AgentDeviceMetrics } from './metrics.js';
 import { PlausibilityGate, deviceLimits } from './plausibility-gate.js';
-import { gridOffsetMs, Poller, type PollerMetrics } from './poller.js';
+import { gridOffsetMs, Poller } from './poller.js';
 import { AgentPresence } from './presence.js';
 import { DevicePublisher } from './publisher.js';
 
@@ -19,12 +18,6 @@ export interface RegistryChange {
   removed: string[];
   changed: string[];
   failed: { id: string; error: string }[];
-}
-
-export interface AgentDeviceMetrics extends Partial<PollerMetrics> {
-  availability: Availability | 'unknown';
-  operations: number;
-  failures: number;
 }
 
 /**

@@ -1,8 +1,22 @@
 import { busMetrics, type ServiceMetrics } from '@wattbus/runtime';
-import type { Agent, AgentDeviceMetrics } from './agent.js';
+import type { Bus } from '@wattbus/bus';
+import type { Availability } from '@wattbus/contracts';
+import type { PollerMetrics } from './poller.js';
+
+export interface AgentDeviceMetrics extends Partial<PollerMetrics> {
+  availability: Availability | 'unknown';
+  operations: number;
+  failures: number;
+}
+
+/** What the metrics read of the agent (its own module imports this one). */
+interface MeteredAgent {
+  readonly bus: Bus | undefined;
+  metrics(): Record<string, AgentDeviceMetrics>;
+}
 
 /** The agent's counters as Prometheus metrics (summed over its devices), read at each scrape. */
-export function agentMetrics(metrics: ServiceMetrics, agent: Agent): void {
+export function agentMetrics(metrics: ServiceMetrics, agent: MeteredAgent): void {
   busMetrics(metrics, () => agent.bus);
   const total = (pick: (device: AgentDeviceMetrics) => number | undefined) => () =>
     Object.values(agent.metrics()).reduce((sum, device) => sum + (pick(device) ?? 0), 0);

@@ -1,8 +1,14 @@
 import { busMetrics, type ServiceMetrics } from '@wattbus/runtime';
-import type { AlertHook } from './hook.js';
+import type { Bus } from '@wattbus/bus';
+
+/** What the metrics read of the hook (its own module imports this one). */
+interface MeteredHook {
+  readonly bus: Bus | undefined;
+  metrics(): Record<string, number>;
+}
 
 /** The alert hook's counters as Prometheus metrics, read at each scrape. */
-export function alertHookMetrics(metrics: ServiceMetrics, hook: AlertHook): void {
+export function alertHookMetrics(metrics: ServiceMetrics, hook: MeteredHook): void {
   busMetrics(metrics, () => hook.bus);
   const counts = () => hook.metrics();
   metrics.gauge('wattbus_alerts_active', 'Alerts raised and not resolved.', () => counts().active_alerts);

@@ -1,8 +1,14 @@
 import type { ServiceMetrics } from '@wattbus/runtime';
-import type { BackupService } from './service.js';
+
+export interface BackupServiceMetrics {
+  runs_ok: number;
+  runs_failed: number;
+  last_success_ms: number | undefined;
+  last_duration_ms: number | undefined;
+}
 
 /** The backup service's runs as Prometheus metrics, read at each scrape. */
-export function backupMetrics(metrics: ServiceMetrics, service: BackupService): void {
+export function backupMetrics(metrics: ServiceMetrics, service: { metrics(): BackupServiceMetrics }): void {
   const counts = () => service.metrics();
   metrics.counter(
     'wattbus_backup_runs_total',

@@ -4,7 +4,7 @@ import { chainOf, readCatalog, removeDirectory, type Catalog, type CatalogEntry 
 import { systemClock, type Clock } from './clock.js';
 import { cronOf, type BackupConfig } from './config.js';
 import type { HealthReporter } from './health-reporter.js';
-import { backupMetrics } from './metrics.js';
+import { backupMetrics, type BackupServiceMetrics } from './metrics.js';
 import { planRotation } from './rotation.js';
 
 /** Node timers overflow above 2^31-1 ms (24.8 days); longer waits are taken in steps. */
@@ -18,13 +18,6 @@ export interface BackupServiceDeps {
   health?: HealthReporter;
   /** Runs by result and the last good one go here. */
   metrics?: ServiceMetrics;
-}
-
-export interface BackupServiceMetrics {
-  runs_ok: number;
-  runs_failed: number;
-  last_success_ms: number | undefined;
-  last_duration_ms: number | undefined;
 }
 
 export interface RunResult {

@@ -4,18 +4,12 @@ import { plausibilityProblem, type DeadLetter, type Reading } from '@wattbus/con
 import { HealthPublisher, type ServiceMetrics } from '@wattbus/runtime';
 import type { Logger } from 'pino';
 import type { BridgeConfig } from './config.js';
-import { DeviceLink, type LinkMetrics } from './device-link.js';
+import { DeviceLink } from './device-link.js';
 import { ForeignBroker } from './foreign.js';
 import { MappingError, mapMessage, type MappedMessage } from './mapping.js';
-import { bridgeMetrics } from './metrics.js';
+import { bridgeMetrics, type BridgeMetrics } from './metrics.js';
 import type { MessageRule } from './profiles.js';
 import type { BridgeDevice } from './registry.js';
-
-export interface BridgeMetrics {
-  devices: Record<string, LinkMetrics & { availability: string }>;
-  /** Foreign messages that did not map, by dead-letter reason. */
-  dead_lettered: Record<DeadLetter['reason'], number>;
-}
 
 interface Route {
   link: DeviceLink;

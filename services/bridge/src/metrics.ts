@@ -1,8 +1,22 @@
 import { busMetrics, type ServiceMetrics } from '@wattbus/runtime';
-import type { Bridge } from './bridge.js';
+import type { Bus } from '@wattbus/bus';
+import type { DeadLetter } from '@wattbus/contracts';
+import type { LinkMetrics } from './device-link.js';
+
+export interface BridgeMetrics {
+  devices: Record<string, LinkMetrics & { availability: string }>;
+  /** Foreign messages that did not map, by dead-letter reason. */
+  dead_lettered: Record<DeadLetter['reason'], number>;
+}
+
+/** What the metrics read of the bridge (its own module imports this one). */
+interface MeteredBridge {
+  readonly bus: Bus | undefined;
+  metrics(): BridgeMetrics;
+}
 
 /** The bridge's counters as Prometheus metrics (summed over its devices), read at each scrape. */
-export function bridgeMetrics(metrics: ServiceMetrics, bridge: Bridge): void {
+export function bridgeMetrics(metrics: ServiceMetrics, bridge: MeteredBridge): void {
   busMetrics(metrics, () => bridge.bus);
   const links = () => Object.values(bridge.metrics().devices);
   const total = (key: 'messages' | 'readings' | 'commands' | 'unconfirmed') => () =>

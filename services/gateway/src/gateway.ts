@@ -10,7 +10,7 @@ import type { GatewayConfig } from './config.js';
 import { createHttpApp } from './http-app.js';
 import { InFlight } from './in-flight.js';
 import { LiveEvents } from './live-events.js';
-import { gatewayMetrics, type RequestDone } from './metrics.js';
+import { gatewayMetrics, type GatewayMetrics, type RequestDone } from './metrics.js';
 import { ROUTES, type Route } from './routes.js';
 import { OpenApiSpec } from './spec.js';
 
@@ -25,12 +25,6 @@ export interface GatewayDeps {
   routes?: Record<string, Route>;
   /** Requests by method/status with latency, in flight, and the bus go here. */
   metrics?: ServiceMetrics;
-}
-
-export interface GatewayMetrics {
-  in_flight: number;
-  known_devices: number;
-  event_streams: number;
 }
 
 /**

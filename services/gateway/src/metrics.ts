@@ -1,5 +1,17 @@
 import { busMetrics, type ServiceMetrics } from '@wattbus/runtime';
-import type { Gateway } from './gateway.js';
+import type { Bus } from '@wattbus/bus';
+
+export interface GatewayMetrics {
+  in_flight: number;
+  known_devices: number;
+  event_streams: number;
+}
+
+/** What the metrics read of the gateway (its own module imports this one). */
+interface MeteredGateway {
+  readonly bus: Bus | undefined;
+  metrics(): GatewayMetrics;
+}
 
 /** One finished HTTP request, as the request log has it. */
 export interface RequestDone {
@@ -15,7 +27,10 @@ export interface RequestDone {
  * in flight, devices known, and its bus (pending MQTT requests among them). Returns what the
  * HTTP app calls when a request finishes.
  */
-export function gatewayMetrics(metrics: ServiceMetrics, gateway: Gateway): (request: RequestDone) => void {
+export function gatewayMetrics(
+  metrics: ServiceMetrics,
+  gateway: MeteredGateway,
+): (request: RequestDone) => void {
   busMetrics(metrics, () => gateway.bus);
   metrics.gauge(
     'wattbus_http_requests_in_flight',

@@ -15,6 +15,7 @@ import type { QueryConfig } from './config.js';
 import { tooLarge } from './errors.js';
 import { Glitches, type Drop } from './glitches.js';
 import { IntervalGrid } from './interval-grid.js';
+import type { CounterField, EnergySeries } from './series.js';
 
 /** `history`: only a device's own history (a backfill) where there were no readings. */
 export type EnergyMethod = 'counter' | 'integral' | 'history' | 'mixed' | 'none';
@@ -30,9 +31,6 @@ export interface DeviceEnergy {
   rows: EnergyRow[];
 }
 
-/** The cumulative counters energy is read from: imported energy, and energy returned to the grid. */
-export type CounterField = 'energy_wh' | 'energy_returned_wh';
-
 export interface EnergyReaderDeps {
   client: InfluxQueryClient;
   config: QueryConfig;
@@ -43,12 +41,6 @@ export interface EnergyReaderDeps {
    * returned energy is known from its counter alone (an integral of signed power is net energy).
    */
   counter?: CounterField;
-}
-
-/** One stored series of a device: its totals (phase ''), or one phase of a meter without totals. */
-export interface EnergySeries {
-  device: string;
-  phase: string;
 }
 
 /** What the statements say about one base interval of one series. */

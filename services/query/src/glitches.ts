@@ -7,7 +7,7 @@ import {
   type InfluxQueryClient,
 } from '@wattbus/influx';
 import type { QueryConfig } from './config.js';
-import type { CounterField, EnergySeries } from './energy.js';
+import type { CounterField, EnergySeries } from './series.js';
 import { tooLarge } from './errors.js';
 
 /** How far from a drop its readings are looked for: readings further apart are no one-off glitch. */

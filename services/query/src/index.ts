@@ -2,6 +2,7 @@ export * from './config.js';
 export * from './fleet.js';
 export * from './tariff.js';
 export * from './energy.js';
+export * from './series.js';
 export * from './methods.js';
 export * from './component.js';
 export * from './metrics.js';

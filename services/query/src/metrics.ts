@@ -1,8 +1,14 @@
 import { busMetrics, type ServiceMetrics } from '@wattbus/runtime';
-import type { QueryComponent } from './component.js';
+import type { Bus } from '@wattbus/bus';
+
+/** What the metrics read of the component (its own module imports this one). */
+interface MeteredComponent {
+  readonly bus: Bus | undefined;
+  metrics(): Record<string, number>;
+}
 
 /** The query component's counters as Prometheus metrics, read at each scrape. */
-export function queryMetrics(metrics: ServiceMetrics, component: QueryComponent): void {
+export function queryMetrics(metrics: ServiceMetrics, component: MeteredComponent): void {
   busMetrics(metrics, () => component.bus);
   const counts = () => component.metrics();
   metrics.counter('wattbus_query_requests_total', 'Query requests answered.', () => counts().requests);

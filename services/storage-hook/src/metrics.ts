@@ -1,6 +1,41 @@
 import type { WriteRequestTiming } from '@wattbus/influx';
 import { busMetrics, type ServiceMetrics } from '@wattbus/runtime';
-import type { StorageHook } from './storage-hook.js';
+import type { Bus } from '@wattbus/bus';
+
+export interface StorageHookCounters {
+  /** Valid readings taken from the broker (re-deliveries included). */
+  received: number;
+  /** Lines InfluxDB accepted. */
+  written: number;
+  /** Write attempts that failed and were retried. */
+  retried: number;
+  /** History intervals (EnergyHistory messages of a backfill) taken into the log. */
+  history_intervals: number;
+  /** Valid readings of devices in another hook's partition (see `partition`), acked and not stored. */
+  skipped: number;
+  /** Readings appended to the write-ahead log since start. */
+  spooled: number;
+  /** Readings replayed from the log left by the previous run. */
+  replayed: number;
+  /** Everything this hook dead-lettered: bad JSON/schema (by the bus), implausible, bad tags, refused by InfluxDB. */
+  dead_lettered: number;
+  /** Readings refused as implausible (beyond their device's limits, or from the future); never stored. */
+  implausible: number;
+  /** Readings in the log not yet stored, and its size. */
+  log_depth: number;
+  log_bytes: number;
+  log_segments: number;
+  /** Appends waiting for room in a full log (the broker is being held back). */
+  log_waiting: number;
+  influx_server: string | undefined;
+  influx_last_error: string | undefined;
+}
+
+/** What the metrics read of the hook (its own module imports this one). */
+interface MeteredHook {
+  readonly connectedBus: Bus | undefined;
+  counters(): StorageHookCounters;
+}
 
 /**
  * The storage hook's counters as Prometheus metrics, read at each scrape, and the InfluxDB
@@ -8,7 +43,7 @@ import type { StorageHook } from './storage-hook.js';
  */
 export function storageHookMetrics(
   metrics: ServiceMetrics,
-  hook: StorageHook,
+  hook: MeteredHook,
 ): (request: WriteRequestTiming) => void {
   const counters = () => hook.counters();
   busMetrics(metrics, () => hook.connectedBus);

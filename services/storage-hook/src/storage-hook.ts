@@ -29,42 +29,13 @@ import {
 import { HealthPublisher, type Logger, type ServiceMetrics } from '@wattbus/runtime';
 import type { StorageHookConfig } from './config.js';
 import { LogDrain } from './drain.js';
-import { storageHookMetrics } from './metrics.js';
+import { storageHookMetrics, type StorageHookCounters } from './metrics.js';
 import { WriteAheadLog } from './wal.js';
 
 export const SERVICE_NAME = 'storage-hook';
 
 const checkReading = validator(ReadingSchema);
 const checkHistory = validator(EnergyHistorySchema);
-
-export interface StorageHookCounters {
-  /** Valid readings taken from the broker (re-deliveries included). */
-  received: number;
-  /** Lines InfluxDB accepted. */
-  written: number;
-  /** Write attempts that failed and were retried. */
-  retried: number;
-  /** History intervals (EnergyHistory messages of a backfill) taken into the log. */
-  history_intervals: number;
-  /** Valid readings of devices in another hook's partition (see `partition`), acked and not stored. */
-  skipped: number;
-  /** Readings appended to the write-ahead log since start. */
-  spooled: number;
-  /** Readings replayed from the log left by the previous run. */
-  replayed: number;
-  /** Everything this hook dead-lettered: bad JSON/schema (by the bus), implausible, bad tags, refused by InfluxDB. */
-  dead_lettered: number;
-  /** Readings refused as implausible (beyond their device's limits, or from the future); never stored. */
-  implausible: number;
-  /** Readings in the log not yet stored, and its size. */
-  log_depth: number;
-  log_bytes: number;
-  log_segments: number;
-  /** Appends waiting for room in a full log (the broker is being held back). */
-  log_waiting: number;
-  influx_server: string | undefined;
-  influx_last_error: string | undefined;
-}
 
 export interface StorageHookDeps {
   config: StorageHookConfig;
