@@ -10,13 +10,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { fork } from 'node:child_process';
 import mqtt from 'mqtt';
 import { loadConfig, silentLogger } from '@wattbus/runtime';
 import { readingToLine } from '@wattbus/influx';
 import { startInflux, startMosquitto, type InfluxServer } from '@wattbus/testing';
 import { StorageHook, StorageHookConfigSchema } from '@wattbus/storage-hook';
 import { benchReading } from './reading.js';
+import { publish as publishReadings, type PublishRun } from './publish.js';
 
 const { values } = parseArgs({
   options: {
@@ -32,26 +32,8 @@ const DEVICES = Number(values.devices);
 const influx = await startInflux();
 const mosquitto = await startMosquitto();
 
-/** Starts the publisher process; resolves with the time of its first publish and when it finished. */
-function publish(base: string): { started: Promise<number>; published: Promise<number> } {
-  const child = fork(new URL('./publisher.ts', import.meta.url).pathname, [
-    JSON.stringify({ url: mosquitto.url, base, count: COUNT, devices: DEVICES }),
-  ]);
-  let onStart!: (t: number) => void;
-  let onPublished!: (t: number) => void;
-  const started = new Promise<number>((resolve) => (onStart = resolve));
-  const published = new Promise<number>((resolve) => (onPublished = resolve));
-  child.on('message', (message) => {
-    if (message === 'start') onStart(performance.now());
-    if (message === 'published') onPublished(performance.now());
-  });
-  child.on('exit', (code) => {
-    if (code !== 0) {
-      console.error(`publisher exited with ${code}`);
-      process.exit(1);
-    }
-  });
-  return { started, published };
+function publish(base: string): PublishRun {
+  return publishReadings({ url: mosquitto.url, base, count: COUNT, devices: DEVICES });
 }
 
 /** CPU time (user + system) of this process, i.e. of the consumer alone, in µs. */
