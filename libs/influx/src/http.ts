@@ -146,10 +146,8 @@ export async function influxWrite(
       if (response.ok) return;
       const said = answerError(answer).slice(0, 300);
       const where = path.split('?', 1)[0];
-      if (response.status === 401 || response.status === 403) {
-        const message = `InfluxDB ${where} refused our credentials (${response.status}: ${said}): ${credentialsHint(connection)}`;
-        throw new InfluxError('STORE_UNAVAILABLE', message, response.status);
-      }
+      if (response.status === 401 || response.status === 403)
+        throw credentialsRefused(connection, response.status, said, `InfluxDB ${where}`);
       throw new InfluxError(
         response.status >= 500 ? 'STORE_UNAVAILABLE' : 'QUERY_FAILED',
         `InfluxDB ${where} answered ${response.status}: ${said}`,
@@ -230,14 +228,26 @@ export function causeOf(error: unknown): string {
   );
 }
 
+/**
+ * 401/403 from a write or a query: the store is unavailable until the credentials are fixed, so
+ * STORE_UNAVAILABLE, naming the config key to fix. `who` is how the message names the server.
+ */
+function credentialsRefused(
+  connection: InfluxConnection,
+  status: number,
+  said: string,
+  who: string,
+): InfluxError {
+  return new InfluxError(
+    'STORE_UNAVAILABLE',
+    `${who} refused our credentials (${status}: ${said}): ${credentialsHint(connection)}`,
+    status,
+  );
+}
+
 function refuseFailure(connection: InfluxConnection, response: InfluxResponse, body: string): void {
-  if (response.status === 401 || response.status === 403) {
-    throw new InfluxError(
-      'STORE_UNAVAILABLE',
-      `InfluxDB refused our credentials (${response.status}: ${answerError(body)}): ${credentialsHint(connection)}`,
-      response.status,
-    );
-  }
+  if (response.status === 401 || response.status === 403)
+    throw credentialsRefused(connection, response.status, answerError(body), 'InfluxDB');
   if (response.status >= 500) {
     throw new InfluxError(
       'STORE_UNAVAILABLE',
