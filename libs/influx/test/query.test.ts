@@ -155,11 +155,7 @@ describe('InfluxQueryClient against influxd', () => {
         `electricity,device=${value.replace(/[, =]/g, (c) => `\\${c}`)} power_w=${i + 1} ${1000 + i}`,
     );
     lines.push('electricity,device=y power_w=100 2000', 'electricity,device=x power_w=200 2001');
-    const response = await fetch(`${influx.url}/write?db=${database}&precision=ms`, {
-      method: 'POST',
-      body: lines.join('\n'),
-    });
-    assert.equal(response.status, 204, await response.text());
+    await influx.write(database, lines);
     client = new InfluxQueryClient({ connection: { url: influx.url, database, timeout_ms: 2000 } });
     await client.start();
   });

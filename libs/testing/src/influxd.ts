@@ -79,6 +79,11 @@ export class InfluxServer {
     return body;
   }
 
+  /** Stores line-protocol `lines` (ms timestamps) in `database`; throws unless influxd answers 204. */
+  write(database: string, lines: readonly string[]): Promise<void> {
+    return writeLineProtocol(this.url, database, lines);
+  }
+
   /**
    * Test databases have plain names, so the statement needs no escaping: quoting InfluxQL names
    * is libs/influx's job (`quote`, `ensureDatabase`), which itself is tested with this harness.
@@ -142,4 +147,18 @@ bind-address = "127.0.0.1:${rpcPort}"
 [continuous_queries]
   enabled = false
 `;
+}
+
+/** Stores line-protocol `lines` (ms timestamps) in `database` of the InfluxDB at `url`; throws unless it answers 204. */
+export async function writeLineProtocol(
+  url: string,
+  database: string,
+  lines: readonly string[],
+): Promise<void> {
+  const response = await fetch(`${url}/write?db=${encodeURIComponent(database)}&precision=ms`, {
+    method: 'POST',
+    body: lines.join('\n'),
+  });
+  if (response.status !== 204)
+    throw new Error(`influxd refused the write: ${response.status} ${await response.text()}`);
 }

@@ -34,11 +34,7 @@ export async function tempDir(prefix: string): Promise<{ path: string; remove: (
 }
 
 export async function writeLines(server: InfluxServer, database: string, lines: string[]): Promise<void> {
-  const response = await fetch(`${server.url}/write?db=${encodeURIComponent(database)}&precision=ms`, {
-    method: 'POST',
-    body: lines.join('\n'),
-  });
-  if (response.status !== 204) throw new Error(`write failed: ${response.status} ${await response.text()}`);
+  await server.write(database, lines);
 }
 
 /** Rows of one query, each as {column: value} with the series tags merged in. */

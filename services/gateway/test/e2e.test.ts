@@ -20,7 +20,14 @@ import { loadRegistry } from '@wattbus/devices';
 import { SimulatedPlug } from '@wattbus/simulators';
 import { QueryComponent, QueryConfigSchema, type QueryConfig } from '@wattbus/query';
 import { silentLogger } from '@wattbus/runtime';
-import { startAedes, startInflux, waitUntil, type AedesServer, type InfluxServer } from '@wattbus/testing';
+import {
+  startAedes,
+  startInflux,
+  waitUntil,
+  writeLineProtocol,
+  type AedesServer,
+  type InfluxServer,
+} from '@wattbus/testing';
 import { startGateway, type ApiResponse } from './helpers.js';
 
 const DATABASE = 'wattbus';
@@ -52,11 +59,7 @@ async function writeHistory(influxUrl: string): Promise<void> {
       );
     }
   });
-  const response = await fetch(`${influxUrl}/write?db=${DATABASE}&precision=ms`, {
-    method: 'POST',
-    body: lines.join('\n'),
-  });
-  assert.equal(response.status, 204, await response.text());
+  await writeLineProtocol(influxUrl, DATABASE, lines);
 }
 
 /**

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { readingToLine } from '@wattbus/influx';
-import { waitUntil } from '@wattbus/testing';
+import { waitUntil, writeLineProtocol } from '@wattbus/testing';
 import type { SimulatedDevice } from '../src/index.js';
 
 const DAY_MS = 86_400_000;
@@ -88,10 +88,6 @@ export async function writeFleetHistory(
     });
   }
   for (let start = 0; start < lines.length; start += 10_000) {
-    const response = await fetch(`${influxUrl}/write?db=wattbus&precision=ms`, {
-      method: 'POST',
-      body: lines.slice(start, start + 10_000).join('\n'),
-    });
-    assert.equal(response.status, 204, await response.text());
+    await writeLineProtocol(influxUrl, 'wattbus', lines.slice(start, start + 10_000));
   }
 }

@@ -44,11 +44,7 @@ describe('Grafana dashboard', () => {
         );
       }
     }
-    const response = await fetch(`${influx.url}/write?db=wattbus&precision=ms`, {
-      method: 'POST',
-      body: lines.join('\n'),
-    });
-    assert.equal(response.status, 204);
+    await influx.write('wattbus', lines);
   });
 
   after(() => influx.destroy());

@@ -2,7 +2,13 @@ import assert from 'node:assert/strict';
 import { WattbusError, validator } from '@wattbus/contracts';
 import { createLogger, silentLogger } from '@wattbus/runtime';
 import { Bus } from '@wattbus/bus';
-import { startAedes, startInflux, type AedesServer, type InfluxServer } from '@wattbus/testing';
+import {
+  startAedes,
+  startInflux,
+  writeLineProtocol,
+  type AedesServer,
+  type InfluxServer,
+} from '@wattbus/testing';
 import { QueryComponent, QueryConfigSchema, type QueryConfig } from '../src/index.js';
 
 export const DATABASE = 'wattbus';
@@ -34,11 +40,7 @@ export interface Point {
 
 /** Stores line-protocol lines in DATABASE, as the storage hook does. */
 export async function writeLines(influxUrl: string, lines: string[]): Promise<void> {
-  const response = await fetch(`${influxUrl}/write?db=${DATABASE}&precision=ms`, {
-    method: 'POST',
-    body: lines.join('\n'),
-  });
-  assert.equal(response.status, 204, await response.text());
+  await writeLineProtocol(influxUrl, DATABASE, lines);
 }
 
 /** A started query component on its own aedes and influxd, and a client bus to ask it. */
