@@ -21,7 +21,7 @@ WORKDIR /app
 # The bundles load files their sources name relative to themselves (openapi.yaml, device
 # profiles), and npm packages from node_modules: the tree keeps the repository's layout.
 COPY --from=build --chown=node:node /app /app
-RUN mkdir -p /var/lib/wattbus && chown node:node /var/lib/wattbus
+RUN mkdir -p /var/lib/wattbus /app/data && chown node:node /var/lib/wattbus /app/data
 USER node
 VOLUME ["/var/lib/wattbus"]
 # The gateway's /readyz (HTTP or HTTPS); docker-compose.yml gives every other service a check of
