@@ -3,6 +3,7 @@ import { credentialsHint, tokenHeader } from './connection.js';
 import { InfluxError, answerError, causeOf, influxQuery } from './http.js';
 import { quote } from './query/quote.js';
 import { detectServer, requireOrg, type InfluxServerInfo } from './server.js';
+import { influxRequest } from './transport.js';
 
 /**
  * Makes sure the connection's database exists: `CREATE DATABASE` on 1.x (a no-op when it is
@@ -27,8 +28,12 @@ async function ensureBucket(connection: InfluxConnection): Promise<void> {
   const org = requireOrg(connection);
   const bucket = JSON.stringify(connection.database);
   const signal = AbortSignal.timeout(connection.timeout_ms);
-  const api = async (action: string, path: string, init: RequestInit = {}) => {
-    const response = await fetch(new URL(path, connection.url), {
+  const api = async (
+    action: string,
+    path: string,
+    init: { method: 'GET' | 'POST'; body?: string } = { method: 'GET' },
+  ) => {
+    const response = await influxRequest(new URL(path, connection.url), {
       headers: { ...tokenHeader(connection), 'content-type': 'application/json' },
       signal,
       ...init,

@@ -1,5 +1,6 @@
 import { authorizationHeader, tokenHeader, type InfluxConnection } from './connection.js';
 import { InfluxError } from './errors.js';
+import { influxRequest } from './transport.js';
 
 export type InfluxGeneration = 1 | 2 | 3;
 
@@ -17,17 +18,23 @@ export interface InfluxServerInfo {
  * `api_version` (1, 2 or 3) wins over the headers, for servers behind a proxy that drops them.
  */
 export async function detectServer(connection: InfluxConnection): Promise<InfluxServerInfo> {
-  const response = await fetch(new URL('/ping', connection.url), {
+  const response = await influxRequest(new URL('/ping', connection.url), {
+    method: 'GET',
     headers: authorizationHeader(connection),
     signal: AbortSignal.timeout(connection.timeout_ms),
   });
+  await response.text(); // 204, empty: read so the socket goes back to the keep-alive pool
   if (response.status >= 500)
     throw new Error(`InfluxDB at ${connection.url} answered /ping with ${response.status}`);
-  const version = response.headers.get('x-influxdb-version') ?? '';
-  const build = response.headers.get('x-influxdb-build') ?? '';
+  const version = headerText(response.headers['x-influxdb-version']);
+  const build = headerText(response.headers['x-influxdb-build']);
   const configured = connection.api_version ?? 'auto';
   const classified = configured === 'auto' ? classify(version, build) : classify(configured, '');
   return { ...classified, version, build };
+}
+
+function headerText(value: string | string[] | undefined): string {
+  return (Array.isArray(value) ? value[0] : value) ?? '';
 }
 
 /**
