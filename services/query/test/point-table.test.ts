@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { READING_FIELDS, STORABLE_FROM_MS, STORABLE_UNTIL_MS, type ReadingsResult } from '@wattbus/contracts';
 import { PointTable } from '../src/point-table.js';
+import { decimalText, round } from '../src/rounding.js';
 
 const HEAD: Omit<ReadingsResult, 'points'> = {
   device: 'désk-1',
@@ -65,6 +66,38 @@ describe('PointTable', () => {
         const head = { ...HEAD, fields: [...fields] };
         assert.equal(table.toJson(head).bytes.toString('utf8'), JSON.stringify({ ...head, points }));
       }),
+      { numRuns: 1000 },
+    );
+  });
+});
+
+describe('decimalText', () => {
+  it('is String() for every value round() gives, and for any other double', () => {
+    for (const [value, decimals] of [
+      [0, 3],
+      [-0, 3],
+      [-0.001, 3],
+      [0.0001, 4],
+      [1e15, 3],
+      [123456789012.345, 3],
+      [0.30000000000000004, 3],
+      [5e-324, 4],
+    ] as const)
+      assert.equal(decimalText(value, decimals), String(value), `${value}`);
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.double({ noNaN: true, noDefaultInfinity: true }),
+          fc.double({ min: -1e6, max: 1e6, noNaN: true }),
+        ),
+        fc.integer({ min: 0, max: 4 }),
+        (value, decimals) => {
+          const rounded = round(value, decimals);
+          assert.equal(decimalText(rounded, decimals), String(rounded));
+          assert.equal(decimalText(value, decimals), String(value));
+        },
+      ),
+      { numRuns: 2000 },
     );
   });
 });
