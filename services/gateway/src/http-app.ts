@@ -323,12 +323,17 @@ function handle(deps: HttpAppDeps, operation: Operation, route: Route): RequestH
  * result the query component encoded) goes out as its bytes.
  */
 function sendJson(res: Response, status: number, body: unknown): void {
-  const bytes =
-    body instanceof JsonText ? body.bytes : Buffer.from(body === undefined ? '' : JSON.stringify(body));
   res.statusCode = status;
   res.setHeader('Content-Type', 'application/json; charset=utf-8');
-  res.setHeader('Content-Length', bytes.length);
-  res.end(bytes);
+  if (body instanceof JsonText) {
+    res.setHeader('Content-Length', body.bytes.length);
+    res.end(body.bytes);
+    return;
+  }
+  // A string goes out with the headers in one write (a Buffer would be a second chunk).
+  const text = body === undefined ? '' : JSON.stringify(body);
+  res.setHeader('Content-Length', Buffer.byteLength(text));
+  res.end(text);
 }
 
 function problemHandler(logger: Logger): ErrorRequestHandler {
