@@ -8,3 +8,4 @@ export * from './broker-url.js';
 export * from './match.js';
 export { deadLetterRecord } from './dead-letters.js';
 export * from './connection.js';
+export { JsonText } from './json-text.js';

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { Type } from '@sinclair/typebox';
 import {
   ResponseEnvelopeSchema,
   WattbusError,
@@ -15,10 +14,11 @@ import type { IPublishPacket, MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import type { DeadLetters } from './dead-letters.js';
 import { BusStoppedError, RequestTimeoutError } from './errors.js';
+import { JsonText, successWithText, textOfSuccess } from './json-text.js';
 import type { BusMetrics } from './metrics.js';
 import { refusalOf } from './refusals.js';
 import { takeRequest } from './request-intake.js';
-import type { MessageContext, Subscription, TopicRouter } from './router.js';
+import { decodePayload, type MessageContext, type Subscription, type TopicRouter } from './router.js';
 
 export interface RequestOptions {
   /** How long to wait for the response, ms; default BUS_DEFAULTS.requestTimeoutMs. */
@@ -30,15 +30,22 @@ export interface RequestOptions {
    * sides share it). Must be a valid topic segment and unique among this bus' pending requests.
    */
   id?: string;
+  /**
+   * A result its responder sent as JSON text (`result_bytes` in the envelope, see JsonText)
+   * resolves as that JsonText, its bytes unparsed; any other answer as usual.
+   */
+  raw?: boolean;
 }
 
 export interface ServeContext extends MessageContext {
   envelope: RequestEnvelope;
 }
 
+/** A handler may return its result as a JsonText: sent as it is, with `result_bytes`. */
 export type RequestHandler<P, R> = (params: P, context: ServeContext) => Promise<R> | R;
 
 interface PendingRequest {
+  raw: boolean;
   resolve: (result: unknown) => void;
   reject: (error: Error) => void;
   timer: NodeJS.Timeout;
@@ -58,11 +65,6 @@ export interface RequestResponseDeps {
 }
 
 const checkResponse = validator(ResponseEnvelopeSchema);
-const anyText = validator(Type.String());
-
-function payloadOf(packet: IPublishPacket): Buffer {
-  return Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
-}
 
 /**
  * Correlated request/response over the bus: requests carry `id` and `reply_to` in the envelope
@@ -114,6 +116,7 @@ export class RequestResponse {
       }, timeoutMs);
       options.signal?.addEventListener('abort', onAbort, { once: true });
       this.#pending.set(id, {
+        raw: options.raw ?? false,
         resolve: resolve as (result: unknown) => void,
         reject,
         timer,
@@ -152,8 +155,7 @@ export class RequestResponse {
     handler: RequestHandler<P, R>,
   ): Promise<Subscription> {
     const { topics, deadLetters, metrics, logger } = this.#deps;
-    const onRequest = async (context: MessageContext) => {
-      const payload = payloadOf(context.packet);
+    const onRequest = async (payload: Buffer, context: MessageContext) => {
       const intake = takeRequest(payload, context.packet, topics);
       if (intake.kind === 'dead') {
         deadLetters.send(context.topic, payload, intake.reason, intake.message);
@@ -176,17 +178,18 @@ export class RequestResponse {
       metrics.requests_served++;
       this.#respond(replyTo, response, context.packet);
     };
-    // Raw text: request-intake parses it, so that even unparsable JSON can be answered.
-    return this.#deps.router.subscribe(filter, anyText, (_text, context) => onRequest(context), {
-      encoding: 'text',
-      onEmpty: onRequest,
-    });
+    // Raw: request-intake parses it, so that even unparsable JSON can be answered.
+    return this.#deps.router.subscribeRaw(filter, onRequest);
   }
 
   #respond(replyTo: string, response: ResponseEnvelope, request: IPublishPacket): void {
     const correlationData = request.properties?.correlationData;
     const properties = this.#isMqtt5() && correlationData ? { correlationData } : undefined;
-    this.#deps.client.publish(replyTo, JSON.stringify(response), { qos: 1, properties }, (error) => {
+    const body =
+      response.ok && response.result instanceof JsonText
+        ? successWithText(response.id, response.result)
+        : JSON.stringify(response);
+    this.#deps.client.publish(replyTo, body, { qos: 1, properties }, (error) => {
       if (!error) return;
       const reason = refusalOf('publish', replyTo, error, this.#deps.username);
       this.#deps.logger.warn({ err: reason, reply_to: replyTo }, 'could not publish response');
@@ -226,25 +229,37 @@ export class RequestResponse {
 
   #ensureRepliesSubscribed(): Promise<void> {
     this.#repliesSubscribed ??= this.#deps.router
-      .subscribe(
+      .subscribeRaw(
         this.#deps.topics.replies(this.#deps.clientId),
-        checkResponse,
-        (response) => {
-          // A late answer after a timeout, or a second one (hot standby: the first answer wins).
-          if (!this.#pending.has(response.id)) {
-            this.#deps.metrics.responses_unmatched++;
-            return;
-          }
-          if (response.ok) this.#settle(response.id, undefined, response.result);
-          else {
-            const code = isErrorCode(response.error.code) ? response.error.code : 'INTERNAL';
-            this.#settle(response.id, new WattbusError(code, response.error.message, response.error.details));
-          }
-        },
+        (payload, context) => this.#onReply(payload, context.topic),
         { qos: 1 },
       )
       .then(() => undefined);
     return this.#repliesSubscribed;
+  }
+
+  /**
+   * A reply: for a `raw` request, a result sent as JsonText is passed on as its bytes (the reply
+   * topic's last level is the request id, and the envelope must repeat it); every other reply is
+   * parsed and checked against ResponseEnvelope (failures dead-lettered).
+   */
+  #onReply(payload: Buffer, topic: string): void {
+    const id = topic.slice(topic.lastIndexOf('/') + 1);
+    const text = this.#pending.get(id)?.raw ? textOfSuccess(payload, id) : undefined;
+    if (text) return this.#settle(id, undefined, text);
+    const decoded = decodePayload(payload, topic, checkResponse, 'json', this.#deps.deadLetters);
+    if (!decoded) return;
+    const response = decoded.value;
+    // A late answer after a timeout, or a second one (hot standby: the first answer wins).
+    if (!this.#pending.has(response.id)) {
+      this.#deps.metrics.responses_unmatched++;
+      return;
+    }
+    if (response.ok) this.#settle(response.id, undefined, response.result);
+    else {
+      const code = isErrorCode(response.error.code) ? response.error.code : 'INTERNAL';
+      this.#settle(response.id, new WattbusError(code, response.error.message, response.error.details));
+    }
   }
 
   #settle(id: string, error: Error | undefined, result?: unknown): void {

@@ -102,17 +102,30 @@ export class TopicRouter {
    * Subscribes; every payload is parsed and validated before `handler` sees it, failures are
    * dead-lettered. Rejects with BusRefusedError when the broker refuses the filter (ACL).
    */
-  async subscribe<T>(
+  subscribe<T>(
     filter: string,
     check: Validator<T>,
     handler: MessageHandler<T>,
     options: SubscribeOptions = {},
   ): Promise<Subscription> {
+    return this.subscribeRaw(filter, this.#validating(check, handler, options), options);
+  }
+
+  /**
+   * Subscribes with a handler that takes each payload as it came (empty ones too) and decodes it
+   * itself: request intake, which answers even unparsable requests, and replies, whose result a
+   * requester may pass on unparsed. Payloads above maxPayloadBytes are still dead-lettered first.
+   */
+  async subscribeRaw(
+    filter: string,
+    handler: (payload: Buffer, context: MessageContext) => void | Promise<void>,
+    options: Pick<SubscribeOptions, 'qos' | 'ackAfterHandle'> = {},
+  ): Promise<Subscription> {
     const route: Route = {
       filter,
       match: unshared(filter),
       ackAfterHandle: options.ackAfterHandle ?? false,
-      handle: this.#validating(check, handler, options),
+      handle: handler,
     };
     this.#routes.push(route);
     for (const wake of [...this.#routeWaiters]) wake();
@@ -199,27 +212,9 @@ export class TopicRouter {
     const encoding = options.encoding ?? 'json';
     const deadLetters = this.#deps.deadLetters;
     return (payload, context) => {
-      if (payload.length === 0) {
-        if (options.onEmpty) return options.onEmpty(context);
-        deadLetters.send(context.topic, payload, 'schema', 'empty payload');
-        return;
-      }
-      let value: unknown;
-      if (encoding === 'text') {
-        value = payload.toString('utf8');
-      } else {
-        try {
-          value = JSON.parse(payload.toString('utf8'));
-        } catch (error) {
-          deadLetters.send(context.topic, payload, 'unparsable', `not JSON: ${(error as Error).message}`);
-          return;
-        }
-      }
-      if (!check(value)) {
-        deadLetters.send(context.topic, payload, 'schema', check.errorText());
-        return;
-      }
-      return handler(value, context);
+      if (payload.length === 0 && options.onEmpty) return options.onEmpty(context);
+      const decoded = decodePayload(payload, context.topic, check, encoding, deadLetters);
+      if (decoded) return handler(decoded.value, context);
     };
   }
 
@@ -304,6 +299,39 @@ export class TopicRouter {
       this.#routeWaiters.add(check);
     });
   }
+}
+
+/**
+ * A payload parsed (`json`) or read (`text`) and checked; undefined when it was dead-lettered
+ * instead (empty, not JSON, or outside `check`).
+ */
+export function decodePayload<T>(
+  payload: Buffer,
+  topic: string,
+  check: Validator<T>,
+  encoding: 'json' | 'text',
+  deadLetters: DeadLetters,
+): { value: T } | undefined {
+  if (payload.length === 0) {
+    deadLetters.send(topic, payload, 'schema', 'empty payload');
+    return undefined;
+  }
+  let value: unknown;
+  if (encoding === 'text') {
+    value = payload.toString('utf8');
+  } else {
+    try {
+      value = JSON.parse(payload.toString('utf8'));
+    } catch (error) {
+      deadLetters.send(topic, payload, 'unparsable', `not JSON: ${(error as Error).message}`);
+      return undefined;
+    }
+  }
+  if (!check(value)) {
+    deadLetters.send(topic, payload, 'schema', check.errorText());
+    return undefined;
+  }
+  return { value };
 }
 
 /**

@@ -200,7 +200,18 @@ export const ErrorBodySchema = Type.Object(
 export type ErrorBody = Static<typeof ErrorBodySchema>;
 
 export const SuccessResponseSchema = Type.Object(
-  { id: Type.String({ minLength: 1 }), ok: Type.Literal(true), result: Type.Unknown() },
+  {
+    id: Type.String({ minLength: 1 }),
+    ok: Type.Literal(true),
+    result_bytes: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        description:
+          "The length in bytes of `result`'s JSON text, sent by a responder that wrote that text itself (the query component's `readings`), ahead of `result`, which then comes last: a requester may pass the result on without parsing the envelope (the REST gateway does). The responder vouches that the text fits the method's result schema. Requesters that parse the envelope may ignore it.",
+      }),
+    ),
+    result: Type.Unknown(),
+  },
   { additionalProperties: false },
 );
 export const ErrorResponseSchema = Type.Object(

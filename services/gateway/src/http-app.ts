@@ -7,7 +7,7 @@ import express, {
   type Response,
 } from 'express';
 import swaggerUi from 'swagger-ui-express';
-import type { Bus } from '@wattbus/bus';
+import { JsonText, type Bus } from '@wattbus/bus';
 import type { Fleet } from '@wattbus/fleet';
 import type { Health, Logger } from '@wattbus/runtime';
 import { presentedKey, type ApiClient, type ApiKeys } from './api-keys.js';
@@ -283,6 +283,16 @@ function handle(deps: HttpAppDeps, operation: Operation, route: Route): RequestH
     res.once('close', () => {
       if (!res.writableFinished) cancel.abort();
     });
+    const ask = (topic: string, params: Record<string, unknown>, raw: boolean) => {
+      // Fail fast: mqtt.js would queue the request offline and the client would wait for the deadline.
+      if (!bus.connected) {
+        throw new HttpProblem(
+          'BROKER_UNAVAILABLE',
+          'the gateway is reconnecting to the MQTT broker; retry shortly',
+        );
+      }
+      return bus.request(topic, params, { timeoutMs, signal: cancel.signal, id: locals(res).requestId, raw });
+    };
     const context: RouteContext = {
       input,
       topics: bus.topics,
@@ -290,16 +300,8 @@ function handle(deps: HttpAppDeps, operation: Operation, route: Route): RequestH
       directory,
       events,
       client: locals(res).client,
-      call: (topic, params) => {
-        // Fail fast: mqtt.js would queue the request offline and the client would wait for the deadline.
-        if (!bus.connected) {
-          throw new HttpProblem(
-            'BROKER_UNAVAILABLE',
-            'the gateway is reconnecting to the MQTT broker; retry shortly',
-          );
-        }
-        return bus.request(topic, params, { timeoutMs, signal: cancel.signal, id: locals(res).requestId });
-      },
+      call: (topic, params) => ask(topic, params, false),
+      relay: (topic, params) => ask(topic, params, true),
       ensureKnownDevice: (deviceId) => {
         if (config.unknown_devices === 'not_found' && !directory.has(deviceId)) {
           throw new HttpProblem('UNKNOWN_DEVICE', `no agent announced a device '${deviceId}'`, {
@@ -317,12 +319,19 @@ function handle(deps: HttpAppDeps, operation: Operation, route: Route): RequestH
 
 /**
  * An API answer, written straight to node:http: express' res.json() would also hash the body for
- * an ETag (a day of readings is ~70 KB) that no API client revalidates with.
+ * an ETag (a day of readings is ~70 KB) that no API client revalidates with. A JsonText (a
+ * result the query component encoded) goes out as its bytes.
  */
 function sendJson(res: Response, status: number, body: unknown): void {
-  const text = body === undefined ? '' : JSON.stringify(body);
   res.statusCode = status;
   res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  if (body instanceof JsonText) {
+    res.setHeader('Content-Length', body.bytes.length);
+    res.end(body.bytes);
+    return;
+  }
+  // A string goes out with the headers in one write (a Buffer would be a second chunk).
+  const text = body === undefined ? '' : JSON.stringify(body);
   res.setHeader('Content-Length', Buffer.byteLength(text));
   res.end(text);
 }

@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import type { TSchema } from '@sinclair/typebox';
+import { JsonText } from '@wattbus/bus';
 import type { Topics } from '@wattbus/contracts';
 import {
   AlertListParamsSchema,
@@ -28,6 +29,8 @@ export interface RouteContext {
   topics: Topics;
   /** Sends an MQTT request with this route's timeout and the HTTP request's id and cancel signal. */
   call(topic: string, params: Record<string, unknown>): Promise<unknown>;
+  /** call(), but a result the responder sent as JSON text comes back as that JsonText, unparsed. */
+  relay(topic: string, params: Record<string, unknown>): Promise<unknown>;
   /** Throws 404 UNKNOWN_DEVICE for a device no agent announced (unless configured to forward). */
   ensureKnownDevice(deviceId: string): void;
   health: Health;
@@ -41,6 +44,7 @@ export interface RouteContext {
 
 export interface RouteResult {
   status: number;
+  /** Encoded as JSON; a JsonText is written as it is. */
   body?: unknown;
   /** A streaming answer (server-sent events) writes the response itself. */
   stream?: (response: ServerResponse) => Promise<void>;
@@ -83,6 +87,8 @@ const ok = (body: unknown): RouteResult => ({ status: 200, body });
 // The query component's answers are checked for their shape only: a day of readings carries 1,440
 // timestamps whose format checks cost more than the rest of the request; the component's own
 // tests check its answers against the whole contract (services/query/test/properties.test.ts).
+// An answer it sent as JSON text (`result_bytes`, docs/topics.md "Results passed through") is
+// passed on unparsed: the component vouches for that text, and its tests check it.
 const queryResults = Object.fromEntries(
   Object.entries(QUERY_METHODS).map(([method, spec]) => [
     method,
@@ -98,9 +104,10 @@ function queryRoute(method: QueryMethod, withDevice = false): Route {
   return {
     kind: 'query',
     forwards: { schema: QUERY_METHODS[method].params, path: withDevice ? { id: 'device' } : {} },
-    async handle({ input, topics, call }) {
+    async handle({ input, topics, relay }) {
       const params = withDevice ? { ...input.query, device: input.path.id } : { ...input.query };
-      return ok(queryResults[method](await call(topics.queryRequest(method), params)));
+      const answer = await relay(topics.queryRequest(method), params);
+      return ok(answer instanceof JsonText ? answer : queryResults[method](answer));
     },
   };
 }

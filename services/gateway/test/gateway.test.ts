@@ -2,7 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventEmitter, once } from 'node:events';
 import { Type } from '@sinclair/typebox';
-import { Bus } from '@wattbus/bus';
+import { Bus, JsonText } from '@wattbus/bus';
 import {
   AlertListParamsSchema,
   AlertTopics,
@@ -100,6 +100,12 @@ describe('gateway (aedes, in-test component handlers)', () => {
       const params = raw as ReadingsParams;
       if (params.device === 'ghost') throw new WattbusError('UNKNOWN_DEVICE', 'no device ghost');
       if (params.device === 'liar') return { points: 'many' };
+      if (params.device === 'text-1') {
+        // `12.50` and the spaces: JSON.stringify would never write them, so they show a pass-through.
+        return new JsonText(
+          `{"device":"text-1", "from":"${params.from}","to":"${params.to}","fields":["power_w"],"every":null,"fn":null,"phase":null,"points":[{"ts":"${params.from}","power_w":12.50}]}`,
+        );
+      }
       if (params.device === 'big') {
         // ~300 KB: more than the bus' default 64 KiB payload limit.
         const points = Array.from({ length: 3000 }, (_, n) => ({
@@ -329,6 +335,18 @@ describe('gateway (aedes, in-test component handlers)', () => {
     assert.match(String(problem(liar).detail), /alert hook answered outside the contract/);
     assert.equal((await api.get('/api/v1/alerts', { key: 'control' })).status, 403);
     assert.equal((await api.get('/api/v1/alerts', { key: null })).status, 401);
+  });
+
+  it('passes a result the component sent as JSON text on byte for byte (docs/topics.md, "Results passed through")', async () => {
+    const range = 'from=2026-11-23T08:00:00.000Z&to=2026-11-23T09:00:00.000Z';
+    const response = await api.get(`/api/v1/devices/text-1/readings?${range}`);
+    assert.equal(response.status, 200, response.text);
+    assert.match(String(response.headers.get('content-type')), /^application\/json/);
+    assert.equal(
+      response.text,
+      '{"device":"text-1", "from":"2026-11-23T08:00:00.000Z","to":"2026-11-23T09:00:00.000Z","fields":["power_w"],"every":null,"fn":null,"phase":null,"points":[{"ts":"2026-11-23T08:00:00.000Z","power_w":12.50}]}',
+    );
+    assert.equal(Number(response.headers.get('content-length')), Buffer.byteLength(response.text));
   });
 
   it('passes a reply larger than the bus default payload limit (a long readings answer)', async () => {

@@ -1,5 +1,11 @@
 import { Type } from '@sinclair/typebox';
-import { shareGroupFilter, type Bus, type ServeContext, type Subscription } from '@wattbus/bus';
+import {
+  shareGroupFilter,
+  type Bus,
+  type JsonText,
+  type ServeContext,
+  type Subscription,
+} from '@wattbus/bus';
 import {
   QUERY_METHODS,
   ReadingSchema,
@@ -163,7 +169,11 @@ export class QueryComponent {
   }
 
   /** Checks the params against the method's schema and calls its handler from the typed map. */
-  async #run<M extends QueryMethod>(method: M, params: unknown, call: CallContext): Promise<QueryResults[M]> {
+  async #run<M extends QueryMethod>(
+    method: M,
+    params: unknown,
+    call: CallContext,
+  ): Promise<QueryResults[M] | JsonText> {
     const check = paramsCheckers[method];
     if (!check(params)) {
       throw invalidParams(check);

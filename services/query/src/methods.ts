@@ -1,3 +1,4 @@
+import type { JsonText } from '@wattbus/bus';
 import {
   MAX_SPAN_MS,
   MAX_SPAN_YEARS,
@@ -15,7 +16,6 @@ import {
   type QueryParams,
   type QueryResults,
   type ReadingsParams,
-  type ReadingsResult,
   type TotalsParams,
   type TotalsResult,
 } from '@wattbus/contracts';
@@ -30,7 +30,7 @@ import {
 } from '@wattbus/influx';
 import type { QueryConfig } from './config.js';
 import { tooLarge } from './errors.js';
-import { isoTimes } from './iso-times.js';
+import { PointTable } from './point-table.js';
 import { kwh, money, readingRounder } from './rounding.js';
 import { chooseBase, EnergyReader, type DeviceEnergy } from './energy.js';
 import { HistoryReader, withHistory } from './history.js';
@@ -49,12 +49,15 @@ export interface CallContext {
   timeoutMs: number;
 }
 
-/** One handler per query method, typed by the contract: the component dispatches through this map. */
+/**
+ * One handler per query method, typed by the contract: the component dispatches through this map.
+ * A handler may answer with the result's JSON text (a JsonText, sent on as it is: `readings`).
+ */
 export type QueryHandlers = {
   [M in QueryMethod]: (
     params: QueryParams[M],
     call: CallContext,
-  ) => QueryResults[M] | Promise<QueryResults[M]>;
+  ) => QueryResults[M] | JsonText | Promise<QueryResults[M] | JsonText>;
 };
 
 /** The answers of every query method; params arrive validated against their contract schema. */
@@ -95,7 +98,8 @@ export class QueryMethods implements QueryHandlers {
     return { devices: this.#deps.fleet.latest(params.devices) };
   }
 
-  async readings(params: ReadingsParams, call: CallContext): Promise<ReadingsResult> {
+  /** The ReadingsResult as JSON text, written from InfluxDB's rows (see PointTable). */
+  async readings(params: ReadingsParams, call: CallContext): Promise<JsonText> {
     const { fromMs, toMs } = range(params.from, params.to);
     const zone = this.#zone(params.tz);
     const fields = params.fields ?? ['power_w'];
@@ -155,37 +159,28 @@ export class QueryMethods implements QueryHandlers {
     }
     const results = await this.#deps.client.run(q, { timeoutMs: call.timeoutMs });
     // Rows are read by column index (no object per row): a day at 1 min is 1,440 of them.
-    const byTime = new Map<number, ReadingsResult['points'][number]>();
-    const isoOf = isoTimes();
+    const table = new PointTable(fields);
     for (const result of results) {
       for (const series of result?.series ?? []) {
         const timeAt = series.columns.indexOf('time');
         const present = fields.filter((field) => series.columns.includes(field));
         const at = present.map((field) => series.columns.indexOf(field));
+        const into = present.map((field) => fields.indexOf(field));
         const rounders = present.map(readingRounder);
         for (const values of series.values) {
-          const ts = values[timeAt] as number;
-          let point = byTime.get(ts);
-          if (!point) {
-            point = { ts: isoOf(ts) };
-            for (const field of fields) point[field] = null;
-            byTime.set(ts, point);
-          }
-          for (let i = 0; i < present.length; i++) {
-            point[present[i]!] = rounders[i]!(values[at[i]!]);
-          }
+          const row = table.row(values[timeAt] as number);
+          for (let i = 0; i < present.length; i++) table.set(row, into[i]!, rounders[i]!(values[at[i]!]));
         }
       }
     }
-    const points = [...byTime.entries()].sort(([a], [b]) => a - b).map(([, point]) => point);
-    if (points.length > max_points) {
+    if (table.size > max_points) {
       throw tooLarge(
         `there are more than ${max_points} raw readings in this range; ask with every`,
         'limits.max_points',
         max_points,
       );
     }
-    return {
+    return table.toJson({
       device: params.device,
       from: iso(fromMs),
       to: iso(toMs),
@@ -193,8 +188,7 @@ export class QueryMethods implements QueryHandlers {
       every: params.every ?? null,
       fn,
       phase: params.phase ?? null,
-      points,
-    };
+    });
   }
 
   async energy(params: EnergyParams, call: CallContext): Promise<EnergyResult> {

@@ -14,6 +14,36 @@ const DECIMALS: Record<ReadingField, number> = {
   frequency_hz: 4,
 };
 
+/** How many decimals `field`'s values are rounded to. */
+export function decimalsOf(field: ReadingField): number {
+  return DECIMALS[field];
+}
+
+const SCALES = [1, 10, 100, 1_000, 10_000];
+
+/**
+ * `String(value)` for a value that round(value, decimals) leaves as it is, ~4× faster (integer
+ * arithmetic instead of the shortest round-trip search): a decimal of at most 15 significant digits
+ * is the shortest text of the double nearest to it. Any other value goes through String().
+ */
+export function decimalText(value: number, decimals: number): string {
+  const scale = SCALES[decimals] ?? 10 ** decimals;
+  const scaled = Math.round(value * scale);
+  if (scaled / scale !== value || !(Math.abs(scaled) < 1e15)) return String(value);
+  if (scaled === 0) return '0';
+  const sign = scaled < 0 ? '-' : '';
+  const abs = Math.abs(scaled);
+  const whole = Math.floor(abs / scale);
+  let fraction = abs - whole * scale;
+  if (fraction === 0) return `${sign}${whole}`;
+  let digits = decimals;
+  while (fraction % 10 === 0) {
+    fraction /= 10;
+    digits--;
+  }
+  return `${sign}${whole}.${String(fraction).padStart(digits, '0')}`;
+}
+
 /** Rounds to `decimals` decimals; dividing by a power of ten prints the shortest decimal. */
 export function round(value: number, decimals: number): number {
   const scale = 10 ** decimals;
