@@ -5,7 +5,7 @@ import type { AckControl } from './ack-control.js';
 import { takeEarlyMessages } from './connect.js';
 import type { DeadLetters } from './dead-letters.js';
 import { BusRefusedError, SharedSubscriptionsUnsupportedError } from './errors.js';
-import { shareGroupOf, topicMatches, unshared } from './match.js';
+import { compileFilter, shareGroupOf, unshared } from './match.js';
 import type { BusMetrics } from './metrics.js';
 import type { BusSettings } from './options.js';
 import { SHARED_SUBSCRIPTIONS_NOT_SUPPORTED, refusalOf } from './refusals.js';
@@ -37,12 +37,15 @@ export interface Subscription {
 
 interface Route {
   filter: string;
-  match: string;
+  /** The filter's matcher (compiled once): runs for every message. */
+  matches: (topic: string) => boolean;
   handle: (payload: Buffer, context: MessageContext) => void | Promise<void>;
   ackAfterHandle: boolean;
 }
 
 type Done = (error?: Error) => void;
+
+const NO_ROUTES: readonly Route[] = Object.freeze([]);
 
 export interface TopicRouterDeps {
   client: MqttClient;
@@ -110,7 +113,7 @@ export class TopicRouter {
   ): Promise<Subscription> {
     const route: Route = {
       filter,
-      match: unshared(filter),
+      matches: compileFilter(unshared(filter)),
       ackAfterHandle: options.ackAfterHandle ?? false,
       handle: this.#validating(check, handler, options),
     };
@@ -244,7 +247,7 @@ export class TopicRouter {
     });
   }
 
-  #dispatch(routes: Route[], payload: Buffer, context: MessageContext, done: Done): void {
+  #dispatch(routes: readonly Route[], payload: Buffer, context: MessageContext, done: Done): void {
     const { maxPayloadBytes } = this.#deps.settings;
     const topic = context.topic;
     if (payload.length > maxPayloadBytes) {
@@ -284,14 +287,16 @@ export class TopicRouter {
     for (const wake of this.#idleWaiters.splice(0)) wake();
   }
 
-  #routesFor(topic: string): Route[] {
-    return this.#routes.filter((route) => topicMatches(route.match, topic));
+  #routesFor(topic: string): readonly Route[] {
+    let found: Route[] | undefined;
+    for (const route of this.#routes) if (route.matches(topic)) (found ??= []).push(route);
+    return found ?? NO_ROUTES;
   }
 
   /** Resolves with the routes for `topic` once a subscribe() adds one, or [] after `holdMs`. */
-  #awaitRoute(topic: string, holdMs: number): Promise<Route[]> {
+  #awaitRoute(topic: string, holdMs: number): Promise<readonly Route[]> {
     return new Promise((resolve) => {
-      const finish = (routes: Route[]) => {
+      const finish = (routes: readonly Route[]) => {
         clearTimeout(timer);
         this.#routeWaiters.delete(check);
         resolve(routes);
