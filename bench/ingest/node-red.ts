@@ -14,7 +14,8 @@
  *
  * --base DIR adds a fourth consumer, `base`: the storage hook of another checkout (e.g. main, in a
  * git worktree with node_modules copied), bundled there and run with the same settings, to compare
- * two versions side by side. --hook-flags passes node flags to the hook(s), e.g. to profile them.
+ * two versions side by side. --hook-flags passes node flags to the hook(s), e.g. to profile them;
+ * --base-flags, when given, to the base instead (--base . compares two settings of one version).
  */
 import { spawn, fork, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
@@ -41,6 +42,7 @@ const { values } = parseArgs({
     consumers: { type: 'string', default: 'bare,hook,node-red' },
     base: { type: 'string' },
     'hook-flags': { type: 'string', default: '' },
+    'base-flags': { type: 'string' },
   },
 });
 const COUNT = Number(values.readings);
@@ -60,7 +62,7 @@ interface Consumer {
 
 bundle(['storage-hook']);
 const [production, baseProduction] = parseModes(
-  `production:${values['hook-flags']}${values.base ? `,base-production:${values['hook-flags']}` : ''}`,
+  `production:${values['hook-flags']}${values.base ? `,base-production:${values['base-flags'] ?? values['hook-flags']}` : ''}`,
   values.base,
 );
 if (baseProduction) bundle(['storage-hook'], baseProduction.root);
