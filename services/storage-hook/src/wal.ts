@@ -166,16 +166,22 @@ export class WriteAheadLog {
 
   /** The records of a sealed segment. A torn last line (power loss mid-append) is dropped. */
   read(segment: Segment): string[] {
+    return this.readBlock(segment)
+      .split('\n')
+      .filter((line) => line.length > 0);
+  }
+
+  /** read() as the file holds it: the records, each ending in a newline, without a torn last line. */
+  readBlock(segment: Segment): string {
     const text = readFileSync(segment.file, 'utf8');
-    const lines = text.split('\n');
-    const tail = lines.pop();
-    if (tail !== undefined && tail !== '') {
+    const end = text.lastIndexOf('\n') + 1;
+    if (end < text.length) {
       this.#logger.warn(
-        { file: segment.file, bytes: tail.length },
+        { file: segment.file, bytes: text.length - end },
         'dropping a torn record at the end of a log segment',
       );
     }
-    return lines.filter((line) => line.length > 0);
+    return end < text.length ? text.slice(0, end) : text;
   }
 
   /** Deletes a segment once everything in it is stored (or dead-lettered). */

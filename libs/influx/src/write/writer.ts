@@ -147,6 +147,28 @@ export class InfluxWriter {
     return outcome;
   }
 
+  /**
+   * write() for lines already joined, each ending in a newline (a log segment as read from disk):
+   * sent as they are when they fit one request, so a batch is not split into lines and joined
+   * again; split only when InfluxDB refuses it (to isolate the refused lines) or it is too long.
+   */
+  async writeBlock(block: string): Promise<WriteOutcome> {
+    if (block.length > 0 && !block.endsWith('\n'))
+      throw new Error('a block of lines must end with a newline');
+    const count = countLines(block);
+    if (count === 0) return { written: 0, rejected: [] };
+    if (count > (this.#options.maxBatchLines ?? 5000)) return this.write(linesOf(block));
+    const outcome: WriteOutcome = { written: 0, rejected: [] };
+    const refusal = await this.#sendWithRetry(block, count);
+    if (refusal === undefined) {
+      outcome.written = count;
+      this.#metrics.lines_written += count;
+    } else {
+      await this.#isolate(linesOf(block), refusal, outcome);
+    }
+    return outcome;
+  }
+
   /** Interrupts retries at once; a request in flight ends within the connection's timeout_ms. */
   stop(): void {
     this.#abort.abort();
@@ -154,12 +176,17 @@ export class InfluxWriter {
 
   /** Sends a batch; when refused, halves it until each refused line stands alone (the good halves get stored). */
   async #writeOrIsolate(lines: string[], outcome: WriteOutcome): Promise<void> {
-    const refusal = await this.#sendWithRetry(lines);
+    const refusal = await this.#sendWithRetry(lines.join('\n'), lines.length);
     if (refusal === undefined) {
       outcome.written += lines.length;
       this.#metrics.lines_written += lines.length;
       return;
     }
+    await this.#isolate(lines, refusal, outcome);
+  }
+
+  /** A refused batch: a single line is rejected with InfluxDB's reason, a longer one halved and sent again. */
+  async #isolate(lines: string[], refusal: string, outcome: WriteOutcome): Promise<void> {
     if (lines.length === 1) {
       outcome.rejected.push({ line: lines[0]!, reason: refusal });
       this.#metrics.lines_rejected++;
@@ -171,7 +198,7 @@ export class InfluxWriter {
   }
 
   /** undefined when written; InfluxDB's reason when refused; retries everything else. */
-  async #sendWithRetry(lines: string[]): Promise<string | undefined> {
+  async #sendWithRetry(body: string, lines: number): Promise<string | undefined> {
     for (let attempt = 1; ; attempt++) {
       if (this.#abort.signal.aborted) throw new WriterStoppedError();
       let started: number | undefined;
@@ -179,8 +206,8 @@ export class InfluxWriter {
         const target = await this.#prepare();
         this.#metrics.requests++;
         started = performance.now();
-        await target.transport.request(target.path, lines.join('\n'), target.options);
-        this.#timed(started, 'written', lines.length);
+        await target.transport.request(target.path, body, target.options);
+        this.#timed(started, 'written', lines);
         if (this.#metrics.failing_attempts > 0) {
           this.#logger.info({ attempts: this.#metrics.failing_attempts }, 'InfluxDB writes succeed again');
         }
@@ -191,7 +218,7 @@ export class InfluxWriter {
         const status = error instanceof HttpError ? error.statusCode : undefined;
         const message = describe(error);
         const refused = status !== undefined && REFUSED_STATUSES.has(status);
-        if (started !== undefined) this.#timed(started, refused ? 'refused' : 'failed', lines.length);
+        if (started !== undefined) this.#timed(started, refused ? 'refused' : 'failed', lines);
         if (refused) return message;
         this.#metrics.retries++;
         this.#metrics.failing_attempts++;
@@ -203,7 +230,7 @@ export class InfluxWriter {
           { minMs: this.#options.retryMinMs ?? 200, maxMs: this.#options.retryMaxMs ?? 30_000 },
           retryAfterMs,
         );
-        this.#report(status, message, attempt, delayMs, lines.length);
+        this.#report(status, message, attempt, delayMs, lines);
         try {
           await sleep(delayMs, undefined, { signal: this.#abort.signal });
         } catch {
@@ -304,4 +331,15 @@ function describe(error: unknown): string {
       .join(': ');
   }
   return String(error);
+}
+
+/** Newline-terminated lines in `block` (a torn last line without its newline is not one). */
+function countLines(block: string): number {
+  let count = 0;
+  for (let at = block.indexOf('\n'); at >= 0; at = block.indexOf('\n', at + 1)) count++;
+  return count;
+}
+
+function linesOf(block: string): string[] {
+  return block.split('\n').filter((line) => line.length > 0);
 }
