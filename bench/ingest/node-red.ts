@@ -10,6 +10,12 @@
  * utime + stime from /proc over that window.
  *
  *   node --import tsx bench/ingest/node-red.ts [--readings 100000] [--runs 5] [--devices 100] [--batch 1000]
+ *     [--consumers bare,hook,node-red] [--base DIR] [--hook-flags='--cpu-prof --cpu-prof-dir=/tmp/prof']
+ *
+ * --base DIR adds a fourth consumer, `base`: the storage hook of another checkout (e.g. main, in a
+ * git worktree with node_modules copied), bundled there and run with the same settings, to compare
+ * two versions side by side. --hook-flags passes node flags to the hook(s), e.g. to profile them;
+ * --base-flags, when given, to the base instead (--base . compares two settings of one version).
  */
 import { spawn, fork, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
@@ -33,6 +39,10 @@ const { values } = parseArgs({
     devices: { type: 'string', default: '100' },
     batch: { type: 'string', default: '1000' },
     'poll-ms': { type: 'string', default: '25' },
+    consumers: { type: 'string', default: 'bare,hook,node-red' },
+    base: { type: 'string' },
+    'hook-flags': { type: 'string', default: '' },
+    'base-flags': { type: 'string' },
   },
 });
 const COUNT = Number(values.readings);
@@ -51,6 +61,11 @@ interface Consumer {
 }
 
 bundle(['storage-hook']);
+const [production, baseProduction] = parseModes(
+  `production:${values['hook-flags']}${values.base ? `,base-production:${values['base-flags'] ?? values['hook-flags']}` : ''}`,
+  values.base,
+);
+if (baseProduction) bundle(['storage-hook'], baseProduction.root);
 const influx = await startInflux();
 const mosquitto = await startMosquitto();
 const children = new Set<ChildProcess>();
@@ -139,11 +154,10 @@ async function bare(base: string): Promise<Consumer> {
   };
 }
 
-const [production] = parseModes('production');
-async function hook(base: string): Promise<Consumer> {
+async function hook(base: string, mode = production!): Promise<Consumer> {
   const dir = mkdtempSync(join(tmpdir(), 'wattbus-bench-hook-'));
   const prefix = 'WATTBUS_STORAGE_HOOK_';
-  const run = startService('storage-hook', production!, {
+  const run = startService('storage-hook', mode, {
     env: {
       [`${prefix}MQTT__URL`]: mosquitto.url,
       [`${prefix}MQTT__BASE_TOPIC`]: base,
@@ -200,9 +214,15 @@ async function nodeRed(base: string): Promise<Consumer> {
   };
 }
 
-const CONSUMERS = { bare, hook, 'node-red': nodeRed } as const;
+const CONSUMERS = {
+  bare,
+  hook: (base: string) => hook(base),
+  base: (base: string) => hook(base, baseProduction),
+  'node-red': nodeRed,
+} as const;
 type Name = keyof typeof CONSUMERS;
-const NAMES = Object.keys(CONSUMERS) as Name[];
+const NAMES = [...values.consumers.split(','), ...(values.base ? ['base'] : [])] as Name[];
+for (const name of NAMES) if (!(name in CONSUMERS)) throw new Error(`unknown consumer ${name}`);
 
 interface Sample {
   rate: number;
@@ -262,14 +282,25 @@ try {
     );
   }
   const ratio = (a: Name, b: Name, key: keyof Sample) => (med(a, key) / med(b, key)).toFixed(2);
-  console.log(`  hook / bare      readings/s ${ratio('hook', 'bare', 'rate')} (target >= 0.9)`);
-  console.log(
-    `  hook / bare      CPU per reading ${ratio('hook', 'bare', 'cpuUsPerReading')} (target <= 1.3)`,
-  );
-  console.log(
-    `  hook / Node-RED  CPU per reading ${ratio('hook', 'node-red', 'cpuUsPerReading')} (target <= 0.3)`,
-  );
-  console.log(`  hook / Node-RED  readings/s ${ratio('hook', 'node-red', 'rate')}`);
+  const has = (name: Name) => NAMES.includes(name);
+  for (const hookName of (['hook', 'base'] as const).filter(has)) {
+    const label = (to: string) => `${hookName} / ${to}`.padEnd(16);
+    if (has('bare')) {
+      console.log(`  ${label('bare')} readings/s ${ratio(hookName, 'bare', 'rate')} (target >= 0.9)`);
+      console.log(
+        `  ${label('bare')} CPU per reading ${ratio(hookName, 'bare', 'cpuUsPerReading')} (target <= 1.3)`,
+      );
+    }
+    if (has('node-red')) {
+      console.log(
+        `  ${label('Node-RED')} CPU per reading ${ratio(hookName, 'node-red', 'cpuUsPerReading')} (target <= 0.3)`,
+      );
+      console.log(`  ${label('Node-RED')} readings/s ${ratio(hookName, 'node-red', 'rate')}`);
+    }
+  }
+  if (has('hook') && has('base')) {
+    console.log(`  hook / base      CPU per reading ${ratio('hook', 'base', 'cpuUsPerReading')}`);
+  }
 } finally {
   await Promise.all([influx.destroy(), mosquitto.destroy()]);
 }

@@ -21,17 +21,6 @@ export function unshared(filter: string): string {
   return afterGroup === -1 ? filter : filter.slice(afterGroup + 1);
 }
 
-export function topicMatches(filter: string, topic: string): boolean {
-  let matcher = compiled.get(filter);
-  if (!matcher) {
-    matcher = compileFilter(filter);
-    compiled.set(filter, matcher);
-  }
-  return matcher(topic);
-}
-
-const compiled = new Map<string, (topic: string) => boolean>();
-
 /**
  * A matcher for one filter: the filter is split once, the topic is walked without splitting
  * (this runs for every message on every subscription).

@@ -5,7 +5,7 @@ import type { AckControl } from './ack-control.js';
 import { takeEarlyMessages } from './connect.js';
 import type { DeadLetters } from './dead-letters.js';
 import { BusRefusedError, SharedSubscriptionsUnsupportedError } from './errors.js';
-import { shareGroupOf, topicMatches, unshared } from './match.js';
+import { compileFilter, shareGroupOf, unshared } from './match.js';
 import type { BusMetrics } from './metrics.js';
 import type { BusSettings } from './options.js';
 import { SHARED_SUBSCRIPTIONS_NOT_SUPPORTED, refusalOf } from './refusals.js';
@@ -37,12 +37,15 @@ export interface Subscription {
 
 interface Route {
   filter: string;
-  match: string;
+  /** The filter's matcher (compiled once): runs for every message. */
+  matches: (topic: string) => boolean;
   handle: (payload: Buffer, context: MessageContext) => void | Promise<void>;
   ackAfterHandle: boolean;
 }
 
 type Done = (error?: Error) => void;
+
+const NO_ROUTES: readonly Route[] = Object.freeze([]);
 
 export interface TopicRouterDeps {
   client: MqttClient;
@@ -73,7 +76,7 @@ export class TopicRouter {
   /** Each subscription's route, for `leave`. */
   #routeOf = new WeakMap<Subscription, Route>();
   /** Handlers still running (returned a promise), and who waits for none to be. */
-  #running = 0;
+  #runningCount = 0;
   #idleWaiters: Array<() => void> = [];
   /** The reason code of the broker's last DISCONNECT (MQTT 5), to explain a failed subscribe. */
   #lastDisconnect: number | undefined;
@@ -123,7 +126,7 @@ export class TopicRouter {
   ): Promise<Subscription> {
     const route: Route = {
       filter,
-      match: unshared(filter),
+      matches: compileFilter(unshared(filter)),
       ackAfterHandle: options.ackAfterHandle ?? false,
       handle: handler,
     };
@@ -195,7 +198,7 @@ export class TopicRouter {
 
   /** Resolves once no handler is running (every message received so far has been handled). */
   idle(): Promise<void> {
-    if (this.#running === 0) return Promise.resolve();
+    if (this.#runningCount === 0) return Promise.resolve();
     return new Promise((resolve) => this.#idleWaiters.push(resolve));
   }
 
@@ -230,6 +233,15 @@ export class TopicRouter {
     const holdMs = settings.holdUnroutedMs;
     const settingUp = !this.#subscribedOnce || this.#subscribing > 0;
     if (holdMs <= 0 || this.#stopped || !settingUp) return done();
+    this.#hold(holdMs, payload, context, done);
+  }
+
+  /**
+   * A message nobody routes yet, held for a subscribe() to come. (Its own method: closures in
+   * #receive or #dispatch would cost every message an allocation.)
+   */
+  #hold(holdMs: number, payload: Buffer, context: MessageContext, done: Done): void {
+    const topic = context.topic;
     void this.#awaitRoute(topic, holdMs).then((late) => {
       if (late.length === 0) {
         this.#deps.logger.warn({ topic, hold_ms: holdMs }, 'no subscription for a held message; dropped');
@@ -239,54 +251,61 @@ export class TopicRouter {
     });
   }
 
-  #dispatch(routes: Route[], payload: Buffer, context: MessageContext, done: Done): void {
+  #dispatch(routes: readonly Route[], payload: Buffer, context: MessageContext, done: Done): void {
     const { maxPayloadBytes } = this.#deps.settings;
-    const topic = context.topic;
     if (payload.length > maxPayloadBytes) {
       const message = `payload of ${payload.length} bytes exceeds ${maxPayloadBytes}`;
-      this.#deps.deadLetters.send(topic, payload, 'oversize', message);
+      this.#deps.deadLetters.send(context.topic, payload, 'oversize', message);
       return done();
     }
-    const failed = (error: unknown) => {
-      this.#deps.metrics.handler_errors++;
-      this.#deps.logger.error({ err: error, topic }, 'message handler failed');
-    };
-    const awaited: Promise<void>[] = [];
+    let awaited: Promise<void>[] | undefined;
     for (const route of routes) {
       let result: void | Promise<void>;
       try {
         result = route.handle(payload, context);
       } catch (error) {
-        failed(error);
+        this.#failed(error, context.topic);
         continue;
       }
       if (typeof (result as { then?: unknown } | undefined)?.then !== 'function') continue;
-      this.#running++;
-      const run = Promise.resolve(result)
-        .catch(failed)
-        .finally(() => this.#handled());
-      if (route.ackAfterHandle) awaited.push(run);
+      const run = this.#track(result as Promise<void>, context.topic);
+      if (route.ackAfterHandle) (awaited ??= []).push(run);
     }
-    if (awaited.length === 0) return done();
+    if (awaited === undefined) return done();
     Promise.all(awaited).then(
       () => done(),
       () => done(),
     );
   }
 
+  /** A handler's promise, counted until it settles (see idle()); its failure logged. */
+  #track(result: Promise<void>, topic: string): Promise<void> {
+    this.#runningCount++;
+    return Promise.resolve(result)
+      .catch((error: unknown) => this.#failed(error, topic))
+      .finally(() => this.#handled());
+  }
+
+  #failed(error: unknown, topic: string): void {
+    this.#deps.metrics.handler_errors++;
+    this.#deps.logger.error({ err: error, topic }, 'message handler failed');
+  }
+
   #handled(): void {
-    if (--this.#running > 0) return;
+    if (--this.#runningCount > 0) return;
     for (const wake of this.#idleWaiters.splice(0)) wake();
   }
 
-  #routesFor(topic: string): Route[] {
-    return this.#routes.filter((route) => topicMatches(route.match, topic));
+  #routesFor(topic: string): readonly Route[] {
+    let found: Route[] | undefined;
+    for (const route of this.#routes) if (route.matches(topic)) (found ??= []).push(route);
+    return found ?? NO_ROUTES;
   }
 
   /** Resolves with the routes for `topic` once a subscribe() adds one, or [] after `holdMs`. */
-  #awaitRoute(topic: string, holdMs: number): Promise<Route[]> {
+  #awaitRoute(topic: string, holdMs: number): Promise<readonly Route[]> {
     return new Promise((resolve) => {
-      const finish = (routes: Route[]) => {
+      const finish = (routes: readonly Route[]) => {
         clearTimeout(timer);
         this.#routeWaiters.delete(check);
         resolve(routes);

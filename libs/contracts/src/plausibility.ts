@@ -71,11 +71,13 @@ export function plausibilityProblem(
   limits: ReadingLimits,
   options: PlausibilityOptions,
 ): string | undefined {
-  const effective = mergeLimits(limits);
+  // mergeLimits(limits) key by key, without building the merged object: this runs for every reading.
   for (const [field, key, unit] of LIMITED_FIELDS) {
     const value = reading[field];
-    if (value !== undefined && Math.abs(value) > effective[key]) {
-      return `${field} ${value} ${unit} is beyond the device's limit of ${field === 'power_w' ? '±' : ''}${effective[key]} ${unit} (${key})`;
+    if (value === undefined) continue;
+    const limit = limits[key] ?? DEFAULT_READING_LIMITS[key];
+    if (Math.abs(value) > limit) {
+      return `${field} ${value} ${unit} is beyond the device's limit of ${field === 'power_w' ? '±' : ''}${limit} ${unit} (${key})`;
     }
   }
   const tolerance = options.futureToleranceMs ?? DEFAULT_FUTURE_TOLERANCE_MS;

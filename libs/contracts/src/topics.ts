@@ -53,6 +53,8 @@ const DEVICE_TOPIC_KINDS: readonly DeviceTopicKind[] = [
   'history',
 ];
 
+const DEVICES_LEVEL = '/devices/';
+
 export class Topics {
   readonly base: string;
 
@@ -129,6 +131,21 @@ export class Topics {
   /** `wattbus/devices/+/readings` and friends, for subscribers of every device. */
   allDevices(kind: DeviceTopicKind): string {
     return `${this.base}/devices/+/${kind}`;
+  }
+
+  /**
+   * Whether `topic` is exactly `{base}/devices/{deviceId}/{kind}` (what `readings(deviceId)` and
+   * friends build), compared in place: a check made for every reading, cheaper than parsing.
+   */
+  isDeviceTopic(topic: string, deviceId: string, kind: DeviceTopicKind): boolean {
+    const idStart = this.base.length + DEVICES_LEVEL.length;
+    return (
+      topic.length === idStart + deviceId.length + 1 + kind.length &&
+      topic.startsWith(this.base) &&
+      topic.startsWith(DEVICES_LEVEL, this.base.length) &&
+      topic.startsWith(deviceId, idStart) &&
+      topic.startsWith(`/${kind}`, idStart + deviceId.length)
+    );
   }
 
   /** Splits `wattbus/devices/{id}/{kind}`; null for any other topic or an invalid id. */

@@ -1,8 +1,9 @@
-import { Ajv, type ErrorObject, type Options, type ValidateFunction } from 'ajv';
+import { Ajv, type ErrorObject, type FormatDefinition, type Options, type ValidateFunction } from 'ajv';
 import addFormatsPlugin from 'ajv-formats';
 import type { Static, TSchema } from '@sinclair/typebox';
 import { WattbusError } from './errors.js';
 import { STORABLE_RANGE_MESSAGE, isStorableRangeError } from './time-range.js';
+import { quickDateTime } from './timestamp-format.js';
 
 /**
  * One ajv instance for the process (and one that skips formats, for shapeValidator): schemas
@@ -20,6 +21,7 @@ function lazyAjv(options: Options): () => Ajv {
     if (!instance) {
       instance = new Ajv(options);
       addFormats(instance);
+      instance.addFormat('date-time', quickDateTime(addFormats.get('date-time') as FormatDefinition<string>));
     }
     return instance;
   };

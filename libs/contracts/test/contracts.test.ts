@@ -91,6 +91,23 @@ describe('topics', () => {
     assert.equal(topics.parseDeviceTopic('other/devices/desk-3/readings'), null);
   });
 
+  it('tells whether a topic is one device topic, exactly as readings() and history() build it', () => {
+    assert.ok(topics.isDeviceTopic('wattbus/devices/desk-3/readings', 'desk-3', 'readings'));
+    assert.ok(topics.isDeviceTopic(topics.history('desk-3'), 'desk-3', 'history'));
+    for (const other of [
+      'wattbus/devices/desk-30/readings',
+      'wattbus/devices/desk-/readings',
+      'wattbus/devices/desk-3/readings/x',
+      'wattbus/devices/desk-3/history',
+      'wattbus/devices/desk-3xreadings',
+      'wattbusx/devices/desk-3/readings',
+      'other/devices/desk-3/readings',
+      'wattbus/device/sdesk-3/readings',
+    ]) {
+      assert.equal(topics.isDeviceTopic(other, 'desk-3', 'readings'), false, other);
+    }
+  });
+
   it('recognises reply topics only under its own base', () => {
     assert.ok(topics.isReplyTopic('wattbus/replies/gw/abc'));
     assert.equal(topics.isReplyTopic('wattbus/devices/x/req/set'), false);

@@ -95,6 +95,29 @@ describe('InfluxWriter against influxd 1.6.7', () => {
     assert.ok(writer.metrics().requests >= 4);
   });
 
+  it('writes a block of newline-ended lines in one request; a refused block is isolated line by line', async () => {
+    const writer = newWriter('block', { maxBatchLines: 300 });
+    const batch = lines('b1', 300);
+    assert.deepEqual(await writer.writeBlock(`${batch.join('\n')}\n`), { written: 300, rejected: [] });
+    assert.equal(writer.metrics().requests, 1);
+    assert.equal(await count(influx, 'block'), 300);
+    // Longer than a request: written in batches, as write() does.
+    assert.deepEqual(await writer.writeBlock(`${lines('b2', 450).join('\n')}\n`), {
+      written: 450,
+      rejected: [],
+    });
+    await writer.write([`electricity,device=old frequency_hz="fifty" ${T0}`]);
+    const bad = `electricity,device=b3 frequency_hz=50 ${T0 + 5000}`;
+    const refused = await writer.writeBlock(`${[...lines('b3', 3), bad].join('\n')}\n`);
+    assert.equal(refused.written, 3);
+    assert.deepEqual(
+      refused.rejected.map((rejected) => rejected.line),
+      [bad],
+    );
+    await assert.rejects(writer.writeBlock('no newline at its end'), /must end with a newline/);
+    assert.deepEqual(await writer.writeBlock(''), { written: 0, rejected: [] });
+  });
+
   it('stores tag values with spaces, commas, equals signs, quotes and unicode exactly', async () => {
     const writer = newWriter('escaping');
     const location = 'Bâtiment 2, "Süd"=ост 电 ⚡';

@@ -5,6 +5,7 @@ import {
   LineProtocolError,
   backoffDelayMs,
   checkTagValue,
+  encodeLine,
   deviceOfLine,
   parseRetryAfterMs,
   pointToLine,
@@ -42,6 +43,37 @@ describe('readingToLine', () => {
     assert.equal(
       line,
       `electricity,device=a,location=Bâtiment\\ 2\\,\\ "Süd"\\=ост\\ 电,phase=L1 power_w=1 ${ms}`,
+    );
+  });
+
+  it('writes the line encodeLine writes for the same point (escapes, every field, fractional ms)', () => {
+    const reading = {
+      ts: '2026-11-23T18:45:00.123Z',
+      device: 'meter_7',
+      power_w: -12.5,
+      voltage_v: 230.1,
+      current_a: 0.43,
+      energy_wh: 1e12,
+      energy_returned_wh: 0,
+      power_factor: -0.98,
+      frequency_hz: 49.99,
+      phase: 'L3' as const,
+    };
+    const registry = { type: 'a=b,c', location: 'tab\there\nnewline\rreturn' };
+    const { ts: _, device, phase, ...numbers } = reading;
+    const fields = Object.fromEntries(
+      Object.entries(numbers)
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([key, value]) => [key, { type: 'float' as const, value }]),
+    );
+    assert.equal(
+      readingToLine(reading, registry),
+      encodeLine({
+        measurement: 'electricity',
+        tags: { device, location: registry.location, phase, type: registry.type },
+        fields,
+        timestamp: Date.parse(reading.ts),
+      }),
     );
   });
 

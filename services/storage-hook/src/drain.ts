@@ -73,9 +73,10 @@ export class LogDrain {
     while (!this.#stopping) {
       const segment = await wal.next();
       if (segment === undefined) break;
-      const lines = wal.read(segment);
+      // The segment as it is on disk: one request body, not split into lines and joined again.
+      const block = wal.readBlock(segment);
       try {
-        const outcome = await writer.write(lines);
+        const outcome = await writer.writeBlock(block);
         this.#written += outcome.written;
         if (outcome.rejected.length > 0) {
           this.#rejected += outcome.rejected.length;

@@ -35,6 +35,8 @@ import { WriteAheadLog } from './wal.js';
 export const SERVICE_NAME = 'storage-hook';
 
 const checkReading = validator(ReadingSchema);
+/** A device without limits in its meta: the defaults apply. */
+const NO_LIMITS = Object.freeze({});
 const checkHistory = validator(EnergyHistorySchema);
 
 export interface StorageHookDeps {
@@ -281,7 +283,8 @@ export class StorageHook {
   #take(reading: Reading, context: MessageContext): void | Promise<void> {
     const { bus } = this;
     if (!this.#ours('reading', reading.device, context)) return;
-    const problem = plausibilityProblem(reading, this.#fleet?.get(reading.device)?.meta?.limits ?? {}, {
+    const meta = this.#fleet?.get(reading.device)?.meta;
+    const problem = plausibilityProblem(reading, meta?.limits ?? NO_LIMITS, {
       nowMs: Date.now(),
       futureToleranceMs: this.#deps.config.future_tolerance_ms,
     });
@@ -292,7 +295,7 @@ export class StorageHook {
     }
     let line: string;
     try {
-      line = readingToLine(reading, this.#fleet?.get(reading.device)?.meta);
+      line = readingToLine(reading, meta);
     } catch (error) {
       if (!(error instanceof LineProtocolError)) throw error;
       bus.reject(context.topic, payloadOf(context), error.message);
@@ -311,7 +314,11 @@ export class StorageHook {
    * dead-lettered) and belong to this hook's partition (else it is skipped).
    */
   #ours(what: 'reading' | 'history', device: string, context: MessageContext): boolean {
-    const topicDevice = this.bus.topics.parseDeviceTopic(context.topic)?.deviceId;
+    const topics = this.bus.topics;
+    const kind = what === 'reading' ? 'readings' : 'history';
+    const topicDevice = topics.isDeviceTopic(context.topic, device, kind)
+      ? device
+      : topics.parseDeviceTopic(context.topic)?.deviceId;
     if (topicDevice !== device) {
       this.bus.reject(
         context.topic,

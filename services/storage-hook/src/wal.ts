@@ -84,8 +84,9 @@ export class WriteAheadLog {
   #segmentWaiter: (() => void) | undefined;
   #fsyncTimer: NodeJS.Timeout | undefined;
   #stopped = false;
-  #pending: string[] = [];
-  #pendingBytes = 0;
+  /** The group's records, each ending in a newline: one string, no array to join at the write. */
+  #pending = '';
+  #pendingRecords = 0;
 
   constructor(deps: { options: WriteAheadLogOptions; logger: Logger }) {
     this.#options = deps.options;
@@ -134,22 +135,23 @@ export class WriteAheadLog {
   append(record: string): void | Promise<void> {
     if (this.#stopped) return Promise.reject(new Error('the write-ahead log is stopped'));
     if (record.includes('\n')) throw new Error('a write-ahead log record must not contain a newline');
-    if (this.#bytes + this.#pendingBytes >= this.#options.maxBytes) return this.#appendWhenRoom(record);
+    if (this.#bytes + this.#pending.length >= this.#options.maxBytes) return this.#appendWhenRoom(record);
     if (this.#options.grouped) {
-      this.#pending.push(record);
-      this.#pendingBytes += record.length + 1;
+      this.#pending += `${record}\n`;
+      this.#pendingRecords++;
       return;
     }
-    this.#write([record]);
+    this.#write(`${record}\n`, 1);
   }
 
   /** Writes the buffered group (grouped mode) with one write(2); throws when the write fails. */
   flushPending(): void {
-    if (this.#pending.length === 0) return;
-    const records = this.#pending;
-    this.#pending = [];
-    this.#pendingBytes = 0;
-    this.#write(records);
+    if (this.#pendingRecords === 0) return;
+    const text = this.#pending;
+    const records = this.#pendingRecords;
+    this.#pending = '';
+    this.#pendingRecords = 0;
+    this.#write(text, records);
   }
 
   /** The oldest sealed segment; waits for one (sealing the active segment when it is old enough). */
@@ -164,16 +166,22 @@ export class WriteAheadLog {
 
   /** The records of a sealed segment. A torn last line (power loss mid-append) is dropped. */
   read(segment: Segment): string[] {
+    return this.readBlock(segment)
+      .split('\n')
+      .filter((line) => line.length > 0);
+  }
+
+  /** read() as the file holds it: the records, each ending in a newline, without a torn last line. */
+  readBlock(segment: Segment): string {
     const text = readFileSync(segment.file, 'utf8');
-    const lines = text.split('\n');
-    const tail = lines.pop();
-    if (tail !== undefined && tail !== '') {
+    const end = text.lastIndexOf('\n') + 1;
+    if (end < text.length) {
       this.#logger.warn(
-        { file: segment.file, bytes: tail.length },
+        { file: segment.file, bytes: text.length - end },
         'dropping a torn record at the end of a log segment',
       );
     }
-    return lines.filter((line) => line.length > 0);
+    return end < text.length ? text.slice(0, end) : text;
   }
 
   /** Deletes a segment once everything in it is stored (or dead-lettered). */
@@ -209,8 +217,8 @@ export class WriteAheadLog {
 
   stats(): WriteAheadLogStats {
     return {
-      depth_records: this.#records + this.#pending.length,
-      depth_bytes: this.#bytes + this.#pendingBytes,
+      depth_records: this.#records + this.#pendingRecords,
+      depth_bytes: this.#bytes + this.#pending.length,
       segments: this.#sealed.length + (this.#active ? 1 : 0),
       appended: this.#appended,
       replayed: this.#replayed,
@@ -245,9 +253,10 @@ export class WriteAheadLog {
     for (const wake of waiters) wake();
   }
 
-  #write(records: string[]): void {
+  /** Writes `records` newline-terminated records (`text`) with one write(2). */
+  #write(text: string, records: number): void {
     const active = this.#active ?? this.#openSegment();
-    const data = Buffer.from(`${records.join('\n')}\n`);
+    const data = Buffer.from(text);
     let written = 0;
     try {
       written = writeSync(active.fd, data);
@@ -263,10 +272,10 @@ export class WriteAheadLog {
       throw error;
     }
     active.bytes += written;
-    active.records += records.length;
+    active.records += records;
     this.#bytes += written;
-    this.#records += records.length;
-    this.#appended += records.length;
+    this.#records += records;
+    this.#appended += records;
     if (!this.#warned && this.#bytes >= this.#options.maxBytes * this.#options.warnRatio) {
       this.#warned = true;
       this.#logger.warn(
@@ -290,7 +299,7 @@ export class WriteAheadLog {
     if (this.#stopped) throw new Error('the write-ahead log is stopped');
     // Written at once (with any buffered group): this reading's ack comes when the promise settles.
     this.flushPending();
-    this.#write([record]);
+    this.#write(`${record}\n`, 1);
   }
 
   #abandonActive(): void {

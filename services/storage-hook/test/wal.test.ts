@@ -80,6 +80,14 @@ describe('WriteAheadLog', () => {
     const replayed: string[] = [];
     for (let segment = await again.next(); segment; segment = await again.next()) {
       replayed.push(...again.read(segment));
+      // What the drain sends: the same records, each with its newline, the torn one left out.
+      assert.equal(
+        again.readBlock(segment),
+        again
+          .read(segment)
+          .map((line) => `${line}\n`)
+          .join(''),
+      );
       again.remove(segment);
       if (again.stats().depth_records === 0) break;
     }
