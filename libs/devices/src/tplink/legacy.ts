@@ -1,0 +1,173 @@
+import { connect, type Socket } from 'node:net';
+import { WattbusError } from '@wattbus/contracts';
+import { classifyDeviceError } from '../errors.js';
+import { parseAnswer, type TplinkTransport } from './transport.js';
+import { xorFrame, xorOpen, XorFrameReader } from './xor-cipher.js';
+
+/** Longest answer read; a strip's sysinfo or a year of day stats is a few kB. */
+const MAX_ANSWER_BYTES = 256 * 1024;
+
+interface Exchange {
+  frame: Buffer;
+  resolve: (answer: unknown) => void;
+  reject: (error: WattbusError) => void;
+  timer: NodeJS.Timeout;
+  /** Sent on a connection an earlier request had used: the plug may have dropped it meanwhile. */
+  reused: boolean;
+  retried: boolean;
+}
+
+/**
+ * Kasa's original local protocol (framing and cipher in xor-cipher.ts) on TCP port 9999, over
+ * one connection per plug that stays open across requests, as python-kasa's `XorTransport`
+ * (kasa/transports/xortransport.py) keeps its stream and writes each query to it: opening a
+ * connection per poll cost the agent more than the poll itself. One request is on the wire at a
+ * time; later ones wait. The connection is opened on first use and again after the plug closed it,
+ * an error, or a request that timed out (its late answer must not be read as the next one's).
+ *
+ * Failures name the device and say what went wrong: refused, reset or no route
+ * (DEVICE_UNREACHABLE with the socket's code as `cause`), closed before answering
+ * (DEVICE_UNREACHABLE), no connection or no answer within `timeoutMs` (DEVICE_TIMEOUT), an
+ * oversized or non-JSON answer (DEVICE_ERROR). A reused connection that closes before any byte
+ * of the answer (the plug dropped an idle client) gets the request once more on a new one:
+ * every Kasa request we send (reads, `set_relay_state`) may safely run twice.
+ */
+export class LegacyTransport implements TplinkTransport {
+  #host: string;
+  #port: number;
+  #where: string;
+  #timeoutMs: number;
+  #socket: Socket | undefined;
+  #connected = false;
+  #reader = new XorFrameReader(MAX_ANSWER_BYTES);
+  #exchange: Exchange | undefined;
+  #queue: Promise<unknown> = Promise.resolve();
+
+  constructor(options: { host: string; port: number; timeoutMs: number; where: string }) {
+    this.#host = options.host;
+    this.#port = options.port;
+    this.#where = options.where;
+    this.#timeoutMs = options.timeoutMs;
+  }
+
+  send(request: Record<string, unknown>): Promise<unknown> {
+    const frame = xorFrame(JSON.stringify(request));
+    const answer = this.#queue.then(() => this.#ask(frame));
+    this.#queue = answer.catch(() => undefined);
+    return answer;
+  }
+
+  close(): void {
+    this.#fail(new WattbusError('DEVICE_ERROR', `${this.#where}: the connection was closed by the agent`));
+    this.#drop();
+  }
+
+  #ask(frame: Buffer): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => this.#timedOut(), this.#timeoutMs);
+      this.#exchange = { frame, resolve, reject, timer, reused: this.#socket !== undefined, retried: false };
+      (this.#socket ?? this.#connect()).write(frame);
+    });
+  }
+
+  #connect(): Socket {
+    const socket = connect({ host: this.#host, port: this.#port, noDelay: true });
+    // An idle connection must not keep the process alive; a request's timer does while it runs.
+    socket.unref();
+    this.#socket = socket;
+    this.#connected = false;
+    this.#reader.reset();
+    let failure: Error | undefined;
+    socket.on('connect', () => {
+      if (this.#socket === socket) this.#connected = true;
+    });
+    socket.on('data', (chunk: Buffer) => {
+      if (this.#socket === socket) this.#received(chunk);
+    });
+    socket.on('error', (error) => (failure = error));
+    socket.on('close', () => {
+      if (this.#socket === socket) this.#closed(failure);
+    });
+    return socket;
+  }
+
+  #received(chunk: Buffer): void {
+    const exchange = this.#exchange;
+    if (!exchange) {
+      // Nothing was asked: the stream is out of step with our requests.
+      this.#drop();
+      return;
+    }
+    let payloads: Buffer[];
+    try {
+      payloads = this.#reader.push(chunk);
+    } catch (error) {
+      this.#fail(
+        new WattbusError(
+          'DEVICE_ERROR',
+          `${this.#where} announced ${(error as Error).message}: not a Kasa answer`,
+        ),
+      );
+      this.#drop();
+      return;
+    }
+    if (payloads.length === 0) return;
+    // More than one answer to one request: the stream is out of step, start afresh next time.
+    if (payloads.length > 1 || this.#reader.buffered > 0) this.#drop();
+    try {
+      this.#succeed(parseAnswer(xorOpen(payloads[0]!), this.#where, 'a request'));
+    } catch (error) {
+      this.#fail(error as WattbusError);
+    }
+  }
+
+  #closed(failure: Error | undefined): void {
+    const exchange = this.#exchange;
+    const answerStarted = this.#reader.buffered > 0;
+    this.#socket = undefined;
+    this.#connected = false;
+    if (!exchange) return;
+    if (exchange.reused && !exchange.retried && !answerStarted) {
+      exchange.retried = true;
+      exchange.reused = false;
+      this.#connect().write(exchange.frame);
+      return;
+    }
+    this.#fail(
+      failure
+        ? classifyDeviceError(failure, this.#where)
+        : new WattbusError('DEVICE_UNREACHABLE', `${this.#where} closed the connection before answering`),
+    );
+  }
+
+  #timedOut(): void {
+    const what = this.#connected ? 'did not answer' : 'did not accept a connection';
+    this.#fail(new WattbusError('DEVICE_TIMEOUT', `${this.#where} ${what} within ${this.#timeoutMs} ms`));
+    this.#drop();
+  }
+
+  #succeed(answer: unknown): void {
+    const exchange = this.#exchange;
+    if (!exchange) return;
+    this.#exchange = undefined;
+    clearTimeout(exchange.timer);
+    exchange.resolve(answer);
+  }
+
+  #fail(error: WattbusError): void {
+    const exchange = this.#exchange;
+    if (!exchange) return;
+    this.#exchange = undefined;
+    clearTimeout(exchange.timer);
+    exchange.reject(error);
+  }
+
+  /** Forgets the connection; its late events are ignored. */
+  #drop(): void {
+    const socket = this.#socket;
+    this.#socket = undefined;
+    this.#connected = false;
+    this.#reader.reset();
+    socket?.destroy();
+  }
+}
