@@ -11,7 +11,7 @@ interface Exchange {
   frame: Buffer;
   resolve: (answer: unknown) => void;
   reject: (error: WattbusError) => void;
-  timer: NodeJS.Timeout;
+  timer: NodeJS.Timeout | undefined;
   /** Sent on a connection an earlier request had used: the plug may have dropped it meanwhile. */
   reused: boolean;
   retried: boolean;
@@ -41,7 +41,8 @@ export class LegacyTransport implements TplinkTransport {
   #connected = false;
   #reader = new XorFrameReader(MAX_ANSWER_BYTES);
   #exchange: Exchange | undefined;
-  #queue: Promise<unknown> = Promise.resolve();
+  /** Requests waiting for the one on the wire, in order. */
+  #waiting: Exchange[] = [];
 
   constructor(options: { host: string; port: number; timeoutMs: number; where: string }) {
     this.#host = options.host;
@@ -52,22 +53,27 @@ export class LegacyTransport implements TplinkTransport {
 
   send(request: Record<string, unknown>): Promise<unknown> {
     const frame = xorFrame(JSON.stringify(request));
-    const answer = this.#queue.then(() => this.#ask(frame));
-    this.#queue = answer.catch(() => undefined);
-    return answer;
+    return new Promise((resolve, reject) => {
+      const exchange = { frame, resolve, reject, timer: undefined, reused: false, retried: false };
+      if (this.#exchange) this.#waiting.push(exchange);
+      else this.#start(exchange);
+    });
   }
 
   close(): void {
-    this.#fail(new WattbusError('DEVICE_ERROR', `${this.#where}: the connection was closed by the agent`));
+    const closed = () =>
+      new WattbusError('DEVICE_ERROR', `${this.#where}: the connection was closed by the agent`);
+    for (const waiting of this.#waiting.splice(0)) waiting.reject(closed());
     this.#drop();
+    this.#fail(closed());
   }
 
-  #ask(frame: Buffer): Promise<unknown> {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => this.#timedOut(), this.#timeoutMs);
-      this.#exchange = { frame, resolve, reject, timer, reused: this.#socket !== undefined, retried: false };
-      (this.#socket ?? this.#connect()).write(frame);
-    });
+  /** Puts a request on the wire; its deadline runs from here. */
+  #start(exchange: Exchange): void {
+    exchange.timer = setTimeout(() => this.#timedOut(), this.#timeoutMs);
+    exchange.reused = this.#socket !== undefined;
+    this.#exchange = exchange;
+    (this.#socket ?? this.#connect()).write(exchange.frame);
   }
 
   #connect(): Socket {
@@ -102,13 +108,13 @@ export class LegacyTransport implements TplinkTransport {
     try {
       payloads = this.#reader.push(chunk);
     } catch (error) {
+      this.#drop();
       this.#fail(
         new WattbusError(
           'DEVICE_ERROR',
           `${this.#where} announced ${(error as Error).message}: not a Kasa answer`,
         ),
       );
-      this.#drop();
       return;
     }
     if (payloads.length === 0) return;
@@ -142,27 +148,32 @@ export class LegacyTransport implements TplinkTransport {
 
   #timedOut(): void {
     const what = this.#connected ? 'did not answer' : 'did not accept a connection';
-    this.#fail(new WattbusError('DEVICE_TIMEOUT', `${this.#where} ${what} within ${this.#timeoutMs} ms`));
     this.#drop();
+    this.#fail(new WattbusError('DEVICE_TIMEOUT', `${this.#where} ${what} within ${this.#timeoutMs} ms`));
   }
 
   #succeed(answer: unknown): void {
-    const exchange = this.#exchange;
-    if (!exchange) return;
-    this.#exchange = undefined;
-    clearTimeout(exchange.timer);
-    exchange.resolve(answer);
+    const exchange = this.#finish();
+    exchange?.resolve(answer);
   }
 
   #fail(error: WattbusError): void {
-    const exchange = this.#exchange;
-    if (!exchange) return;
-    this.#exchange = undefined;
-    clearTimeout(exchange.timer);
-    exchange.reject(error);
+    const exchange = this.#finish();
+    exchange?.reject(error);
   }
 
-  /** Forgets the connection; its late events are ignored. */
+  /** Ends the request on the wire and puts the next waiting one there. */
+  #finish(): Exchange | undefined {
+    const exchange = this.#exchange;
+    if (!exchange) return undefined;
+    this.#exchange = undefined;
+    clearTimeout(exchange.timer);
+    const next = this.#waiting.shift();
+    if (next) this.#start(next);
+    return exchange;
+  }
+
+  /** Forgets the connection (before failing its request, so the next one gets a new one); its late events are ignored. */
   #drop(): void {
     const socket = this.#socket;
     this.#socket = undefined;
