@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { BUILTIN_DEFAULTS, TplinkDriver, xorFrame, xorOpen, XorFrameReader } from '@wattbus/devices';
+import { TplinkDriver, xorFrame, xorOpen, XorFrameReader } from '@wattbus/devices';
 import { SimulatedPlug } from '@wattbus/simulators';
-import { failureOf } from './helpers.js';
+import { failureOf, legacyDriverFor } from './helpers.js';
 
 const plugs: SimulatedPlug[] = [];
 const drivers: TplinkDriver[] = [];
@@ -19,18 +19,7 @@ async function plug(options: Parameters<typeof SimulatedPlug.start>[0] = {}): Pr
 }
 
 function driverFor(target: { host: string; port: number }, timeout_ms = 1000): TplinkDriver {
-  const driver = new TplinkDriver({
-    ...BUILTIN_DEFAULTS,
-    id: 'desk-1',
-    name: 'Desk 1',
-    type: 'tplink',
-    location: 'hq/floor-1',
-    kind: 'workplace',
-    connection: { host: target.host, port: target.port },
-    timeout_ms,
-  });
-  drivers.push(driver);
-  return driver;
+  return legacyDriverFor(drivers, target, timeout_ms);
 }
 
 describe('Kasa legacy framing and cipher', () => {
