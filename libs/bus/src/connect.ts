@@ -113,6 +113,10 @@ function clientOptions(settings: BusSettings, clientId: string, protocolVersion:
     // heap in every service for a saving of one tiny allocation per packet (docs/benchmarks.md).
     writeCache: false,
     log: mqttDebugWanted() ? undefined : ignore,
+    // mqtt.js re-arms its keepalive timer on every PUBACK by default (a clearTimeout and a
+    // setTimeout per reading an agent publishes); a PINGREQ per keepalive on a busy connection
+    // costs less.
+    reschedulePings: false,
     will: will
       ? { topic: will.topic, payload: Buffer.from(will.payload), qos: 1, retain: will.retain ?? false }
       : undefined,
