@@ -173,7 +173,10 @@ export class LegacyTransport implements TplinkTransport {
     return exchange;
   }
 
-  /** Forgets the connection (before failing its request, so the next one gets a new one); its late events are ignored. */
+  /**
+   * Forgets the connection; its late events are ignored. Called before failing its request, so
+   * the next one waiting gets a new connection.
+   */
   #drop(): void {
     const socket = this.#socket;
     this.#socket = undefined;
