@@ -8,6 +8,7 @@ import { endSession, openConnection, sanitizeClientId, type OpenConnection } fro
 import type { BrokerTarget, ConnectionWatch } from './connection-watch.js';
 import { DeadLetters } from './dead-letters.js';
 import { newBusMetrics, type BusMetrics } from './metrics.js';
+import { PublishLinger } from './linger.js';
 import { busSettings, type BusOptions, type BusSettings } from './options.js';
 import { Probes } from './probes.js';
 import { refusalOf } from './refusals.js';
@@ -34,6 +35,7 @@ export class Bus extends EventEmitter {
   #router: TopicRouter;
   #requests: RequestResponse;
   #acks: AckControl | undefined;
+  #linger: PublishLinger;
   #probes: Probes;
   #logger: Logger;
   #stopped = false;
@@ -64,6 +66,7 @@ export class Bus extends EventEmitter {
     const parts = { client, logger, metrics: this.#metrics, username: target.username };
     this.#deadLetters = new DeadLetters({ ...parts, topics: this.topics, service: this.service });
     this.#acks = settings.batchAcks ? new AckControl(client, settings.beforeAcks, logger) : undefined;
+    this.#linger = new PublishLinger(client);
     this.#router = new TopicRouter({
       ...parts,
       brokerUrl: target.url,
@@ -115,14 +118,18 @@ export class Bus extends EventEmitter {
 
   /**
    * Publishes JSON (objects) or text (strings). QoS 1 resolves once the broker has it; rejects
-   * with BusRefusedError when an MQTT 5 broker's ACL refuses it.
+   * with BusRefusedError when an MQTT 5 broker's ACL refuses it. `lingerMs`: the publish may wait
+   * that long to leave in one write with others (see linger.ts); without it, it leaves at once,
+   * and so does everything waiting before it.
    */
   async publish(
     topic: string,
     payload: unknown,
-    options: { qos?: 0 | 1; retain?: boolean } = {},
+    options: { qos?: 0 | 1; retain?: boolean; lingerMs?: number } = {},
   ): Promise<void> {
     const body = typeof payload === 'string' || Buffer.isBuffer(payload) ? payload : JSON.stringify(payload);
+    if (options.lingerMs) this.#linger.hold(options.lingerMs);
+    else this.#linger.flush();
     try {
       await this.#client.publishAsync(topic, body, {
         qos: options.qos ?? 1,
@@ -214,6 +221,7 @@ export class Bus extends EventEmitter {
   async stop(options: { endSession?: boolean } = {}): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
+    this.#linger.flush();
     this.#requests.stop();
     this.#router.stop();
     this.#watch.stop();

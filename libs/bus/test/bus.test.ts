@@ -168,6 +168,44 @@ for (const [name, startBroker] of Object.entries(brokers)) {
       await deadLetters.unsubscribe();
     });
 
+    // A minute's linger: within the test's 10 s only a publish that must not wait, or stop, sends them.
+    it(
+      'sends lingering publishes in order, at once when a publish that must not wait follows',
+      { timeout: 10_000 },
+      async () => {
+        const topic = client.topics.readings('linger-1');
+        const received = collector<Reading>(5);
+        const readings = await server.subscribe(topic, checkReading, (reading) => received.push(reading));
+        const reading = (power_w: number) => ({ ts: new Date().toISOString(), device: 'linger-1', power_w });
+        const lingering = [1, 2, 3].map((n) => client.publish(topic, reading(n), { lingerMs: 60_000 }));
+        await client.publish(topic, reading(4));
+        await Promise.all(lingering);
+        // Alone, a lingering publish leaves when its time is up.
+        await client.publish(topic, reading(5), { lingerMs: 20 });
+        assert.deepEqual(
+          (await received.done).map((item) => item.power_w),
+          [1, 2, 3, 4, 5],
+        );
+        const last = collector<Reading>(1);
+        const stopping = await server.subscribe(client.topics.readings('linger-2'), checkReading, (item) =>
+          last.push(item),
+        );
+        const agent = await Bus.connect({ url: broker.url, service: 'agent' });
+        const held = agent.publish(
+          agent.topics.readings('linger-2'),
+          { ...reading(6), device: 'linger-2' },
+          {
+            lingerMs: 60_000,
+          },
+        );
+        await agent.stop();
+        await held;
+        assert.equal((await last.done)[0]!.power_w, 6, 'stop sends what lingers');
+        await readings.unsubscribe();
+        await stopping.unsubscribe();
+      },
+    );
+
     it('refuses a request whose reply_to points outside the reply topics', async () => {
       const topic = client.topics.queryRequest('hijack');
       const letters = collector<DeadLetter>(1);

@@ -25,6 +25,7 @@ export {
   type KlapVersion,
 } from './tplink/klap-cipher.js';
 export { PassthroughCipher, sealHandshakeKey, sha1HexBase64 } from './tplink/passthrough-cipher.js';
+export { xorFrame, xorOpen, XorFrameReader } from './tplink/xor-cipher.js';
 export { credentialsOf, type CredentialKeys } from './tplink/credentials.js';
 export type { TplinkCredentials, TplinkTransport } from './tplink/transport.js';
 export { discoverTplink, discoveryAsRegistryYaml, type DiscoveredPlug } from './tplink/discovery.js';

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { WattbusError } from '@wattbus/contracts';
+import { BUILTIN_DEFAULTS, TplinkDriver } from '@wattbus/devices';
 import { pino } from 'pino';
 
 /** The WattbusError `work` rejects with; fails the test when it resolves or rejects with anything else. */
@@ -23,4 +24,24 @@ export function capturingLogger() {
     },
   });
   return { logger: pino({ level: 'debug' }, stream), lines };
+}
+
+/** A legacy TP-Link driver (entry `desk-1`) for a plug at `target`, added to `drivers` to close after the tests. */
+export function legacyDriverFor(
+  drivers: TplinkDriver[],
+  target: { host: string; port: number },
+  timeout_ms = 1000,
+): TplinkDriver {
+  const driver = new TplinkDriver({
+    ...BUILTIN_DEFAULTS,
+    id: 'desk-1',
+    name: 'Desk 1',
+    type: 'tplink',
+    location: 'hq/floor-1',
+    kind: 'workplace',
+    connection: { host: target.host, port: target.port },
+    timeout_ms,
+  });
+  drivers.push(driver);
+  return driver;
 }

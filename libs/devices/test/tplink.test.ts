@@ -1,16 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { ReadingSchema, validator } from '@wattbus/contracts';
-import {
-  BUILTIN_DEFAULTS,
-  discoverTplink,
-  discoveryAsRegistryYaml,
-  normalizeRealtime,
-  TplinkDriver,
-  type RegistryDevice,
-} from '@wattbus/devices';
+import { discoverTplink, discoveryAsRegistryYaml, normalizeRealtime, TplinkDriver } from '@wattbus/devices';
 import { SimulatedPlug } from '@wattbus/simulators';
-import { failureOf } from './helpers.js';
+import { failureOf, legacyDriverFor } from './helpers.js';
 
 const checkReading = validator(ReadingSchema);
 const plugs: SimulatedPlug[] = [];
@@ -28,19 +21,7 @@ async function plug(options: Parameters<typeof SimulatedPlug.start>[0]): Promise
 }
 
 function driverFor(target: { host: string; port: number }, timeout_ms = 1000): TplinkDriver {
-  const device: RegistryDevice = {
-    ...BUILTIN_DEFAULTS,
-    id: 'desk-1',
-    name: 'Desk 1',
-    type: 'tplink',
-    location: 'hq/floor-1',
-    kind: 'workplace',
-    connection: { host: target.host, port: target.port },
-    timeout_ms,
-  };
-  const driver = new TplinkDriver(device);
-  drivers.push(driver);
-  return driver;
+  return legacyDriverFor(drivers, target, timeout_ms);
 }
 
 async function codeOf(work: Promise<unknown>): Promise<string> {

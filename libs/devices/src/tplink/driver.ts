@@ -18,7 +18,8 @@ import { KlapNotSupported, KlapTransport } from './klap.js';
 import type { OutletSelector, RequestSet } from './outlets.js';
 import { PassthroughTransport } from './passthrough.js';
 import { TapoRequests } from './tapo.js';
-import { LegacyTransport, type TplinkTransport } from './transport.js';
+import { LegacyTransport } from './legacy.js';
+import type { TplinkTransport } from './transport.js';
 
 const EnvName = (what: string) =>
   Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z_][A-Za-z0-9_]*$', description: what });

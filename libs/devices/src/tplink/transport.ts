@@ -1,10 +1,4 @@
-import { createRequire } from 'node:module';
 import { WattbusError } from '@wattbus/contracts';
-
-// The package is CommonJS with getter exports Node's ESM loader cannot see by name.
-const { Client } = createRequire(import.meta.url)(
-  'tplink-smarthome-api',
-) as typeof import('tplink-smarthome-api');
 
 /**
  * How one TP-Link device is reached: a JSON request of the device's request set in, its parsed
@@ -47,33 +41,4 @@ export function parseAnswer(text: string, where: string, what: string): unknown 
 export function snippet(text: string): string {
   const trimmed = text.replace(/\s+/g, ' ').trim();
   return trimmed ? `: ${JSON.stringify(trimmed.slice(0, 80))}` : '';
-}
-
-/**
- * Kasa's original local protocol: XOR-"encrypted" JSON on TCP port 9999, through
- * tplink-smarthome-api with the device's timeout on every send (TCP, because HS110 truncates
- * large UDP answers). A fresh connection per request, as the library does.
- */
-export class LegacyTransport implements TplinkTransport {
-  #client: InstanceType<typeof Client>;
-  #host: string;
-  #port: number;
-  #where: string;
-
-  constructor(options: { host: string; port: number; timeoutMs: number; where: string }) {
-    this.#host = options.host;
-    this.#port = options.port;
-    this.#where = options.where;
-    this.#client = new Client({
-      logLevel: 'silent',
-      defaultSendOptions: { timeout: options.timeoutMs, transport: 'tcp' },
-    });
-  }
-
-  async send(request: Record<string, unknown>): Promise<unknown> {
-    const text = await this.#client.send(request, this.#host, this.#port);
-    return parseAnswer(text, this.#where, 'a request');
-  }
-
-  close(): void {}
 }

@@ -5,7 +5,8 @@ import { KasaEnergyLog } from './energy-log.js';
 /**
  * The state and request handling of a Kasa device, from `tplink-smarthome-simulator` (its
  * command processor answers the whole Kasa "IOT" request set, strips' `context.child_ids`
- * included). The legacy plug serves it on TCP 9999-style ports, the KLAP device over HTTP.
+ * included). The legacy plug serves it on TCP 9999-style ports (and UDP discovery), the KLAP
+ * device over HTTP.
  */
 export type SimulatorModule = typeof import('tplink-smarthome-simulator');
 export type SimulatorDevice = InstanceType<SimulatorModule['Device']>;
@@ -26,26 +27,10 @@ interface Child {
   emeter: { realtime: Realtime };
 }
 
-export function newSimulatorDevice(options: {
-  model: KasaModel;
-  port?: number;
-  address?: string;
-  responseDelay?: number;
-  alias?: string;
-}): SimulatorDevice {
-  const { Device, UdpServer } = createRequire(import.meta.url)(
-    'tplink-smarthome-simulator',
-  ) as SimulatorModule;
-  // Every simulated device adds a 'message' listener to the simulator's one shared UDP discovery
-  // emitter (limit 25): by design, not a leak, so a fleet of 1,000 plugs (bench/collector) starts quietly.
-  UdpServer.setMaxListeners(0);
-  return new Device({
-    model: options.model,
-    port: options.port ?? 0,
-    address: options.address ?? '127.0.0.1',
-    responseDelay: options.responseDelay ?? 0,
-    ...(options.alias ? { alias: options.alias } : {}),
-  });
+export function newSimulatorDevice(options: { model: KasaModel; alias?: string }): SimulatorDevice {
+  const { Device } = createRequire(import.meta.url)('tplink-smarthome-simulator') as SimulatorModule;
+  // Only its command processor is used: SimulatedPlug and SimulatedKlapDevice do their own networking.
+  return new Device({ model: options.model, ...(options.alias ? { alias: options.alias } : {}) });
 }
 
 export class KasaState {
@@ -68,6 +53,14 @@ export class KasaState {
   /** Answers one request of the IOT request set (JSON text in, JSON text out). */
   process(request: string): string {
     return this.device.processMessage(request, (text: string) => Buffer.from(text)).response.toString('utf8');
+  }
+
+  /**
+   * Answers a UDP discovery datagram's request (JSON text in), enciphered without length prefix as
+   * plugs send it; a strip's outlets carry only the last two digits of their ids there.
+   */
+  processDiscovery(request: string): Buffer {
+    return this.device.processUdpMessage(request).response;
   }
 
   get relayOn(): boolean {
