@@ -13,6 +13,7 @@ export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
  * sources of another checkout (`--base DIR`, e.g. `git archive <commit> | tar -x -C DIR` plus a
  * copy of node_modules) as that version did; `base-production` runs that checkout's bundles
  * (bundled there first) with the production settings, to compare two builds side by side.
+ * A value may hold commas (`production::MALLOC_CONF=narenas:1,dirty_decay_ms:0`).
  */
 export interface Mode {
   name: string;
@@ -26,8 +27,11 @@ export interface Mode {
 }
 
 export function parseModes(spec: string, base?: string): Mode[] {
-  return spec.split(',').map((name) => {
-    const [kind, flags = '', variables = ''] = name.split(':');
+  // Modes are separated by commas; a comma not followed by a mode's kind belongs to a value
+  // (`production::MALLOC_CONF=narenas:1,dirty_decay_ms:0`).
+  return spec.split(/,(?=(?:source|built|production|base|base-production)(?::|,|$))/).map((name) => {
+    const [kind, flags = '', ...values] = name.split(':');
+    const variables = values.join(':');
     const nodeFlags = flags.split(' ').filter(Boolean);
     const env = Object.fromEntries(
       variables
