@@ -37,8 +37,9 @@ export interface ClusterParts {
 }
 
 export async function clusterParts(config: ClusterConfig): Promise<ClusterParts> {
-  // Loaded only for a cluster: the Redis clients (ioredis twice) are ~3 MB of V8 heap that a
-  // single broker would keep for nothing (docs/benchmarks.md, "Production build and memory").
+  // Loaded only for a cluster: the Redis clients (both packages with ioredis) are ~2.4 MB of V8
+  // heap that a single broker would keep for nothing (docs/benchmarks.md, "Production build and
+  // memory").
   const { default: MQEmitterRedis } = await import('mqemitter-redis');
   const aedesPersistenceRedis = require('aedes-persistence-redis') as AedesPersistenceRedis;
   const connection = redisConnection(config.redis_url);
