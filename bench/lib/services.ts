@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { runProgram, type ProgramRun } from '@wattbus/testing';
 
@@ -71,13 +72,20 @@ export function startService(
   mode: Mode,
   options: { args?: string[]; env?: Record<string, string> } = {},
 ): ProgramRun {
-  const main = `${mode.root}services/${service}/${mode.built ? 'dist/main.js' : 'src/main.ts'}`;
-  // As scripts/service.sh: a 2 MB young generation, except for the storage hook.
+  // As scripts/service.sh: dist/start.js, which turns source maps on for the bundle only (a
+  // checkout from before it ran dist/main.js under --enable-source-maps), and a 2 MB young
+  // generation, except for the storage hook.
+  const start = `${mode.root}services/${service}/dist/start.js`;
+  const fromStart = mode.production && existsSync(start);
+  const main = fromStart
+    ? start
+    : `${mode.root}services/${service}/${mode.built ? 'dist/main.js' : 'src/main.ts'}`;
   const young = mode.production && service !== 'storage-hook' ? ['--max-semi-space-size=2'] : [];
   return runProgram(main, {
     ...options,
     env: { ...mode.env, ...options.env },
-    nodeFlags: [...young, ...mode.nodeFlags],
+    // (runProgram gives a .js --enable-source-maps; the later flag wins.)
+    nodeFlags: [...(fromStart ? ['--no-enable-source-maps'] : []), ...young, ...mode.nodeFlags],
     killAfterMs: 24 * 3600_000,
   });
 }
