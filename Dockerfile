@@ -28,5 +28,6 @@ VOLUME ["/var/lib/wattbus"]
 # its retained health record (scripts/healthcheck.mjs <ENV_PREFIX> <name>).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s \
   CMD ["sh", "-c", "[ \"$WATTBUS_SERVICE\" != gateway ] || exec node scripts/healthcheck.mjs gateway"]
-# scripts/service.sh: node --enable-source-maps with the memory settings of docs/benchmarks.md.
+# scripts/service.sh: node with source maps for the bundle (dist/start.js) and the memory settings
+# of docs/benchmarks.md.
 ENTRYPOINT ["sh", "-c", "exec sh scripts/service.sh \"$WATTBUS_SERVICE\" \"$@\"", "wattbus"]

@@ -8,7 +8,7 @@
 //   node scripts/bundle.mjs agent gateway   only these
 //   node scripts/bundle.mjs --outdir DIR    into DIR/<name>/main.js (tests)
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { isBuiltin } from 'node:module';
 import { join, relative, resolve, sep } from 'node:path';
 import process from 'node:process';
@@ -93,12 +93,31 @@ function externalPackages(outdir) {
   };
 }
 
-/** Bundles one service's main.ts into `<outdir>/main.js` (+ `.map`). */
+/**
+ * `start.js` beside the bundle, what scripts/service.sh runs (plain `node`, no
+ * `--enable-source-maps`): it loads the npm packages the bundle imports, in the bundle's order,
+ * then turns source maps on and loads the bundle. Node then keeps the bundle's map (stack traces
+ * name src/…ts lines) but not the maps node_modules ship, which it would parse and keep at load:
+ * 1.4–2.0 MB of V8 heap in every service (docs/benchmarks.md, "Production build and memory").
+ */
+function startFile(imports) {
+  const packages = imports.filter((entry) => entry.external && entry.kind === 'import-statement');
+  const paths = [...new Set(packages.map((entry) => entry.path))].filter((path) => !isBuiltin(path));
+  return [
+    '// Written by scripts/bundle.mjs: npm packages first, then source maps on, then the service.',
+    ...paths.map((path) => `import ${JSON.stringify(path)};`),
+    'process.setSourceMapsEnabled(true);',
+    "await import('./main.js');",
+    '',
+  ].join('\n');
+}
+
+/** Bundles one service's main.ts into `<outdir>/main.js` (+ `.map`), and its `start.js`. */
 export async function bundleService(name, outdir = join(SERVICES, name, 'dist')) {
   const absolute = resolve(outdir);
   // Resolving packages from the bundle's folder needs the folder.
   mkdirSync(absolute, { recursive: true });
-  await build({
+  const result = await build({
     entryPoints: [join(SERVICES, name, 'src', 'main.ts')],
     outfile: join(absolute, 'main.js'),
     bundle: true,
@@ -112,7 +131,10 @@ export async function bundleService(name, outdir = join(SERVICES, name, 'dist'))
     banner: { js: '#!/usr/bin/env -S node --enable-source-maps' },
     plugins: [externalPackages(absolute), sourceLocations(absolute)],
     logLevel: 'warning',
+    metafile: true,
   });
+  const [output] = Object.values(result.metafile.outputs).filter((entry) => entry.entryPoint);
+  await writeFile(join(absolute, 'start.js'), startFile(output.imports));
   return join(absolute, 'main.js');
 }
 

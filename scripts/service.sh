@@ -1,7 +1,9 @@
 #!/bin/sh
 # Runs a built service (services/<name>/dist/main.js, made by scripts/bundle.mjs) as production
 # does: plain node with source maps, no tsx. npm start, npm run start:<service> and the Dockerfile
-# all come through here, so the runtime settings live in one place.
+# all come through here, so the runtime settings live in one place. It starts dist/start.js, which
+# turns source maps on for the bundle only, after loading the npm packages: node_modules' maps would
+# cost every service 1.4–2.0 MB of heap under --enable-source-maps.
 #
 #   sh scripts/service.sh <name> [arguments of the service]
 #
@@ -21,4 +23,4 @@ fi
 export MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-1}"
 young="--max-semi-space-size=2"
 [ "$name" = storage-hook ] && young=""
-exec node --enable-source-maps $young "$main" "$@"
+exec node $young "$(dirname "$main")/start.js" "$@"

@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { runProgram, type ProgramRun } from '@wattbus/testing';
 
@@ -13,6 +14,7 @@ export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
  * sources of another checkout (`--base DIR`, e.g. `git archive <commit> | tar -x -C DIR` plus a
  * copy of node_modules) as that version did; `base-production` runs that checkout's bundles
  * (bundled there first) with the production settings, to compare two builds side by side.
+ * A value may hold commas (`production::MALLOC_CONF=narenas:1,dirty_decay_ms:0`).
  */
 export interface Mode {
   name: string;
@@ -26,8 +28,11 @@ export interface Mode {
 }
 
 export function parseModes(spec: string, base?: string): Mode[] {
-  return spec.split(',').map((name) => {
-    const [kind, flags = '', variables = ''] = name.split(':');
+  // Modes are separated by commas; a comma not followed by a mode's kind belongs to a value
+  // (`production::MALLOC_CONF=narenas:1,dirty_decay_ms:0`).
+  return spec.split(/,(?=(?:source|built|production|base|base-production)(?::|,|$))/).map((name) => {
+    const [kind, flags = '', ...values] = name.split(':');
+    const variables = values.join(':');
     const nodeFlags = flags.split(' ').filter(Boolean);
     const env = Object.fromEntries(
       variables
@@ -67,13 +72,20 @@ export function startService(
   mode: Mode,
   options: { args?: string[]; env?: Record<string, string> } = {},
 ): ProgramRun {
-  const main = `${mode.root}services/${service}/${mode.built ? 'dist/main.js' : 'src/main.ts'}`;
-  // As scripts/service.sh: a 2 MB young generation, except for the storage hook.
+  // As scripts/service.sh: dist/start.js, which turns source maps on for the bundle only (a
+  // checkout from before it ran dist/main.js under --enable-source-maps), and a 2 MB young
+  // generation, except for the storage hook.
+  const start = `${mode.root}services/${service}/dist/start.js`;
+  const fromStart = mode.production && existsSync(start);
+  const main = fromStart
+    ? start
+    : `${mode.root}services/${service}/${mode.built ? 'dist/main.js' : 'src/main.ts'}`;
   const young = mode.production && service !== 'storage-hook' ? ['--max-semi-space-size=2'] : [];
   return runProgram(main, {
     ...options,
     env: { ...mode.env, ...options.env },
-    nodeFlags: [...young, ...mode.nodeFlags],
+    // (runProgram gives a .js --enable-source-maps; the later flag wins.)
+    nodeFlags: [...(fromStart ? ['--no-enable-source-maps'] : []), ...young, ...mode.nodeFlags],
     killAfterMs: 24 * 3600_000,
   });
 }

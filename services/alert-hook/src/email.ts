@@ -1,4 +1,4 @@
-import { createTransport } from 'nodemailer';
+import type { createTransport } from 'nodemailer';
 import { ALERT_SEVERITIES, type Alert } from '@wattbus/contracts';
 import type { Email } from './config.js';
 import type { OutboxEntry } from './outbox.js';
@@ -15,10 +15,19 @@ export class EmailSink implements Sink {
   #email: Email;
   #transport: ReturnType<typeof createTransport>;
 
-  constructor(email: Email) {
+  /**
+   * Loads nodemailer only when an e-mail sink is configured: it is ~2.7 MB of V8 heap that an
+   * alert hook without one would keep for nothing (docs/benchmarks.md, "Production build and memory").
+   */
+  static async create(email: Email): Promise<EmailSink> {
+    const { createTransport } = await import('nodemailer');
+    return new EmailSink(email, createTransport);
+  }
+
+  private constructor(email: Email, create: typeof createTransport) {
     this.name = email.name;
     this.#email = email;
-    this.#transport = createTransport({
+    this.#transport = create({
       host: email.smtp.host,
       port: email.smtp.port,
       secure: email.smtp.secure,

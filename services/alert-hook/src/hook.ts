@@ -87,7 +87,7 @@ export class AlertHook {
         logger,
       });
       const bus = this.#bus;
-      this.#emails = config.emails.map((email) => new EmailSink(email));
+      this.#emails = await Promise.all(config.emails.map((email) => EmailSink.create(email)));
       const sinks = [
         new InfluxSink(config.influx),
         ...config.webhooks.map((webhook) => new WebhookSink(webhook)),

@@ -145,7 +145,7 @@ export class Broker {
   }
 
   async #open(): Promise<Running> {
-    const cluster = this.#config.cluster ? clusterParts(this.#config.cluster) : undefined;
+    const cluster = this.#config.cluster ? await clusterParts(this.#config.cluster) : undefined;
     let aedes: Aedes;
     try {
       aedes = await this.#createAedes(cluster);

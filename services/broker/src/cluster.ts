@@ -1,11 +1,10 @@
 import { createRequire } from 'node:module';
 import type { AedesOptions } from 'aedes';
-import MQEmitterRedis from 'mqemitter-redis';
 import type { BrokerConfig } from './config.js';
 
 const require = createRequire(import.meta.url);
 /** aedes-persistence-redis ships no types; it takes ioredis options (plus its own). */
-const aedesPersistenceRedis = require('aedes-persistence-redis') as (
+type AedesPersistenceRedis = (
   options: RedisConnection & { maxSessionDelivery: number },
 ) => ClusterPersistence;
 
@@ -37,7 +36,12 @@ export interface ClusterParts {
   close(): Promise<void>;
 }
 
-export function clusterParts(config: ClusterConfig): ClusterParts {
+export async function clusterParts(config: ClusterConfig): Promise<ClusterParts> {
+  // Loaded only for a cluster: the Redis clients (both packages with ioredis) are ~2.4 MB of V8
+  // heap that a single broker would keep for nothing (docs/benchmarks.md, "Production build and
+  // memory").
+  const { default: MQEmitterRedis } = await import('mqemitter-redis');
+  const aedesPersistenceRedis = require('aedes-persistence-redis') as AedesPersistenceRedis;
   const connection = redisConnection(config.redis_url);
   const mq = MQEmitterRedis({ ...connection, matchEmptyLevels: true }); // [MQTT-4.7.1-3], as aedes' default
   const persistence = aedesPersistenceRedis({

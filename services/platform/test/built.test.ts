@@ -74,6 +74,33 @@ describe('services as built JavaScript (npm run bundle)', () => {
     assert.match(missing.stderr, /no-such-service\/dist\/main\.js is missing; build it with: npm run bundle/);
   });
 
+  it("dist/start.js (what scripts/service.sh runs) keeps the bundle's source map but not node_modules' maps", async () => {
+    // Asks node, as the service exits, which files it holds a source map for.
+    const probe = join(dir, 'source-maps.cjs');
+    await writeFile(
+      probe,
+      `const { findSourceMap } = require('node:module');
+process.on('exit', () => {
+  const main = process.argv[1].replace(/start\\.js$/, 'main.js');
+  const mqtt = require.resolve('mqtt', { paths: [main] });
+  process.stderr.write(JSON.stringify({ main: !!findSourceMap(main), mqtt: !!findSourceMap(mqtt) }));
+});
+`,
+    );
+    const start = `${root}services/query/dist/start.js`;
+    const run = spawnSync(process.execPath, ['--require', probe, start, '--help'], { encoding: 'utf8' });
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stdout, /^Usage: wattbus-query/);
+    assert.deepEqual(JSON.parse(run.stderr), { main: true, mqtt: false });
+    // The same probe tells the two apart: under --enable-source-maps node keeps mqtt's map too.
+    const flagged = spawnSync(
+      process.execPath,
+      ['--enable-source-maps', '--require', probe, built('query'), '--help'],
+      { encoding: 'utf8' },
+    );
+    assert.deepEqual(JSON.parse(flagged.stderr), { main: true, mqtt: true });
+  });
+
   it('npm start refuses --tls with --broker mosquitto at once (exit 2), naming both', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'wattbus-tls-mosquitto-'));
     try {
