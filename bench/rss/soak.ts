@@ -3,12 +3,17 @@
  * influxd for `--minutes`, with `--rate` readings/s published for 100 devices (stored by the
  * storage hook, watched by the alert hook), the agent polling six simulated plugs, and one
  * gateway `latest` request per second through the query component. Prints every service's RSS
- * once a minute, then each one's growth from the end of minute 2 to the end.
+ * once a minute, then each one's growth from the end of minute 2 to the end. `--heap` also
+ * prints each service's live V8 heap after a full GC once a minute (bench/rss/heap-probe.mjs),
+ * which tells a leak from memory V8 or malloc keep; the forced GCs change RSS, so quote RSS from
+ * a run without it.
  *
- *   node --import tsx bench/rss/soak.ts [--minutes 30] [--rate 100] [--mode built] [--base DIR]
+ *   node --import tsx bench/rss/soak.ts [--minutes 30] [--rate 100] [--mode built] [--base DIR] [--heap]
  */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
-import { loadavg } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import mqtt from 'mqtt';
@@ -24,11 +29,17 @@ const { values: args } = parseArgs({
     rate: { type: 'string', default: '100' },
     mode: { type: 'string', default: 'built' },
     base: { type: 'string' },
+    heap: { type: 'boolean', default: false },
   },
 });
 const MINUTES = Number(args.minutes);
 const RATE = Number(args.rate);
-const [MODE] = parseModes(args.mode, args.base);
+const [PARSED] = parseModes(args.mode, args.base);
+const heapDir = args.heap ? mkdtempSync(join(tmpdir(), 'wattbus-soak-heap-')) : undefined;
+const probe = new URL('./heap-probe.mjs', import.meta.url).pathname;
+const MODE = heapDir
+  ? { ...PARSED!, nodeFlags: [...PARSED!.nodeFlags, '--expose-gc', `--import=${probe}`] }
+  : PARSED;
 const SERVICES = ['agent', 'storage-hook', 'query', 'gateway', 'alert-hook'];
 const DEVICES = 100;
 
@@ -43,7 +54,10 @@ const extra: Record<string, Record<string, string>> = {
 const programs = new Map<string, ProgramRun>();
 for (const service of SERVICES) {
   const { args: serviceArgs, env } = recipe(service, backends, extra[service]);
-  programs.set(service, startService(service, MODE!, { args: serviceArgs, env }));
+  const heapLog: Record<string, string> = heapDir
+    ? { BENCH_HEAP_LOG: join(heapDir, `${service}.jsonl`) }
+    : {};
+  programs.set(service, startService(service, MODE!, { args: serviceArgs, env: { ...env, ...heapLog } }));
 }
 const gatewayUrl = String((await programs.get('gateway')!.logLine('gateway listening')).url);
 let stopping = false;
@@ -104,6 +118,7 @@ try {
       return rss.toFixed(1);
     });
     process.stdout.write(`${minute} | ${row.join(' | ')} | ${loadavg()[0]!.toFixed(1)}\n`);
+    if (heapDir) process.stdout.write(`  live heap after GC, MB: ${SERVICES.map(liveHeap).join(' | ')}\n`);
   }
 } finally {
   stopping = true;
@@ -112,6 +127,7 @@ try {
   await publisher.endAsync();
   await Promise.all([...programs.values()].map((run) => run.stop('SIGTERM')));
   await stopBackends();
+  if (heapDir) rmSync(heapDir, { recursive: true, force: true });
 }
 const growth = SERVICES.map((service) => {
   const series = history.get(service)!;
@@ -121,3 +137,15 @@ const growth = SERVICES.map((service) => {
 process.stdout.write(
   `readings published ${sent}, gateway requests ${requests} (${failed} failed)\ngrowth from minute 2 to ${MINUTES}: ${growth.join(', ')}\n`,
 );
+
+/** The newest heap sample the service's probe wrote (`-` before its first minute). */
+function liveHeap(service: string): string {
+  try {
+    const lines = readFileSync(join(heapDir!, `${service}.jsonl`), 'utf8')
+      .trim()
+      .split('\n');
+    return (JSON.parse(lines.at(-1)!) as { used_mb: number }).used_mb.toFixed(1);
+  } catch {
+    return '-';
+  }
+}
