@@ -14,3 +14,4 @@ export * from './live-events.js';
 export * from './history.js';
 export * from './calendar.js';
 export { timestampMs } from './timestamp-format.js';
+export { isWellFormedReading } from './quick-check.js';
