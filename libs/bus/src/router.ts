@@ -46,6 +46,8 @@ interface Route {
 type Done = (error?: Error) => void;
 
 const NO_ROUTES: readonly Route[] = Object.freeze([]);
+/** Topics whose routes are remembered (see TopicRouter#routesByTopic). */
+const ROUTES_BY_TOPIC_MAX = 4096;
 
 export interface TopicRouterDeps {
   client: MqttClient;
@@ -68,6 +70,11 @@ export interface TopicRouterDeps {
 export class TopicRouter {
   #deps: TopicRouterDeps;
   #routes: Route[] = [];
+  /**
+   * The routes of each topic seen since the routes last changed: devices publish on the same
+   * topics over and over, and matching every filter was ~2 % of the storage hook's profile.
+   */
+  #routesByTopic = new Map<string, readonly Route[]>();
   #routeWaiters = new Set<() => void>();
   /** subscribe() calls waiting for their SUBACK, and whether one ever completed (ends holding). */
   #subscribing = 0;
@@ -130,7 +137,7 @@ export class TopicRouter {
       ackAfterHandle: options.ackAfterHandle ?? false,
       handle: handler,
     };
-    this.#routes.push(route);
+    this.#setRoutes([...this.#routes, route]);
     for (const wake of [...this.#routeWaiters]) wake();
     const client = this.#deps.client;
     this.#subscribing++;
@@ -139,7 +146,7 @@ export class TopicRouter {
       await client.subscribeAsync(filter, { qos: options.qos ?? 1 });
       this.#subscribedOnce = true;
     } catch (error) {
-      this.#routes = this.#routes.filter((candidate) => candidate !== route);
+      this.#setRoutes(this.#routes.filter((candidate) => candidate !== route));
       if (!this.#routes.some((candidate) => candidate.filter === filter))
         forgetResubscription(client, filter);
       throw this.#subscribeError(filter, refusalOf('subscribe', filter, error, this.#deps.username));
@@ -149,7 +156,7 @@ export class TopicRouter {
     const subscription: Subscription = {
       filter,
       unsubscribe: async () => {
-        this.#routes = this.#routes.filter((candidate) => candidate !== route);
+        this.#setRoutes(this.#routes.filter((candidate) => candidate !== route));
         if (!this.#routes.some((candidate) => candidate.filter === filter) && client.connected) {
           await client.unsubscribeAsync(filter);
         }
@@ -169,7 +176,7 @@ export class TopicRouter {
     const filters = [...new Set(subscriptions.map((subscription) => subscription.filter))];
     if (filters.length > 0) await this.#deps.client.unsubscribeAsync(filters);
     return () => {
-      this.#routes = this.#routes.filter((route) => !routes.has(route));
+      this.#setRoutes(this.#routes.filter((route) => !routes.has(route)));
     };
   }
 
@@ -297,9 +304,19 @@ export class TopicRouter {
   }
 
   #routesFor(topic: string): readonly Route[] {
+    const known = this.#routesByTopic.get(topic);
+    if (known !== undefined) return known;
     let found: Route[] | undefined;
     for (const route of this.#routes) if (route.matches(topic)) (found ??= []).push(route);
+    // Bounded: a fleet's topics fit; a stream of one-off topics (replies) just starts it over.
+    if (this.#routesByTopic.size >= ROUTES_BY_TOPIC_MAX) this.#routesByTopic.clear();
+    this.#routesByTopic.set(topic, found ?? NO_ROUTES);
     return found ?? NO_ROUTES;
+  }
+
+  #setRoutes(routes: Route[]): void {
+    this.#routes = routes;
+    this.#routesByTopic.clear();
   }
 
   /** Resolves with the routes for `topic` once a subscribe() adds one, or [] after `holdMs`. */

@@ -111,6 +111,38 @@ for (const [name, startBroker] of Object.entries(brokers)) {
       await subscription.unsubscribe();
     });
 
+    it(
+      'routes a topic seen before by the subscriptions of now, added and removed',
+      { timeout: 10_000 },
+      async () => {
+        const topic = client.topics.readings('meter-9');
+        const reading = (power: number) => ({
+          ts: '2026-11-23T18:45:00.000Z',
+          device: 'meter-9',
+          power_w: power,
+        });
+        const exact = collector<Reading>(1);
+        const one = await server.subscribe(topic, checkReading, (value) => exact.push(value));
+        await client.publish(topic, reading(1));
+        await exact.done;
+        const wildcard = collector<Reading>(1);
+        const all = await server.subscribe(client.topics.allDevices('readings'), checkReading, (value) =>
+          wildcard.push(value),
+        );
+        await one.unsubscribe();
+        await client.publish(topic, reading(2));
+        assert.deepEqual(
+          (await wildcard.done).map((value) => value.power_w),
+          [2],
+        );
+        assert.deepEqual(
+          exact.items.map((value) => value.power_w),
+          [1],
+        );
+        await all.unsubscribe();
+      },
+    );
+
     it('turns handler errors into error envelopes with their code', async () => {
       const topic = client.topics.deviceRequest('desk-1', 'set');
       const subscription = await server.serve(topic, checkDouble, (params) => {

@@ -13,3 +13,5 @@ export * from './plausibility.js';
 export * from './live-events.js';
 export * from './history.js';
 export * from './calendar.js';
+export { timestampMs } from './timestamp-format.js';
+export { isWellFormedReading } from './quick-check.js';

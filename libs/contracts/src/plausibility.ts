@@ -1,5 +1,6 @@
 import type { ReadingLimit, ReadingLimits } from './reading-limits.js';
 import type { Reading } from './schemas.js';
+import { timestampMs } from './timestamp-format.js';
 
 /**
  * Limits of a device nothing is known about: nothing a building connection could produce, and
@@ -81,7 +82,7 @@ export function plausibilityProblem(
     }
   }
   const tolerance = options.futureToleranceMs ?? DEFAULT_FUTURE_TOLERANCE_MS;
-  const ts = Date.parse(reading.ts);
+  const ts = timestampMs(reading.ts);
   if (isFromTheFuture(ts, options.nowMs, tolerance)) {
     return `ts ${reading.ts} is ${describeAhead(ts - options.nowMs)} in the future (more than ${tolerance} ms): the device's clock is wrong`;
   }

@@ -47,3 +47,36 @@ export function quickDateTime(full: FormatDefinition<string>): FormatDefinition<
   const fullCheck = full.validate as (text: string) => boolean;
   return { ...full, validate: (text: string) => isCanonicalUtcTimestamp(text) || fullCheck(text) };
 }
+
+/** The last timestampMs answer: the storage hook asks twice per reading (plausibility, line protocol). */
+let lastText = '';
+let lastMs = Number.NaN;
+
+/**
+ * `Date.parse(text)`, computed from the digits for the canonical form with whole or millisecond
+ * seconds (anything else goes to Date.parse itself, so the result is always Date.parse's), and
+ * remembered for the next call. Date.parse was 0.17 µs of each of the hook's two reads per reading.
+ */
+export function timestampMs(text: string): number {
+  if (text === lastText) return lastMs;
+  lastMs = canonicalMs(text);
+  lastText = text;
+  return lastMs;
+}
+
+function canonicalMs(text: string): number {
+  const length = text.length;
+  if ((length !== 20 && length !== 24) || !isCanonicalUtcTimestamp(text)) return Date.parse(text);
+  const year = digits(text, 0, 4);
+  const month = digits(text, 5, 7);
+  // Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil).
+  const y = month <= 2 ? year - 1 : year;
+  const era = Math.floor(y / 400);
+  const yearOfEra = y - era * 400;
+  const dayOfYear = Math.floor((153 * (month > 2 ? month - 3 : month + 9) + 2) / 5) + digits(text, 8, 10) - 1;
+  const dayOfEra = yearOfEra * 365 + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100) + dayOfYear;
+  const days = era * 146_097 + dayOfEra - 719_468;
+  const seconds =
+    ((days * 24 + digits(text, 11, 13)) * 60 + digits(text, 14, 16)) * 60 + digits(text, 17, 19);
+  return seconds * 1000 + (length === 24 ? digits(text, 20, 23) : 0);
+}

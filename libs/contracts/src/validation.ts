@@ -46,6 +46,24 @@ export function validator<S extends TSchema>(schema: S): Validator<Static<S>> {
 }
 
 /**
+ * validator() with `quick` in front, which answers `true` only where ajv would (and `false` when
+ * unsure): the same verdicts, the common well-formed message accepted without ajv, which still
+ * decides and explains everything else. For a message checked on a hot path: the storage hook's
+ * readings (isWellFormedReading).
+ */
+export function quickValidator<S extends TSchema>(
+  schema: S,
+  quick: (value: unknown) => boolean,
+): Validator<Static<S>> {
+  const full = validator(schema);
+  const check = ((value: unknown) => quick(value) || full(value)) as Validator<Static<S>>;
+  Object.defineProperty(check, 'schema', { value: schema });
+  check.errors = full.errors;
+  check.errorText = full.errorText;
+  return check;
+}
+
+/**
  * Checks types, required keys, enums and bounds but not string formats (`date-time`, …): for a hot
  * path that checks what a WattBus component produced, whose tests check it against the whole
  * schema. A day of readings has 1,440 timestamps; their format checks cost 20× the rest.

@@ -2,7 +2,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import addFormatsPlugin from 'ajv-formats';
 import { Type } from '@sinclair/typebox';
-import { isCanonicalUtcTimestamp } from '../src/timestamp-format.js';
+import fc from 'fast-check';
+import { isCanonicalUtcTimestamp, timestampMs } from '../src/timestamp-format.js';
 import { validator } from '../src/validation.js';
 
 // ajv-formats is CommonJS; under ESM interop its function may sit on `.default`.
@@ -77,5 +78,50 @@ describe('the date-time format', () => {
       }
     }
     assert.equal(checked, 14 * 33 * 4 * 5);
+  });
+});
+
+/** Strings shaped like `YYYY-MM-DDTHH:MM:SS[.fff]Z`, each part possibly out of range or malformed. */
+const timestampLike = fc
+  .tuple(
+    fc.integer({ min: 0, max: 9999 }),
+    fc.integer({ min: 0, max: 13 }),
+    fc.integer({ min: 0, max: 32 }),
+    fc.integer({ min: 0, max: 25 }),
+    fc.integer({ min: 0, max: 61 }),
+    fc.integer({ min: 0, max: 61 }),
+    fc.constantFrom('', '.', '.5', '.12', '.123', '.1234', '.12a'),
+    fc.constantFrom('Z', 'z', '+01:00', ''),
+    fc.constantFrom('T', 't', ' '),
+  )
+  .map(([year, month, day, hour, minute, second, fraction, zone, separator]) => {
+    const two = (n: number) => String(n).padStart(2, '0');
+    return `${String(year).padStart(4, '0')}-${two(month)}-${two(day)}${separator}${two(hour)}:${two(minute)}:${two(second)}${fraction}${zone}`;
+  });
+
+describe('timestampMs', () => {
+  const sameAsDateParse = (text: string) => Object.is(timestampMs(text), Date.parse(text));
+
+  it('is Date.parse for every instant JavaScript can write (property)', () => {
+    const instant = fc.date({
+      min: new Date(-62_198_755_200_000),
+      max: new Date(253_402_300_799_999),
+      noInvalidDate: true,
+    });
+    fc.assert(
+      fc.property(instant, (date) => sameAsDateParse(date.toISOString())),
+      { numRuns: 20_000 },
+    );
+    fc.assert(fc.property(instant, (date) => sameAsDateParse(date.toISOString().replace(/\.\d{3}Z$/, 'Z'))));
+  });
+
+  it('is Date.parse for timestamp-like strings with any part out of range (property)', () => {
+    fc.assert(fc.property(timestampLike, sameAsDateParse), { numRuns: 20_000 });
+  });
+
+  it('is Date.parse for any string, and the same string asked twice (property)', () => {
+    fc.assert(fc.property(fc.string(), (text) => sameAsDateParse(text) && sameAsDateParse(text)));
+    for (const text of [...ACCEPTED, ...NOT_QUICK, '0000-01-01T00:00:00Z', '0099-12-31T23:59:59.999Z'])
+      assert.ok(sameAsDateParse(text), text);
   });
 });

@@ -9,8 +9,10 @@ import {
 } from '@wattbus/bus';
 import {
   EnergyHistorySchema,
+  isWellFormedReading,
   ReadingSchema,
   plausibilityProblem,
+  quickValidator,
   validator,
   type EnergyHistory,
   type Reading,
@@ -34,7 +36,8 @@ import { WriteAheadLog } from './wal.js';
 
 export const SERVICE_NAME = 'storage-hook';
 
-const checkReading = validator(ReadingSchema);
+// Well-formed readings skip ajv (same verdicts; libs/contracts/test/quick-check.test.ts).
+const checkReading = quickValidator(ReadingSchema, isWellFormedReading);
 /** A device without limits in its meta: the defaults apply. */
 const NO_LIMITS = Object.freeze({});
 const checkHistory = validator(EnergyHistorySchema);

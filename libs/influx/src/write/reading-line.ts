@@ -1,4 +1,4 @@
-import { READING_FIELDS, type Reading } from '@wattbus/contracts';
+import { READING_FIELDS, timestampMs, type Reading } from '@wattbus/contracts';
 import { escapeTag, floatText, LineProtocolError } from './line-protocol.js';
 
 /** The measurement every reading is stored in (DESIGN.md, "Storage"). */
@@ -33,7 +33,7 @@ export function checkTagValue(name: string, value: string): string {
  * float fields in SI units; time = the reading's `ts` in ms, so a re-delivered reading overwrites itself.
  */
 export function readingToLine(reading: Reading, registry?: DeviceTags): string {
-  const time = Date.parse(reading.ts);
+  const time = timestampMs(reading.ts);
   if (!Number.isFinite(time)) throw new LineProtocolError(`ts ${JSON.stringify(reading.ts)} is not a date`);
   // The reading says what it knows; the registry fills the gaps.
   const type = reading.type ?? registry?.type;
