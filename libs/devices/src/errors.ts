@@ -78,18 +78,25 @@ export function classifyDeviceError(error: unknown, where: string): WattbusError
   return new WattbusError('DEVICE_ERROR', `${where} failed: ${firstLine}`, { cause: firstLine });
 }
 
-/** Rejects with DEVICE_TIMEOUT after `timeoutMs`, a guard around libraries whose own timeout may not cover every phase. */
-export async function withTimeout<T>(work: Promise<T>, timeoutMs: number, where: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(
+/**
+ * Rejects with DEVICE_TIMEOUT after `timeoutMs`, a guard around libraries whose own timeout may not
+ * cover every phase. One promise and one timer, without Promise.race's: it runs around every poll.
+ */
+export function withTimeout<T>(work: Promise<T>, timeoutMs: number, where: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(
       () => reject(new WattbusError('DEVICE_TIMEOUT', `${where} did not answer within ${timeoutMs} ms`)),
       timeoutMs,
     );
+    work.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
   });
-  try {
-    return await Promise.race([work, deadline]);
-  } finally {
-    clearTimeout(timer);
-  }
 }

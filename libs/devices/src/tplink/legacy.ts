@@ -11,7 +11,6 @@ interface Exchange {
   frame: Buffer;
   resolve: (answer: unknown) => void;
   reject: (error: WattbusError) => void;
-  timer: NodeJS.Timeout | undefined;
   /** Sent on a connection an earlier request had used: the plug may have dropped it meanwhile. */
   reused: boolean;
   retried: boolean;
@@ -43,6 +42,14 @@ export class LegacyTransport implements TplinkTransport {
   #exchange: Exchange | undefined;
   /** Requests waiting for the one on the wire, in order. */
   #waiting: Exchange[] = [];
+  /**
+   * The deadline of the request on the wire: one timer per plug, re-armed (`refresh`) for each
+   * request instead of a new one per poll; unreferenced while nothing is on the wire.
+   */
+  #deadline: NodeJS.Timeout | undefined;
+  /** The last request's text and frame: a poller sends the same request every time. */
+  #lastText = '';
+  #lastFrame: Buffer | undefined;
 
   constructor(options: { host: string; port: number; timeoutMs: number; where: string }) {
     this.#host = options.host;
@@ -52,9 +59,9 @@ export class LegacyTransport implements TplinkTransport {
   }
 
   send(request: Record<string, unknown>): Promise<unknown> {
-    const frame = xorFrame(JSON.stringify(request));
+    const frame = this.#frameOf(JSON.stringify(request));
     return new Promise((resolve, reject) => {
-      const exchange = { frame, resolve, reject, timer: undefined, reused: false, retried: false };
+      const exchange = { frame, resolve, reject, reused: false, retried: false };
       if (this.#exchange) this.#waiting.push(exchange);
       else this.#start(exchange);
     });
@@ -66,11 +73,23 @@ export class LegacyTransport implements TplinkTransport {
     for (const waiting of this.#waiting.splice(0)) waiting.reject(closed());
     this.#drop();
     this.#fail(closed());
+    clearTimeout(this.#deadline);
+    this.#deadline = undefined;
+  }
+
+  /** The frame is never changed once written, so the same bytes can go out again. */
+  #frameOf(text: string): Buffer {
+    if (text !== this.#lastText || !this.#lastFrame) {
+      this.#lastFrame = xorFrame(text);
+      this.#lastText = text;
+    }
+    return this.#lastFrame;
   }
 
   /** Puts a request on the wire; its deadline runs from here. */
   #start(exchange: Exchange): void {
-    exchange.timer = setTimeout(() => this.#timedOut(), this.#timeoutMs);
+    if (this.#deadline) this.#deadline.refresh().ref();
+    else this.#deadline = setTimeout(() => this.#timedOut(), this.#timeoutMs);
     exchange.reused = this.#socket !== undefined;
     this.#exchange = exchange;
     (this.#socket ?? this.#connect()).write(exchange.frame);
@@ -147,6 +166,8 @@ export class LegacyTransport implements TplinkTransport {
   }
 
   #timedOut(): void {
+    // The timer outlived a request that was answered in time and nothing is on the wire.
+    if (!this.#exchange) return;
     const what = this.#connected ? 'did not answer' : 'did not accept a connection';
     this.#drop();
     this.#fail(new WattbusError('DEVICE_TIMEOUT', `${this.#where} ${what} within ${this.#timeoutMs} ms`));
@@ -167,7 +188,7 @@ export class LegacyTransport implements TplinkTransport {
     const exchange = this.#exchange;
     if (!exchange) return undefined;
     this.#exchange = undefined;
-    clearTimeout(exchange.timer);
+    this.#deadline?.unref();
     const next = this.#waiting.shift();
     if (next) this.#start(next);
     return exchange;
