@@ -15,12 +15,13 @@
 set -eu
 name="${1:?usage: scripts/service.sh <name> [arguments]}"
 shift
-main="$(dirname "$0")/../services/$name/dist/main.js"
-if [ ! -f "$main" ]; then
-  echo "scripts/service.sh: $main is missing; build it with: npm run bundle" >&2
+start="$(dirname "$0")/../services/$name/dist/start.js"
+# start.js is what runs (it loads main.js); a dist/ bundled before start.js existed lacks it.
+if [ ! -f "$start" ]; then
+  echo "scripts/service.sh: $start is missing; build it with: npm run bundle" >&2
   exit 2
 fi
 export MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-1}"
 young="--max-semi-space-size=2"
 [ "$name" = storage-hook ] && young=""
-exec node $young "$(dirname "$main")/start.js" "$@"
+exec node $young "$start" "$@"

@@ -81,6 +81,7 @@ export class Bus extends EventEmitter {
       router: this.#router,
       deadLetters: this.#deadLetters,
       requestTimeoutMs: settings.requestTimeoutMs,
+      linger: this.#linger,
     });
     this.#probes = new Probes({
       client,

@@ -23,12 +23,22 @@ const CLOSE = Buffer.from('}');
 const MAX_DIGITS = 10;
 
 /**
- * The success envelope of a JsonText result, `{"id":…,"ok":true,"result_bytes":N,"result":…}`:
- * `result_bytes` (the text's length in bytes) ahead of `result`, and `result` last, so that a
- * requester can find the result's bytes from the first few bytes of the message.
+ * MQTT 5 user property of a request whose requester takes a JsonText result as bytes. Only such a
+ * request gets `result_bytes` in its answer: a requester that checks the envelope against the
+ * contract of an earlier release (which had no `result_bytes`) never sees it. Over MQTT 3.1.1
+ * there are no user properties; a raw requester then gets the usual envelope and parses it.
  */
-export function successWithText(id: string, result: JsonText): Buffer {
-  const head = `{"id":${JSON.stringify(id)},"ok":true,"result_bytes":${result.bytes.length}`;
+export const RESULT_BYTES_WANTED = { name: 'wattbus-result-bytes', value: '1' } as const;
+
+/**
+ * The success envelope of a JsonText result. With `withLength` (the requester asked, see
+ * RESULT_BYTES_WANTED) `{"id":…,"ok":true,"result_bytes":N,"result":…}`: `result_bytes` (the
+ * text's length in bytes) ahead of `result`, and `result` last, so that a requester can find the
+ * result's bytes from the first few bytes of the message; without, `{"id":…,"ok":true,"result":…}`.
+ */
+export function successWithText(id: string, result: JsonText, withLength: boolean): Buffer {
+  const length = withLength ? `,"result_bytes":${result.bytes.length}` : '';
+  const head = `{"id":${JSON.stringify(id)},"ok":true${length}`;
   return Buffer.concat([Buffer.from(head), RESULT_KEY, result.bytes, CLOSE]);
 }
 

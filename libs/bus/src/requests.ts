@@ -14,7 +14,8 @@ import type { IPublishPacket, MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import type { DeadLetters } from './dead-letters.js';
 import { BusStoppedError, RequestTimeoutError } from './errors.js';
-import { JsonText, successWithText, textOfSuccess } from './json-text.js';
+import { JsonText, RESULT_BYTES_WANTED, successWithText, textOfSuccess } from './json-text.js';
+import type { PublishLinger } from './linger.js';
 import type { BusMetrics } from './metrics.js';
 import { refusalOf } from './refusals.js';
 import { takeRequest } from './request-intake.js';
@@ -62,6 +63,8 @@ export interface RequestResponseDeps {
   metrics: BusMetrics;
   logger: Logger;
   requestTimeoutMs: number;
+  /** Requests and responses must not wait behind lingering readings: they flush them. */
+  linger: PublishLinger;
 }
 
 const checkResponse = validator(ResponseEnvelopeSchema);
@@ -129,8 +132,10 @@ export class RequestResponse {
           responseTopic: replyTo,
           correlationData: Buffer.from(id),
           messageExpiryInterval: Math.max(1, Math.ceil(timeoutMs / 1000)),
+          ...(options.raw && { userProperties: { [RESULT_BYTES_WANTED.name]: RESULT_BYTES_WANTED.value } }),
         }
       : undefined;
+    this.#deps.linger.flush();
     client.publish(topic, JSON.stringify(envelope), { qos: 1, properties }, (error) => {
       if (!error) return;
       const reason = refusalOf('publish', topic, error, this.#deps.username) as Error;
@@ -187,8 +192,9 @@ export class RequestResponse {
     const properties = this.#isMqtt5() && correlationData ? { correlationData } : undefined;
     const body =
       response.ok && response.result instanceof JsonText
-        ? successWithText(response.id, response.result)
+        ? successWithText(response.id, response.result, wantsResultBytes(request))
         : JSON.stringify(response);
+    this.#deps.linger.flush();
     this.#deps.client.publish(replyTo, body, { qos: 1, properties }, (error) => {
       if (!error) return;
       const reason = refusalOf('publish', replyTo, error, this.#deps.username);
@@ -286,4 +292,12 @@ function errorResponse(id: string, error: unknown): ResponseEnvelope {
     };
   }
   return { id, ok: false, error: { code: 'INTERNAL', message: 'internal error while handling the request' } };
+}
+
+/** Whether the requester asked for `result_bytes` (RESULT_BYTES_WANTED; MQTT 5 only). */
+function wantsResultBytes(request: IPublishPacket): boolean {
+  const wanted = request.properties?.userProperties?.[RESULT_BYTES_WANTED.name];
+  return Array.isArray(wanted)
+    ? wanted.includes(RESULT_BYTES_WANTED.value)
+    : wanted === RESULT_BYTES_WANTED.value;
 }

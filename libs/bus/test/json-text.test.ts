@@ -61,14 +61,44 @@ for (const [name, startBroker] of Object.entries(brokers)) {
     it('answers with result_bytes ahead of the result: parsed by a plain request, its bytes to a raw one', async () => {
       const topic = client.topics.queryRequest('text');
       assert.deepEqual(await client.request(topic, {}, { id: 'plain-1' }), JSON.parse(TEXT));
+      // Only a requester that asked gets result_bytes: an earlier release's contract has none.
+      const plain = await envelopeOf('plain-1');
+      assert.ok(plain.ok);
+      assert.equal(plain.result_bytes, undefined);
+      assert.deepEqual(plain.result, JSON.parse(TEXT));
       const raw = await client.request(topic, {}, { id: 'raw-1', raw: true });
+      const envelope = await envelopeOf('raw-1');
+      assert.ok(envelope.ok);
+      assert.deepEqual(envelope.result, JSON.parse(TEXT));
+      if (name === 'aedes') {
+        // aedes speaks MQTT 3.1.1: no user property to ask with, so the usual envelope, parsed.
+        assert.ok(!(raw instanceof JsonText));
+        assert.deepEqual(raw, JSON.parse(TEXT));
+        assert.equal(envelope.result_bytes, undefined);
+        return;
+      }
       assert.ok(raw instanceof JsonText, 'a raw request gets the text');
       assert.equal(raw.bytes.toString('utf8'), TEXT);
       assert.deepEqual(raw.parse(), JSON.parse(TEXT));
-      const envelope = await envelopeOf('raw-1');
-      assert.ok(envelope.ok);
       assert.equal(envelope.result_bytes, Buffer.byteLength(TEXT));
-      assert.deepEqual(envelope.result, JSON.parse(TEXT));
+    });
+
+    it('gives a raw request over MQTT 3.1.1 (no user properties to ask with) the parsed result', async () => {
+      const older = await Bus.connect({ url: broker.url, service: 'test-client-311', protocol: 4 });
+      try {
+        const answer = await older.request(
+          older.topics.queryRequest('text'),
+          {},
+          { id: 'raw-311', raw: true },
+        );
+        assert.ok(!(answer instanceof JsonText));
+        assert.deepEqual(answer, JSON.parse(TEXT));
+        const envelope = await envelopeOf('raw-311');
+        assert.ok(envelope.ok);
+        assert.equal(envelope.result_bytes, undefined);
+      } finally {
+        await older.stop();
+      }
     });
 
     it('gives a raw request a result sent as a value parsed, and an error as a rejection', async () => {

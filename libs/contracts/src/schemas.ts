@@ -207,7 +207,7 @@ export const SuccessResponseSchema = Type.Object(
       Type.Integer({
         minimum: 0,
         description:
-          "The length in bytes of `result`'s JSON text, sent by a responder that wrote that text itself (the query component's `readings`), ahead of `result`, which then comes last: a requester may pass the result on without parsing the envelope (the REST gateway does). The responder vouches that the text fits the method's result schema. Requesters that parse the envelope may ignore it.",
+          "The length in bytes of `result`'s JSON text, sent by a responder that wrote that text itself (the query component's `readings`), ahead of `result`, which then comes last: a requester may pass the result on without parsing the envelope (the REST gateway does). Only sent to a request that asked for it with the MQTT 5 user property `wattbus-result-bytes: 1`, so requesters of earlier releases never see it. The responder vouches that the text fits the method's result schema.",
       }),
     ),
     result: Type.Unknown(),

@@ -20,7 +20,7 @@ import {
   type ReadingsParams,
   type ReadingsResult,
 } from '@wattbus/contracts';
-import { startAedes, type AedesServer } from '@wattbus/testing';
+import { startAedes, startMosquitto, type AedesServer, type MosquittoServer } from '@wattbus/testing';
 import {
   ApiClient,
   announce,
@@ -49,6 +49,15 @@ const ALERT: Alert = {
   unit: 'W',
   raised_at: '2026-11-23T18:45:00.000Z',
 };
+/** A readings answer as JSON text, as the query component writes it (`12.50` and the spaces:
+ * JSON.stringify would never write them, so they show a pass-through). */
+const textReadings = (params: ReadingsParams) =>
+  new JsonText(
+    `{"device":"${params.device}", "from":"${params.from}","to":"${params.to}","fields":["power_w"],"every":null,"fn":null,"phase":null,"points":[{"ts":"${params.from}","power_w":12.50}]}`,
+  );
+const TEXT_RANGE = 'from=2026-11-23T08:00:00.000Z&to=2026-11-23T09:00:00.000Z';
+const TEXT_PASSED =
+  '{"device":"text-1", "from":"2026-11-23T08:00:00.000Z","to":"2026-11-23T09:00:00.000Z","fields":["power_w"],"every":null,"fn":null,"phase":null,"points":[{"ts":"2026-11-23T08:00:00.000Z","power_w":12.50}]}';
 const problem = (response: ApiResponse) => response.body as Record<string, unknown> & { parameter?: unknown };
 
 describe('gateway (aedes, in-test component handlers)', () => {
@@ -100,12 +109,7 @@ describe('gateway (aedes, in-test component handlers)', () => {
       const params = raw as ReadingsParams;
       if (params.device === 'ghost') throw new WattbusError('UNKNOWN_DEVICE', 'no device ghost');
       if (params.device === 'liar') return { points: 'many' };
-      if (params.device === 'text-1') {
-        // `12.50` and the spaces: JSON.stringify would never write them, so they show a pass-through.
-        return new JsonText(
-          `{"device":"text-1", "from":"${params.from}","to":"${params.to}","fields":["power_w"],"every":null,"fn":null,"phase":null,"points":[{"ts":"${params.from}","power_w":12.50}]}`,
-        );
-      }
+      if (params.device === 'text-1') return textReadings(params);
       if (params.device === 'big') {
         // ~300 KB: more than the bus' default 64 KiB payload limit.
         const points = Array.from({ length: 3000 }, (_, n) => ({
@@ -337,16 +341,11 @@ describe('gateway (aedes, in-test component handlers)', () => {
     assert.equal((await api.get('/api/v1/alerts', { key: null })).status, 401);
   });
 
-  it('passes a result the component sent as JSON text on byte for byte (docs/topics.md, "Results passed through")', async () => {
-    const range = 'from=2026-11-23T08:00:00.000Z&to=2026-11-23T09:00:00.000Z';
-    const response = await api.get(`/api/v1/devices/text-1/readings?${range}`);
+  it('over MQTT 3.1.1 (aedes) gets a JSON-text result in the usual envelope: parsed, checked, the same value', async () => {
+    // No user property to ask for result_bytes with (docs/topics.md, "Results passed through").
+    const response = await api.get(`/api/v1/devices/text-1/readings?${TEXT_RANGE}`);
     assert.equal(response.status, 200, response.text);
-    assert.match(String(response.headers.get('content-type')), /^application\/json/);
-    assert.equal(
-      response.text,
-      '{"device":"text-1", "from":"2026-11-23T08:00:00.000Z","to":"2026-11-23T09:00:00.000Z","fields":["power_w"],"every":null,"fn":null,"phase":null,"points":[{"ts":"2026-11-23T08:00:00.000Z","power_w":12.50}]}',
-    );
-    assert.equal(Number(response.headers.get('content-length')), Buffer.byteLength(response.text));
+    assert.equal(response.text, JSON.stringify(JSON.parse(TEXT_PASSED)));
   });
 
   it('passes a reply larger than the bus default payload limit (a long readings answer)', async () => {
@@ -685,5 +684,36 @@ describe('gateway limits and lifecycle (aedes)', () => {
     } finally {
       await stack.stop();
     }
+  });
+});
+
+describe('gateway passes a JSON-text result through (mosquitto, MQTT 5)', () => {
+  let broker: MosquittoServer;
+  let component: Bus;
+  let stack: Awaited<ReturnType<typeof startGateway>>;
+
+  before(async () => {
+    broker = await startMosquitto({ persistence: false });
+    component = await Bus.connect({ url: broker.url, service: 'test-component' });
+    await component.serve(
+      component.topics.queryRequest('readings'),
+      validator(QUERY_METHODS.readings.params),
+      (params) => textReadings(params as ReadingsParams),
+    );
+    stack = await startGateway(broker.url);
+  });
+
+  after(async () => {
+    await stack?.stop();
+    await component?.stop();
+    await broker?.destroy();
+  });
+
+  it('writes the component\'s text on byte for byte (docs/topics.md, "Results passed through")', async () => {
+    const response = await stack.api.get(`/api/v1/devices/text-1/readings?${TEXT_RANGE}`);
+    assert.equal(response.status, 200, response.text);
+    assert.match(String(response.headers.get('content-type')), /^application\/json/);
+    assert.equal(response.text, TEXT_PASSED);
+    assert.equal(Number(response.headers.get('content-length')), Buffer.byteLength(response.text));
   });
 });
