@@ -2,6 +2,7 @@ import { busConnection, type Bus } from '@wattbus/bus';
 import type { Availability } from '@wattbus/contracts';
 import type { RegistryDevice } from '@wattbus/devices';
 import { HealthPublisher, type Health } from '@wattbus/runtime';
+import type { AgentConfig } from './config.js';
 import { DeviceWills } from './device-wills.js';
 import { AgentPresence, type AgentPresenceOptions } from './presence.js';
 import { DevicePublisher } from './publisher.js';
@@ -12,11 +13,11 @@ export interface HeldDevice {
   readonly availability: Availability | undefined;
 }
 
-export interface AgentCoreOptions extends AgentPresenceOptions {
+export interface AgentCoreOptions extends Pick<AgentPresenceOptions, 'service' | 'logger' | 'connect'> {
+  /** The keys every agent's config has: its `id` (client id, availability and health topics), `mqtt`, `device_wills`. */
+  config: Pick<AgentConfig, 'id' | 'mqtt' | 'device_wills'>;
   /** The devices the agent holds, by id: a live map, read whenever their availability is re-asserted. */
   devices: ReadonlyMap<string, HeldDevice>;
-  /** `device_wills`: hold each device's last will on a connection of its own. */
-  deviceWills: boolean;
 }
 
 /**
@@ -27,7 +28,7 @@ export interface AgentCoreOptions extends AgentPresenceOptions {
  */
 export class AgentCore {
   readonly publisher: DevicePublisher;
-  /** Open a device's will connection (add) before its availability is published; undefined without `device_wills`. */
+  /** The devices' will connections: the owner adds a device's before it publishes its availability; undefined without `device_wills`. */
   readonly wills: DeviceWills | undefined;
   #options: AgentCoreOptions;
   #presence: AgentPresence;
@@ -37,19 +38,21 @@ export class AgentCore {
     this.#options = options;
     this.#presence = presence;
     this.publisher = new DevicePublisher({ bus: presence.bus });
-    if (options.deviceWills) {
+    const { id, mqtt, device_wills } = options.config;
+    if (device_wills) {
       this.wills = new DeviceWills({
-        options: { ...busConnection(options.mqtt), baseTopic: options.mqtt.base_topic, agentId: options.id },
+        options: { ...busConnection(mqtt), baseTopic: mqtt.base_topic, agentId: id },
         devices: [],
         logger: options.logger,
-        current: (id) => options.devices.get(id)?.availability,
+        current: (deviceId) => options.devices.get(deviceId)?.availability,
       });
     }
   }
 
   /** Connects with the agent's last will (its availability `offline`). */
   static async connect(options: AgentCoreOptions): Promise<AgentCore> {
-    return new AgentCore(options, await AgentPresence.connect(options));
+    const { id, mqtt } = options.config;
+    return new AgentCore(options, await AgentPresence.connect({ ...options, id, mqtt }));
   }
 
   get bus(): Bus {
@@ -69,7 +72,7 @@ export class AgentCore {
     // Named by the agent's id (several agents share a broker); the ACL allows wattbus/health/%c.
     this.#health = new HealthPublisher({
       bus: this.bus,
-      service: this.#options.id,
+      service: this.#options.config.id,
       logger: this.#options.logger,
       metrics,
       health,

@@ -86,13 +86,11 @@ export class Agent {
   async #start(): Promise<void> {
     const config = this.#config;
     const core = await AgentCore.connect({
-      mqtt: config.mqtt,
-      id: config.id,
-      connect: this.#connect,
+      config,
       service: 'agent',
       logger: this.#logger,
+      connect: this.#connect,
       devices: this.#sessions,
-      deviceWills: config.device_wills,
     });
     this.#core = core;
     this.#gate = new PlausibilityGate({

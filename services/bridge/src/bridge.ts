@@ -88,13 +88,11 @@ export class Bridge {
   async #start(): Promise<void> {
     const config = this.#config;
     const core = await AgentCore.connect({
-      mqtt: config.mqtt,
-      id: config.id,
-      connect: this.#connect,
+      config,
       service: 'bridge',
       logger: this.#logger,
+      connect: this.#connect,
       devices: this.#links,
-      deviceWills: config.device_wills,
     });
     this.#core = core;
     const publisher = core.publisher;
