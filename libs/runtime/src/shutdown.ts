@@ -42,3 +42,16 @@ export function stopOnSignals(
   };
   for (const signal of options.signals ?? ['SIGINT', 'SIGTERM']) process.on(signal, handler);
 }
+
+/**
+ * Runs a part's `start`; if it fails, runs its `stop` to undo what it had started (stop() must
+ * cope with a half-started part) and throws the start's error.
+ */
+export async function startOrUndo(start: () => Promise<void>, stop: () => Promise<void>): Promise<void> {
+  try {
+    await start();
+  } catch (error) {
+    await stop().catch(() => undefined);
+    throw error;
+  }
+}

@@ -1,16 +1,14 @@
 import { isDeepStrictEqual } from 'node:util';
-import { Bus, busTls, type BusOptions } from '@wattbus/bus';
+import type { Bus } from '@wattbus/bus';
 import { SharedResources, type Registry, type RegistryDevice } from '@wattbus/devices';
-import { HealthPublisher, type Logger, type ServiceMetrics } from '@wattbus/runtime';
+import { startOrUndo, type Logger, type ServiceMetrics } from '@wattbus/runtime';
+import { AgentCore, type AgentCoreOptions } from './agent-core.js';
 import type { AgentConfig } from './config.js';
 import { Controller } from './controller.js';
 import { DeviceSession, type AvailabilityChange } from './device-session.js';
-import { DeviceWills } from './device-wills.js';
 import { agentMetrics, type AgentDeviceMetrics } from './metrics.js';
 import { PlausibilityGate, deviceLimits } from './plausibility-gate.js';
 import { gridOffsetMs, Poller } from './poller.js';
-import { AgentPresence } from './presence.js';
-import { DevicePublisher } from './publisher.js';
 
 /** Device ids an updateRegistry() started, stopped and restarted, and entries it could not start. */
 export interface RegistryChange {
@@ -29,17 +27,13 @@ export class Agent {
   #config: AgentConfig;
   #registry: Registry;
   #logger: Logger;
-  #bus: Bus | undefined;
-  #presence: AgentPresence | undefined;
+  #core: AgentCore | undefined;
   #shared = new SharedResources();
   #sessions = new Map<string, DeviceSession>();
   #pollers = new Map<string, Poller>();
   #controller: Controller | undefined;
-  #wills: DeviceWills | undefined;
-  #publisher: DevicePublisher | undefined;
   #gate: PlausibilityGate | undefined;
-  #health: HealthPublisher | undefined;
-  #connect: (options: BusOptions) => Promise<Bus>;
+  #connect: AgentCoreOptions['connect'];
   #stopping = false;
   #updating: Promise<unknown> = Promise.resolve();
 
@@ -48,23 +42,23 @@ export class Agent {
     registry: Registry;
     logger: Logger;
     /** How to connect to the broker: the front door's (it names a failure clearly); default Bus.connect. */
-    connect?: (options: BusOptions) => Promise<Bus>;
+    connect?: AgentCoreOptions['connect'];
     /** Polls on time and late, readings, devices by availability and the bus go here. */
     metrics?: ServiceMetrics;
   }) {
     this.#config = deps.config;
     this.#registry = deps.registry;
     this.#logger = deps.logger;
-    this.#connect = deps.connect ?? ((options) => Bus.connect(options));
+    this.#connect = deps.connect;
     if (deps.metrics) agentMetrics(deps.metrics, this);
   }
 
   get bus(): Bus | undefined {
-    return this.#bus;
+    return this.#core?.bus;
   }
 
   get willConnections(): number {
-    return this.#wills?.connections ?? 0;
+    return this.#core?.wills?.connections ?? 0;
   }
 
   metrics(): Record<string, AgentDeviceMetrics> {
@@ -82,71 +76,41 @@ export class Agent {
   }
 
   /** Connects, publishes meta and starts the roles; on any failure it undoes what it started and throws. */
-  async start(): Promise<void> {
-    try {
-      await this.#start();
-    } catch (error) {
-      await this.stop().catch(() => undefined);
-      throw error;
-    }
+  start(): Promise<void> {
+    return startOrUndo(
+      () => this.#start(),
+      () => this.stop(),
+    );
   }
 
   async #start(): Promise<void> {
     const config = this.#config;
-    const presence = await AgentPresence.connect({
-      mqtt: config.mqtt,
-      id: config.id,
-      connect: this.#connect,
+    const core = await AgentCore.connect({
+      config,
       service: 'agent',
       logger: this.#logger,
+      connect: this.#connect,
+      devices: this.#sessions,
     });
-    this.#presence = presence;
-    const bus = presence.bus;
-    this.#bus = bus;
-    const publisher = new DevicePublisher({ bus });
-    this.#publisher = publisher;
+    this.#core = core;
     this.#gate = new PlausibilityGate({
       logger: this.#logger,
       futureToleranceMs: config.future_tolerance_ms,
     });
     const sessions = this.#registry.devices.map((device) => this.#session(device, this.#registry));
-    if (config.device_wills) {
-      this.#wills = new DeviceWills({
-        options: {
-          url: config.mqtt.url,
-          username: config.mqtt.username,
-          password: config.mqtt.password,
-          ...busTls(config.mqtt),
-          baseTopic: config.mqtt.base_topic,
-          agentId: config.id,
-        },
-        devices: [],
-        logger: this.#logger,
-        current: (id) => this.#sessions.get(id)?.availability,
-      });
-    }
-    await presence.announce(publisher, () =>
-      [...this.#sessions.values()].map((session) => [session.device, session.availability]),
-    );
+    await core.announce();
     if (config.controller) {
       this.#controller = new Controller({
-        bus,
+        bus: core.bus,
         sessions: this.#sessions,
-        publisher,
+        publisher: core.publisher,
         logger: this.#logger,
         options: { answerUnknownDevices: config.answer_unknown_devices, timeZone: config.time_zone },
       });
       await this.#controller.start();
     }
     await this.#bringUp(sessions);
-    // Named by the agent's id (several agents share a broker); the ACL allows wattbus/health/%c.
-    this.#health = new HealthPublisher({
-      bus,
-      service: config.id,
-      logger: this.#logger,
-      metrics: () => this.#healthMetrics(),
-    });
-    await this.#health.start();
+    await core.startHealth(() => this.#healthMetrics());
     this.#logger.info(
       {
         agent_id: config.id,
@@ -164,20 +128,18 @@ export class Agent {
     if (this.#stopping) return;
     this.#stopping = true;
     await this.#updating;
-    this.#presence?.retire();
-    await this.#health?.stop();
+    const core = this.#core;
+    await core?.retire();
     await Promise.all([...this.#pollers.values()].map((poller) => poller.stop()));
     await this.#controller?.stop();
-    const publisher = this.#publisher;
-    if (publisher && this.#bus?.connected) {
+    if (core?.bus.connected) {
       await Promise.allSettled(
-        [...this.#sessions.values()].map((session) => publisher.availability(session.device, 'offline')),
+        [...this.#sessions.values()].map((session) => core.publisher.availability(session.device, 'offline')),
       );
     }
     await Promise.allSettled([...this.#sessions.values()].map((session) => session.driver.close()));
     await this.#shared.closeAll();
-    await this.#wills?.stop();
-    await this.#bus?.stop();
+    await core?.close();
   }
 
   #healthMetrics(): Record<string, number> {
@@ -203,7 +165,7 @@ export class Agent {
   }
 
   async #update(registry: Registry): Promise<RegistryChange> {
-    if (this.#stopping || !this.#bus) throw new Error('the agent is not running');
+    if (this.#stopping || !this.#core) throw new Error('the agent is not running');
     const next = new Map(registry.devices.map((device) => [device.id, device]));
     const change: RegistryChange = { added: [], removed: [], changed: [], failed: [] };
     for (const [id, session] of this.#sessions) {
@@ -246,9 +208,10 @@ export class Agent {
 
   /** Will connections, meta, request serving and polling of new sessions, in that order. */
   async #bringUp(sessions: readonly DeviceSession[]): Promise<void> {
+    const core = this.#core!;
     for (const session of sessions) this.#sessions.set(session.id, session);
     try {
-      await this.#wills?.add(sessions.map((session) => session.device));
+      await core.wills?.add(sessions.map((session) => session.device));
     } catch (error) {
       for (const session of sessions) {
         this.#sessions.delete(session.id);
@@ -258,7 +221,7 @@ export class Agent {
     }
     await Promise.all(
       sessions.map(({ device, driver }) =>
-        this.#publisher!.meta(device, { limits: deviceLimits(device, driver) }),
+        core.publisher.meta(device, { limits: deviceLimits(device, driver) }),
       ),
     );
     await this.#controller?.serveDevices(sessions.map((session) => session.id));
@@ -269,7 +232,7 @@ export class Agent {
     sessions.forEach((session, index) => {
       const poller = new Poller({
         session,
-        publisher: this.#publisher!,
+        publisher: core.publisher,
         gate: this.#gate!,
         logger: this.#logger,
       });
@@ -286,15 +249,16 @@ export class Agent {
     this.#pollers.delete(id);
     await this.#controller?.forgetDevice(id);
     this.#sessions.delete(id);
-    await this.#wills?.remove(id);
-    const bus = this.#bus!;
+    const core = this.#core!;
+    await core.wills?.remove(id);
+    const bus = core.bus;
     if (options.forget) {
       // An empty retained message deletes the retained one: the device leaves every fleet view.
       for (const topic of [bus.topics.meta(id), bus.topics.state(id), bus.topics.availability(id)]) {
         await bus.publish(topic, '', { qos: 1, retain: true }).catch(() => undefined);
       }
     } else {
-      await this.#publisher!.availability(session.device, 'offline').catch(() => undefined);
+      await core.publisher.availability(session.device, 'offline').catch(() => undefined);
     }
     await session.driver.close().catch(() => undefined);
     this.#logger.info(
@@ -319,8 +283,8 @@ export class Agent {
     } else {
       this.#logger.info({ device: session.id }, 'device online');
     }
-    if (this.#stopping || !this.#publisher) return;
-    this.#publisher.availability(session.device, change.availability).catch((error: unknown) => {
+    if (this.#stopping || !this.#core) return;
+    this.#core.publisher.availability(session.device, change.availability).catch((error: unknown) => {
       this.#logger.warn({ device: session.id, err: error }, 'could not publish availability');
     });
   }

@@ -1,4 +1,5 @@
 export * from './agent.js';
+export * from './agent-core.js';
 export * from './config.js';
 export * from './controller.js';
 export * from './device-requests.js';

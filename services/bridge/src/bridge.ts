@@ -1,7 +1,7 @@
-import { AgentPresence, DevicePublisher, DeviceRequestServer, DeviceWills } from '@wattbus/agent';
-import { Bus, busConnection, type BusOptions, type MessageContext, type Subscription } from '@wattbus/bus';
+import { AgentCore, DeviceRequestServer, type AgentCoreOptions } from '@wattbus/agent';
+import type { Bus, MessageContext, Subscription } from '@wattbus/bus';
 import { plausibilityProblem, type DeadLetter, type Reading } from '@wattbus/contracts';
-import { HealthPublisher, type ServiceMetrics } from '@wattbus/runtime';
+import { Health, startOrUndo, type ServiceMetrics } from '@wattbus/runtime';
 import type { Logger } from 'pino';
 import type { BridgeConfig } from './config.js';
 import { DeviceLink } from './device-link.js';
@@ -27,16 +27,13 @@ export class Bridge {
   #config: BridgeConfig;
   #devices: BridgeDevice[];
   #logger: Logger;
-  #bus: Bus | undefined;
+  #core: AgentCore | undefined;
   #foreign: ForeignBroker | undefined;
   #links = new Map<string, DeviceLink>();
   #routes = new Map<string, Route[]>();
   #subscriptions: Subscription[] = [];
-  #presence: AgentPresence | undefined;
   #requests: DeviceRequestServer | undefined;
-  #wills: DeviceWills | undefined;
-  #health: HealthPublisher | undefined;
-  #connect: (options: BusOptions) => Promise<Bus>;
+  #connect: AgentCoreOptions['connect'];
   /** Foreign messages are mapped one after the other, so a device's messages apply in arrival order. */
   #queue: Promise<void> = Promise.resolve();
   #deadLettered: BridgeMetrics['dead_lettered'] = {
@@ -53,19 +50,19 @@ export class Bridge {
     devices: BridgeDevice[];
     logger: Logger;
     /** How to connect to the WattBus broker: the front door's (it names a failure clearly); default Bus.connect. */
-    connect?: (options: BusOptions) => Promise<Bus>;
+    connect?: AgentCoreOptions['connect'];
     /** Messages, readings, commands, devices by availability and the bus go here. */
     metrics?: ServiceMetrics;
   }) {
     this.#config = deps.config;
     this.#devices = deps.devices;
     this.#logger = deps.logger;
-    this.#connect = deps.connect ?? ((options) => Bus.connect(options));
+    this.#connect = deps.connect;
     if (deps.metrics) bridgeMetrics(deps.metrics, this);
   }
 
   get bus(): Bus | undefined {
-    return this.#bus;
+    return this.#core?.bus;
   }
 
   get links(): ReadonlyMap<string, DeviceLink> {
@@ -81,28 +78,24 @@ export class Bridge {
   }
 
   /** Connects both sides, publishes meta, serves commands, then subscribes; undoes it all on failure. */
-  async start(): Promise<void> {
-    try {
-      await this.#start();
-    } catch (error) {
-      await this.stop().catch(() => undefined);
-      throw error;
-    }
+  start(): Promise<void> {
+    return startOrUndo(
+      () => this.#start(),
+      () => this.stop(),
+    );
   }
 
   async #start(): Promise<void> {
     const config = this.#config;
-    const presence = await AgentPresence.connect({
-      mqtt: config.mqtt,
-      id: config.id,
-      connect: this.#connect,
+    const core = await AgentCore.connect({
+      config,
       service: 'bridge',
       logger: this.#logger,
+      connect: this.#connect,
+      devices: this.#links,
     });
-    this.#presence = presence;
-    const bus = presence.bus;
-    this.#bus = bus;
-    const publisher = new DevicePublisher({ bus });
+    this.#core = core;
+    const publisher = core.publisher;
     const foreign = await ForeignBroker.connect(
       config.foreign_mqtt ?? config.mqtt,
       `${config.id}-foreign`,
@@ -122,18 +115,8 @@ export class Bridge {
         this.#routes.set(topic, [...(this.#routes.get(topic) ?? []), { link, rule }]);
       }
     }
-    if (config.device_wills) {
-      this.#wills = new DeviceWills({
-        options: { ...busConnection(config.mqtt), baseTopic: config.mqtt.base_topic, agentId: config.id },
-        devices: this.#devices.map((bridged) => bridged.device),
-        logger: this.#logger,
-        current: (id) => this.#links.get(id)?.availability,
-      });
-      await this.#wills.start();
-    }
-    await presence.announce(publisher, () =>
-      [...this.#links.values()].map((link) => [link.bridged.device, link.availability]),
-    );
+    await core.wills?.add(this.#devices.map((bridged) => bridged.device));
+    await core.announce();
     // Without the devices' broker nothing is known about them; its retained availability comes back on reconnect.
     foreign.on('offline', () => {
       if (this.#stopping) return;
@@ -147,7 +130,7 @@ export class Bridge {
       ),
     );
     this.#requests = new DeviceRequestServer({
-      bus,
+      bus: core.bus,
       ids: [...this.#links.keys()],
       owner: "this bridge's registry",
       commandsOf: (id) => this.#links.get(id),
@@ -160,19 +143,13 @@ export class Bridge {
         ),
       ),
     );
-    // Named by the bridge's id, as an agent's health is (several bridges share a broker).
-    this.#health = new HealthPublisher({
-      bus,
-      service: config.id,
-      logger: this.#logger,
-      metrics: () => this.#healthMetrics(),
-    });
     // The devices' broker is the bridge's other half: without it, it is not ready.
-    const devicesBroker = () => this.#health?.health.set('devices_broker', foreign.connected);
+    const health = new Health();
+    const devicesBroker = () => health.set('devices_broker', foreign.connected);
     devicesBroker();
     foreign.on('connect', devicesBroker);
     foreign.on('offline', devicesBroker);
-    await this.#health.start();
+    await core.startHealth(() => this.#healthMetrics(), health);
     this.#logger.info(
       { bridge_id: config.id, devices: this.#links.size, foreign_topics: this.#routes.size },
       'bridge started',
@@ -183,16 +160,14 @@ export class Bridge {
   async stop(): Promise<void> {
     if (this.#stopping) return;
     this.#stopping = true;
-    this.#presence?.retire();
-    await this.#health?.stop();
+    await this.#core?.retire();
     await this.#requests?.stop();
     await Promise.allSettled(this.#subscriptions.map((subscription) => subscription.unsubscribe()));
     await this.#queue;
     await Promise.allSettled([...this.#links.values()].map((link) => link.stop()));
-    if (this.#bus?.connected) await this.#allOffline();
+    if (this.#core?.bus.connected) await this.#allOffline();
     await this.#foreign?.stop();
-    await this.#wills?.stop();
-    await this.#bus?.stop();
+    await this.#core?.close();
     this.#logger.info({ dead_lettered: this.#deadLettered }, 'bridge stopped');
   }
 
@@ -287,7 +262,7 @@ export class Bridge {
   ): void {
     this.#deadLettered[reason]++;
     for (const route of routes) route.link.deadLettered();
-    this.#bus?.reject(topic, payload, message, reason);
+    this.#core?.bus.reject(topic, payload, message, reason);
   }
 }
 

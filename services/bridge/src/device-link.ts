@@ -68,6 +68,10 @@ export class DeviceLink {
     return this.bridged.device.id;
   }
 
+  get device(): BridgeDevice['device'] {
+    return this.bridged.device;
+  }
+
   get availability(): Availability | undefined {
     return this.#availability;
   }
