@@ -45,6 +45,19 @@ describe('TP-Link KLAP, Tapo and HS300 outlets in the agent process', () => {
       .split('\n')
       .filter((line) => line.startsWith('{'))
       .map((line) => JSON.parse(line) as LogLine);
+  /** Once the agent has logged a line `match` accepts: its stdout can trail its MQTT answer. */
+  const logged = (what: string, match: (line: LogLine) => boolean) =>
+    new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`the agent never logged ${what}:\n${output}`)), 10_000);
+      const check = () => {
+        if (!logLines().some(match)) return;
+        clearTimeout(timer);
+        agent.stdout!.off('data', check);
+        resolve();
+      };
+      agent.stdout!.on('data', check);
+      check();
+    });
   const set = (id: string, on: boolean) =>
     observer.bus.request<DeviceState>(
       observer.bus.topics.deviceRequest(id, 'set'),
@@ -226,10 +239,9 @@ describe('TP-Link KLAP, Tapo and HS300 outlets in the agent process', () => {
     const confirmed = await set('kettle', true);
     assert.equal(confirmed.on, true);
     assert.equal(kasa.kasa!.relayOn, true);
-    assert.ok(
-      logLines().some(
-        (line) => line.device === 'kettle' && /the state read afterwards shows it acted/.test(line.msg ?? ''),
-      ),
+    await logged(
+      'that the state read afterwards shows the switch acted',
+      (line) => line.device === 'kettle' && /the state read afterwards shows it acted/.test(line.msg ?? ''),
     );
     kasa.stuckRelay = true;
     const refused = await set('kettle', false).then(
