@@ -15,12 +15,15 @@
 set -eu
 name="${1:?usage: scripts/service.sh <name> [arguments]}"
 shift
-start="$(dirname "$0")/../services/$name/dist/start.js"
+dist="$(dirname "$0")/../services/$name/dist"
 # start.js is what runs (it loads main.js); a dist/ bundled before start.js existed lacks it.
-if [ ! -f "$start" ]; then
-  echo "scripts/service.sh: $start is missing; build it with: npm run bundle" >&2
-  exit 2
-fi
+for file in "$dist/main.js" "$dist/start.js"; do
+  if [ ! -f "$file" ]; then
+    echo "scripts/service.sh: $file is missing; build it with: npm run bundle" >&2
+    exit 2
+  fi
+done
+start="$dist/start.js"
 export MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-1}"
 young="--max-semi-space-size=2"
 [ "$name" = storage-hook ] && young=""
