@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { authorizationHeader, credentialsHint, type InfluxConnection } from './connection.js';
 import { InfluxError } from './errors.js';
 import { serverOf, writeCredentials, writePath } from './server.js';
-import { postRequest, type InfluxResponse } from './transport.js';
+import { influxRequest, type InfluxResponse } from './transport.js';
 import { backoffDelayMs } from './write/backoff.js';
 
 export { InfluxError };
@@ -189,7 +189,12 @@ async function post<T>(
     ...credentials,
   };
   try {
-    const response = await postRequest(new URL(path, connection.url), headers, body.toString(), signal);
+    const response = await influxRequest(new URL(path, connection.url), {
+      method: 'POST',
+      headers,
+      body: body.toString(),
+      signal,
+    });
     return { response, body: await read(response) };
   } catch (error) {
     // node:http reports either abort as an AbortError: the timeout's own reason tells them apart.

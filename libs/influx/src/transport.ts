@@ -20,10 +20,11 @@ const agents = {
 };
 
 /**
- * One request over node:http, the only HTTP client of libs/influx. fetch (undici) cost the query
- * component ~0.3 ms of CPU more per query than node:http for the same answer (its web streams and
- * request objects), and its first call loads undici: ~14 MB more RSS for the life of a service
- * that only pinged InfluxDB at start (node 20, `process.memoryUsage()` after a GC).
+ * One request over node:http: queries, /ping and 2.x bucket calls (InfluxWriter posts through
+ * @influxdata/influxdb-client's transport, for its gzip and Retry-After handling). fetch (undici)
+ * cost the query component ~0.3 ms of CPU more per query than node:http for the same answer (its
+ * web streams and request objects), and its first call loads undici: ~14 MB more RSS for the life
+ * of a service that only pinged InfluxDB at start (node 20, `process.memoryUsage()` after a GC).
  * Rejects with the request's error; `signal` aborts the request and its body.
  */
 export function influxRequest(
@@ -59,16 +60,6 @@ export function influxRequest(
     });
     request.end(method === 'POST' ? body : undefined);
   });
-}
-
-/** One POST (see influxRequest). */
-export function postRequest(
-  url: URL,
-  headers: Record<string, string>,
-  body: string,
-  signal: AbortSignal,
-): Promise<InfluxResponse> {
-  return influxRequest(url, { method: 'POST', headers, body, signal });
 }
 
 async function textOf(response: IncomingMessage): Promise<string> {
